@@ -1,0 +1,90 @@
+"""Column names and types of every table monitorlens produces, in one place.
+
+MONITOR events (one row per command line of a capture):
+
+=============  ==========================  ==============================================
+column         pandas dtype                meaning
+=============  ==========================  ==============================================
+line           int64                       1-based line number in the source
+ts             datetime64[us, UTC]         the timestamp printed, exact to the microsecond
+db             Int16                       database index (null for 2.4 lines, which have none)
+client         category                    the source exactly as printed: ``127.0.0.1:57562``,
+                                           ``[::1]:47068``, ``unix:/run/redis.sock``, ``lua``,
+                                           or empty for module clients
+client_kind    category                    tcp, tcp6, unix, lua, module
+host           category                    host part of tcp/tcp6 sources (no brackets)
+port           Int32                       port of tcp/tcp6 sources
+command        category                    command name, upper-cased (``GET``)
+subcommand     category                    subcommand of container commands (``SETNAME``)
+args           list<binary> (ArrowDtype)   every argument after the command name, exact bytes
+nargs          int32                       number of arguments after the command name
+arg_bytes      int64                       total bytes of those arguments
+key            str                         first key (UTF-8; undecodable bytes as ``\\xHH``)
+keys           list<string> (ArrowDtype)   every key, found with Redis's key specifications
+key_rule       category                    spec (Redis key specs), none (takes no key),
+                                           first-arg (unknown command: first argument assumed)
+=============  ==========================  ==============================================
+
+Rejected lines (``monitorlens.rejects(df)``): ``line`` int64, ``reason`` str, ``text`` str
+(the raw line, undecodable bytes as ``\\xHH``, cut at 300 characters).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+
+CLIENT_KINDS = ("tcp", "tcp6", "unix", "lua", "module")
+KEY_RULES = ("spec", "none", "first-arg")
+
+_dict = pa.dictionary(pa.int32(), pa.string())
+
+MONITOR_SCHEMA = pa.schema(
+    [
+        ("line", pa.int64()),
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("db", pa.int16()),
+        ("client", _dict),
+        ("client_kind", _dict),
+        ("host", _dict),
+        ("port", pa.int32()),
+        ("command", _dict),
+        ("subcommand", _dict),
+        ("args", pa.list_(pa.binary())),
+        ("nargs", pa.int32()),
+        ("arg_bytes", pa.int64()),
+        ("key", pa.string()),
+        ("keys", pa.list_(pa.string())),
+        ("key_rule", _dict),
+    ]
+)
+MONITOR_COLUMNS = tuple(MONITOR_SCHEMA.names)
+
+REJECTS_SCHEMA = pa.schema([("line", pa.int64()), ("reason", pa.string()), ("text", pa.string())])
+REJECT_TEXT_MAX = 300
+
+
+def _types_mapper(t: pa.DataType) -> pd.api.extensions.ExtensionDtype | None:
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return pd.ArrowDtype(t)
+    if t == pa.int16():
+        return pd.Int16Dtype()
+    if t == pa.int32():
+        return pd.Int32Dtype()
+    return None
+
+
+def table_to_frame(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table of events (or rejects) as a DataFrame with the dtypes above."""
+    df = table.to_pandas(types_mapper=_types_mapper)
+    for name in ("line", "arg_bytes"):
+        if name in df.columns:
+            df[name] = df[name].astype("int64")
+    if "nargs" in df.columns:
+        df["nargs"] = df["nargs"].astype("int32")
+    return df
+
+
+def empty_events() -> pd.DataFrame:
+    """A DataFrame with the event columns and no rows."""
+    return table_to_frame(MONITOR_SCHEMA.empty_table())
