@@ -31,6 +31,9 @@ Rejected lines (``monitorlens.rejects(df)``): ``line`` int64, ``reason`` str, ``
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
 import pandas as pd
 import pyarrow as pa
 
@@ -88,3 +91,66 @@ def table_to_frame(table: pa.Table) -> pd.DataFrame:
 def empty_events() -> pd.DataFrame:
     """A DataFrame with the event columns and no rows."""
     return table_to_frame(MONITOR_SCHEMA.empty_table())
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What was read to make a table: kept in ``df.attrs["provenance"]`` and in Parquet metadata.
+
+    ``rejected`` counts lines that should have been events and were not
+    (truncated, garbage...); ``skipped`` counts what redis-cli prints around a
+    capture (its ``OK``, blank lines). ``rejects`` keeps the rejected lines
+    themselves (at most ``REJECTS_KEPT``; the counts are always complete).
+    """
+
+    source: str
+    kind: str = "monitor"
+    lines: int = 0
+    events: int = 0
+    rejected: int = 0
+    rejects_by_reason: Mapping[str, int] = field(default_factory=dict)
+    skipped: Mapping[str, int] = field(default_factory=dict)
+    first_ts: str | None = None
+    last_ts: str | None = None
+    dialects: Mapping[str, int] = field(default_factory=dict)
+    input_truncated: bool = False
+    monitorlens_version: str = ""
+    rejects: pd.DataFrame = field(default_factory=lambda: table_to_frame(REJECTS_SCHEMA.empty_table()))
+
+    def __deepcopy__(self, memo: dict) -> "Provenance":
+        # pandas deep-copies attrs on every operation; this value never changes.
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, without the rejects table."""
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "lines": self.lines,
+            "events": self.events,
+            "rejected": self.rejected,
+            "rejects_by_reason": dict(self.rejects_by_reason),
+            "skipped": dict(self.skipped),
+            "first_ts": self.first_ts,
+            "last_ts": self.last_ts,
+            "dialects": dict(self.dialects),
+            "input_truncated": self.input_truncated,
+            "monitorlens_version": self.monitorlens_version,
+        }
+
+
+REJECTS_KEPT = 10_000
+
+
+def provenance(df: pd.DataFrame) -> Provenance:
+    """The provenance of a table made by monitorlens (an empty one if it has none)."""
+    p = df.attrs.get("provenance")
+    return p if isinstance(p, Provenance) else Provenance(source="<unknown>")
+
+
+def rejects(df: pd.DataFrame) -> pd.DataFrame:
+    """The rejected lines of a table made by monitorlens: line, reason, text.
+
+    >>> rejects(read_monitor("capture.txt")).reason.value_counts()  # doctest: +SKIP
+    """
+    return provenance(df).rejects

@@ -1,0 +1,197 @@
+"""The grammar of MONITOR lines, and Redis's argument escaping. No I/O.
+
+A MONITOR line, as Redis 2.6+ writes it (replication.c ``replicationFeedMonitors``)::
+
+    <sec>.<usec> [<db> <source>] "<arg0>" "<arg1>" ...
+
+``<usec>`` is six digits; ``<source>`` is ``ip:port``, ``[ipv6]:port``,
+``unix:<socket path>``, ``lua``, ``?:0`` or empty (module clients). Older
+servers wrote ``<ts> (db <n>) "cmd" ...`` (2.6 before the bracket form) and
+``<ts> "cmd" ...`` (2.4). Every argument is quoted by ``sdscatrepr``: ``\\\\``
+and ``\\"`` for backslash and quote, ``\\n \\r \\t \\a \\b`` for those controls,
+``\\xHH`` (lowercase hex) for every other byte outside 0x20..0x7E.
+
+This module is the reference parser: :func:`parse_line` handles one line
+exactly. :mod:`monitorlens.monitor` parses whole blocks with a vectorized fast
+path for plain lines and falls back to :func:`parse_line` for everything else.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+# Reasons a line does not become an event. The first two are not errors: they
+# are what redis-cli prints around a capture.
+BLANK = "blank"
+CLI_OK = "cli-ok"  # the "OK" redis-cli prints when MONITOR starts
+IGNORABLE = frozenset({BLANK, CLI_OK})
+CLI_MESSAGE = "cli-message"  # "Error: Server closed the connection", "Could not connect ..."
+TRUNCATED = "truncated"  # an argument whose closing quote never came
+BAD_ARGS = "bad-arguments"  # head is right, arguments do not follow sdscatrepr
+NOT_TEXT = "binary-garbage"  # bytes MONITOR never prints raw (outside 0x20..0x7E)
+UNRECOGNIZED = "unrecognized"  # printable, but no MONITOR dialect
+
+DIALECT_MODERN = "2.6+"  # <ts> [<db> <source>] ...
+DIALECT_DB_PAREN = "db-paren"  # <ts> (db <n>) ...   (before 2.6)
+DIALECT_NO_DB = "no-db"  # <ts> "cmd" ...        (2.4)
+
+# `^(\d+)\.(\d{6}) \[(\d+) (.*?)\] (".*)$` (redis-formats.md): the source may
+# itself contain "]" (IPv6), so the head ends at the first '] "'.
+_MODERN = re.compile(rb'(\d+)\.(\d{6}) \[(\d+) (.*?)\] (".*)\Z', re.S)
+_DB_PAREN = re.compile(rb'(\d+)\.(\d{6}) \(db (\d+)\) (".*)\Z', re.S)
+_NO_DB = re.compile(rb'(\d+)\.(\d{6}) (".*)\Z', re.S)
+
+# One quoted argument: raw bytes 0x20..0x7E except '"' and '\', or one of the
+# escapes sdscatrepr writes. Nothing else is valid inside the quotes.
+_ARG = rb'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\\"nrtab]|\\x[0-9a-fA-F]{2})*)"'
+_ARGS = re.compile(rb"%s(?: %s)*\Z" % (_ARG, _ARG))
+_ONE_ARG = re.compile(_ARG)
+_CUT_ESCAPE = re.compile(rb"\\(?:x[0-9a-fA-F]?)?\Z")  # an escape cut short at the end
+_NON_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
+_CLI_MESSAGES = (b"Error:", b"Could not connect", b"(error)", b"AUTH failed", b"Warning:", b"NOAUTH")
+
+
+@dataclass(frozen=True)
+class MonitorLine:
+    """One parsed MONITOR line: time in microseconds since the epoch, db, source and argv."""
+
+    ts_us: int
+    db: int | None
+    source: str
+    argv: tuple[bytes, ...]
+    dialect: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Why a line did not parse (one of the reason constants above)."""
+
+    reason: str
+    detail: str = ""
+
+
+def unescape(body: bytes) -> bytes:
+    """Undo ``sdscatrepr`` for the inside of one argument (already validated).
+
+    >>> unescape(rb'caf\\xc3\\xa9 \\"q\\"')
+    b'caf\\xc3\\xa9 "q"'
+    """
+    if b"\\" not in body:
+        return body
+    # The argument grammar admits only \\ \" \n \r \t \a \b \xHH, and
+    # codecs.escape_decode maps each of those exactly as sdscatrepr meant.
+    return codecs.escape_decode(body)[0]
+
+
+_ESCAPES = {0x5C: b"\\\\", 0x22: b'\\"', 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x07: b"\\a", 0x08: b"\\b"}
+_ESCAPE_TABLE = [
+    _ESCAPES.get(b, bytes([b]) if 0x20 <= b <= 0x7E else b"\\x%02x" % b) for b in range(256)
+]
+
+
+def escape(arg: bytes) -> bytes:
+    """Quote one argument the way Redis's ``sdscatrepr`` does (with the quotes).
+
+    >>> escape(b'a"b\\n')
+    b'"a\\\\"b\\\\n"'
+    """
+    return b'"' + b"".join(_ESCAPE_TABLE[b] for b in arg) + b'"'
+
+
+def format_line(ts_us: int, db: int, source: str, argv: list[bytes] | tuple[bytes, ...]) -> bytes:
+    """A MONITOR line as Redis 2.6+ writes it (without the newline); the inverse of :func:`parse_line`."""
+    sec, usec = divmod(ts_us, 1_000_000)
+    head = b"%d.%06d [%d %s]" % (sec, usec, db, source.encode())
+    return head + b" " + b" ".join(escape(a) for a in argv)
+
+
+def split_args(rest: bytes) -> tuple[bytes, ...] | Rejected:
+    """Tokenize the quoted arguments of a line and undo the escaping.
+
+    >>> split_args(rb'"SET" "a\\" \\"b" ""')
+    (b'SET', b'a" "b', b'')
+    """
+    if _ARGS.match(rest) is None:
+        if _unterminated(rest):
+            return Rejected(TRUNCATED, "an argument's closing quote is missing")
+        return Rejected(BAD_ARGS, "arguments are not quoted the way MONITOR quotes them")
+    return tuple(unescape(m.group(1)) for m in _ONE_ARG.finditer(rest))
+
+
+def _unterminated(rest: bytes) -> bool:
+    """True when the arguments are fine up to an argument that never closes."""
+    pos = 0
+    while pos < len(rest):
+        m = _ONE_ARG.match(rest, pos)
+        if m is None:
+            tail = rest[pos:]
+            if not tail.startswith(b'"'):
+                return False
+            return any(
+                _ONE_ARG.fullmatch(t + b'"') is not None for t in (tail, _CUT_ESCAPE.sub(b"", tail))
+            )
+        pos = m.end()
+        if pos == len(rest):
+            return False
+        if rest[pos : pos + 1] != b" ":
+            return False
+        pos += 1
+    return False
+
+
+def parse_line(line: bytes) -> MonitorLine | Rejected:
+    """Parse one line (without its ``\\n``; a trailing ``\\r`` is ignored).
+
+    >>> parse_line(b'1700000000.000042 [0 [::1]:47068] "GET" "k"').source
+    '[::1]:47068'
+    """
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    if not line.strip():
+        return Rejected(BLANK)
+    if line == b"OK":
+        return Rejected(CLI_OK)
+    if line.startswith(_CLI_MESSAGES):
+        return Rejected(CLI_MESSAGE, "a message from redis-cli, not a command")
+    if _NON_PRINTABLE.search(line):
+        return Rejected(NOT_TEXT, "MONITOR escapes every byte outside printable ASCII")
+    m = _MODERN.match(line)
+    if m is not None:
+        sec, usec, db, src, rest = m.groups()
+        db_value: int | None = int(db)
+        source, dialect = src.decode("ascii"), DIALECT_MODERN
+    elif (m := _DB_PAREN.match(line)) is not None:
+        sec, usec, db, rest = m.groups()
+        db_value, source, dialect = int(db), "", DIALECT_DB_PAREN
+    elif (m := _NO_DB.match(line)) is not None:
+        sec, usec, rest = m.groups()
+        db_value, source, dialect = None, "", DIALECT_NO_DB
+    else:
+        return Rejected(UNRECOGNIZED, "not a MONITOR line of any Redis version")
+    argv = split_args(rest)
+    if isinstance(argv, Rejected):
+        return argv
+    return MonitorLine(int(sec) * 1_000_000 + int(usec), db_value, source, argv, dialect)
+
+
+def classify_source(source: str) -> tuple[str, str | None, int | None]:
+    """The kind of a MONITOR source and its host and port where it has them.
+
+    >>> classify_source("[::1]:47068")
+    ('tcp6', '::1', 47068)
+    """
+    if source == "lua":
+        return "lua", None, None
+    if source in ("", "?:0"):
+        return "module", None, None
+    if source.startswith("unix:"):
+        return "unix", None, None
+    if source.startswith("["):
+        host, _, port = source[1:].rpartition("]:")
+        return "tcp6", host, int(port) if port.isdigit() else None
+    host, _, port = source.rpartition(":")
+    if host and port.isdigit():
+        return "tcp", host, int(port)
+    return "tcp", source or None, None
