@@ -448,10 +448,14 @@ def every(period: float, stop: threading.Event, limit: int, action: Callable[[in
 
 
 class Scenario:
-    """Threads, processes and clients of one traffic scenario, all stopped by ``close``."""
+    """A fresh server and the threads, processes and clients of one traffic scenario.
 
-    def __init__(self, server: RedisServer) -> None:
-        self.server = server
+    ``with Scenario() as scn:`` stops all of them on the way out, also after an error.
+    """
+
+    def __init__(self) -> None:
+        self.server = RedisServer(requirepass=PASSWORD)
+        self.closed = False
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
         self.clients: list[Any] = []
@@ -469,10 +473,24 @@ class Scenario:
             self.thread(name, lambda name=name, i=i: web_client(self.server, name, seed + i, self.stop, self.counts))
         self.thread("worker", lambda: worker(self.server, self.stop, self.counts))
 
+    def __enter__(self) -> "Scenario":
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if not self.closed:
+                self.close()
+        finally:
+            self.server.stop()
+
     def close(self) -> None:
+        """Stop every thread (the worker by a ``stop`` job), client and process; idempotent."""
+        self.closed = True
         self.stop.set()
-        with connect(self.server, "recorder-stop") as r:
-            r.lpush("jobs", "stop")
+        if any(t.name == "worker" for t in self.threads):
+            with connect(self.server, "recorder-stop") as r:
+                r.lpush("jobs", "stop")
         for t in self.threads:
             t.join(15)
         alive = [t.name for t in self.threads if t.is_alive()]
@@ -550,10 +568,10 @@ def record_incident(out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("connections_by_app_*.txt"):
         old.unlink()
-    with RedisServer(requirepass=PASSWORD) as server:
+    with Scenario() as scn:
+        server = scn.server
         sizes = load_dataset(server, big=True)
         admin = connect(server, "recorder")
-        scn = Scenario(server)
         forgotten = subprocess.Popen([*server.cli_args(), "MONITOR"], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         scn.procs.append(forgotten)
@@ -652,10 +670,10 @@ CALM_CAPTURE_SECONDS = 25.0
 
 def record_calm(out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
-    with RedisServer(requirepass=PASSWORD) as server:
+    with Scenario() as scn:
+        server = scn.server
         load_dataset(server, big=False)
         admin = connect(server, "recorder")
-        scn = Scenario(server)
         t_zero = time.time()
         sample_both(scn, out, CALM_WINDOW)
         scn.web(seed=2000)
