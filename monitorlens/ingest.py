@@ -7,15 +7,24 @@ larger than memory is never held whole.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import io
 import os
 import sys
-from collections.abc import Iterator
+import zlib
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Union
 
-from .errors import InputError
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import __version__, grammar
+from .errors import InputError, ParseError
+from .parse import BlockResult, parse_block
+from .schema import MONITOR_SCHEMA, REJECTS_KEPT, REJECTS_SCHEMA, Provenance, table_to_frame
 
 Source = Union[str, os.PathLike, BinaryIO]
 
@@ -63,26 +72,250 @@ def _maybe_gunzip(f: BinaryIO) -> BinaryIO:
     buffered = f if hasattr(f, "peek") else io.BufferedReader(f)  # type: ignore[arg-type]
     head = buffered.peek(2)[:2]  # type: ignore[union-attr]
     if head == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+        return GunzipReader(buffered)  # type: ignore[return-value]
     return buffered  # type: ignore[return-value]
 
 
-def iter_blocks(f: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[bytes]:
-    """Blocks of whole lines (each ends with ``\\n`` except perhaps the very last one)."""
-    rest = b""
-    while True:
+class GunzipReader(io.RawIOBase):
+    """Read a gzip stream (several members too) and keep what precedes a cut or damage.
+
+    gzip.GzipFile raises at a stream cut short and loses what the failing read
+    had decompressed; a capture compressed while it was killed ends exactly so.
+    Here :attr:`error` says what happened and every byte before it is returned.
+    """
+
+    CHUNK = 1 << 16
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.name = getattr(raw, "name", "<stream>")
+        self.error: str | None = None
+        self._d = zlib.decompressobj(31)
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+        while not self._done and (n < 0 or self._size < n):
+            self._feed()
+        data = b"".join(self._pending)
+        if n < 0 or n >= len(data):
+            self._pending, self._size = [], 0
+            return data
+        self._pending, self._size = [data[n:]], len(data) - n
+        return data[:n]
+
+    def _feed(self) -> None:
+        chunk = self.raw.read(self.CHUNK)
+        if not chunk:
+            if not self._d.eof:
+                self.error = "the gzip stream ends early (the file was cut short)"
+            self._done = True
+            return
         try:
-            data = f.read(block_size)
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
-            raise InputError(f"{source_name(f)}: read failed ({e}); is the gzip file truncated?") from None
-        if not data:
-            break
-        data = rest + data
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            rest = data
-            continue
-        rest = data[cut:]
-        yield data[:cut]
-    if rest:
-        yield rest
+            out = self._d.decompress(chunk)
+            while self._d.eof and self._d.unused_data:
+                rest = self._d.unused_data
+                if not rest.startswith(GZIP_MAGIC):
+                    self._done = True  # padding after the last member
+                    break
+                self._d = zlib.decompressobj(31)
+                out += self._d.decompress(rest)
+        except zlib.error as e:
+            self.error = f"the gzip stream is damaged ({e})"
+            self._done = True
+            return
+        if out:
+            self._pending.append(out)
+            self._size += len(out)
+
+
+class BlockReader:
+    """Blocks of whole lines from a binary file (each ends with ``\\n`` but perhaps the last).
+
+    A gzip stream cut short (a capture compressed while it was killed) ends
+    the blocks early instead of failing: :attr:`error` then says why, and what
+    was read before it is kept.
+    """
+
+    def __init__(self, block_size: int = BLOCK_SIZE) -> None:
+        self.block_size = block_size
+        self.error: str | None = None
+        self.at_end = False
+
+    def blocks(self, f: BinaryIO) -> Iterator[bytes]:
+        rest = b""
+        while True:
+            try:
+                data = f.read(self.block_size)
+            except OSError as e:
+                raise InputError(f"{source_name(f)}: read failed: {e}") from None
+            if not data:
+                self.error = getattr(f, "error", None)
+                break
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            rest = data[cut:]
+            if cut:
+                yield data[:cut]
+        self.at_end = True
+        if rest:
+            yield rest
+
+
+def iter_blocks(f: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[bytes]:
+    """Blocks of whole lines (see :class:`BlockReader`)."""
+    return BlockReader(block_size).blocks(f)
+
+
+ERRORS = ("skip", "raise")
+
+
+class MonitorStream:
+    """Stream a MONITOR capture as Arrow tables of events, block by block.
+
+    Iterate it for tables (each a few MB of lines; memory stays bounded
+    whatever the file size); after the loop, :attr:`provenance` says what was
+    read. Blocks are parsed on ``workers`` threads, since the Arrow kernels
+    release the GIL.
+
+    >>> stream = MonitorStream("capture.txt.gz")  # doctest: +SKIP
+    >>> rows = sum(t.num_rows for t in stream); stream.provenance.rejected  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        errors: str = "skip",
+        block_size: int = BLOCK_SIZE,
+        workers: int = 2,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        if errors not in ERRORS:
+            raise InputError(f"errors={errors!r}: use 'skip' (count and keep bad lines) or 'raise'.")
+        self.source = source
+        self.name = source_name(source)
+        self.errors = errors
+        self.block_size = block_size
+        self.workers = max(1, workers)
+        self.progress = progress
+        self.provenance = Provenance(source=self.name)
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        lines = events = 0
+        bytes_in = 0
+        reasons: Counter[str] = Counter()
+        dialects: Counter[str] = Counter()
+        kept: list[tuple[int, str, str]] = []
+        first_ts = last_ts = None
+        reader = BlockReader(self.block_size)
+        with open_binary(self.source) as f, ThreadPoolExecutor(self.workers) as pool:
+            pending: deque[Future[BlockResult]] = deque()
+            next_line = 1
+            for block in reader.blocks(f):
+                final = reader.at_end
+                pending.append(pool.submit(parse_block, block, next_line, final=final))
+                next_line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+                bytes_in += len(block)
+                while len(pending) > self.workers or (pending and pending[0].done()):
+                    result = pending.popleft().result()
+                    yield from self._account(result, reasons, dialects, kept)
+                    lines += result.lines
+                    events += result.table.num_rows
+                    first_ts, last_ts = _span(result.table, first_ts, last_ts)
+                    if self.progress is not None:
+                        self.progress(bytes_in, lines)
+            while pending:
+                result = pending.popleft().result()
+                yield from self._account(result, reasons, dialects, kept)
+                lines += result.lines
+                events += result.table.num_rows
+                first_ts, last_ts = _span(result.table, first_ts, last_ts)
+        skipped = {r: c for r, c in reasons.items() if r in grammar.IGNORABLE}
+        rejected = {r: c for r, c in reasons.items() if r not in grammar.IGNORABLE}
+        self.provenance = Provenance(
+            source=self.name,
+            kind="monitor",
+            lines=lines,
+            events=events,
+            rejected=sum(rejected.values()) + (1 if reader.error else 0),
+            rejects_by_reason=dict(sorted(rejected.items()))
+            | ({"input-truncated": 1} if reader.error else {}),
+            skipped=dict(sorted(skipped.items())),
+            first_ts=_iso(first_ts),
+            last_ts=_iso(last_ts),
+            dialects={k: v for k, v in sorted(dialects.items()) if v},
+            input_truncated=reader.error is not None,
+            monitorlens_version=__version__,
+            rejects=rejects_frame(kept),
+        )
+
+    def _account(
+        self,
+        result: BlockResult,
+        reasons: Counter[str],
+        dialects: Counter[str],
+        kept: list[tuple[int, str, str]],
+    ) -> Iterator[pa.Table]:
+        for line, reason, text in result.rejects:
+            reasons[reason] += 1
+            if reason in grammar.IGNORABLE:
+                continue
+            if self.errors == "raise":
+                raise ParseError(reason, source=self.name, line=line, text=text)
+            if len(kept) < REJECTS_KEPT:
+                kept.append((line, reason, text))
+        dialects.update(result.dialects)
+        if result.table.num_rows:
+            yield result.table
+
+
+def rejects_frame(rows: list[tuple[int, str, str]]) -> pd.DataFrame:
+    """The rejects table (line, reason, text) from (line, reason, text) tuples."""
+    cols = list(zip(*rows)) if rows else [[], [], []]
+    table = pa.table([pa.array(c, t.type) for c, t in zip(cols, REJECTS_SCHEMA)], schema=REJECTS_SCHEMA)
+    return table_to_frame(table)
+
+
+def _span(table: pa.Table, first: int | None, last: int | None) -> tuple[int | None, int | None]:
+    if table.num_rows == 0:
+        return first, last
+    lo, hi = pc.min_max(table.column("ts").cast(pa.int64())).values()
+    lo, hi = lo.as_py(), hi.as_py()
+    return (lo if first is None else min(first, lo)), (hi if last is None else max(last, hi))
+
+
+def _iso(us: int | None) -> str | None:
+    if us is None:
+        return None
+    return pd.Timestamp(us, unit="us", tz="UTC").isoformat()
+
+
+def read_monitor(source: Source, *, errors: str = "skip", workers: int = 2) -> pd.DataFrame:
+    """Read a MONITOR capture into a DataFrame of events (see :mod:`monitorlens.schema`).
+
+    ``source`` is a path (plain or gzip), ``-`` for stdin, a binary file
+    object, or an iterable of lines (bytes or str). Bad lines are counted and
+    kept (``monitorlens.rejects(df)``) with ``errors="skip"``; ``errors="raise"``
+    raises :class:`~monitorlens.errors.ParseError` at the first one.
+
+    >>> df = read_monitor("sample_captures/grammar/monitor.txt")  # doctest: +SKIP
+    >>> df.command.value_counts().head()  # doctest: +SKIP
+    """
+    if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"):
+        source = io.BytesIO(b"".join(_as_line(x) for x in source))  # an iterable of lines
+    stream = MonitorStream(source, errors=errors, workers=workers)
+    tables = list(stream)
+    table = pa.concat_tables(tables) if tables else MONITOR_SCHEMA.empty_table()
+    df = table_to_frame(table)
+    df.attrs["provenance"] = stream.provenance
+    return df
+
+
+def _as_line(x: bytes | str) -> bytes:
+    b = x.encode("utf-8", "surrogateescape") if isinstance(x, str) else bytes(x)
+    return b if b.endswith(b"\n") else b + b"\n"

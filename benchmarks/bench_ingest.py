@@ -1,0 +1,107 @@
+"""Ingest speed and memory: monitorlens against the common line-by-line regex script and the floor.
+
+    python benchmarks/record_large.py --lines 1000000 -o benchmarks/data/capture-1m.txt
+    python benchmarks/bench_ingest.py benchmarks/data/capture-1m.txt --repeat 3
+
+In one invocation, each contender runs ``--repeat`` times in a fresh process
+(so peak RSS is its own), and the medians and ratios are printed:
+
+- ``monitorlens``: ``python -m monitorlens ingest CAPTURE -o out.parquet``;
+- ``regex-script``: the approach of Redis tutorials and redis-faina: a Python
+  loop, one regex per line, arguments split on ``" "``, then a DataFrame;
+- ``floor-arrow``: the raw read of the lines into an Arrow array (read the
+  file, split at newlines, no parsing): what any parser must at least do.
+- ``floor-python``: the same with Python's ``bytes.split`` into ``pa.array``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+REGEX_SCRIPT = r'''
+import re, sys, pandas as pd
+LINE = re.compile(r'^(\d+\.\d+) \[(\d+) (.*?)\] "(.*)"$')
+rows = []
+with open(sys.argv[1], encoding="utf-8", errors="replace") as f:
+    for line in f:
+        m = LINE.match(line.rstrip("\n"))
+        if not m:
+            continue
+        ts, db, client, args = m.groups()
+        parts = args.split('" "')
+        rows.append((float(ts), int(db), client, parts[0].upper(), parts[1] if len(parts) > 1 else None))
+df = pd.DataFrame(rows, columns=["ts", "db", "client", "command", "key"])
+print(len(df))
+'''
+
+FLOOR_ARROW = r'''
+import sys, numpy as np, pyarrow as pa
+data = open(sys.argv[1], "rb").read()
+ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10) + 1
+offsets = np.concatenate([[0], ends]).astype(np.int64)
+lines = pa.Array.from_buffers(pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+print(len(lines))
+'''
+
+FLOOR_PYTHON = r'''
+import sys, pyarrow as pa
+lines = pa.array(open(sys.argv[1], "rb").read().split(b"\n"), pa.binary())
+print(len(lines))
+'''
+
+TIMED = r'''
+import resource, subprocess, sys, time, json
+t = time.perf_counter()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+wall = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+print(json.dumps({"seconds": wall, "peak_rss": rss}))
+'''
+
+
+def run(cmd: list[str]) -> dict:
+    out = subprocess.run([sys.executable, "-c", TIMED, *cmd], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("capture", type=Path)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", nargs="*", help="contenders to run")
+    ns = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="monitorlens-bench-"))
+    contenders = {
+        "monitorlens": [sys.executable, "-m", "monitorlens", "ingest", str(ns.capture), "-o", str(tmp / "o.parquet")],
+        "regex-script": [sys.executable, "-c", REGEX_SCRIPT, str(ns.capture)],
+        "floor-arrow": [sys.executable, "-c", FLOOR_ARROW, str(ns.capture)],
+        "floor-python": [sys.executable, "-c", FLOOR_PYTHON, str(ns.capture)],
+    }
+    if ns.only:
+        contenders = {k: v for k, v in contenders.items() if k in ns.only}
+    results: dict[str, list[dict]] = {k: [] for k in contenders}
+    for _ in range(ns.repeat):  # interleaved, so load on the machine hits every contender alike
+        for name, cmd in contenders.items():
+            results[name].append(run(cmd))
+    lines = sum(1 for _ in open(ns.capture, "rb"))
+    print(f"capture: {ns.capture} ({lines:,} lines, {ns.capture.stat().st_size / 1e6:.1f} MB), repeat {ns.repeat}")
+    med = {k: statistics.median(r["seconds"] for r in v) for k, v in results.items()}
+    for name, runs in results.items():
+        rss = max(r["peak_rss"] for r in runs) / 2**20
+        print(f"{name:14s} median {med[name]:7.2f} s  {lines / med[name] / 1e3:8.0f}k lines/s  peak RSS {rss:7.0f} MiB")
+    if "monitorlens" in med:
+        for other in med:
+            if other != "monitorlens":
+                print(f"monitorlens vs {other}: {med[other] / med['monitorlens']:.2f}x (>1 means monitorlens is faster)")
+
+
+if __name__ == "__main__":
+    main()

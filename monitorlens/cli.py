@@ -1,0 +1,92 @@
+"""The command line: each command opens the input and makes one documented library call.
+
+    python -m monitorlens ingest capture.txt -o capture.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import InputError, MonitorlensError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _ingest(ns: argparse.Namespace) -> int:
+    from .store import convert, progress_printer
+
+    source = ns.capture
+    out = ns.output or _default_output(source)
+    total = _plain_size(source)
+    prov = convert(source, out, errors=ns.errors, progress=progress_printer(total))
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    print(
+        f"{out}: {prov.events:,} events from {prov.lines:,} lines"
+        f" ({prov.rejected:,} rejected, {sum(prov.skipped.values()):,} skipped)"
+        + (f", {prov.first_ts} .. {prov.last_ts}" if prov.first_ts else "")
+    )
+    for reason, count in prov.rejects_by_reason.items():
+        print(f"  rejected {count:,} {reason}")
+    return 0
+
+
+def _plain_size(source: str) -> int | None:
+    """Size of an uncompressed input file, for progress; None when unknown."""
+    if source == "-" or str(source).endswith(".gz") or not os.path.isfile(source):
+        return None
+    return os.path.getsize(source)
+
+
+def _default_output(source: str) -> str:
+    if source == "-":
+        raise InputError("reading stdin: name the output with -o FILE.parquet")
+    name = Path(source).name
+    for suffix in (".gz", ".txt", ".log"):
+        name = name.removesuffix(suffix)
+    return str(Path(source).with_name(name + ".parquet"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="monitorlens",
+        description="Post-mortem of a Redis incident from MONITOR captures and CLIENT LIST logs.",
+    )
+    parser.add_argument("--version", action="version", version=f"monitorlens {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser(
+        "ingest",
+        help="convert a capture to Parquet",
+        description="Convert a MONITOR capture (plain, .gz or - for stdin) to Parquet, in bounded memory.",
+        epilog="example: python -m monitorlens ingest capture.txt.gz -o capture.parquet",
+    )
+    p.add_argument("capture", help="capture file (.txt, .gz) or - for stdin")
+    p.add_argument("-o", "--output", help="Parquet file to write (default: beside the capture)")
+    p.add_argument("--errors", choices=("skip", "raise"), default="skip",
+                   help="skip: count and keep bad lines (default); raise: stop at the first")
+    p.set_defaults(handler=_ingest)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    handler: Handler = ns.handler
+    try:
+        return handler(ns)
+    except MonitorlensError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,119 @@
+"""Parquet in and out, with provenance in the file's metadata.
+
+Arguments stay binary, commands and clients are dictionary-encoded, and the
+key ``monitorlens`` of the Parquet metadata holds the provenance (source,
+line counts, rejects by reason and the rejected lines kept, time range,
+version) as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import InputError
+from .ingest import MonitorStream, Source, read_monitor, rejects_frame
+from .schema import MONITOR_SCHEMA, Provenance, provenance, table_to_frame
+
+META_KEY = b"monitorlens"
+PARQUET_MAGIC = b"PAR1"
+
+
+def _metadata(prov: Provenance) -> dict[bytes, bytes]:
+    rej = prov.rejects
+    doc = prov.to_dict() | {"rejects": [[int(l), r, t] for l, r, t in zip(rej["line"], rej["reason"], rej["text"])]}
+    return {META_KEY: json.dumps(doc, sort_keys=True).encode()}
+
+
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write events (from :func:`read_monitor` or :func:`read_parquet`) with their provenance.
+
+    >>> write_parquet(read_monitor("capture.txt"), "capture.parquet")  # doctest: +SKIP
+    """
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if set(MONITOR_SCHEMA.names) <= set(table.column_names):
+        table = table.select(MONITOR_SCHEMA.names).cast(MONITOR_SCHEMA)
+    table = table.replace_schema_metadata((table.schema.metadata or {}) | _metadata(provenance(df)))
+    pq.write_table(table, path, compression="zstd")
+    return Path(path)
+
+
+def convert(
+    source: Source,
+    path: str | os.PathLike,
+    *,
+    errors: str = "skip",
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> Provenance:
+    """Convert a capture to Parquet block by block, in bounded memory; returns its provenance.
+
+    >>> convert("capture.txt.gz", "capture.parquet").events  # doctest: +SKIP
+    """
+    stream = MonitorStream(source, errors=errors, workers=workers, progress=progress)
+    tmp = Path(str(path) + ".part")
+    try:
+        with pq.ParquetWriter(tmp, MONITOR_SCHEMA, compression="zstd") as writer:
+            for table in stream:
+                writer.write_table(table)
+            writer.add_key_value_metadata(_metadata(stream.provenance))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return stream.provenance
+
+
+def read_parquet(path: str | os.PathLike, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """Read a Parquet file written by monitorlens back into a DataFrame with its provenance."""
+    try:
+        table = pq.read_table(path, columns=list(columns) if columns is not None else None)
+    except (OSError, pa.ArrowInvalid) as e:
+        raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+    df = table_to_frame(table)
+    raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
+    if raw:
+        doc = json.loads(raw)
+        rows = [tuple(r) for r in doc.pop("rejects", [])]
+        fields = set(Provenance.__dataclass_fields__) - {"rejects"}
+        df.attrs["provenance"] = Provenance(
+            **{k: v for k, v in doc.items() if k in fields}, rejects=rejects_frame(rows)
+        )
+    return df
+
+
+def is_parquet(source: Source) -> bool:
+    """Whether ``source`` is a path to a Parquet file (by its magic bytes)."""
+    if not isinstance(source, (str, os.PathLike)) or str(source) == "-":
+        return False
+    try:
+        with open(source, "rb") as f:
+            return f.read(4) == PARQUET_MAGIC
+    except OSError:
+        return False
+
+
+def load(source: Source, *, errors: str = "skip") -> pd.DataFrame:
+    """Events from a capture (plain, gzip, stdin) or from a Parquet file made by ``ingest``."""
+    if is_parquet(source):
+        return read_parquet(source)  # type: ignore[arg-type]
+    return read_monitor(source, errors=errors)
+
+
+def progress_printer(total: int | None, stream=sys.stderr) -> Callable[[int, int], None] | None:
+    """A progress callback for a terminal (None when stderr is not one)."""
+    if not stream.isatty():
+        return None
+
+    def show(done: int, lines: int) -> None:
+        pct = f" {100 * done / total:5.1f}%" if total else ""
+        stream.write(f"\r{lines:>12,} lines {done / 1e6:>10,.1f} MB{pct}")
+        stream.flush()
+
+    return show
