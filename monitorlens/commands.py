@@ -223,15 +223,20 @@ def hidden_from_monitor(command: str | bytes, subcommand: str | bytes | None = N
 _STRING2LL = re.compile(rb"0|-?[1-9][0-9]{0,18}")
 
 
-def _int_arg(arg: bytes) -> int | None:
+def _bytes(arg: bytes | str) -> bytes:
+    return arg if isinstance(arg, bytes) else _text(arg).encode("latin-1", "replace")
+
+
+def _int_arg(arg: bytes | str) -> int | None:
+    arg = _bytes(arg)
     if _STRING2LL.fullmatch(arg) is None:
         return None
     value = int(arg)
     return value if -(2**63) <= value < 2**63 else None
 
 
-def _same_word(arg: bytes, word: bytes) -> bool:
-    return arg.lower() == word  # strcasecmp: ASCII-only case folding, like bytes.lower()
+def _same_word(arg: bytes | str, word: bytes) -> bool:
+    return _bytes(arg).lower() == word  # strcasecmp: ASCII-only case folding, like bytes.lower()
 
 
 def _begin(spec: KeySpec, argv: Sequence[bytes]) -> int | None:
@@ -286,7 +291,7 @@ def _sort_keys(argv: Sequence[bytes]) -> list[int]:
     keys, store, i = [1], None, 2
     skip = {b"limit": 2, b"get": 1, b"by": 1}
     while i < len(argv):
-        word = argv[i].lower()
+        word = _bytes(argv[i]).lower()
         if word in skip:
             i += skip[word]
         elif word == b"store" and i + 1 < len(argv):
@@ -301,7 +306,7 @@ def _migrate_keys(argv: Sequence[bytes]) -> list[int]:
     skip = {b"copy": 0, b"replace": 0, b"auth": 1, b"auth2": 2}
     i = 6
     while i < len(argv):
-        word = argv[i].lower()
+        word = _bytes(argv[i]).lower()
         if word == b"keys":
             if argv[3]:
                 return []  # MIGRATE refuses KEYS with a non-empty key argument
@@ -321,21 +326,10 @@ _PROCS: dict[str, Callable[[Sequence[bytes]], list[int]]] = {
 }
 
 
-def _bytes(arg: bytes | str) -> bytes:
-    return arg if isinstance(arg, bytes) else _text(arg).encode("latin-1", "replace")
-
-
-def _resolve(command: str | bytes, args: Sequence[bytes]) -> tuple[CommandInfo | None, list[bytes]]:
-    """The entry that governs ``args`` (the subcommand's for a container) and its argv."""
-    info = lookup(command)
-    if info is not None and info.container and args:
-        info = lookup(command, args[0])
-    # argv[0] (the command name) is never inspected; positions just count it.
-    return info, [b"", *(_bytes(a) for a in args)]
-
-
-def _key_specs(info: CommandInfo) -> tuple[KeySpec, ...]:
-    return tuple(s for s in info.key_specs if "NOT_KEY" not in s.flags)
+@cache
+def _key_specs(name: str) -> tuple[KeySpec, ...]:
+    """The specs of a table entry that name keys (NOT_KEY specs name shard channels)."""
+    return tuple(s for s in _table()[1][name].key_specs if "NOT_KEY" not in s.flags)
 
 
 def key_positions(command: str | bytes, args: Sequence[bytes]) -> tuple[list[int], str]:
@@ -343,9 +337,8 @@ def key_positions(command: str | bytes, args: Sequence[bytes]) -> tuple[list[int
 
     Rules: ``"spec"`` found with the key specs; ``"proc"`` found with Redis' own getkeys
     procedure where the specs cannot describe the keys (SORT ... STORE, MIGRATE ... KEYS);
-    ``"none"`` the
-    command (or container without a known subcommand) takes no keys; ``"first-arg"`` an
-    unknown command, whose first argument (if any) is assumed to be the key.
+    ``"none"`` the command (or a container without a known subcommand) takes no keys;
+    ``"first-arg"`` an unknown command, whose first argument (if any) is taken as the key.
 
     Differences from ``COMMAND GETKEYS`` are deliberate and only on input the server would
     reject: a spec whose count or range does not fit gives no keys for that spec only, and a
@@ -358,13 +351,15 @@ def key_positions(command: str | bytes, args: Sequence[bytes]) -> tuple[list[int
     >>> key_positions("MYMODULE.GET", [b"k", b"x"])
     ([0], 'first-arg')
     """
-    info, argv = _resolve(command, args)
+    info = lookup(command, args[0] if args else None)
+    # argv[0] (the command name) is never inspected; positions just count it.
+    argv = [b"", *args]
     if info is None:
         return ([0] if args else []), "first-arg"
     proc = _PROCS.get(info.name)
     if proc is not None:
         return proc(argv), "proc"
-    specs = _key_specs(info)
+    specs = _key_specs(info.name)
     if not specs:
         return [], "none"
     return [i for spec in specs for i in _spec_keys(spec, argv)], "spec"
@@ -379,7 +374,7 @@ def keyless(command: str | bytes, subcommand: str | bytes | None = None) -> bool
     info = lookup(command, subcommand)
     if info is None:
         return False
-    return info.name not in _PROCS and not _key_specs(info)
+    return info.name not in _PROCS and not _key_specs(info.name)
 
 
 def _merge(a: SimpleRange, b: SimpleRange) -> SimpleRange | None:
@@ -398,12 +393,12 @@ def _merge(a: SimpleRange, b: SimpleRange) -> SimpleRange | None:
 
 
 @cache
-def _simple_range(name: str, container_name: str) -> SimpleRange | None:
+def _simple_range(name: str) -> SimpleRange | None:
     info = _table()[1][name]
-    if info.name in _PROCS or (info.container and info.name == container_name):
+    if info.name in _PROCS or info.container:  # a container here: no known subcommand
         return None
     ranges = []
-    for spec in _key_specs(info):
+    for spec in _key_specs(info.name):
         if spec.begin != "index" or spec.find != "range" or (spec.lastkey < 0 and spec.limit > 1):
             return None
         ranges.append(_spec_range(spec, spec.index, 0))
@@ -420,7 +415,7 @@ def simple_range(command: str | bytes, subcommand: str | bytes | None = None) ->
 
     It agrees with :func:`key_positions` on every argument list: ``key_positions(c, args)[0]
     == list(simple_range(c, sub).indices(len(args)))`` where ``sub`` is ``args[0]`` for a
-    container. None for keyword/keynum specs, SORT, keyless commands, and a container
+    container. None for keyword/keynum specs, SORT, MIGRATE, keyless commands, and a container
     without a known subcommand. An unknown command gives the first-arg rule ``(0, 0, 1)``.
 
     >>> simple_range("SMOVE"), simple_range("OBJECT", "encoding"), simple_range("EVAL")
@@ -429,4 +424,4 @@ def simple_range(command: str | bytes, subcommand: str | bytes | None = None) ->
     info = lookup(command, subcommand)
     if info is None:
         return SimpleRange(0, 0, 1)
-    return _simple_range(info.name, _text(command).upper())
+    return _simple_range(info.name)

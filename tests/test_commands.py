@@ -85,6 +85,24 @@ def test_range_specs_fit_the_arity() -> None:
                 assert spec.index + spec.lastkey < abs(info.arity), info.name
 
 
+def test_incomplete_specs_use_the_redis_procedure() -> None:
+    # Redis falls back to a command's getkeys procedure when a spec is 'unknown' or INCOMPLETE;
+    # key_positions must do the same (SORT_RO's unknown spec only covers BY/GET patterns).
+    for info in TABLE.values():
+        if any(s.begin == "unknown" or "INCOMPLETE" in s.flags for s in info.key_specs):
+            command, args, _ = _args_for(info.name, [b"k", b"STORE", b"d"])
+            assert key_positions(command, args)[1] == "proc" or info.name == "SORT_RO", info.name
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import monitorlens.commands
+
+    failed, tried = doctest.testmod(monitorlens.commands)
+    assert failed == 0 and tried > 10
+
+
 # ---------------------------------------------------------------------- key positions
 
 CASES = [
