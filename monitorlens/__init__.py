@@ -16,6 +16,7 @@ from . import schema
 from .errors import InputError, MonitorlensError, ParseError
 from .findings import Evidence, Finding, Sample
 from .ingest import MonitorStream, read_monitor
+from .patterns import PatternRules, fingerprint, key_patterns
 from .schema import Provenance, provenance, rejects
 from .store import convert, load, read_parquet, write_parquet
 
@@ -37,4 +38,7 @@ __all__ = [
     "load",
     "read_parquet",
     "write_parquet",
+    "PatternRules",
+    "fingerprint",
+    "key_patterns",
 ]

@@ -21,8 +21,10 @@ nargs          int32                       number of arguments after the command
 arg_bytes      int64                       total bytes of those arguments
 key            str                         first key (UTF-8; undecodable bytes as ``\\xHH``)
 keys           list<string> (ArrowDtype)   every key, found with Redis's key specifications
-key_rule       category                    spec (Redis key specs), none (takes no key),
-                                           first-arg (unknown command: first argument assumed)
+key_rule       category                    spec (Redis key specs), proc (Redis's own key finder,
+                                           where its specs are incomplete: SORT, MIGRATE),
+                                           none (takes no key), first-arg (unknown command:
+                                           first argument assumed)
 =============  ==========================  ==============================================
 
 Rejected lines (``monitorlens.rejects(df)``): ``line`` int64, ``reason`` str, ``text`` str
@@ -38,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 
 CLIENT_KINDS = ("tcp", "tcp6", "unix", "lua", "module")
-KEY_RULES = ("spec", "none", "first-arg")
+KEY_RULES = ("spec", "proc", "none", "first-arg")
 
 _dict = pa.dictionary(pa.int32(), pa.string())
 
