@@ -1,0 +1,654 @@
+"""CLIENT LIST snapshots and connection-count logs: their grammar, and readers.
+
+What people save during an incident (``/work/shared/docs/redis-formats.md`` section 2):
+
+- ``redis-cli CLIENT LIST`` output, one client a line of ``key=value`` pairs, several
+  snapshots in one file each preceded by a time line (``# 1795634812.426001`` or an ISO
+  time), or one snapshot a file with the time in the file name (``clients_1702293847.txt``);
+- ``<epoch>,<clients>`` rows from ``while true; do echo "$(date +%s),$(redis-cli CLIENT LIST
+  | wc -l)"; sleep 5; done`` (header optional; ``clients`` counts the redis-cli itself);
+- ``uniq -c`` counts per name (``connections_by_app_<epoch>.txt``: ``     12 name=web``).
+
+Grammar functions here take ``str``/``bytes`` and do no I/O; the readers open files only
+through :func:`monitorlens.ingest.open_binary`.
+
+Columns of :func:`read_client_list` (one row per client per snapshot):
+
+=================  ====================  =================================================
+column             dtype                 meaning
+=================  ====================  =================================================
+snapshot           int64                 0-based number of the snapshot in the file
+snapshot_ts        datetime64[us, UTC]   time of the snapshot (NaT when nothing says it)
+line               int64                 1-based line number of the client in the file
+id ... capa        Int64 / str           every field of :data:`FIELDS`, ``-`` written ``_``
+                                         (``qbuf_free``, ``tot_mem``, ``lib_name``...);
+                                         null when the server version does not write it
+<unknown fields>   str                   fields not in :data:`FIELDS`, kept as text
+addr_kind          str                   tcp, tcp6 or unix
+host, port         str, Int64            host (no brackets) and port of tcp/tcp6 clients;
+                                         the socket path of unix clients
+monitor_source     str                   the client as MONITOR names it: ``127.0.0.1:5``,
+                                         ``[::1]:5``, ``unix:/path/redis.sock``
+client_type        str                   monitor, master, replica, pubsub or normal
+flag_monitor ...   boolean               one column per flag letter (:data:`FLAGS`)
+=================  ====================  =================================================
+
+Bad lines are counted and kept in ``df.attrs["rejects"]`` (columns line, reason, text) and
+``df.attrs["provenance"]`` (:class:`monitorlens.schema.Provenance`); ``errors="raise"``
+raises :class:`~monitorlens.errors.ParseError` at the first one instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO, Literal
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .errors import InputError, ParseError
+from .grammar import _CLI_MESSAGES, BLANK, CLI_MESSAGE, NOT_TEXT, TRUNCATED, UNRECOGNIZED, Rejected
+from .ingest import BlockReader, Source, open_binary, rejects_frame, source_name
+from .parse import reject_text
+from .schema import REJECTS_KEPT, Provenance
+
+# Reasons of this module (the MONITOR ones are imported from grammar so both agree).
+BAD_VALUE = "bad-value"  # a numeric field whose value is not a number
+BAD_TIMESTAMP = "bad-timestamp"  # a '#' line with digits that is not a time we know
+BAD_ROW = "bad-row"  # a count file's row that is not <time>,<count> / <count> <value>
+COMMENT = "comment"  # a '#' line without digits: a remark, not data
+HEADER = "header"  # the first row of a CSV naming its columns
+INPUT_TRUNCATED = "input-truncated"  # a gzip stream cut short
+IGNORABLE = frozenset({BLANK, COMMENT, HEADER})
+ERRORS = ("skip", "raise")
+
+INT, STR = "int", "str"
+# Every field of every Redis/Valkey version (redis-formats.md section 2), in the order
+# Redis writes them. Sizes in bytes, age and idle in seconds; multi/redir are -1 unused.
+FIELDS: dict[str, str] = {
+    "id": INT, "addr": STR, "laddr": STR, "fd": INT, "name": STR, "age": INT, "idle": INT,
+    "flags": STR, "capa": STR, "db": INT, "sub": INT, "psub": INT, "ssub": INT, "multi": INT,
+    "watch": INT, "qbuf": INT, "qbuf-free": INT, "argv-mem": INT, "multi-mem": INT, "rbs": INT,
+    "rbp": INT, "obl": INT, "oll": INT, "omem": INT, "tot-mem": INT, "events": STR, "cmd": STR,
+    "user": STR, "redir": INT, "resp": INT, "lib-name": STR, "lib-ver": STR, "io-thread": INT,
+    "tot-net-in": INT, "tot-net-out": INT, "tot-cmds": INT,
+}  # fmt: skip
+
+# Flag letters in the order Redis writes them, and the boolean column of each.
+FLAGS: dict[str, str] = {
+    "O": "flag_monitor",
+    "S": "flag_replica",
+    "M": "flag_master",
+    "P": "flag_pubsub",
+    "x": "flag_multi",
+    "b": "flag_blocked",
+    "t": "flag_tracking",
+    "R": "flag_tracking_redirect_broken",
+    "B": "flag_tracking_broadcast",
+    "d": "flag_watched_key_changed",
+    "c": "flag_close_after_reply",
+    "u": "flag_unblocked",
+    "A": "flag_close_asap",
+    "U": "flag_unix_socket",
+    "r": "flag_readonly",
+    "e": "flag_no_evict",
+    "T": "flag_no_touch",
+}
+CLIENT_TYPES = ("normal", "replica", "master", "pubsub", "monitor")
+
+Kind = Literal["monitor", "clients", "connections", "app-counts"]
+
+
+def column_name(field: str) -> str:
+    """The DataFrame column of a CLIENT LIST field: ``-`` becomes ``_``.
+
+    >>> column_name("qbuf-free")
+    'qbuf_free'
+    """
+    return field.replace("-", "_")
+
+
+# --------------------------------------------------------------------------- grammar
+
+
+def split_pairs(text: str) -> list[tuple[str, str]] | None:
+    """The ``key=value`` pairs of a CLIENT LIST line, or None when it does not start with one.
+
+    Each token is split on its first ``=`` (a name may contain ``=``); a token without
+    ``=`` continues the value before it, after the space that split it (a unix socket
+    path may contain spaces).
+
+    >>> split_pairs("id=3 addr=/tmp/my dir/r.sock:0 name=a=b")
+    [('id', '3'), ('addr', '/tmp/my dir/r.sock:0'), ('name', 'a=b')]
+    """
+    pairs: list[list[str]] = []
+    for token in text.split(" "):
+        key, eq, value = token.partition("=")
+        if eq and key:
+            pairs.append([key, value])
+        elif pairs:
+            pairs[-1][1] += " " + token
+        else:
+            return None
+    return [(k, v) for k, v in pairs]
+
+
+def parse_client_line(line: bytes | str) -> dict[str, int | str] | Rejected:
+    """One CLIENT LIST line as ``{field: value}``, numbers as ``int``; or why it is not one.
+
+    Unknown fields are kept as text. Invalid UTF-8 is kept as ``\\xHH``.
+
+    >>> parse_client_line(b"id=7 addr=[::1]:5 name= age=12 flags=O omem=0")["age"]
+    12
+    >>> parse_client_line(b"id=7 age=x").reason
+    'bad-value'
+    """
+    text = _text(line)
+    if not text.strip():
+        return Rejected(BLANK)
+    pairs = split_pairs(text)
+    if not pairs or pairs[0][0] not in ("id", "addr"):
+        return _not_a_client(text)
+    out: dict[str, int | str] = {}
+    for key, value in pairs:
+        if FIELDS.get(key) == INT:
+            try:
+                out[key] = int(value)
+            except ValueError:
+                return Rejected(BAD_VALUE, f"{key}={value!r} is not a number")
+        else:
+            out[key] = value
+    return out
+
+
+def _text(line: bytes | str) -> str:
+    if isinstance(line, str):
+        return line.rstrip("\r\n")
+    return line.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
+
+
+def _not_a_client(text: str) -> Rejected:
+    if text.encode("utf-8", "surrogateescape").startswith(_CLI_MESSAGES):
+        return Rejected(CLI_MESSAGE, "a message from redis-cli, not a client")
+    if re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text):
+        return Rejected(NOT_TEXT, "control bytes: not CLIENT LIST text")
+    return Rejected(UNRECOGNIZED, "not a CLIENT LIST line (they start with id= or addr=)")
+
+
+_EPOCH = re.compile(r"(\d{9,10})(?:\.(\d{1,9}))?|(\d{13})")  # seconds[.frac] or milliseconds
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_DATE_CMD = re.compile(r"[A-Z][a-z]{2},? +[A-Z][a-z]{2} +\d{1,2} +\d{2}:\d{2}:\d{2}")  # `date`
+
+
+def parse_time(text: str) -> int | None:
+    """Microseconds since the epoch for an epoch (s or ms) or an ISO / ``date`` time, else None.
+
+    A time without a zone is taken as UTC.
+
+    >>> parse_time("1795634812.426001")
+    1795634812426001
+    >>> parse_time("2026-11-25T21:26:52+01:00")
+    1795638412000000
+    """
+    text = text.strip()
+    if m := _EPOCH.fullmatch(text):
+        if m.group(3):
+            return int(m.group(3)) * 1000
+        frac = (m.group(2) or "").ljust(6, "0")[:6]
+        return int(m.group(1)) * 1_000_000 + int(frac)
+    if not (_ISO.match(text) or _DATE_CMD.match(text)):
+        return None
+    try:
+        ts = pd.Timestamp(text.replace(" UTC ", " ").replace(" GMT ", " "))
+    except (ValueError, OverflowError):
+        return None
+    if ts is pd.NaT:
+        return None
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return int(ts.value) // 1000  # Timestamp.value is in nanoseconds
+
+
+def parse_time_line(line: bytes | str) -> int | None | Rejected:
+    """The time of a snapshot header line (``# <time>`` or a bare time), None if not one.
+
+    A ``#`` line with digits that is no time is rejected (``bad-timestamp``); one without
+    digits is a remark (``comment``).
+
+    >>> parse_time_line("# 1795634812.426001")
+    1795634812426001
+    >>> parse_time_line("id=3 addr=1.2.3.4:5") is None
+    True
+    """
+    text = _text(line).strip()
+    if text.startswith("#"):
+        body = text.lstrip("#").strip()
+        us = parse_time(body)
+        if us is not None:
+            return us
+        if re.search(r"\d", body):
+            return Rejected(BAD_TIMESTAMP, "a '#' line that is not a time monitorlens reads")
+        return Rejected(COMMENT)
+    if text[:1].isdigit() or _DATE_CMD.match(text):
+        return parse_time(text)
+    return None
+
+
+_NAME_EPOCH = re.compile(r"(?<!\d)(\d{10})(?:\.(\d{1,6}))?(?!\d)")
+_NAME_ISO = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})[T_-]?(\d{2}):?(\d{2}):?(\d{2})(?!\d)")
+
+
+def time_from_name(name: str) -> int | None:
+    """Microseconds since the epoch from a file name's epoch or ISO-like time, else None.
+
+    >>> time_from_name("/var/log/clients_1702293847.txt.gz")
+    1702293847000000
+    >>> time_from_name("clients-20231211T103047Z.txt")
+    1702290647000000
+    """
+    base = os.path.basename(name)
+    if m := _NAME_EPOCH.search(base):
+        return int(m.group(1)) * 1_000_000 + int((m.group(2) or "").ljust(6, "0"))
+    if m := _NAME_ISO.search(base):
+        try:
+            t = dt.datetime(*map(int, m.groups()), tzinfo=dt.timezone.utc)
+        except ValueError:
+            return None
+        return int(t.timestamp()) * 1_000_000
+    return None
+
+
+def parse_flags(flags: str) -> dict[str, bool]:
+    """The flag columns of a ``flags=`` value (unknown letters are left in ``flags``).
+
+    >>> parse_flags("Ob")["flag_blocked"], parse_flags("N")["flag_monitor"]
+    (True, False)
+    """
+    return {column: letter in flags for letter, column in FLAGS.items()}
+
+
+def client_type(flags: str) -> str:
+    """The CLIENT KILL TYPE of a client: monitor, master, replica, pubsub or normal.
+
+    >>> client_type("P"), client_type("O")
+    ('pubsub', 'monitor')
+    """
+    for letter, kind in (("O", "monitor"), ("M", "master"), ("S", "replica"), ("P", "pubsub")):
+        if letter in flags:
+            return kind
+    return "normal"
+
+
+def addr_parts(addr: str, unix: bool = False) -> tuple[str, str, int | None, str]:
+    """``(addr_kind, host, port, monitor_source)`` of a CLIENT LIST ``addr``.
+
+    CLIENT LIST writes IPv6 as ``[::1]:port`` (checked on redis 7.0) and a unix client as
+    ``<socket path>:0``, which MONITOR writes ``unix:<socket path>``. ``unix`` says the
+    client has flag ``U``; a path starting with ``/`` is taken as unix without it.
+
+    >>> addr_parts("[::1]:47068")
+    ('tcp6', '::1', 47068, '[::1]:47068')
+    >>> addr_parts("/run/redis.sock:0", unix=True)
+    ('unix', '/run/redis.sock', 0, 'unix:/run/redis.sock')
+    """
+    host, _, port = addr.rpartition(":")
+    port_value = int(port) if port.isdigit() else None
+    if unix or (host.startswith("/") and port == "0"):
+        return "unix", host, port_value, "unix:" + host
+    if host.startswith("[") and host.endswith("]"):
+        return "tcp6", host[1:-1], port_value, addr
+    if ":" in host:  # IPv6 written without brackets (very old servers)
+        return "tcp6", host, port_value, addr
+    return "tcp", host or addr, port_value, addr
+
+
+# ------------------------------------------------------------------------ detection
+
+_MONITOR_HEAD = re.compile(rb"\d+\.\d{6} (?:\[\d+ |\(db \d+\) |\")")
+_CLIENT_HEAD = re.compile(rb"(?:id|addr)=\S")
+_CSV_ROW = re.compile(rb"\s*(?:\d{9,13}(?:\.\d+)?|\d{4}-\d{2}-\d{2}[T ][\d:.]+\S*)\s*[,;\t ]\s*\d+\s*")
+_CSV_HEADER = re.compile(rb"\s*[A-Za-z_ ]+[,;\t][A-Za-z_ ]+\s*")
+_APP_ROW = re.compile(rb" *\d+ +\S")
+
+
+def detect_kind(first_bytes: bytes, name: str = "") -> Kind | None:
+    """What a file holds, from its first bytes (gzip or not) and its name; None if unknown.
+
+    >>> detect_kind(b"OK\\n1700000000.000001 [0 127.0.0.1:5] \\"get\\" \\"k\\"\\n", "x")
+    'monitor'
+    >>> detect_kind(b"# 1700000000.5\\nid=3 addr=127.0.0.1:5 fd=8\\n", "clients.log")
+    'clients'
+    >>> detect_kind(b"1700000000,12\\n", "connections.csv")
+    'connections'
+    >>> detect_kind(b"     12 name=web\\n", "connections_by_app_1700000000.txt")
+    'app-counts'
+    """
+    if first_bytes[:2] == b"\x1f\x8b":
+        try:
+            first_bytes = zlib.decompressobj(wbits=31).decompress(first_bytes, 1 << 16)
+        except zlib.error:
+            return None
+    lines = [ln.rstrip(b"\r") for ln in first_bytes.split(b"\n")[:50]]
+    if lines and len(first_bytes) > 200 and not first_bytes.endswith(b"\n"):
+        lines.pop()  # cut in the middle by the caller
+    lines = [ln for ln in lines if ln.strip()]
+    base = os.path.basename(name).lower()
+    for ln in lines:
+        if ln == b"OK" or _MONITOR_HEAD.match(ln):
+            return "monitor"
+        if _CLIENT_HEAD.match(ln):
+            return "clients"
+        if _APP_ROW.match(ln) and b"=" in ln:
+            return "app-counts"
+        if _CSV_ROW.fullmatch(ln):
+            return "connections"
+        if ln.startswith(b"#") and isinstance(parse_time_line(ln), int):
+            continue  # a snapshot time: look at what follows
+        if _CSV_HEADER.fullmatch(ln) and ln is lines[0]:
+            continue
+        break
+    if base.startswith("connections_by_") or "uniq" in base:
+        return "app-counts"
+    return None
+
+
+# -------------------------------------------------------------------------- reading
+
+
+class _Lines:
+    """Numbered lines of a binary file: ``(number, bytes without \\n, ended_by_newline)``."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        # Small blocks: a gzip stream cut short loses at most one block of lines.
+        self.reader = BlockReader(64 << 10)
+        self.f = f
+        self.count = 0
+
+    def __iter__(self) -> Iterator[tuple[int, bytes, bool]]:
+        for block in self.reader.blocks(self.f):
+            parts = block.split(b"\n")
+            last = parts.pop()
+            for part in parts:
+                self.count += 1
+                yield self.count, part, True
+            if last:
+                self.count += 1
+                yield self.count, last, False
+
+
+class _Rejects:
+    """Counts and keeps bad lines, or raises at the first one with ``errors="raise"``."""
+
+    def __init__(self, name: str, errors: str) -> None:
+        if errors not in ERRORS:
+            raise InputError(f"errors={errors!r}: use 'skip' (count and keep bad lines) or 'raise'.")
+        self.name = name
+        self.errors = errors
+        self.reasons: Counter[str] = Counter()
+        self.kept: list[tuple[int, str, str]] = []
+
+    def add(self, line: int, rejected: Rejected, raw: bytes) -> None:
+        self.reasons[rejected.reason] += 1
+        if rejected.reason in IGNORABLE:
+            return
+        text = reject_text(raw)
+        if self.errors == "raise":
+            raise ParseError(rejected.reason, source=self.name, line=line, text=text, detail=rejected.detail)
+        if len(self.kept) < REJECTS_KEPT:
+            self.kept.append((line, rejected.reason, text))
+
+    def finish(self, df: pd.DataFrame, kind: str, lines: int, ts_column: str, truncated: str | None) -> pd.DataFrame:
+        """Put the rejects and the provenance in ``df.attrs``; return ``df``."""
+        if truncated is not None:
+            self.add(lines + 1, Rejected(INPUT_TRUNCATED, truncated), b"")
+        rejected = {r: c for r, c in sorted(self.reasons.items()) if r not in IGNORABLE}
+        ts = df[ts_column].dropna() if ts_column in df.columns else pd.Series([], dtype=object)
+        kept = rejects_frame(self.kept)
+        df.attrs["rejects"] = kept
+        df.attrs["provenance"] = Provenance(
+            source=self.name,
+            kind=kind,
+            lines=lines,
+            events=len(df),
+            rejected=sum(rejected.values()),
+            rejects_by_reason=rejected,
+            skipped={r: c for r, c in sorted(self.reasons.items()) if r in IGNORABLE},
+            first_ts=ts.min().isoformat() if len(ts) else None,
+            last_ts=ts.max().isoformat() if len(ts) else None,
+            input_truncated=truncated is not None,
+            monitorlens_version=__version__,
+            rejects=kept,
+        )
+        return df
+
+
+def _utc_us(values: list[int | None]) -> pd.Series:
+    """A datetime64[us, UTC] Series from microseconds (None becomes NaT)."""
+    nat = np.iinfo(np.int64).min
+    arr = np.array([nat if v is None else v for v in values], dtype=np.int64).view("datetime64[us]")
+    return pd.Series(arr).dt.tz_localize("UTC")
+
+
+def read_client_list(source: Source, *, errors: str = "skip") -> pd.DataFrame:
+    """Read CLIENT LIST snapshots: one row per client per snapshot (columns: module doc).
+
+    A snapshot starts at each time line (``# <epoch>``, ``# <ISO time>`` or a bare one).
+    Before the first time line the file name's time applies (``clients_1702293847.txt``).
+    Without time lines, a client ``id`` listed twice starts a new snapshot (outputs of
+    ``redis-cli CLIENT LIST >> file`` appended without times), whose time is unknown.
+    An unterminated last line missing fields the line before has was cut: ``truncated``.
+
+    >>> df = read_client_list("sample_captures/incident/clients.log.gz")  # doctest: +SKIP
+    >>> df.groupby("snapshot_ts").size().tail(1)  # doctest: +SKIP
+    """
+    name = source_name(source)
+    rejects = _Rejects(name, errors)
+    rows: list[dict[str, Any]] = []
+    snap_of: list[int] = []
+    ts_of: list[int | None] = []
+    line_of: list[int] = []
+    snapshot, ts, seen = 0, time_from_name(name), set()
+    started = False  # whether the current snapshot has clients
+    prev_keys: frozenset[str] = frozenset()
+    with open_binary(source) as f:
+        lines = _Lines(f)
+        for number, raw, complete in lines:
+            header = parse_time_line(raw)
+            if isinstance(header, int):
+                snapshot, ts, seen = snapshot + (1 if started else 0), header, set()
+                started = False
+                continue
+            if isinstance(header, Rejected):
+                rejects.add(number, header, raw)
+                continue
+            parsed = parse_client_line(raw)
+            if isinstance(parsed, dict) and not complete and not prev_keys <= parsed.keys():
+                parsed = Rejected(TRUNCATED, "the last line ends early")
+            if isinstance(parsed, Rejected):
+                if not complete and parsed.reason != BLANK:
+                    parsed = Rejected(TRUNCATED, "the last line ends early: " + parsed.detail)
+                rejects.add(number, parsed, raw)
+                continue
+            cid = parsed.get("id")
+            if cid is not None and cid in seen:  # an id listed twice: the next snapshot
+                snapshot, ts, seen = snapshot + 1, None, set()
+            seen.add(cid)
+            started = True
+            prev_keys = frozenset(parsed)
+            rows.append(parsed)
+            snap_of.append(snapshot)
+            ts_of.append(ts)
+            line_of.append(number)
+        truncated = lines.reader.error
+    df = _client_frame(rows, snap_of, ts_of, line_of)
+    return rejects.finish(df, "clients", lines.count, "snapshot_ts", truncated)
+
+
+def _client_frame(
+    rows: list[dict[str, Any]], snap_of: list[int], ts_of: list[int | None], line_of: list[int]
+) -> pd.DataFrame:
+    """Typed columns from parsed rows (see the module doc)."""
+    unknown = sorted({k for r in rows for k in r} - FIELDS.keys())
+    cols: dict[str, Any] = {
+        "snapshot": np.array(snap_of, dtype=np.int64),
+        "snapshot_ts": _utc_us(ts_of),
+        "line": np.array(line_of, dtype=np.int64),
+    }
+    for field, kind in FIELDS.items():
+        values = [r.get(field) for r in rows]
+        cols[column_name(field)] = pd.array(values, dtype="Int64" if kind == INT else "str")
+    for field in unknown:
+        cols[column_name(field)] = pd.array([r.get(field) for r in rows], dtype="str")
+    df = pd.DataFrame(cols)
+    flags = df["flags"].fillna("")
+    unix = flags.str.contains("U", regex=False)
+    parts = {
+        key: addr_parts(key[0], key[1])
+        for key in set(zip(df["addr"].fillna(""), unix))
+    }
+    keyed = list(zip(df["addr"].fillna(""), unix))
+    df["addr_kind"] = pd.array([parts[k][0] for k in keyed], dtype="str")
+    df["host"] = pd.array([parts[k][1] for k in keyed], dtype="str")
+    df["port"] = pd.array([parts[k][2] for k in keyed], dtype="Int64")
+    df["monitor_source"] = pd.array([parts[k][3] for k in keyed], dtype="str")
+    df.loc[df["addr"].isna(), ["addr_kind", "host", "monitor_source"]] = np.nan
+    types = {f: client_type(f) for f in flags.unique()}
+    df["client_type"] = pd.array(flags.map(types), dtype="str")
+    missing = df["flags"].isna()
+    for letter, column in FLAGS.items():
+        df[column] = pd.array(flags.str.contains(letter, regex=False), dtype="boolean")
+        df.loc[missing, column] = pd.NA
+    return df
+
+
+def read_connection_counts(source: Source, *, errors: str = "skip") -> pd.DataFrame:
+    """Read a ``<time>,<clients>`` log: columns line, ts (datetime64[us, UTC]), clients (int64).
+
+    The time is epoch seconds (or ms, or ISO); the separator ``,``, ``;``, a tab or
+    spaces; a first row that is not numbers is a header. ``clients`` is what was
+    counted, the counting redis-cli's own connection included.
+
+    >>> read_connection_counts("sample_captures/incident/connections.csv").clients.max()  # doctest: +SKIP
+    89
+    """
+    name = source_name(source)
+    rejects = _Rejects(name, errors)
+    out_line: list[int] = []
+    out_ts: list[int | None] = []
+    out_n: list[int] = []
+    with open_binary(source) as f:
+        lines = _Lines(f)
+        for number, raw, complete in lines:
+            text = _text(raw).strip()
+            parsed = _count_row(text, first=not out_line and number == 1)
+            if isinstance(parsed, Rejected):
+                if not complete and parsed.reason == BAD_ROW:
+                    parsed = Rejected(TRUNCATED, "the last line ends early")
+                rejects.add(number, parsed, raw)
+                continue
+            out_line.append(number)
+            out_ts.append(parsed[0])
+            out_n.append(parsed[1])
+    df = pd.DataFrame(
+        {
+            "line": np.array(out_line, dtype=np.int64),
+            "ts": _utc_us(out_ts),
+            "clients": np.array(out_n, dtype=np.int64),
+        }
+    )
+    return rejects.finish(df, "connections", lines.count, "ts", lines.reader.error)
+
+
+def _count_row(text: str, *, first: bool) -> tuple[int, int] | Rejected:
+    if not text:
+        return Rejected(BLANK)
+    if text.startswith("#"):
+        return Rejected(COMMENT)
+    m = re.fullmatch(r"(.+?)\s*[,;\t]\s*(\d+)|(\S+(?: \S+)*?)\s+(\d+)", text)
+    if m is not None:
+        when, count = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        us = parse_time(when)
+        if us is not None:
+            return us, int(count)
+    if first and not re.search(r"\d{4}", text):
+        return Rejected(HEADER)
+    return Rejected(BAD_ROW, "expected <epoch seconds>,<clients>")
+
+
+_APP_LINE = re.compile(r"\s*(\d+)\s+(?:([a-z][a-z-]*)=)?(.*)")
+
+
+def read_app_counts(source: Source, *, errors: str = "skip") -> pd.DataFrame:
+    """Read ``uniq -c`` counts (``     12 name=web``): one row per line.
+
+    Columns: snapshot (0), snapshot_ts (from the file name, else NaT), line, field
+    (``name``, or whichever ``key=`` was counted, empty if none), value (``""`` for
+    unnamed clients), clients (int64). Combine several files with :func:`combine_snapshots`.
+
+    >>> read_app_counts("connections_by_app_1795642130.txt").set_index("value").clients["leaky-app"]  # doctest: +SKIP
+    75
+    """
+    name = source_name(source)
+    rejects = _Rejects(name, errors)
+    rows: list[tuple[int, str, str, int]] = []
+    with open_binary(source) as f:
+        lines = _Lines(f)
+        for number, raw, complete in lines:
+            text = _text(raw)
+            m = _APP_LINE.fullmatch(text)
+            if not text.strip():
+                rejects.add(number, Rejected(BLANK), raw)
+            elif m is None:
+                reason = TRUNCATED if not complete else BAD_ROW
+                rejects.add(number, Rejected(reason, "expected '<count> name=<name>'"), raw)
+            else:
+                rows.append((number, m.group(2) or "", m.group(3).strip(), int(m.group(1))))
+    ts = time_from_name(name)
+    df = pd.DataFrame(
+        {
+            "snapshot": np.zeros(len(rows), dtype=np.int64),
+            "snapshot_ts": _utc_us([ts] * len(rows)),
+            "line": np.array([r[0] for r in rows], dtype=np.int64),
+            "field": pd.array([r[1] for r in rows], dtype="str"),
+            "value": pd.array([r[2] for r in rows], dtype="str"),
+            "clients": np.array([r[3] for r in rows], dtype=np.int64),
+        }
+    )
+    return rejects.finish(df, "app-counts", lines.count, "snapshot_ts", lines.reader.error)
+
+
+def combine_snapshots(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Several read results (one snapshot file each, say) as one, snapshots renumbered by time.
+
+    Snapshots are ordered by time (unknown times last, in the given order) and numbered
+    from 0; rejects are concatenated with a ``source`` column saying whose they are.
+
+    >>> combine_snapshots(read_client_list(p) for p in sorted(glob("clients_*.txt")))  # doctest: +SKIP
+    """
+    parts, rejects = [], []
+    for i, frame in enumerate(frames):
+        prov = frame.attrs.get("provenance")
+        name = prov.source if isinstance(prov, Provenance) else f"<frame {i}>"
+        rej = frame.attrs.get("rejects")
+        if isinstance(rej, pd.DataFrame) and len(rej):
+            rejects.append(rej.assign(source=name))
+        bare = frame.copy()
+        bare.attrs = {}
+        parts.append(bare.assign(_part=i))
+    if not parts:
+        raise InputError("combine_snapshots: no frames to combine.")
+    df = pd.concat(parts, ignore_index=True)
+    keys = df[["_part", "snapshot", "snapshot_ts"]].drop_duplicates(["_part", "snapshot"])
+    keys = keys.sort_values(["snapshot_ts", "_part", "snapshot"], na_position="last", kind="stable")
+    number = pd.Series(range(len(keys)), index=pd.MultiIndex.from_frame(keys[["_part", "snapshot"]]))
+    df["snapshot"] = number.reindex(pd.MultiIndex.from_frame(df[["_part", "snapshot"]])).to_numpy()
+    df = df.sort_values(["snapshot", "line"], kind="stable").drop(columns="_part").reset_index(drop=True)
+    df.attrs["rejects"] = (
+        pd.concat(rejects, ignore_index=True) if rejects else rejects_frame([]).assign(source=pd.Series(dtype="str"))
+    )
+    return df
