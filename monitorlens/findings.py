@@ -8,7 +8,10 @@ live in :mod:`monitorlens.clients` and return the same type.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Severity = Literal["critical", "warning", "info"]
 SEVERITY_ORDER: Mapping[str, int] = {"critical": 0, "warning": 1, "info": 2}
@@ -75,3 +78,30 @@ class Finding:
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Most severe first, then by code, stable otherwise."""
     return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.code))
+
+
+# ------------------------------------------------------------------------------ rules
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every number the MONITOR rules compare against, with its default and why."""
+
+    client_share: float = 0.5
+    """One client sending more than this share of all events is a finding (warning)."""
+    client_share_min_events: int = 200
+    """...but only in captures of at least this many events (tiny captures are lopsided)."""
+
+
+def find_all(events: "pd.DataFrame", thresholds: Thresholds = Thresholds()) -> list[Finding]:
+    """Every MONITOR rule's findings for these events, most severe first.
+
+    >>> [f.code for f in find_all(read_monitor("sample_captures/incident/monitor.txt.gz"))]  # doctest: +SKIP
+    """
+    found: list[Finding] = []
+    for rule in RULES:
+        found.extend(rule(events, thresholds))
+    return sort_findings(found)
+
+
+RULES: list = []

@@ -1,0 +1,221 @@
+"""One call from events to every answer of a post-mortem: :func:`analyze` -> :class:`Analysis`.
+
+The :class:`Analysis` holds the provenance, an overview, the breakdown
+DataFrames, the timeline, the gaps and the findings. Renderers (``summary``,
+``report``) read it and compute nothing themselves; :meth:`Analysis.to_dict`
+is the ``summary --json`` object (see ``docs/summary-json.md``).
+
+Example::
+
+    >>> a = analyze(load("sample_captures/incident/monitor.txt.gz"))  # doctest: +SKIP
+    >>> a.overview.events, [f.code for f in a.findings][:2]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import pandas as pd
+
+from . import breakdowns as bd
+from .findings import Finding, Thresholds, find_all
+from .patterns import DEFAULT_RULES, PatternRules
+from .schema import Provenance, provenance
+
+TIMELINE_TOP = 8  # series in the timeline before the rest is "(other)"
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the analysed events are: counts, time range, rate.
+
+    ``events`` are the rows analysed (after filters); ``lines``, ``rejected`` and
+    ``skipped`` describe the whole source as read. ``duration_s`` is from the
+    first to the last event; ``rate_per_s`` is null when it is 0.
+    """
+
+    source: str
+    lines: int
+    events: int
+    rejected: int
+    skipped: int
+    first: str | None
+    last: str | None
+    duration_s: float
+    rate_per_s: float | None
+    clients: int
+    commands: int
+    dbs: tuple[int, ...]
+    filtered: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "source": self.source, "lines": self.lines, "events": self.events,
+            "rejected": self.rejected, "skipped": self.skipped, "first": self.first,
+            "last": self.last, "duration_s": self.duration_s, "rate_per_s": self.rate_per_s,
+            "clients": self.clients, "commands": self.commands, "dbs": list(self.dbs),
+            "filtered": self.filtered,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """Everything :func:`analyze` found; DataFrames are full tables (renderers take the top).
+
+    Tables (see :mod:`monitorlens.breakdowns` for their columns): ``commands``
+    (:func:`~monitorlens.breakdowns.by_command`), ``subcommands`` (by command +
+    subcommand), ``clients`` (:func:`~monitorlens.breakdowns.by_client`, lua
+    credited), ``key_patterns``, ``hot_keys`` (the ``top`` hottest), ``dbs``,
+    ``timeline`` (wide, 1 s buckets, by command), ``timeline_clients`` (same, by
+    client), ``bursts``, ``gaps`` (the longest silences).
+    """
+
+    provenance: Provenance
+    overview: Overview
+    commands: pd.DataFrame
+    subcommands: pd.DataFrame
+    clients: pd.DataFrame
+    key_patterns: pd.DataFrame
+    hot_keys: pd.DataFrame
+    dbs: pd.DataFrame
+    timeline: pd.DataFrame
+    timeline_clients: pd.DataFrame
+    bursts: pd.DataFrame
+    gaps: pd.DataFrame
+    findings: tuple[Finding, ...]
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    top: int = 10
+
+    def to_dict(self, top: int | None = None) -> dict[str, Any]:
+        """The ``summary --json`` object (documented in ``docs/summary-json.md``)."""
+        return _as_dict(self, self.top if top is None else top)
+
+
+def overview(events: pd.DataFrame, prov: Provenance | None = None) -> Overview:
+    """The :class:`Overview` of events (and of the source their provenance describes).
+
+    >>> overview(events).rate_per_s  # doctest: +SKIP
+    """
+    prov = prov if prov is not None else provenance(events)
+    seconds = bd.span_seconds(events)
+    first = events["ts"].min().isoformat() if len(events) else None
+    last = events["ts"].max().isoformat() if len(events) else None
+    dbs = tuple(int(d) for d in sorted(events["db"].dropna().unique()))
+    return Overview(
+        source=prov.source, lines=prov.lines, events=len(events), rejected=prov.rejected,
+        skipped=sum(prov.skipped.values()), first=first, last=last, duration_s=seconds,
+        rate_per_s=len(events) / seconds if seconds > 0 else None,
+        clients=int(events["client"].nunique()), commands=int(events["command"].nunique()), dbs=dbs,
+        filtered=len(events) != prov.events,
+    )
+
+
+def analyze(
+    events: pd.DataFrame,
+    *,
+    top: int = 10,
+    thresholds: Thresholds = Thresholds(),
+    pattern_rules: PatternRules = DEFAULT_RULES,
+    freq: str = "1s",
+) -> Analysis:
+    """Analyse events (from :func:`monitorlens.load`, possibly filtered): breakdowns and findings.
+
+    ``top`` limits the hot keys kept and is the default of :meth:`Analysis.to_dict`;
+    ``freq`` is the timeline's bucket.
+
+    >>> a = analyze(read_monitor("sample_captures/incident/monitor.txt.gz"))  # doctest: +SKIP
+    >>> a.commands.head(3)  # doctest: +SKIP
+    """
+    prov = provenance(events)
+    return Analysis(
+        provenance=prov,
+        overview=overview(events, prov),
+        commands=bd.by_command(events),
+        subcommands=bd.by_command(events, subcommands=True),
+        clients=bd.by_client(events, credit_lua=True),
+        key_patterns=bd.by_key_pattern(events, rules=pattern_rules),
+        hot_keys=bd.hot_keys(events, top=top, rules=pattern_rules),
+        dbs=bd.by_db(events),
+        timeline=bd.timeline(events, freq, by="command", top=TIMELINE_TOP),
+        timeline_clients=bd.timeline(events, freq, by="client", top=TIMELINE_TOP),
+        bursts=bd.bursts(events, freq),
+        gaps=bd.gaps(events, top=top),
+        findings=tuple(find_all(events, thresholds)),
+        thresholds=thresholds,
+        top=top,
+    )
+
+
+# ------------------------------------------------------------------------------ JSON
+
+
+def _scalar(value: Any) -> Any:
+    """A DataFrame cell as JSON: ISO times, None for nulls, Python numbers."""
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if value is None or (not isinstance(value, (str, bytes)) and pd.isna(value)):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def records(table: pd.DataFrame, columns: Mapping[str, str], top: int | None = None) -> list[dict[str, Any]]:
+    """Rows of ``table`` as JSON-ready dicts: ``columns`` maps the table's column -> the JSON name.
+
+    >>> records(by_db(events), {"db": "db", "count": "events"})  # doctest: +SKIP
+    [{'db': 0, 'events': 5622}]
+    """
+    rows = table.head(top) if top is not None else table
+    cols = [c for c in columns if c in rows.columns]
+    return [{columns[c]: _scalar(v) for c, v in zip(cols, row)} for row in rows[cols].itertuples(index=False)]
+
+
+CLIENT_FIELDS = {"client": "client", "name": "name", "name_source": "name_source", "client_kind": "kind",
+                 "count": "events", "own_count": "own_events", "lua_count": "lua_events", "share": "share",
+                 "rate_per_s": "rate_per_s", "first": "first", "last": "last", "dbs": "dbs",
+                 "command_mix": "command_mix"}
+PATTERN_FIELDS = {"pattern": "pattern", "count": "count", "share": "share", "keys": "keys",
+                  "reads": "reads", "writes": "writes", "read_share": "read_share",
+                  "write_share": "write_share", "command_mix": "command_mix", "example": "example",
+                  "first": "first", "last": "last"}
+KEY_FIELDS = {"key": "key", "pattern": "pattern", "count": "count", "share": "share", "clients": "clients",
+              "read_share": "read_share", "write_share": "write_share", "command_mix": "command_mix"}
+BURST_FIELDS = {c: c for c in ("start", "end", "buckets", "events", "peak", "baseline", "ratio",
+                               "top_command", "top_client")}
+GAP_FIELDS = {c: c for c in ("gap_us", "start", "end", "line_before", "line_after", "client_before",
+                             "command_before")}
+
+
+def _counts(table: pd.DataFrame, key: str) -> dict[str, int]:
+    return {str(k): int(v) for k, v in zip(table[key], table["count"])} if len(table) else {}
+
+
+def _as_dict(a: Analysis, top: int) -> dict[str, Any]:
+    ov, prov = a.overview, a.provenance
+    return {
+        "monitorlens_version": prov.monitorlens_version or None,
+        "source": ov.source,
+        "lines": ov.lines,
+        "events": ov.events,
+        "rejected": ov.rejected,
+        "rejects_by_reason": dict(prov.rejects_by_reason),
+        "skipped": ov.skipped,
+        "input_truncated": prov.input_truncated,
+        "filtered": ov.filtered,
+        "time_range": {"first": ov.first, "last": ov.last, "duration_s": ov.duration_s},
+        "rate_per_s": ov.rate_per_s,
+        "commands": _counts(a.commands, "command"),
+        "subcommands": _counts(a.subcommands, "command"),
+        "dbs": {("null" if pd.isna(d) else str(int(d))): int(c) for d, c in zip(a.dbs["db"], a.dbs["count"])},
+        "clients_total": len(a.clients),
+        "clients": records(a.clients, CLIENT_FIELDS, top),
+        "key_patterns_total": len(a.key_patterns),
+        "key_patterns": records(a.key_patterns, PATTERN_FIELDS, top),
+        "hot_keys": records(a.hot_keys, KEY_FIELDS, top),
+        "bursts": records(a.bursts, BURST_FIELDS, top),
+        "gaps": records(a.gaps, GAP_FIELDS, top),
+        "findings": [f.to_dict() for f in a.findings],
+    }
