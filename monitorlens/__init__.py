@@ -6,39 +6,63 @@ as Parquet, find what made the load, and write a self-contained report::
     import monitorlens as ml
     events = ml.read_monitor("capture.txt.gz")
     ml.write_parquet(events, "capture.parquet")
+
+Names are imported on first use (PEP 562), so ``python -m monitorlens ingest``
+streams a capture to Parquet without paying for pandas. To export a name, add
+it to ``_EXPORTS`` with the module that defines it.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from . import schema
-from .errors import InputError, MonitorlensError, ParseError
-from .findings import Evidence, Finding, Sample
-from .ingest import MonitorStream, read_monitor
-from .patterns import PatternRules, fingerprint, key_patterns
-from .schema import Provenance, provenance, rejects
-from .store import convert, load, read_parquet, write_parquet
+_EXPORTS: dict[str, str] = {
+    # errors and findings
+    "MonitorlensError": "errors",
+    "InputError": "errors",
+    "ParseError": "errors",
+    "Finding": "findings",
+    "Evidence": "findings",
+    "Sample": "findings",
+    # reading and storing
+    "MonitorStream": "ingest",
+    "read_monitor": "ingest",
+    "Provenance": "schema",
+    "provenance": "schema",
+    "rejects": "schema",
+    "convert": "store",
+    "load": "store",
+    "read_parquet": "store",
+    "write_parquet": "store",
+    # key patterns
+    "PatternRules": "patterns",
+    "fingerprint": "patterns",
+    "key_patterns": "patterns",
+}
 
-__all__ = [
-    "__version__",
-    "schema",
-    "MonitorlensError",
-    "InputError",
-    "ParseError",
-    "Finding",
-    "Evidence",
-    "Sample",
-    "MonitorStream",
-    "read_monitor",
-    "Provenance",
-    "provenance",
-    "rejects",
-    "convert",
-    "load",
-    "read_parquet",
-    "write_parquet",
-    "PatternRules",
-    "fingerprint",
-    "key_patterns",
-]
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'monitorlens' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .errors import InputError, MonitorlensError, ParseError
+    from .findings import Evidence, Finding, Sample
+    from .ingest import MonitorStream, read_monitor
+    from .patterns import PatternRules, fingerprint, key_patterns
+    from .schema import Provenance, provenance, rejects
+    from .store import convert, load, read_parquet, write_parquet

@@ -14,17 +14,20 @@ import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import TYPE_CHECKING, BinaryIO, Union
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import __version__, grammar
 from .errors import InputError, ParseError
 from .parse import BlockResult, parse_block
-from .schema import MONITOR_SCHEMA, REJECTS_KEPT, REJECTS_SCHEMA, Provenance, table_to_frame
+from .schema import MONITOR_SCHEMA, REJECTS_KEPT, Provenance, table_to_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Source = Union[str, os.PathLike, BinaryIO]
 
@@ -251,7 +254,7 @@ class MonitorStream:
             dialects={k: v for k, v in sorted(dialects.items()) if v},
             input_truncated=reader.error is not None,
             monitorlens_version=__version__,
-            rejects=rejects_frame(kept),
+            rejects=tuple(kept),
         )
 
     def _account(
@@ -274,13 +277,6 @@ class MonitorStream:
             yield result.table
 
 
-def rejects_frame(rows: list[tuple[int, str, str]]) -> pd.DataFrame:
-    """The rejects table (line, reason, text) from (line, reason, text) tuples."""
-    cols = list(zip(*rows)) if rows else [[], [], []]
-    table = pa.table([pa.array(c, t.type) for c, t in zip(cols, REJECTS_SCHEMA)], schema=REJECTS_SCHEMA)
-    return table_to_frame(table)
-
-
 def _span(table: pa.Table, first: int | None, last: int | None) -> tuple[int | None, int | None]:
     if table.num_rows == 0:
         return first, last
@@ -292,7 +288,8 @@ def _span(table: pa.Table, first: int | None, last: int | None) -> tuple[int | N
 def _iso(us: int | None) -> str | None:
     if us is None:
         return None
-    return pd.Timestamp(us, unit="us", tz="UTC").isoformat()
+    sec, usec = divmod(us, 1_000_000)
+    return datetime.fromtimestamp(sec, timezone.utc).replace(microsecond=usec).isoformat()
 
 
 def read_monitor(source: Source, *, errors: str = "skip", workers: int = 2) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import commands, grammar
-from .schema import MONITOR_SCHEMA
+from .schema import KEY_RULES, MONITOR_SCHEMA
 
 # The whole line of the fast path: a 2.6+ head whose source holds no '"' or
 # '\', then quoted arguments of printable ASCII without '"' or '\'.
@@ -38,17 +38,31 @@ class BlockResult:
     dialects: Counter[str] = field(default_factory=Counter)
 
 
-def split_lines(data: bytes) -> pa.BinaryArray:
-    """The lines of ``data`` as a zero-copy Arrow array; each keeps its ``\\n``."""
+def split_lines(data: bytes) -> tuple[pa.LargeBinaryArray, np.ndarray]:
+    """The lines of ``data`` as a zero-copy Arrow array (each keeps its ``\\n``), and their offsets."""
     buf = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buf == 10) + 1
     if len(data) and (len(ends) == 0 or ends[-1] != len(data)):
         ends = np.append(ends, len(data))
     offsets = np.zeros(len(ends) + 1, dtype=np.int64)
     offsets[1:] = ends
-    return pa.Array.from_buffers(
-        pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    lines = pa.Array.from_buffers(pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    return lines, offsets
+
+
+def _pieces(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """``data[starts[i]:ends[i]]`` for each i, as one Arrow array (ranges in order, not overlapping).
+
+    Zero copy: the ranges and the gaps between them tile the buffer, and only
+    the ranges are taken.
+    """
+    bounds = np.empty(2 * len(starts), dtype=np.int64)
+    bounds[0::2] = starts
+    bounds[1::2] = ends
+    tiles = pa.Array.from_buffers(
+        pa.large_binary(), len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(data)]
     )
+    return tiles.take(pa.array(np.arange(0, len(bounds) - 1, 2))).cast(pa.binary())
 
 
 def reject_text(raw: bytes) -> str:
@@ -66,12 +80,12 @@ def parse_block(data: bytes, first_line: int = 1, *, final: bool = True) -> Bloc
     >>> parse_block(b'1700000000.000001 [0 127.0.0.1:5] "get" "k"\\n').table.column("command")[0]
     <pyarrow.StringScalar: 'GET'>
     """
-    lines = split_lines(data)
+    lines, offsets = split_lines(data)
     n = len(lines)
     ok = pc.match_substring_regex(lines, FAST_LINE).to_numpy(zero_copy_only=False)
     fast_idx = np.flatnonzero(ok)
     slow_idx = np.flatnonzero(~ok)
-    parts = [_fast_rows(lines.take(pa.array(fast_idx)), fast_idx + first_line)] if len(fast_idx) else []
+    parts = [_fast_rows(data, offsets, ok, fast_idx, first_line)] if len(fast_idx) else []
     result = BlockResult(pa.table({}), n)
     result.dialects[grammar.DIALECT_MODERN] += len(fast_idx)
     if len(slow_idx):
@@ -91,7 +105,8 @@ _RAW_SCHEMA = pa.schema(
         ("ts", pa.int64()),
         ("db", pa.int16()),
         ("client", pa.string()),
-        ("argv", pa.list_(pa.binary())),
+        ("name", pa.binary()),  # argv[0], as sent
+        ("args", pa.list_(pa.binary())),  # argv[1:]
     ]
 )
 
@@ -100,26 +115,43 @@ def _empty_raw() -> pa.Table:
     return _RAW_SCHEMA.empty_table()
 
 
-def _fast_rows(lines: pa.Array, line_numbers: np.ndarray) -> pa.Table:
-    parts = pc.split_pattern(lines, '"')
-    values, offsets = parts.values, parts.offsets.to_numpy()
-    head = values.take(pa.array(offsets[:-1]))
+def _fast_rows(data: bytes, offsets: np.ndarray, ok: np.ndarray, fast_idx: np.ndarray, first_line: int) -> pa.Table:
+    """Rows of the lines the fast regex accepted, cut at their quotes with numpy."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    is_quote = buf == 34
+    quotes = np.flatnonzero(is_quote)
+    per_line = np.add.reduceat(is_quote, offsets[:-1], dtype=np.int64) if len(ok) else np.zeros(0, np.int64)
+    per_line[offsets[:-1] == offsets[1:]] = 0  # reduceat gives the next element for an empty range
+    if len(fast_idx) < len(ok):
+        quotes = quotes[np.repeat(ok, per_line)]
+    # In a fast line quotes pair up: argument k lies between quotes 2k and 2k+1.
+    opening, closing = quotes[0::2], quotes[1::2]
+    args_all = _pieces(data, opening + 1, closing)
+    count = per_line[fast_idx] // 2
+    first = np.cumsum(count) - count
+    rest = np.ones(len(opening), dtype=bool)
+    rest[first] = False
+    arg_offsets = np.zeros(len(count) + 1, dtype=np.int32)
+    np.cumsum(count - 1, out=arg_offsets[1:])
+    args = pa.ListArray.from_arrays(pa.array(arg_offsets), args_all.take(pa.array(np.flatnonzero(rest))))
+    # The head, "<sec>.<usec> [<db> <source>", ends two bytes before the first quote.
+    head = _pieces(data, offsets[fast_idx], opening[first] - 2)
     fields = pc.split_pattern(head, " ", max_splits=2)
     fv, fo = fields.values, fields.offsets.to_numpy()[:-1]
     ts_text = fv.take(pa.array(fo))
     sec = _to_int(pc.binary_slice(ts_text, 0, -7), pa.int64())
     usec = _to_int(pc.binary_slice(ts_text, -6, 1 << 30), pa.int64())
     db = _to_int(pc.binary_slice(fv.take(pa.array(fo + 1)), 1, 1 << 30), pa.int16())
-    client = pc.cast(pc.binary_slice(fv.take(pa.array(fo + 2)), 0, -2), pa.large_string())
-    argv = pc.list_slice(parts, 1, None, 2)
     return pa.table(
         {
-            "line": pa.array(line_numbers, pa.int64()),
+            "line": pa.array(fast_idx + first_line, pa.int64()),
             "ts": pc.add(pc.multiply(sec, 1_000_000), usec),
             "db": db,
-            "client": pc.cast(client, pa.string()),
-            "argv": pc.cast(argv, pa.list_(pa.binary())),
-        }
+            "client": pc.cast(fv.take(pa.array(fo + 2)), pa.string()),
+            "name": args_all.take(pa.array(first)),
+            "args": args,
+        },
+        schema=_RAW_SCHEMA,
     )
 
 
@@ -130,7 +162,7 @@ def _to_int(digits: pa.Array, to: pa.DataType) -> pa.Array:
 def _slow_rows(
     lines: pa.Array, idx: np.ndarray, first_line: int, last_cut: bool, result: BlockResult
 ) -> pa.Table | None:
-    cols: dict[str, list] = {"line": [], "ts": [], "db": [], "client": [], "argv": []}
+    cols: dict[str, list] = {"line": [], "ts": [], "db": [], "client": [], "name": [], "args": []}
     last = len(lines) - 1
     for i in idx.tolist():
         raw = lines[i].as_py()
@@ -147,21 +179,18 @@ def _slow_rows(
         cols["ts"].append(parsed.ts_us)
         cols["db"].append(parsed.db)
         cols["client"].append(parsed.source if parsed.dialect == grammar.DIALECT_MODERN else None)
-        cols["argv"].append(list(parsed.argv))
+        cols["name"].append(parsed.argv[0])
+        cols["args"].append(list(parsed.argv[1:]))
     if not cols["line"]:
         return None
     return pa.table(cols, schema=_RAW_SCHEMA)
 
 
 def _finish(raw: pa.Table) -> pa.Table:
-    """Derive every event column from line, ts, db, client and argv."""
-    argv = raw.column("argv").combine_chunks()
-    n = len(argv)
-    argv_off = argv.offsets.to_numpy()
-    first = argv.values.take(pa.array(argv_off[:-1])) if n else pa.array([], pa.binary())
-    command = pc.utf8_upper(_decode(first))
-    args = pc.list_slice(argv, 1, None, 1) if n else pa.array([], pa.list_(pa.binary()))
-    args = args.cast(pa.list_(pa.binary()))
+    """Derive every event column from line, ts, db, client, name and args."""
+    args = raw.column("args").combine_chunks()
+    n = len(args)
+    command = pc.utf8_upper(_decode(raw.column("name").combine_chunks()))
     nargs = pc.list_value_length(args).fill_null(0)
     value_len = pc.binary_length(args.values).to_numpy(zero_copy_only=False).astype(np.int64)
     cum = np.concatenate([[0], np.cumsum(value_len)])
@@ -183,29 +212,26 @@ def _finish(raw: pa.Table) -> pa.Table:
 
     keys, rule = _keys(args, names, codes, sub)
     key_off = keys.offsets.to_numpy()
-    has_key = key_off[1:] > key_off[:-1]
-    first_key = np.full(n, None, dtype=object)
-    if has_key.any():
-        first_key[has_key] = keys.values.take(pa.array(key_off[:-1][has_key])).to_numpy(zero_copy_only=False)
+    first_key = keys.values.take(pa.array(key_off[:-1], mask=key_off[1:] == key_off[:-1]))
 
-    kinds = _client_columns(raw.column("client").combine_chunks())
+    client, kind, host, port = _client_columns(raw.column("client").combine_chunks())
     return pa.table(
         {
             "line": raw.column("line"),
             "ts": pc.cast(raw.column("ts"), pa.timestamp("us", tz="UTC")),
             "db": raw.column("db"),
-            "client": pc.dictionary_encode(raw.column("client")),
-            "client_kind": kinds[0],
-            "host": kinds[1],
-            "port": kinds[2],
+            "client": client,
+            "client_kind": kind,
+            "host": host,
+            "port": port,
             "command": cmd_codes,
             "subcommand": pc.dictionary_encode(sub),
             "args": args,
             "nargs": nargs.cast(pa.int32()),
             "arg_bytes": pa.array(arg_bytes, pa.int64()),
-            "key": pa.array(first_key, pa.string()),
+            "key": first_key,
             "keys": keys,
-            "key_rule": pc.dictionary_encode(pa.array(rule, pa.string())),
+            "key_rule": rule,
         },
         schema=MONITOR_SCHEMA,
     )
@@ -224,12 +250,12 @@ def _decode(values: pa.Array) -> pa.Array:
 
 def _keys(
     args: pa.ListArray, names: list[str], codes: np.ndarray, sub: pa.Array
-) -> tuple[pa.ListArray, list[str]]:
+) -> tuple[pa.ListArray, pa.DictionaryArray]:
     """Every key of every row, and the rule that found it (see schema.KEY_RULES)."""
     n = len(args)
     a_off = args.offsets.to_numpy()
     nargs = a_off[1:] - a_off[:-1]
-    rule = np.empty(n, dtype=object)
+    rule = np.zeros(n, dtype=np.int32)  # index into KEY_RULES
     row_parts: list[np.ndarray] = []
     pos_parts: list[np.ndarray] = []
     sub_list = sub.to_pylist() if n else []
@@ -255,13 +281,13 @@ def _keys(
                 within = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
                 row_parts.append(rr)
                 pos_parts.append(a_off[rr] + spec.start + within * spec.step)
-                rule[grows] = group_rule
+                rule[grows] = KEY_RULES.index(group_rule)
                 continue
             rr_list: list[int] = []
             pp_list: list[int] = []
             for r in grows.tolist():
                 positions, r_rule = commands.key_positions(name, args[r].as_py())
-                rule[r] = r_rule
+                rule[r] = KEY_RULES.index(r_rule)
                 rr_list.extend([r] * len(positions))
                 pp_list.extend(a_off[r] + p for p in positions)
             row_parts.append(np.array(rr_list, dtype=np.int64))
@@ -272,7 +298,8 @@ def _keys(
     counts = np.bincount(rows_all, minlength=n) if n else np.zeros(0, np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
     values = _decode(args.values.take(pa.array(pos_all[order])))
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values), rule.tolist()
+    rules = pa.DictionaryArray.from_arrays(pa.array(rule, pa.int32()), pa.array(KEY_RULES, pa.string()))
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values), rules
 
 
 def _by_subcommand(rows: np.ndarray, sub_list: list[str | None]) -> dict[str | None, np.ndarray]:
@@ -282,12 +309,19 @@ def _by_subcommand(rows: np.ndarray, sub_list: list[str | None]) -> dict[str | N
     return {k: np.array(v, dtype=np.int64) for k, v in groups.items()}
 
 
-def _client_columns(client: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """client_kind, host and port, computed once per distinct source."""
+def _client_columns(client: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+    """client (dictionary-encoded), client_kind, host and port, computed once per distinct source."""
     enc = pc.dictionary_encode(client)
-    uniq = enc.dictionary.to_pylist()
-    facts = [grammar.classify_source(s) for s in uniq]
-    kind = pc.dictionary_encode(pa.array([f[0] for f in facts], pa.string()).take(enc.indices))
-    host = pc.dictionary_encode(pa.array([f[1] for f in facts], pa.string()).take(enc.indices))
+    facts = [grammar.classify_source(s) for s in enc.dictionary.to_pylist()]
+    kind = _recode(enc.indices, [f[0] for f in facts])
+    host = _recode(enc.indices, [f[1] for f in facts])
     port = pa.array([f[2] for f in facts], pa.int32()).take(enc.indices)
-    return kind, host, port
+    return enc, kind, host, port
+
+
+def _recode(indices: pa.Array, labels: list[str | None]) -> pa.DictionaryArray:
+    """A dictionary array whose value at row i is ``labels[indices[i]]`` (labels may repeat)."""
+    distinct = sorted({x for x in labels if x is not None})
+    code = {x: i for i, x in enumerate(distinct)}
+    mapping = pa.array([code.get(x) for x in labels], pa.int32())
+    return pa.DictionaryArray.from_arrays(mapping.take(indices), pa.array(distinct, pa.string()))

@@ -27,17 +27,19 @@ key_rule       category                    spec (Redis key specs), proc (Redis's
                                            first argument assumed)
 =============  ==========================  ==============================================
 
-Rejected lines (``monitorlens.rejects(df)``): ``line`` int64, ``reason`` str, ``text`` str
+Rejected lines (``monitorlens.rejects(df)``, a DataFrame): ``line`` int64, ``reason`` str, ``text`` str
 (the raw line, undecodable bytes as ``\\xHH``, cut at 300 characters).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import pandas as pd
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CLIENT_KINDS = ("tcp", "tcp6", "unix", "lua", "module")
 KEY_RULES = ("spec", "proc", "none", "first-arg")
@@ -70,6 +72,8 @@ REJECT_TEXT_MAX = 300
 
 
 def _types_mapper(t: pa.DataType) -> pd.api.extensions.ExtensionDtype | None:
+    import pandas as pd
+
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         return pd.ArrowDtype(t)
     if t == pa.int16():
@@ -117,7 +121,7 @@ class Provenance:
     dialects: Mapping[str, int] = field(default_factory=dict)
     input_truncated: bool = False
     monitorlens_version: str = ""
-    rejects: pd.DataFrame = field(default_factory=lambda: table_to_frame(REJECTS_SCHEMA.empty_table()))
+    rejects: tuple[tuple[int, str, str], ...] = ()  # (line, reason, text)
 
     def __deepcopy__(self, memo: dict) -> "Provenance":
         # pandas deep-copies attrs on every operation; this value never changes.
@@ -155,4 +159,11 @@ def rejects(df: pd.DataFrame) -> pd.DataFrame:
 
     >>> rejects(read_monitor("capture.txt")).reason.value_counts()  # doctest: +SKIP
     """
-    return provenance(df).rejects
+    return rejects_frame(provenance(df).rejects)
+
+
+def rejects_frame(rows: tuple[tuple[int, str, str], ...] | list[tuple[int, str, str]]) -> pd.DataFrame:
+    """The rejects table (columns line, reason, text) from (line, reason, text) tuples."""
+    cols = list(zip(*rows)) if rows else [[], [], []]
+    table = pa.table([pa.array(c, t.type) for c, t in zip(cols, REJECTS_SCHEMA)], schema=REJECTS_SCHEMA)
+    return table_to_frame(table)

@@ -13,22 +13,32 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import InputError
-from .ingest import MonitorStream, Source, read_monitor, rejects_frame
+from .ingest import MonitorStream, Source, read_monitor
 from .schema import MONITOR_SCHEMA, Provenance, provenance, table_to_frame
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 META_KEY = b"monitorlens"
+
+# Dictionary pages only where values repeat (keys do, arguments mostly don't)
+# and statistics only where readers filter: both cost a lot on binary lists.
+WRITE_OPTIONS = dict(
+    compression="zstd",
+    use_dictionary=["client", "client_kind", "host", "command", "subcommand", "key", "keys", "key_rule"],
+    write_statistics=["line", "ts", "db"],
+)
 PARQUET_MAGIC = b"PAR1"
 
 
 def _metadata(prov: Provenance) -> dict[bytes, bytes]:
-    rej = prov.rejects
-    doc = prov.to_dict() | {"rejects": [[int(l), r, t] for l, r, t in zip(rej["line"], rej["reason"], rej["text"])]}
+    doc = prov.to_dict() | {"rejects": [list(r) for r in prov.rejects]}
     return {META_KEY: json.dumps(doc, sort_keys=True).encode()}
 
 
@@ -41,7 +51,7 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     if set(MONITOR_SCHEMA.names) <= set(table.column_names):
         table = table.select(MONITOR_SCHEMA.names).cast(MONITOR_SCHEMA)
     table = table.replace_schema_metadata((table.schema.metadata or {}) | _metadata(provenance(df)))
-    pq.write_table(table, path, compression="zstd")
+    pq.write_table(table, path, **WRITE_OPTIONS)
     return Path(path)
 
 
@@ -60,7 +70,7 @@ def convert(
     stream = MonitorStream(source, errors=errors, workers=workers, progress=progress)
     tmp = Path(str(path) + ".part")
     try:
-        with pq.ParquetWriter(tmp, MONITOR_SCHEMA, compression="zstd") as writer:
+        with pq.ParquetWriter(tmp, MONITOR_SCHEMA, **WRITE_OPTIONS) as writer:
             for table in stream:
                 writer.write_table(table)
             writer.add_key_value_metadata(_metadata(stream.provenance))
@@ -80,10 +90,10 @@ def read_parquet(path: str | os.PathLike, columns: Iterable[str] | None = None) 
     raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
     if raw:
         doc = json.loads(raw)
-        rows = [tuple(r) for r in doc.pop("rejects", [])]
+        rows = tuple(tuple(r) for r in doc.pop("rejects", []))
         fields = set(Provenance.__dataclass_fields__) - {"rejects"}
         df.attrs["provenance"] = Provenance(
-            **{k: v for k, v in doc.items() if k in fields}, rejects=rejects_frame(rows)
+            **{k: v for k, v in doc.items() if k in fields}, rejects=rows
         )
     return df
 
