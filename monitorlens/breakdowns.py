@@ -190,21 +190,30 @@ def by_command(events: pd.DataFrame, subcommands: bool = False) -> pd.DataFrame:
     return _finish(table, len(events), span_seconds(events))[columns]
 
 
-def _names(events: pd.DataFrame, clients: pd.Index) -> pd.DataFrame:
-    """name and name_source per client: ``client-list`` (an attached name) over ``setname``."""
+def client_names(events: pd.DataFrame) -> pd.Series:
+    """The known name per client (index: client; nulls dropped), and where it came from.
+
+    A CLIENT LIST name attached as a ``name`` column (``monitorlens.clients.attach_names``)
+    wins over the last ``CLIENT SETNAME`` / ``HELLO ... SETNAME`` seen in the capture.
+    The Series ``name`` has attribute-free values; see :func:`client_name_table` for the source.
+
+    >>> client_names(events).head()  # doctest: +SKIP
+    """
+    table = client_name_table(events)
+    return table["name"].dropna()
+
+
+def client_name_table(events: pd.DataFrame) -> pd.DataFrame:
+    """name and name_source (``client-list`` or ``setname``) per client that has a name."""
     seen = setname_names(events).set_index("client")["name"]
-    out = pd.DataFrame(index=clients)
-    out["name"] = pd.Series(seen, dtype="str").reindex(clients)
-    out["name_source"] = pd.Series(np.where(out["name"].notna(), "setname", None), index=clients, dtype="str")
+    out = pd.DataFrame({"name": seen.astype("str"), "name_source": "setname"})
     if "name" in events.columns:
         attached = events["name"].astype("str")
         known = attached.notna() & (attached != "")
         last = attached[known].groupby(_text(events["client"])[known], sort=False).last()
-        last = last.reindex(clients)
-        has = last.notna()
-        out.loc[has, "name"] = last[has]
-        out.loc[has, "name_source"] = "client-list"
-    return out
+        listed = pd.DataFrame({"name": last.astype("str"), "name_source": "client-list"})
+        out = pd.concat([out[~out.index.isin(listed.index)], listed])
+    return out.rename_axis("client")
 
 
 def by_client(events: pd.DataFrame, credit_lua: bool = True) -> pd.DataFrame:
@@ -234,7 +243,7 @@ def by_client(events: pd.DataFrame, credit_lua: bool = True) -> pd.DataFrame:
     table["dbs"] = dbs.map(lambda d: ",".join(str(x) for x in sorted(d))).reindex(table.index)
     kinds = pd.Series(_text(events["client_kind"]).to_numpy(), index=own).groupby(level=0).first()
     table["client_kind"] = kinds.reindex(table.index)
-    table = table.join(_names(events, table.index))
+    table = table.join(client_name_table(events))
     table = table.rename_axis("client").reset_index()
     return _finish(table, len(events), span_seconds(events))[columns]
 
