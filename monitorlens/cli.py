@@ -52,6 +52,24 @@ def _default_output(source: str) -> str:
     return str(Path(source).with_name(name + ".parquet"))
 
 
+def _sample(ns: argparse.Namespace) -> int:
+    from .live import sample_clients
+
+    try:
+        import redis
+    except ImportError:
+        raise InputError("the live helpers need redis-py: pip install 'monitorlens[live]'") from None
+    client = redis.Redis.from_url(ns.url, socket_timeout=10)
+    try:
+        taken = sample_clients(
+            client, ns.output, interval=ns.every, count=ns.count, connections_csv=ns.csv
+        )
+    except redis.RedisError as e:
+        raise InputError(f"{ns.url}: {e}") from None
+    print(f"{ns.output}: {taken} CLIENT LIST snapshots" + (f", counts in {ns.csv}" if ns.csv else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="monitorlens",
@@ -72,6 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--errors", choices=("skip", "raise"), default="skip",
                    help="skip: count and keep bad lines (default); raise: stop at the first")
     p.set_defaults(handler=_ingest)
+
+    p = sub.add_parser(
+        "sample",
+        help="save CLIENT LIST snapshots of a live server (read-only)",
+        description="Append timestamped CLIENT LIST snapshots of a live server to a file, "
+        "and optionally the timestamp,clients counts, every N seconds. Sends only CLIENT LIST.",
+        epilog="example: python -m monitorlens sample redis://127.0.0.1:6379 --every 60 --count 30 "
+        "-o clients.log --csv connections.csv",
+    )
+    p.add_argument("url", help="redis://[user:password@]host:port[/db] or unix:///path/redis.sock")
+    p.add_argument("-o", "--output", required=True, help="snapshot file to append to")
+    p.add_argument("--every", type=float, default=60.0, help="seconds between snapshots (default 60)")
+    p.add_argument("--count", type=int, default=60, help="how many snapshots (default 60)")
+    p.add_argument("--csv", help="also append <epoch>,<clients> rows to this file")
+    p.set_defaults(handler=_sample)
     return parser
 
 

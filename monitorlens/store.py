@@ -87,7 +87,7 @@ def read_parquet(path: str | os.PathLike, columns: Iterable[str] | None = None) 
     except (OSError, pa.ArrowInvalid) as e:
         raise InputError(f"{path}: not a readable Parquet file ({e})") from None
     df = table_to_frame(table)
-    raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
+    raw = (pq.read_metadata(path).metadata or {}).get(META_KEY)
     if raw:
         doc = json.loads(raw)
         rows = tuple(tuple(r) for r in doc.pop("rejects", []))
@@ -116,8 +116,9 @@ def load(source: Source, *, errors: str = "skip") -> pd.DataFrame:
     return read_monitor(source, errors=errors)
 
 
-def progress_printer(total: int | None, stream=sys.stderr) -> Callable[[int, int], None] | None:
+def progress_printer(total: int | None, stream=None) -> Callable[[int, int], None] | None:
     """A progress callback for a terminal (None when stderr is not one)."""
+    stream = stream or sys.stderr
     if not stream.isatty():
         return None
 

@@ -1,0 +1,57 @@
+"""The command line: ingest and sample, errors as `Error: ...` with exit 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import monitorlens
+from monitorlens.cli import main
+from monitorlens.testing import RedisServer
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
+
+
+def test_ingest_writes_parquet_with_provenance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "g.parquet"
+    assert main(["ingest", str(SAMPLES / "grammar" / "monitor.txt"), "-o", str(out)]) == 0
+    assert "94 events from 95 lines" in capsys.readouterr().out
+    df = monitorlens.read_parquet(out)
+    direct = monitorlens.read_monitor(SAMPLES / "grammar" / "monitor.txt")
+    assert df["args"].tolist() == direct["args"].tolist()
+    assert df.command.tolist() == direct.command.tolist()
+    assert str(df.command.dtype) == "category"
+    prov = monitorlens.provenance(df)
+    assert prov.events == 94 and prov.skipped == {"cli-ok": 1} and prov.first_ts is not None
+
+
+def test_ingest_keeps_rejects_in_parquet(tmp_path: Path) -> None:
+    src = tmp_path / "c.txt"
+    src.write_bytes(b'1700000000.000001 [0 127.0.0.1:1] "GET" "k"\n\xff\xfe garbage\n1700000000.000002 [0 127.0.0.1:1] "SET" "k')
+    out = tmp_path / "c.parquet"
+    assert main(["ingest", str(src), "-o", str(out)]) == 0
+    df = monitorlens.load(out)
+    assert len(df) == 1
+    rej = monitorlens.rejects(df)
+    assert rej[["line", "reason"]].values.tolist() == [[2, "binary-garbage"], [3, "truncated"]]
+
+
+def test_errors_are_one_line_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", str(tmp_path / "missing.txt"), "-o", str(tmp_path / "x.parquet")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "no such file" in err and "Traceback" not in err
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"hello\n")
+    assert main(["ingest", str(bad), "--errors", "raise", "-o", str(tmp_path / "y.parquet")]) == 1
+    assert ":1: unrecognized" in capsys.readouterr().err
+
+
+def test_sample_takes_snapshots_of_a_real_server(tmp_path: Path) -> None:
+    out, csv = tmp_path / "clients.log", tmp_path / "connections.csv"
+    with RedisServer() as server:
+        url = f"redis://127.0.0.1:{server.port}"
+        assert main(["sample", url, "--every", "0.05", "--count", "3", "-o", str(out), "--csv", str(csv)]) == 0
+    assert out.read_text().count("\n# ") + out.read_text().startswith("# ") == 3
+    assert len(csv.read_text().splitlines()) == 3
+    assert main(["sample", "redis://127.0.0.1:1", "--count", "1", "-o", str(tmp_path / "x")]) == 1
