@@ -37,6 +37,9 @@ _EXPORTS: dict[str, str] = {
     "load": "store",
     "read_parquet": "store",
     "write_parquet": "store",
+    # comparing two captures
+    "compare": "compare",
+    "Comparison": "compare",
     # key patterns
     "PatternRules": "patterns",
     "fingerprint": "patterns",
@@ -60,6 +63,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .compare import Comparison, compare
     from .errors import InputError, MonitorlensError, ParseError
     from .findings import Evidence, Finding, Sample
     from .ingest import MonitorStream, read_monitor
