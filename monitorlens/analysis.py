@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -158,7 +159,9 @@ def _scalar(value: Any) -> Any:
     if value is None or (not isinstance(value, (str, bytes)) and pd.isna(value)):
         return None
     if hasattr(value, "item"):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and math.isinf(value):
+        return None  # JSON has no infinity (a ratio over a zero baseline)
     return value
 
 

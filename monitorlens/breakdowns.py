@@ -28,6 +28,7 @@ SCRIPT_CALLS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "
 """Commands whose script's own commands follow them as ``lua`` lines."""
 
 LUA = "lua"
+SETNAMES_ATTR = "setname_names"  # events.attrs key: (client, name, ts) tuples of rows filtered out
 OTHER = "(other)"
 MIX_TOP = 3  # entries in a "command mix" text: "GET 60%, HGET 30%, SET 10%"
 
@@ -75,7 +76,8 @@ def setname_names(events: pd.DataFrame) -> pd.DataFrame:
     """Names clients gave themselves in the capture: ``CLIENT SETNAME n`` or ``HELLO ... SETNAME n``.
 
     One row per client: client, name (the last one set; ``""`` clears it), ts (when).
-    Only the rows of those two commands are looked at.
+    Only the rows of those two commands are looked at, plus the names
+    :func:`monitorlens.filters.filter_events` kept from rows it filtered out.
 
     >>> setname_names(events).head()  # doctest: +SKIP
     """
@@ -87,6 +89,8 @@ def setname_names(events: pd.DataFrame) -> pd.DataFrame:
             name = _setname_arg(list(args), start)
             if name is not None:
                 rows.append((client, name, ts))
+    # Names seen before rows were filtered out (kept by monitorlens.filters.filter_events).
+    rows = list(events.attrs.get(SETNAMES_ATTR, ())) + rows
     table = pd.DataFrame(rows, columns=["client", "name", "ts"]).astype({"client": "str", "name": "str"})
     table = table.sort_values("ts", kind="stable").drop_duplicates("client", keep="last")
     return table.reset_index(drop=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import InputError, MonitorlensError
+from .filters import add_filter_arguments
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -105,7 +106,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=60, help="how many snapshots (default 60)")
     p.add_argument("--csv", help="also append <epoch>,<clients> rows to this file")
     p.set_defaults(handler=_sample)
+
+    p = sub.add_parser(
+        "summary",
+        help="what made the load: commands, clients, key patterns, findings",
+        description="Analyse a capture (text, .gz or Parquet from ingest) and print the overview, "
+        "top commands, clients, key patterns and findings, or one JSON object with --json.",
+        epilog="example: python -m monitorlens summary capture.txt.gz --since 2026-11-25T21:25:00Z --top 5",
+    )
+    p.add_argument("capture", help="capture file (.txt, .gz, .parquet) or - for stdin")
+    p.add_argument("--json", action="store_true", help="print one JSON object (docs/summary-json.md)")
+    p.add_argument("--width", type=int, default=80, help="text width (default 80)")
+    add_filter_arguments(p)
+    p.set_defaults(handler=_summary)
     return parser
+
+
+def _summary(ns: argparse.Namespace) -> int:
+    from .summary import summary_command
+
+    sys.stdout.write(summary_command(ns).rstrip("\n") + "\n")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -484,7 +484,7 @@ FULL_READS: Mapping[str, tuple[Callable[[Sequence[bytes], Thresholds], str | Non
     "HVALS": (_always("reads every value of the hash"), "HSCAN key 0 COUNT 100 in a loop"),
     "SMEMBERS": (_always("reads every member of the set"),
                  "SSCAN key 0 COUNT 100 in a loop, or SISMEMBER/SMISMEMBER for membership"),
-    "LRANGE": (_range_full, "page with LRANGE key start start+99, or LTRIM the list to a bound"),
+    "LRANGE": (_range_full, "LRANGE key start start+99 page by page, or LTRIM the list to a bound"),
     "ZRANGE": (_zrange_full, "ZSCAN, or ZRANGE ... with a bounded range or LIMIT offset count"),
     "ZREVRANGE": (_range_full, "a bounded range, or ZRANGE ... REV LIMIT offset count"),
     "ZRANGEBYSCORE": (_by_score_full, "add LIMIT offset count, or ZSCAN"),
@@ -554,12 +554,12 @@ def rule_full_reads(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
             title=f"{name} {reasons.index[0]}: {_calls(len(hit))}"
                   + (f" on {ev.keys[0]}" if ev.keys else "") + f" by {', '.join(ev.clients[:2])}",
             explanation=(
-                f"{name} costs {info.complexity if info else 'O(N)'}; here it "
+                f"{name} is {(info.complexity if info else 'O(N)').rstrip('.')}. Here it "
                 f"{'; '.join(reasons.index[:3])}. On a big structure each call blocks the server and "
                 "builds a large reply. MONITOR shows the arguments but not the sizes; check them with "
                 "HLEN/SCARD/LLEN/ZCARD/XLEN or MEMORY USAGE."
             ),
-            action=f"Use {instead}.",
+            action=f"Instead: {instead}.",
             evidence=ev,
         ))
     return found
@@ -855,24 +855,18 @@ def _length(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
     ev = Evidence(count=len(events), first=_iso(events["ts"].min()), last=_iso(events["ts"].max()),
                   metrics={"duration_s": seconds})
     if seconds < t.short_capture_s:
-        return [Finding(
-            code="capture-short", severity="info",
-            title=f"A short capture: {seconds:,.1f} s",
-            explanation="Rates from a few seconds are noisy, and periodic jobs (crons, dashboards, "
-                        "reports) may not have run inside it.",
-            action="Capture at least a minute around the problem when you can.",
-            evidence=ev,
-        )]
-    if seconds > t.long_capture_s:
-        return [Finding(
-            code="capture-long", severity="info",
-            title=f"A long capture: {seconds / 3600:,.1f} h",
-            explanation="MONITOR costs the server throughput for as long as it runs; a long capture may "
-                        "itself have added load. Averages over hours hide short incidents.",
-            action="Narrow the analysis with --since/--until to the incident's minutes.",
-            evidence=ev,
-        )]
-    return []
+        code, title = "capture-short", f"A short capture: {seconds:,.1f} s"
+        why = ("Rates from a few seconds are noisy, and periodic jobs (crons, dashboards, reports) "
+               "may not have run inside it.")
+        action = "Capture at least a minute around the problem when you can."
+    elif seconds > t.long_capture_s:
+        code, title = "capture-long", f"A long capture: {seconds / 3600:,.1f} h"
+        why = ("MONITOR costs the server throughput for as long as it runs; a long capture may itself "
+               "have added load. Averages over hours hide short incidents.")
+        action = "Narrow the analysis with --since/--until to the incident's minutes."
+    else:
+        return []
+    return [Finding(code=code, severity="info", title=title, explanation=why, action=action, evidence=ev)]
 
 
 RULES: tuple[Callable[[pd.DataFrame, Thresholds], list[Finding]], ...] = (

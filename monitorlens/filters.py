@@ -1,0 +1,147 @@
+"""Row filters shared by every command: time range, command, client, database.
+
+:func:`filter_events` is the library call; :func:`add_filter_arguments` and
+:func:`apply_filters` give every CLI command (``summary``, ``report``,
+``plot``...) the same ``--since/--until/--command/--client/--db/--top`` flags.
+
+Example::
+
+    >>> busy = filter_events(events, since="2026-11-25T21:25:10Z", command=["keys", "client setname"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+import pandas as pd
+
+from .breakdowns import SETNAMES_ATTR, command_names, script_callers, setname_names
+from .errors import InputError
+
+TimeLike = str | float | int | datetime | pd.Timestamp
+Many = str | Iterable[str] | None
+
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d*)?")
+
+
+def parse_time(value: TimeLike) -> pd.Timestamp:
+    """A UTC timestamp from epoch seconds (number or numeric text) or ISO 8601 text.
+
+    ISO text without a zone is taken as UTC, like every time MONITOR prints.
+
+    >>> parse_time("1795641904.5"), parse_time("2026-11-25 21:25:04")
+    (Timestamp('2026-11-25 21:25:04.500000+0000', tz='UTC'), Timestamp('2026-11-25 21:25:04+0000', tz='UTC'))
+    """
+    try:
+        if isinstance(value, (int, float)) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+            return pd.Timestamp(round(float(value) * 1_000_000), unit="us", tz="UTC")
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise InputError(
+            f"not a time: {value!r} ({e}); give epoch seconds (1795641904.5) or ISO 8601 "
+            "(2026-11-25T21:25:04Z; no zone means UTC)"
+        ) from None
+    if pd.isna(ts):
+        raise InputError(f"not a time: {value!r}; give epoch seconds or ISO 8601")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _many(value: Many) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def filter_events(
+    events: pd.DataFrame,
+    since: TimeLike | None = None,
+    until: TimeLike | None = None,
+    command: Many = None,
+    client: Many = None,
+    db: int | Iterable[int] | None = None,
+) -> pd.DataFrame:
+    """The events matching every filter given (a new DataFrame; provenance kept).
+
+    - ``since`` (inclusive) / ``until`` (exclusive): epoch seconds or ISO 8601.
+    - ``command``: names, case-insensitive; ``"CLIENT SETNAME"`` matches a subcommand,
+      ``"CLIENT"`` all of them.
+    - ``client``: an address as printed (``127.0.0.1:6000``, ``lua``), a host
+      (``10.0.0.5``: every port), or a name (CLIENT SETNAME seen, or a ``name``
+      column from CLIENT LIST). A client's scripts' ``lua`` lines come along.
+    - ``db``: database numbers.
+
+    >>> filter_events(events, command="keys", client="legacy-reports")  # doctest: +SKIP
+    """
+    keep = pd.Series(True, index=events.index)
+    if since is not None:
+        keep &= events["ts"] >= parse_time(since)
+    if until is not None:
+        keep &= events["ts"] < parse_time(until)
+    commands = [c.upper().strip() for c in _many(command)]
+    if commands:
+        keep &= events["command"].astype("str").isin(commands) | command_names(events).astype("str").isin(commands)
+    clients = _many(client)
+    if clients:
+        keep &= _client_mask(events, clients)
+    if db is not None:
+        dbs = [int(db)] if isinstance(db, (int, str)) else [int(d) for d in db]
+        keep &= events["db"].isin(dbs).fillna(False).astype(bool)
+    out = events[keep.to_numpy()].copy()
+    out.attrs = dict(events.attrs)
+    if not keep.all():
+        # Keep who named themselves, so the filtered rows still show names.
+        named = setname_names(events)
+        out.attrs[SETNAMES_ATTR] = tuple(zip(named["client"], named["name"], named["ts"]))
+    return out
+
+
+def _client_mask(events: pd.DataFrame, wanted: list[str]) -> pd.Series:
+    from .breakdowns import client_names
+
+    names = client_names(events)
+    addresses = set(wanted) | {c for c, n in names.items() if n in wanted}
+    mask = events["client"].astype("str").isin(addresses) | events["host"].astype("str").isin(wanted)
+    if "name" in events.columns:
+        mask |= events["name"].astype("str").isin(wanted)
+    chosen = set(events["client"].astype("str")[mask])
+    # lua lines follow their caller
+    return mask | script_callers(events).isin(chosen)
+
+
+def add_filter_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--since --until --command --client --db --top`` to a CLI (sub)parser.
+
+    >>> p = add_filter_arguments(argparse.ArgumentParser()); p.parse_args(["--command", "get", "--top", "5"]).top
+    5
+    """
+    g = parser.add_argument_group("filters")
+    g.add_argument("--since", metavar="TIME", help="keep events at or after TIME (ISO 8601 or epoch seconds; UTC)")
+    g.add_argument("--until", metavar="TIME", help="keep events before TIME (ISO 8601 or epoch seconds; UTC)")
+    g.add_argument("--command", action="append", metavar="NAME",
+                   help="keep this command (case-insensitive; 'client setname' for a subcommand); repeatable")
+    g.add_argument("--client", action="append", metavar="CLIENT",
+                   help="keep this client: address as printed, host, or name; repeatable")
+    g.add_argument("--db", action="append", type=int, metavar="N", help="keep database N; repeatable")
+    g.add_argument("--top", type=_positive, default=10, metavar="N", help="rows per table (default 10)")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
+
+
+def apply_filters(events: pd.DataFrame, ns: argparse.Namespace) -> pd.DataFrame:
+    """:func:`filter_events` with the flags :func:`add_filter_arguments` added.
+
+    >>> apply_filters(events, parser.parse_args(["--db", "0"]))  # doctest: +SKIP
+    """
+    return filter_events(events, since=ns.since, until=ns.until, command=ns.command, client=ns.client, db=ns.db)

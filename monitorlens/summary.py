@@ -1,0 +1,189 @@
+"""The terminal view of an :class:`~monitorlens.analysis.Analysis`: plain text, 80 columns.
+
+Pure: :func:`render_text` turns an Analysis into a string; it computes nothing
+and escapes every text that came from the capture (keys, names, arguments), so
+control bytes cannot reach the terminal.
+
+Example::
+
+    >>> print(render_text(analyze(load("sample_captures/incident/monitor.txt.gz"))))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from .analysis import Analysis
+from .findings import Finding, printable
+
+MIN_WIDTH = 60
+ELLIPSIS = "~"  # ASCII, so a cut is visible in any terminal encoding
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a text table: source column, heading, formatter, alignment, priority.
+
+    Columns with ``flex=True`` take the width left over and are cut to fit.
+    """
+
+    name: str
+    heading: str
+    fmt: Callable[[Any], str] = str
+    right: bool = False
+    flex: bool = False
+
+
+def _null(fmt: Callable[[Any], str]) -> Callable[[Any], str]:
+    return lambda v: "-" if v is None or (not isinstance(v, str) and pd.isna(v)) else fmt(v)
+
+
+COUNT = _null(lambda v: f"{int(v):,}")
+SHARE = _null(lambda v: f"{100 * v:.1f}%")
+RATE = _null(lambda v: f"{v:,.1f}")
+TEXT = _null(lambda v: printable(str(v)))
+CLOCK = _null(lambda v: pd.Timestamp(v).strftime("%H:%M:%S"))
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + ELLIPSIS
+
+
+def table(frame: pd.DataFrame, columns: Sequence[Column], width: int, top: int, indent: int = 2) -> list[str]:
+    """Rows of ``frame`` (the first ``top``) as aligned text lines no wider than ``width``.
+
+    >>> table(pd.DataFrame({"a": ["x"], "n": [3]}), [Column("a", "A", flex=True), Column("n", "N", right=True)], 20, 5)
+    ['  A     N', '  x     3']
+    """
+    if frame.empty:
+        return []
+    head = frame.head(top)
+    cells = [[c.fmt(v) for v in head[c.name]] if c.name in head.columns else ["-"] * len(head) for c in columns]
+    widths = [max([len(c.heading), *map(len, col)]) for c, col in zip(columns, cells)]
+    fixed = sum(w for c, w in zip(columns, widths) if not c.flex) + 2 * (len(columns) - 1) + indent
+    flex = [i for i, c in enumerate(columns) if c.flex]
+    if flex:
+        room = max(width - fixed, 6 * len(flex))
+        for i in flex:
+            widths[i] = min(widths[i], max(room // len(flex), len(columns[i].heading)))
+    lines = []
+    for row in [[c.heading for c in columns], *zip(*cells)]:
+        parts = [(_cut(v, w).rjust(w) if c.right else _cut(v, w).ljust(w)) for c, v, w in zip(columns, row, widths)]
+        lines.append((" " * indent + "  ".join(parts)).rstrip())
+    return lines
+
+
+def _section(title: str, body: list[str], total: int | None = None, shown: int | None = None) -> list[str]:
+    more = f" (top {shown} of {total:,})" if total is not None and shown is not None and total > shown else ""
+    return ["", f"{title}{more}", *(body or ["  (none)"])]
+
+
+def _overview(a: Analysis) -> list[str]:
+    ov = a.overview
+    lines = [f"monitorlens summary of {printable(ov.source)}"]
+    lines.append(f"  {ov.lines:,} lines read: {ov.events:,} events"
+                 + (" after filters" if ov.filtered else "")
+                 + f", {ov.rejected:,} rejected, {ov.skipped:,} skipped")
+    if ov.first:
+        first, last = pd.Timestamp(ov.first), pd.Timestamp(ov.last)
+        end = last.strftime("%H:%M:%S.%f")[:-3] if first.date() == last.date() else last.strftime("%Y-%m-%d %H:%M:%S")
+        rate = f", {ov.rate_per_s:,.1f} events/s" if ov.rate_per_s is not None else ""
+        lines.append(f"  {first.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]} .. {end} UTC"
+                     f" ({_duration(ov.duration_s)}){rate}")
+    dbs = ", ".join(map(str, ov.dbs)) or "-"
+    lines.append(f"  {ov.clients:,} clients, {ov.commands:,} distinct commands, db {dbs}")
+    counts = pd.Series([f.severity for f in a.findings], dtype="str").value_counts()
+    tally = ", ".join(f"{counts[s]} {s}" for s in ("critical", "warning", "info") if s in counts)
+    lines.append(f"  findings: {tally or 'none'} (below)")
+    if a.provenance.rejects_by_reason:
+        lines.append("  rejected: " + ", ".join(f"{n:,} {r}" for r, n in a.provenance.rejects_by_reason.items()))
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:,.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:,.1f} min"
+    return f"{seconds / 3600:,.1f} h"
+
+
+COMMAND_COLUMNS = (
+    Column("command", "command", TEXT, flex=True), Column("count", "count", COUNT, right=True),
+    Column("share", "share", SHARE, right=True), Column("rate_per_s", "/s", RATE, right=True),
+    Column("clients", "clients", COUNT, right=True), Column("first", "first", CLOCK),
+    Column("last", "last", CLOCK),
+)
+CLIENT_COLUMNS = (
+    Column("client", "client", TEXT, flex=True), Column("name", "name", TEXT, flex=True),
+    Column("count", "events", COUNT, right=True), Column("share", "share", SHARE, right=True),
+    Column("lua_count", "lua", COUNT, right=True), Column("command_mix", "mix", TEXT, flex=True),
+)
+PATTERN_COLUMNS = (
+    Column("pattern", "pattern", TEXT, flex=True), Column("count", "refs", COUNT, right=True),
+    Column("share", "share", SHARE, right=True), Column("keys", "keys", COUNT, right=True),
+    Column("read_share", "read", SHARE, right=True), Column("command_mix", "mix", TEXT, flex=True),
+)
+HOT_KEY_COLUMNS = (
+    Column("key", "key", TEXT, flex=True), Column("count", "refs", COUNT, right=True),
+    Column("clients", "clients", COUNT, right=True), Column("command_mix", "mix", TEXT, flex=True),
+)
+
+
+def _finding(f: Finding, width: int) -> list[str]:
+    wrap = textwrap.TextWrapper(width=width, initial_indent="    ", subsequent_indent="    ")
+    lines = textwrap.wrap(printable(f.title), width=width, initial_indent=f"  [{f.severity}] ",
+                          subsequent_indent=" " * (len(f.severity) + 5))
+    ev = f.evidence
+    if ev.first and ev.count:
+        span = ev.first[11:23] + (f" .. {ev.last[11:23]}" if ev.last and ev.last != ev.first else "")
+        lines += wrap.wrap(f"{ev.count:,} events, {span} UTC")
+    lines += wrap.wrap(printable(f.explanation))
+    lines += wrap.wrap("What to do: " + printable(f.action))
+    for s in ev.samples:
+        lines += textwrap.wrap(f"line {s.line}: {printable(s.text)}", width=width, initial_indent="    ",
+                               subsequent_indent="      ", break_on_hyphens=False)
+    return lines
+
+
+def render_text(analysis: Analysis, width: int = 80, top: int | None = None) -> str:
+    """The summary as text lines of at most ``width`` characters (at least 60).
+
+    Sections: overview, top commands, clients, key patterns, hot keys, findings.
+
+    >>> print(render_text(analyze(read_monitor("capture.txt"))))  # doctest: +SKIP
+    """
+    a, width = analysis, max(width, MIN_WIDTH)
+    top = a.top if top is None else top
+    out = _overview(a)
+    out += _section("Top commands", table(a.commands, COMMAND_COLUMNS, width, top), len(a.commands), top)
+    out += _section("Clients (lua lines credited to their script's caller)",
+                    table(a.clients, CLIENT_COLUMNS, width, top), len(a.clients), top)
+    out += _section("Key patterns", table(a.key_patterns, PATTERN_COLUMNS, width, top), len(a.key_patterns), top)
+    out += _section("Hot keys", table(a.hot_keys, HOT_KEY_COLUMNS, width, top))
+    body = [line for f in a.findings for line in ["", *_finding(f, width)]][1:]
+    out += _section("Findings, most severe first", body)
+    return "\n".join(line if len(line) <= width else _cut(line, width) for line in out) + "\n"
+
+
+def summary_command(ns: Any) -> str:
+    """What ``python -m monitorlens summary`` prints for parsed arguments ``ns``
+    (capture, json, width, and the filters of :func:`monitorlens.filters.add_filter_arguments`).
+
+    >>> print(summary_command(parser.parse_args(["summary", "capture.txt", "--json"])))  # doctest: +SKIP
+    """
+    import json
+
+    from .analysis import analyze
+    from .filters import apply_filters
+    from .store import load
+
+    analysis = analyze(apply_filters(load(ns.capture), ns), top=ns.top)
+    if ns.json:
+        return json.dumps(analysis.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
+    return render_text(analysis, width=ns.width)
