@@ -33,9 +33,10 @@ client_type        str                   monitor, master, replica, pubsub or nor
 flag_monitor ...   boolean               one column per flag letter (:data:`FLAGS`)
 =================  ====================  =================================================
 
-Bad lines are counted and kept in ``df.attrs["rejects"]`` (columns line, reason, text) and
-``df.attrs["provenance"]`` (:class:`monitorlens.schema.Provenance`); ``errors="raise"``
-raises :class:`~monitorlens.errors.ParseError` at the first one instead.
+Bad lines are counted and kept in ``df.attrs["provenance"]``
+(:class:`monitorlens.schema.Provenance`, as for MONITOR captures): read them with
+``monitorlens.schema.rejects(df)`` (columns line, reason, text). ``errors="raise"`` raises
+:class:`~monitorlens.errors.ParseError` at the first one instead.
 """
 
 from __future__ import annotations
@@ -54,9 +55,9 @@ import pandas as pd
 from . import __version__
 from .errors import InputError, ParseError
 from .grammar import _CLI_MESSAGES, BLANK, CLI_MESSAGE, NOT_TEXT, TRUNCATED, UNRECOGNIZED, Rejected
-from .ingest import BlockReader, Source, open_binary, rejects_frame, source_name
+from .ingest import BlockReader, Source, open_binary, source_name
 from .parse import reject_text
-from .schema import REJECTS_KEPT, Provenance
+from .schema import REJECTS_KEPT, Provenance, provenance
 
 # Reasons of this module (the MONITOR ones are imported from grammar so both agree).
 BAD_VALUE = "bad-value"  # a numeric field whose value is not a number
@@ -403,13 +404,11 @@ class _Rejects:
             self.kept.append((line, rejected.reason, text))
 
     def finish(self, df: pd.DataFrame, kind: str, lines: int, ts_column: str, truncated: str | None) -> pd.DataFrame:
-        """Put the rejects and the provenance in ``df.attrs``; return ``df``."""
+        """Put the provenance (with the rejects) in ``df.attrs``; return ``df``."""
         if truncated is not None:
             self.add(lines + 1, Rejected(INPUT_TRUNCATED, truncated), b"")
         rejected = {r: c for r, c in sorted(self.reasons.items()) if r not in IGNORABLE}
         ts = df[ts_column].dropna() if ts_column in df.columns else pd.Series([], dtype=object)
-        kept = rejects_frame(self.kept)
-        df.attrs["rejects"] = kept
         df.attrs["provenance"] = Provenance(
             source=self.name,
             kind=kind,
@@ -422,7 +421,7 @@ class _Rejects:
             last_ts=ts.max().isoformat() if len(ts) else None,
             input_truncated=truncated is not None,
             monitorlens_version=__version__,
-            rejects=kept,
+            rejects=tuple(self.kept),
         )
         return df
 
@@ -626,17 +625,14 @@ def combine_snapshots(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Several read results (one snapshot file each, say) as one, snapshots renumbered by time.
 
     Snapshots are ordered by time (unknown times last, in the given order) and numbered
-    from 0; rejects are concatenated with a ``source`` column saying whose they are.
+    from 0. The provenance adds up the counts; each reject's text starts with its file's
+    name, since line numbers are per file.
 
     >>> combine_snapshots(read_client_list(p) for p in sorted(glob("clients_*.txt")))  # doctest: +SKIP
     """
-    parts, rejects = [], []
+    parts, provs = [], []
     for i, frame in enumerate(frames):
-        prov = frame.attrs.get("provenance")
-        name = prov.source if isinstance(prov, Provenance) else f"<frame {i}>"
-        rej = frame.attrs.get("rejects")
-        if isinstance(rej, pd.DataFrame) and len(rej):
-            rejects.append(rej.assign(source=name))
+        provs.append(provenance(frame))
         bare = frame.copy()
         bare.attrs = {}
         parts.append(bare.assign(_part=i))
@@ -648,7 +644,29 @@ def combine_snapshots(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     number = pd.Series(range(len(keys)), index=pd.MultiIndex.from_frame(keys[["_part", "snapshot"]]))
     df["snapshot"] = number.reindex(pd.MultiIndex.from_frame(df[["_part", "snapshot"]])).to_numpy()
     df = df.sort_values(["snapshot", "line"], kind="stable").drop(columns="_part").reset_index(drop=True)
-    df.attrs["rejects"] = (
-        pd.concat(rejects, ignore_index=True) if rejects else rejects_frame([]).assign(source=pd.Series(dtype="str"))
-    )
+    df.attrs["provenance"] = _combined(provs, df)
     return df
+
+
+def _combined(provs: list[Provenance], df: pd.DataFrame) -> Provenance:
+    def total(attr: str) -> dict[str, int]:
+        out: Counter[str] = Counter()
+        for p in provs:
+            out.update(getattr(p, attr))
+        return dict(sorted(out.items()))
+
+    ts = df["snapshot_ts"].dropna() if "snapshot_ts" in df.columns else pd.Series([], dtype=object)
+    return Provenance(
+        source=", ".join(p.source for p in provs),
+        kind=provs[0].kind,
+        lines=sum(p.lines for p in provs),
+        events=len(df),
+        rejected=sum(p.rejected for p in provs),
+        rejects_by_reason=total("rejects_by_reason"),
+        skipped=total("skipped"),
+        first_ts=ts.min().isoformat() if len(ts) else None,
+        last_ts=ts.max().isoformat() if len(ts) else None,
+        input_truncated=any(p.input_truncated for p in provs),
+        monitorlens_version=__version__,
+        rejects=tuple((line, reason, f"{p.source}: {text}") for p in provs for line, reason, text in p.rejects),
+    )

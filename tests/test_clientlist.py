@@ -17,6 +17,7 @@ import pytest
 from monitorlens import clientlist as cl
 from monitorlens.errors import InputError, ParseError
 from monitorlens.grammar import Rejected, parse_line
+from monitorlens.schema import rejects
 from monitorlens.testing import RedisServer, redis_server_path
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
@@ -160,7 +161,7 @@ def test_snapshots_with_time_lines() -> None:
     assert df.omem.dtype == "Int64" and df.qbuf_free.iloc[0] == 32768
     assert df.flag_pubsub.tolist() == [False, True, False]
     assert df.client_type.tolist() == ["normal", "pubsub", "normal"]
-    assert df.attrs["rejects"].empty
+    assert rejects(df).empty
 
 
 def test_unknown_fields_kept_and_unix_clients() -> None:
@@ -187,9 +188,9 @@ def test_appended_outputs_without_times_split_on_a_repeated_id() -> None:
 def test_truncated_last_line_is_a_counted_reject() -> None:
     df = read(V5 + b"\n" + V5.replace(b"id=3", b"id=4")[:60])
     assert len(df) == 1
-    rejects = df.attrs["rejects"]
-    assert rejects.columns.tolist() == ["line", "reason", "text"]
-    assert rejects.to_dict("records") == [
+    kept = rejects(df)
+    assert kept.columns.tolist() == ["line", "reason", "text"]
+    assert kept.to_dict("records") == [
         {"line": 2, "reason": "truncated", "text": V5.replace(b"id=3", b"id=4")[:60].decode()}
     ]
     assert df.attrs["provenance"].rejected == 1
@@ -203,12 +204,17 @@ def test_bad_lines_skip_or_raise() -> None:
     data = b"# 1700000000\n" + V5 + b"\nError: Server closed the connection\n# whenever 12\n\n"
     df = read(data)
     assert len(df) == 1
-    assert df.attrs["rejects"][["line", "reason"]].values.tolist() == [[3, "cli-message"], [4, "bad-timestamp"]]
+    assert rejects(df)[["line", "reason"]].values.tolist() == [[3, "cli-message"], [4, "bad-timestamp"]]
     assert df.attrs["provenance"].skipped == {"blank": 1}
     with pytest.raises(ParseError, match=r":3: cli-message"):
         read(data, errors="raise")
     with pytest.raises(InputError):
         read(data, errors="ignore")
+
+
+def test_frames_with_provenance_concatenate() -> None:
+    a, b = read(V5 + b"\nbad\n"), read(V72 + b"\nworse\n")
+    assert len(pd.concat([a, b])) == 2  # attrs hold no DataFrame that pandas would compare
 
 
 def test_empty_input_gives_typed_empty_frame() -> None:
@@ -224,7 +230,7 @@ def test_truncated_gzip_keeps_what_was_read() -> None:
     assert 0 < len(df) < 2000
     assert df.id.tolist() == list(range(len(df)))
     assert df.attrs["provenance"].input_truncated
-    assert "input-truncated" in df.attrs["rejects"].reason.tolist()
+    assert "input-truncated" in rejects(df).reason.tolist()
 
 
 def test_combine_one_file_per_snapshot(tmp_path: Path) -> None:
@@ -234,7 +240,8 @@ def test_combine_one_file_per_snapshot(tmp_path: Path) -> None:
     df = cl.combine_snapshots([cl.read_client_list(late), cl.read_client_list(early)])
     assert df.snapshot.tolist() == [0, 1, 1]
     assert df.snapshot_ts.is_monotonic_increasing
-    assert df.attrs["rejects"].source.tolist() == [str(early)]
+    assert rejects(df).text.tolist() == [f"{early}: nonsense"]
+    assert df.attrs["provenance"].rejected == 1 and df.attrs["provenance"].lines == 4
 
 
 # ------------------------------------------------------- connection-count logs
@@ -247,7 +254,7 @@ def test_connection_counts_with_and_without_header() -> None:
     headed = cl.read_connection_counts(io.BytesIO(b"timestamp,clients\n2023-12-11 10:30:47,5\nbroken\n17022938"))
     assert headed.clients.tolist() == [5]
     assert headed.attrs["provenance"].skipped == {"header": 1}
-    assert headed.attrs["rejects"].reason.tolist() == ["bad-row", "truncated"]
+    assert rejects(headed).reason.tolist() == ["bad-row", "truncated"]
 
 
 def test_app_counts() -> None:
@@ -259,7 +266,7 @@ def test_app_counts() -> None:
         ["name", "", 2], ["name", "leaky-app", 75], ["", "web", 1]
     ]  # fmt: skip
     assert df.snapshot_ts.iloc[0] == pd.Timestamp(1795642130, unit="s", tz="UTC")
-    assert df.attrs["rejects"].line.tolist() == [4]
+    assert rejects(df).line.tolist() == [4]
 
 
 @pytest.mark.parametrize(
