@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from . import breakdowns as bd
+from .filters import applied_filters
 from .findings import Finding, Thresholds, find_all
 from .patterns import DEFAULT_RULES, PatternRules
 from .schema import Provenance, provenance
@@ -49,6 +50,7 @@ class Overview:
     commands: int
     dbs: tuple[int, ...]
     filtered: bool = False
+    filters: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -57,7 +59,7 @@ class Overview:
             "rejected": self.rejected, "skipped": self.skipped, "first": self.first,
             "last": self.last, "duration_s": self.duration_s, "rate_per_s": self.rate_per_s,
             "clients": self.clients, "commands": self.commands, "dbs": list(self.dbs),
-            "filtered": self.filtered,
+            "filtered": self.filtered, "filters": dict(self.filters),
         }
 
 
@@ -94,6 +96,19 @@ class Analysis:
         return _as_dict(self, self.top if top is None else top)
 
 
+def duration_text(seconds: float) -> str:
+    """A duration for people: seconds under 2 min, minutes under 2 h, then hours.
+
+    >>> duration_text(30.0), duration_text(600), duration_text(9000)
+    ('30.0 s', '10.0 min', '2.5 h')
+    """
+    if seconds < 120:
+        return f"{seconds:,.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:,.1f} min"
+    return f"{seconds / 3600:,.1f} h"
+
+
 def overview(events: pd.DataFrame, prov: Provenance | None = None) -> Overview:
     """The :class:`Overview` of events (and of the source their provenance describes).
 
@@ -109,7 +124,8 @@ def overview(events: pd.DataFrame, prov: Provenance | None = None) -> Overview:
         skipped=sum(prov.skipped.values()), first=first, last=last, duration_s=seconds,
         rate_per_s=len(events) / seconds if seconds > 0 else None,
         clients=int(events["client"].nunique()), commands=int(events["command"].nunique()), dbs=dbs,
-        filtered=len(events) != prov.events,
+        filtered=len(events) != prov.events or bool(applied_filters(events)),
+        filters=applied_filters(events),
     )
 
 
@@ -208,6 +224,7 @@ def _as_dict(a: Analysis, top: int) -> dict[str, Any]:
         "skipped": ov.skipped,
         "input_truncated": prov.input_truncated,
         "filtered": ov.filtered,
+        "filters": dict(ov.filters),
         "time_range": {"first": ov.first, "last": ov.last, "duration_s": ov.duration_s},
         "rate_per_s": ov.rate_per_s,
         "commands": _counts(a.commands, "command"),

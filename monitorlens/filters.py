@@ -91,11 +91,32 @@ def filter_events(
         keep &= events["db"].isin(dbs).fillna(False).astype(bool)
     out = events[keep.to_numpy()].copy()
     out.attrs = dict(events.attrs)
+    given = {"since": since, "until": until, "command": commands or None, "client": clients or None, "db": db}
+    out.attrs[FILTERS_ATTR] = {**events.attrs.get(FILTERS_ATTR, {}),
+                               **{k: _describe(v) for k, v in given.items() if v is not None}}
     if not keep.all():
         # Keep who named themselves, so the filtered rows still show names.
         named = setname_names(events)
         out.attrs[SETNAMES_ATTR] = tuple(zip(named["client"], named["name"], named["ts"]))
     return out
+
+
+FILTERS_ATTR = "filters"  # events.attrs key: {filter name: what was asked}, for headers and rules
+
+
+def applied_filters(events: pd.DataFrame) -> dict[str, str]:
+    """The filters :func:`filter_events` applied to these events (``{}`` for none).
+
+    >>> applied_filters(filter_events(events, command=["get", "set"]))  # doctest: +SKIP
+    {'command': 'GET, SET'}
+    """
+    return dict(events.attrs.get(FILTERS_ATTR, {}))
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 def _client_mask(events: pd.DataFrame, wanted: list[str]) -> pd.Series:

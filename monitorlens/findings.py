@@ -93,7 +93,7 @@ from collections.abc import Callable, Iterable, Sequence  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402 - rules need pandas; the types above do not
 
-from .breakdowns import client_names, exploded_keys, script_callers, span_seconds  # noqa: E402
+from .breakdowns import client_names, exploded_keys, script_callers  # noqa: E402
 from .commands import hidden_from_monitor, lookup  # noqa: E402
 from .grammar import escape  # noqa: E402
 
@@ -676,7 +676,10 @@ def rule_huge_arguments(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
 
 def rule_dominant_client(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
     """One client (its scripts' lua lines included) sending more than ``client_share`` of all."""
-    if len(events) < t.client_share_min_events:
+    from .filters import applied_filters
+
+    # A slice chosen by client says nothing about that client's share of the traffic.
+    if len(events) < t.client_share_min_events or "client" in applied_filters(events):
         return []
     ctx = Context.of(events)
     shares = ctx.callers.value_counts(normalize=True)
@@ -823,8 +826,11 @@ def rule_capture_quality(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
             action="Check the file and the filters (--since/--until/--command/--client/--db).",
         ))
         return found
-    found.extend(_silences(events, t))
-    found.extend(_length(events, t))
+    # Filtered rows leave holes that are not silences, and their span is not the capture's.
+    whole = prov.events in (0, len(events))
+    if whole:
+        found.extend(_silences(events, t))
+    found.extend(_length(events, prov if not whole else None, t))
     return found
 
 
@@ -850,9 +856,12 @@ def _silences(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
     )]
 
 
-def _length(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
-    seconds = span_seconds(events)
-    ev = Evidence(count=len(events), first=_iso(events["ts"].min()), last=_iso(events["ts"].max()),
+def _length(events: pd.DataFrame, prov: Any, t: Thresholds) -> list[Finding]:
+    """Too short or too long: the capture's own span (from provenance when events are filtered)."""
+    first, last = (prov.first_ts, prov.last_ts) if prov is not None and prov.first_ts else (
+        _iso(events["ts"].min()), _iso(events["ts"].max()))
+    seconds = (pd.Timestamp(last) - pd.Timestamp(first)).total_seconds()
+    ev = Evidence(count=prov.events if prov is not None else len(events), first=first, last=last,
                   metrics={"duration_s": seconds})
     if seconds < t.short_capture_s:
         code, title = "capture-short", f"A short capture: {seconds:,.1f} s"

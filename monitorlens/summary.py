@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .analysis import Analysis
+from .analysis import Analysis, duration_text
 from .findings import Finding, printable
 
 MIN_WIDTH = 60
@@ -83,18 +83,21 @@ def _section(title: str, body: list[str], total: int | None = None, shown: int |
     return ["", f"{title}{more}", *(body or ["  (none)"])]
 
 
-def _overview(a: Analysis) -> list[str]:
+def _overview(a: Analysis, width: int) -> list[str]:
     ov = a.overview
     lines = [f"monitorlens summary of {printable(ov.source)}"]
     lines.append(f"  {ov.lines:,} lines read: {ov.events:,} events"
                  + (" after filters" if ov.filtered else "")
                  + f", {ov.rejected:,} rejected, {ov.skipped:,} skipped")
+    if ov.filters:
+        text = "; ".join(f"{k} {printable(v)}" for k, v in ov.filters.items())
+        lines += textwrap.wrap(f"filters: {text}", width=width, initial_indent="  ", subsequent_indent="    ")
     if ov.first:
         first, last = pd.Timestamp(ov.first), pd.Timestamp(ov.last)
         end = last.strftime("%H:%M:%S.%f")[:-3] if first.date() == last.date() else last.strftime("%Y-%m-%d %H:%M:%S")
         rate = f", {ov.rate_per_s:,.1f} events/s" if ov.rate_per_s is not None else ""
         lines.append(f"  {first.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]} .. {end} UTC"
-                     f" ({_duration(ov.duration_s)}){rate}")
+                     f" ({duration_text(ov.duration_s)}){rate}")
     dbs = ", ".join(map(str, ov.dbs)) or "-"
     lines.append(f"  {ov.clients:,} clients, {ov.commands:,} distinct commands, db {dbs}")
     counts = pd.Series([f.severity for f in a.findings], dtype="str").value_counts()
@@ -103,14 +106,6 @@ def _overview(a: Analysis) -> list[str]:
     if a.provenance.rejects_by_reason:
         lines.append("  rejected: " + ", ".join(f"{n:,} {r}" for r, n in a.provenance.rejects_by_reason.items()))
     return lines
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:,.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:,.1f} min"
-    return f"{seconds / 3600:,.1f} h"
 
 
 COMMAND_COLUMNS = (
@@ -160,7 +155,7 @@ def render_text(analysis: Analysis, width: int = 80, top: int | None = None) -> 
     """
     a, width = analysis, max(width, MIN_WIDTH)
     top = a.top if top is None else top
-    out = _overview(a)
+    out = _overview(a, width)
     out += _section("Top commands", table(a.commands, COMMAND_COLUMNS, width, top), len(a.commands), top)
     out += _section("Clients (lua lines credited to their script's caller)",
                     table(a.clients, CLIENT_COLUMNS, width, top), len(a.clients), top)
