@@ -44,6 +44,23 @@ _EXPORTS: dict[str, str] = {
     "PatternRules": "patterns",
     "fingerprint": "patterns",
     "key_patterns": "patterns",
+    # analysis: breakdowns, findings, filters, the summary
+    "Analysis": "analysis",
+    "Overview": "analysis",
+    "analyze": "analysis",
+    "by_command": "breakdowns",
+    "by_client": "breakdowns",
+    "by_key_pattern": "breakdowns",
+    "hot_keys": "breakdowns",
+    "by_db": "breakdowns",
+    "timeline": "breakdowns",
+    "bursts": "breakdowns",
+    "gaps": "breakdowns",
+    "script_callers": "breakdowns",
+    "Thresholds": "findings",
+    "find_all": "findings",
+    "filter_events": "filters",
+    "render_text": "summary",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -63,10 +80,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .analysis import Analysis, Overview, analyze
+    from .breakdowns import by_client, by_command, by_db, by_key_pattern, bursts, gaps, hot_keys, script_callers, timeline
     from .compare import Comparison, compare
     from .errors import InputError, MonitorlensError, ParseError
-    from .findings import Evidence, Finding, Sample
+    from .filters import filter_events
+    from .findings import Evidence, Finding, Sample, Thresholds, find_all
     from .ingest import MonitorStream, read_monitor
     from .patterns import PatternRules, fingerprint, key_patterns
     from .schema import Provenance, provenance, rejects
     from .store import convert, load, read_parquet, write_parquet
+    from .summary import render_text
