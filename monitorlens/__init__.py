@@ -61,6 +61,10 @@ _EXPORTS: dict[str, str] = {
     "find_all": "findings",
     "filter_events": "filters",
     "render_text": "summary",
+    # CLIENT LIST snapshots and connection counts
+    "read_client_list": "clientlist",
+    "read_connection_counts": "clientlist",
+    "read_app_counts": "clientlist",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -82,6 +86,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .analysis import Analysis, Overview, analyze
     from .breakdowns import by_client, by_command, by_db, by_key_pattern, bursts, gaps, hot_keys, script_callers, timeline
+    from .clientlist import read_app_counts, read_client_list, read_connection_counts
     from .compare import Comparison, compare
     from .errors import InputError, MonitorlensError, ParseError
     from .filters import filter_events
