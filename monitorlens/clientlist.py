@@ -51,6 +51,8 @@ from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import __version__
 from .errors import InputError, ParseError
@@ -366,7 +368,7 @@ class _Lines:
 
     def __init__(self, f: BinaryIO) -> None:
         # Small blocks: a gzip stream cut short loses at most one block of lines.
-        self.reader = BlockReader(64 << 10)
+        self.reader = BlockReader(256 << 10)
         self.f = f
         self.count = 0
 
@@ -383,7 +385,11 @@ class _Lines:
 
 
 class _Rejects:
-    """Counts and keeps bad lines, or raises at the first one with ``errors="raise"``."""
+    """Counts and keeps bad lines; with ``errors="raise"``, :meth:`finish` raises for the first.
+
+    A reader may find bad lines out of order (a fast pass, then a slow one), so the
+    raise waits for the end of the input and names the earliest line.
+    """
 
     def __init__(self, name: str, errors: str) -> None:
         if errors not in ERRORS:
@@ -392,14 +398,15 @@ class _Rejects:
         self.errors = errors
         self.reasons: Counter[str] = Counter()
         self.kept: list[tuple[int, str, str]] = []
+        self.first: tuple[int, Rejected, str] | None = None
 
     def add(self, line: int, rejected: Rejected, raw: bytes) -> None:
         self.reasons[rejected.reason] += 1
         if rejected.reason in IGNORABLE:
             return
         text = reject_text(raw)
-        if self.errors == "raise":
-            raise ParseError(rejected.reason, source=self.name, line=line, text=text, detail=rejected.detail)
+        if self.first is None or line < self.first[0]:
+            self.first = (line, rejected, text)
         if len(self.kept) < REJECTS_KEPT:
             self.kept.append((line, rejected.reason, text))
 
@@ -407,6 +414,10 @@ class _Rejects:
         """Put the provenance (with the rejects) in ``df.attrs``; return ``df``."""
         if truncated is not None:
             self.add(lines + 1, Rejected(INPUT_TRUNCATED, truncated), b"")
+        if self.errors == "raise" and self.first is not None:
+            line, why, text = self.first
+            raise ParseError(why.reason, source=self.name, line=line, text=text, detail=why.detail)
+        self.kept.sort()
         rejected = {r: c for r, c in sorted(self.reasons.items()) if r not in IGNORABLE}
         ts = df[ts_column].dropna() if ts_column in df.columns else pd.Series([], dtype=object)
         df.attrs["provenance"] = Provenance(
@@ -447,81 +458,185 @@ def read_client_list(source: Source, *, errors: str = "skip") -> pd.DataFrame:
     """
     name = source_name(source)
     rejects = _Rejects(name, errors)
-    rows: list[dict[str, Any]] = []
-    snap_of: list[int] = []
-    ts_of: list[int | None] = []
-    line_of: list[int] = []
-    snapshot, ts, seen = 0, time_from_name(name), set()
-    started = False  # whether the current snapshot has clients
-    prev_keys: frozenset[str] = frozenset()
+    found = _Found()
+    snapshot, ts, seen, started = 0, time_from_name(name), set(), False
     with open_binary(source) as f:
         lines = _Lines(f)
         for number, raw, complete in lines:
-            header = parse_time_line(raw)
-            if isinstance(header, int):
-                snapshot, ts, seen = snapshot + (1 if started else 0), header, set()
-                started = False
-                continue
-            if isinstance(header, Rejected):
-                rejects.add(number, header, raw)
-                continue
-            parsed = parse_client_line(raw)
-            if isinstance(parsed, dict) and not complete and not prev_keys <= parsed.keys():
-                parsed = Rejected(TRUNCATED, "the last line ends early")
-            if isinstance(parsed, Rejected):
-                if not complete and parsed.reason != BLANK:
-                    parsed = Rejected(TRUNCATED, "the last line ends early: " + parsed.detail)
-                rejects.add(number, parsed, raw)
-                continue
-            cid = parsed.get("id")
-            if cid is not None and cid in seen:  # an id listed twice: the next snapshot
-                snapshot, ts, seen = snapshot + 1, None, set()
-            seen.add(cid)
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            if raw.startswith(b"id="):
+                cid = raw[3 : raw.find(b" ")]
+                if cid in seen:  # an id listed twice: the next snapshot
+                    snapshot, ts, seen = snapshot + 1, None, set()
+                seen.add(cid)
+            elif not raw.startswith(b"addr="):
+                header = parse_time_line(raw)
+                if isinstance(header, int):
+                    snapshot, ts, seen = snapshot + (1 if started else 0), header, set()
+                    started = False
+                    continue
+                rejected = header if header is not None else parse_client_line(raw)
+                if isinstance(rejected, Rejected):
+                    if not complete and rejected.reason != BLANK:
+                        rejected = Rejected(TRUNCATED, "the last line ends early")
+                    rejects.add(number, rejected, raw)
+                    continue
             started = True
-            prev_keys = frozenset(parsed)
-            rows.append(parsed)
-            snap_of.append(snapshot)
-            ts_of.append(ts)
-            line_of.append(number)
+            found.add(raw, number, snapshot, ts, complete)
         truncated = lines.reader.error
-    df = _client_frame(rows, snap_of, ts_of, line_of)
-    return rejects.finish(df, "clients", lines.count, "snapshot_ts", truncated)
+    table = _client_table(found, rejects)
+    return rejects.finish(_client_frame(table), "clients", lines.count, "snapshot_ts", truncated)
 
 
-def _client_frame(
-    rows: list[dict[str, Any]], snap_of: list[int], ts_of: list[int | None], line_of: list[int]
-) -> pd.DataFrame:
-    """Typed columns from parsed rows (see the module doc)."""
-    unknown = sorted({k for r in rows for k in r} - FIELDS.keys())
-    cols: dict[str, Any] = {
-        "snapshot": np.array(snap_of, dtype=np.int64),
-        "snapshot_ts": _utc_us(ts_of),
-        "line": np.array(line_of, dtype=np.int64),
+class _Found:
+    """The client lines of a file, with their line number, snapshot and time."""
+
+    def __init__(self) -> None:
+        self.raw: list[bytes] = []
+        self.line: list[int] = []
+        self.snapshot: list[int] = []
+        self.ts: list[int | None] = []
+        self.cut: int | None = None  # index of an unterminated last line
+
+    def add(self, raw: bytes, line: int, snapshot: int, ts: int | None, complete: bool) -> None:
+        if not complete:
+            self.cut = len(self.raw)
+        self.raw.append(raw)
+        self.line.append(line)
+        self.snapshot.append(snapshot)
+        self.ts.append(ts)
+
+
+MAX_LAYOUTS = 8  # distinct field layouts tried on the fast path (one per server version seen)
+
+
+def _client_table(found: _Found, rejects: _Rejects) -> pa.Table:
+    """Parse the client lines: a vectorized pass per field layout, then line by line for the rest.
+
+    # Strategy: the lines of one server version list the same fields in the same order,
+    # so one regex per layout, run by Arrow over every line, parses nearly all of them.
+    # Lines it does not match (a unix path with spaces, a bad number, a cut last line)
+    # go through :func:`parse_client_line`, which says what is wrong.
+    """
+    n = len(found.raw)
+    binary = pa.array(found.raw, pa.binary())
+    try:
+        text = binary.cast(pa.string())
+    except pa.ArrowInvalid:
+        text = pa.array([_text(r) for r in found.raw], pa.string())
+    pending = np.array([i for i in range(n) if i != found.cut], dtype=np.int64)
+    parts: list[pa.Table] = []
+    slow: list[int] = [] if found.cut is None else [found.cut]
+    for _ in range(MAX_LAYOUTS):
+        if not len(pending):
+            break
+        keys = [k for k, _ in split_pairs(_text(found.raw[pending[0]])) or []]
+        matched = _match_layout(text.take(pa.array(pending)), keys) if len(set(keys)) == len(keys) else None
+        if matched is None or not matched[0].any():
+            slow.append(int(pending[0]))
+            pending = pending[1:]
+            continue
+        ok, table = matched
+        parts.append(table.append_column("_i", pa.array(pending[ok])))
+        pending = pending[~ok]
+    slow.extend(int(i) for i in pending)
+    parts.append(_slow_table(sorted(slow), found, rejects))
+    table = pa.concat_tables(parts, promote_options="default")
+    table = table.take(pc.sort_indices(table.column("_i")))
+    index = table.column("_i").to_numpy()
+    extra = {
+        "snapshot": pa.array(np.array(found.snapshot, dtype=np.int64)[index]),
+        "snapshot_ts": pa.array([found.ts[i] for i in index], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        "line": pa.array(np.array(found.line, dtype=np.int64)[index]),
     }
-    for field, kind in FIELDS.items():
-        values = [r.get(field) for r in rows]
-        cols[column_name(field)] = pd.array(values, dtype="Int64" if kind == INT else "str")
-    for field in unknown:
-        cols[column_name(field)] = pd.array([r.get(field) for r in rows], dtype="str")
-    df = pd.DataFrame(cols)
+    for position, (column, values) in enumerate(extra.items()):
+        table = table.add_column(position, column, values)
+    return table.drop_columns(["_i"])
+
+
+def _match_layout(lines: pa.Array, keys: list[str]) -> tuple[np.ndarray, pa.Table] | None:
+    """Which lines list exactly ``keys`` in this order (numbers where numbers go), and their values."""
+    if not keys:
+        return None
+    tokens = pc.split_pattern(lines, " ")
+    width = len(keys)
+    ok = pc.equal(pc.list_value_length(tokens), width).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(ok)
+    starts = tokens.offsets.to_numpy()[rows]
+    flat = tokens.values
+    values = {}
+    for j, key in enumerate(keys):
+        cell = flat.take(pa.array(starts + j))
+        good = pc.starts_with(cell, key + "=")
+        value = pc.utf8_slice_codeunits(cell, len(key) + 1)
+        if FIELDS.get(key) == INT:
+            good = pc.and_(good, pc.match_substring_regex(value, r"^-?\d{1,18}$"))
+        ok[rows[~good.to_numpy(zero_copy_only=False)]] = False
+        values[column_name(key)] = value
+    keep = pa.array(ok[rows])
+    columns = {
+        name: (v.filter(keep).cast(pa.int64()) if FIELDS.get(key) == INT else v.filter(keep))
+        for (name, v), key in zip(values.items(), keys)
+    }
+    return ok, pa.table(columns)
+
+
+def _slow_table(indices: list[int], found: _Found, rejects: _Rejects) -> pa.Table:
+    rows, kept = [], []
+    prev_keys: frozenset[str] = frozenset()
+    for i in indices:
+        parsed = parse_client_line(found.raw[i])
+        if i == found.cut and i > 0 and isinstance(parsed, dict):
+            prev = parse_client_line(found.raw[i - 1])
+            prev_keys = frozenset(prev) if isinstance(prev, dict) else frozenset()
+            if not prev_keys <= parsed.keys():
+                parsed = Rejected(TRUNCATED, "the last line ends early")
+        if isinstance(parsed, Rejected):
+            if i == found.cut:
+                parsed = Rejected(TRUNCATED, "the last line ends early")
+            rejects.add(found.line[i], parsed, found.raw[i])
+            continue
+        rows.append({column_name(k): v for k, v in parsed.items()})
+        kept.append(i)
+    names = sorted({k for r in rows for k in r})
+    kinds = {column_name(k): v for k, v in FIELDS.items()}
+    schema = pa.schema([(k, pa.int64() if kinds.get(k) == INT else pa.string()) for k in names] + [("_i", pa.int64())])
+    return pa.Table.from_pylist([r | {"_i": i} for r, i in zip(rows, kept)], schema=schema)
+
+
+def _client_frame(table: pa.Table) -> pd.DataFrame:
+    """The DataFrame of :func:`read_client_list` (see the module doc) from the parsed table."""
+    known = [column_name(f) for f in FIELDS]
+    kinds = {column_name(k): v for k, v in FIELDS.items()}
+    for column in known:
+        if column not in table.column_names:
+            table = table.append_column(column, pa.nulls(len(table), pa.int64() if kinds[column] == INT else pa.string()))
+    unknown = sorted(set(table.column_names) - set(known) - {"snapshot", "snapshot_ts", "line"})
+    table = table.select(["snapshot", "snapshot_ts", "line", *known, *unknown])
+    df = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.string(): pd.StringDtype(na_value=np.nan)}.get)
+    for column in ("snapshot", "line"):
+        df[column] = df[column].astype("int64")
     flags = df["flags"].fillna("")
-    unix = flags.str.contains("U", regex=False)
-    parts = {
-        key: addr_parts(key[0], key[1])
-        for key in set(zip(df["addr"].fillna(""), unix))
-    }
-    keyed = list(zip(df["addr"].fillna(""), unix))
-    df["addr_kind"] = pd.array([parts[k][0] for k in keyed], dtype="str")
-    df["host"] = pd.array([parts[k][1] for k in keyed], dtype="str")
-    df["port"] = pd.array([parts[k][2] for k in keyed], dtype="Int64")
-    df["monitor_source"] = pd.array([parts[k][3] for k in keyed], dtype="str")
-    df.loc[df["addr"].isna(), ["addr_kind", "host", "monitor_source"]] = np.nan
+    addr = table.column("addr").combine_chunks() if len(table) else pa.array([], pa.string())
+    split = pc.extract_regex(addr, r"^(?P<host>.*):(?P<port>[^:]*)$")
+    host = pd.Series(pc.if_else(split.is_valid(), split.field(0), addr), dtype="str", index=df.index)
+    port = pd.Series(split.field(1), dtype="str", index=df.index).where(split.is_valid().to_numpy(zero_copy_only=False))
+    unix = flags.str.contains("U", regex=False) | (host.str.startswith("/") & (port == "0"))
+    bracketed = host.str.startswith("[") & host.str.endswith("]")
+    tcp6 = ~unix & (bracketed | host.str.contains(":", regex=False))
+    df["addr_kind"] = pd.Series(np.where(unix, "unix", np.where(tcp6, "tcp6", "tcp")), index=df.index, dtype="str")
+    df["host"] = host.where(~(tcp6 & bracketed), host.str.slice(1, -1)).astype("str")
+    df["port"] = pd.to_numeric(port, errors="coerce").astype("Int64")
+    df["monitor_source"] = df["addr"].where(~unix, "unix:" + host).astype("str")
+    missing = df["addr"].isna()
+    df.loc[missing, ["addr_kind", "host", "monitor_source"]] = np.nan
     types = {f: client_type(f) for f in flags.unique()}
-    df["client_type"] = pd.array(flags.map(types), dtype="str")
-    missing = df["flags"].isna()
+    df["client_type"] = flags.map(types).astype("str")
+    no_flags = df["flags"].isna()
     for letter, column in FLAGS.items():
         df[column] = pd.array(flags.str.contains(letter, regex=False), dtype="boolean")
-        df.loc[missing, column] = pd.NA
+        df.loc[no_flags, column] = pd.NA
     return df
 
 

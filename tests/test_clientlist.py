@@ -369,3 +369,27 @@ def test_live_addresses_match_monitor_sources() -> None:
         assert listed[f"c-{via}"] == sources[via], via
     if "tcp6" in vias:
         assert sources["tcp6"].startswith("[::1]:")
+
+
+@pytest.mark.parametrize("path", ["grammar/clients.log", "incident/clients.log.gz"])
+def test_fast_path_agrees_with_the_reference_parser(path: str) -> None:
+    """Every row of the vectorized reader equals parse_client_line and addr_parts of its line."""
+    df = cl.read_client_list(SAMPLES / path, errors="raise")
+    raw = (SAMPLES / path).read_bytes()
+    lines = (gzip.decompress(raw) if path.endswith(".gz") else raw).split(b"\n")
+    for row in df.itertuples(index=False):
+        parsed = cl.parse_client_line(lines[row.line - 1])
+        assert isinstance(parsed, dict)
+        for key, value in parsed.items():
+            assert getattr(row, cl.column_name(key)) == value, (row.line, key)
+        kind, host, port, source = cl.addr_parts(row.addr, "U" in row.flags)
+        assert (row.addr_kind, row.host, row.port, row.monitor_source) == (kind, host, port, source)
+
+
+def test_mixed_layouts_and_odd_lines_in_one_file() -> None:
+    """Two server versions' layouts, a unix path with spaces and a bad number in one file."""
+    bad = V72.replace(b"id=4", b"id=8").replace(b"omem=2048", b"omem=lots")
+    df = read(V5 + b"\n" + V72 + b"\n" + VALKEY81 + b"\n" + bad + b"\n" + V5.replace(b"id=3", b"id=9") + b"\n")
+    assert df.id.tolist() == [3, 4, 5, 9]
+    assert df.line.tolist() == [1, 2, 3, 5]
+    assert rejects(df).values.tolist() == [[4, "bad-value", bad.decode()]]
