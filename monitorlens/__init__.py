@@ -61,10 +61,19 @@ _EXPORTS: dict[str, str] = {
     "find_all": "findings",
     "filter_events": "filters",
     "render_text": "summary",
-    # CLIENT LIST snapshots and connection counts
+    # CLIENT LIST snapshots and connection counts: reading, leaks, findings, names for MONITOR
     "read_client_list": "clientlist",
     "read_connection_counts": "clientlist",
     "read_app_counts": "clientlist",
+    "ClientThresholds": "clients",
+    "attach_names": "clients",
+    "client_counts": "clients",
+    "connection_trends": "clients",
+    "count_trend": "clients",
+    "client_findings": "clients",
+    "connection_count_findings": "clients",
+    "remediation_plan": "clients",
+    "plan_text": "clients",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -87,6 +96,17 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .analysis import Analysis, Overview, analyze
     from .breakdowns import by_client, by_command, by_db, by_key_pattern, bursts, gaps, hot_keys, script_callers, timeline
     from .clientlist import read_app_counts, read_client_list, read_connection_counts
+    from .clients import (
+        ClientThresholds,
+        attach_names,
+        client_counts,
+        client_findings,
+        connection_count_findings,
+        connection_trends,
+        count_trend,
+        plan_text,
+        remediation_plan,
+    )
     from .compare import Comparison, compare
     from .errors import InputError, MonitorlensError, ParseError
     from .filters import filter_events
