@@ -19,16 +19,17 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _ingest(ns: argparse.Namespace) -> int:
-    from .store import convert, progress_printer
+    from .store import ingest, progress_printer
 
     source = ns.capture
     out = ns.output or _default_output(source)
     total = _plain_size(source)
-    prov = convert(source, out, errors=ns.errors, progress=progress_printer(total))
+    prov = ingest(source, out, kind=ns.kind, errors=ns.errors, progress=progress_printer(total))
     if sys.stderr.isatty():
         sys.stderr.write("\n")
+    rows = "events" if prov.kind == "monitor" else f"{prov.kind} rows"
     print(
-        f"{out}: {prov.events:,} events from {prov.lines:,} lines"
+        f"{out}: {prov.events:,} {rows} from {prov.lines:,} lines"
         f" ({prov.rejected:,} rejected, {sum(prov.skipped.values()):,} skipped)"
         + (f", {prov.first_ts} .. {prov.last_ts}" if prov.first_ts else "")
     )
@@ -83,13 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "ingest",
         help="convert a capture to Parquet",
-        description="Convert a MONITOR capture (plain, .gz or - for stdin) to Parquet, in bounded memory.",
-        epilog="example: python -m monitorlens ingest capture.txt.gz -o capture.parquet",
+        description="Convert a MONITOR capture (plain, .gz or - for stdin; streamed, in bounded memory), "
+        "CLIENT LIST snapshots, a timestamp,clients CSV or uniq -c counts to Parquet.",
+        epilog="examples: python -m monitorlens ingest capture.txt.gz -o capture.parquet\n"
+        "          python -m monitorlens ingest clients.log.gz -o clients.parquet",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("capture", help="capture file (.txt, .gz) or - for stdin")
+    p.add_argument("capture", help="capture or log file (.txt, .gz), or - for a capture on stdin")
     p.add_argument("-o", "--output", help="Parquet file to write (default: beside the capture)")
     p.add_argument("--errors", choices=("skip", "raise"), default="skip",
                    help="skip: count and keep bad lines (default); raise: stop at the first")
+    p.add_argument("--kind", choices=("monitor", "clients", "connections", "app-counts"),
+                   help="what the file holds (default: detected from its first bytes)")
     p.set_defaults(handler=_ingest)
 
     p = sub.add_parser(
@@ -119,7 +125,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=80, help="text width (default 80)")
     add_filter_arguments(p)
     p.set_defaults(handler=_summary)
+
+    p = sub.add_parser(
+        "report",
+        help="one offline HTML (or Markdown, JSON) report of a capture, for an incident",
+        description="Analyse a capture and write one self-contained report: provenance, findings, traffic, "
+        "commands, clients, key patterns, databases, gaps, coverage. HTML has inline CSS and SVG charts "
+        "and makes no request when opened. Argument values are redacted unless --show-values. The report "
+        "is deterministic (no generation time unless --timestamp).",
+        epilog="example: python -m monitorlens report capture.txt.gz --clients clients.log -o incident.html",
+    )
+    p.add_argument("capture", help="capture file (.txt, .gz, .parquet) or - for stdin")
+    p.add_argument("-o", "--output", help="file to write (default: <capture>-report.<format>); - for stdout")
+    p.add_argument("--format", choices=("html", "md", "json"),
+                   help="html, md or json (default: from the output's suffix, else html)")
+    p.add_argument("--clients", metavar="FILE", help="CLIENT LIST snapshots: names for addresses, client sections")
+    p.add_argument("--connections", metavar="FILE", help="connection counts (<epoch>,<clients> CSV)")
+    p.add_argument("--show-values", action="store_true", help="show argument values (redacted by default)")
+    p.add_argument("--timestamp", action="store_true",
+                   help="write the generation time and time taken (off: same input, same bytes)")
+    p.add_argument("--no-charts", action="store_true", help="leave the charts out of the HTML (faster)")
+    add_filter_arguments(p)
+    p.set_defaults(handler=_report)
+
+    p = sub.add_parser(
+        "plot",
+        help="one chart of the report as PNG or SVG, for a ticket",
+        description="Draw one chart of a capture's report (with title, time range and units) to a .png "
+        "or .svg file. KIND: traffic, commands, clients, key-patterns, gaps.",
+        epilog="example: python -m monitorlens plot traffic capture.txt.gz -o traffic.png",
+    )
+    p.add_argument("kind", metavar="KIND", help="traffic, commands, clients, key-patterns or gaps")
+    p.add_argument("capture", help="capture file (.txt, .gz, .parquet) or - for stdin")
+    p.add_argument("-o", "--output", required=True, help="image to write: .png or .svg")
+    p.add_argument("--clients", metavar="FILE", help="CLIENT LIST snapshots (names, client charts)")
+    add_filter_arguments(p)
+    p.set_defaults(handler=_plot)
     return parser
+
+
+def _report(ns: argparse.Namespace) -> int:
+    from .report import report_command
+
+    print(report_command(ns), file=sys.stderr if ns.output == "-" else sys.stdout)
+    return 0
+
+
+def _plot(ns: argparse.Namespace) -> int:
+    from .report import plot_command
+
+    print(plot_command(ns))
+    return 0
 
 
 def _summary(ns: argparse.Namespace) -> int:

@@ -70,6 +70,27 @@ def open_binary(source: Source) -> Iterator[BinaryIO]:
     yield _maybe_gunzip(source)
 
 
+SNIFF_BYTES = 64 << 10
+
+
+def detect_kind(source: Source) -> str:
+    """What a file holds: ``monitor``, ``clients`` (CLIENT LIST snapshots), ``connections``
+    (``timestamp,clients`` CSV) or ``app-counts`` (``uniq -c`` per name), from its first bytes.
+
+    stdin and file objects are not sniffed (that would consume them): they are ``monitor``,
+    as is a file nothing in which is recognized.
+    """
+    from .clientlist import detect_kind as sniff
+
+    if not isinstance(source, (str, os.PathLike)) or str(source) == "-":
+        return "monitor"
+    with open_binary(source) as f:
+        head = f.read(SNIFF_BYTES)
+    # Nothing recognizable (an empty file, garbage): read it as a capture, whose
+    # reader counts and reports every line it rejects.
+    return sniff(head, str(source)) or "monitor"
+
+
 def _maybe_gunzip(f: BinaryIO) -> BinaryIO:
     """Wrap ``f`` in a gzip reader when its first bytes are the gzip magic."""
     buffered = f if hasattr(f, "peek") else io.BufferedReader(f)  # type: ignore[arg-type]

@@ -47,7 +47,9 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> Path:
 
     >>> write_parquet(read_monitor("capture.txt"), "capture.parquet")  # doctest: +SKIP
     """
-    table = pa.Table.from_pandas(df, preserve_index=False)
+    bare = df.copy(deep=False)
+    bare.attrs = {}  # provenance goes into our own metadata key, not pandas' JSON of attrs
+    table = pa.Table.from_pandas(bare, preserve_index=False)
     if set(MONITOR_SCHEMA.names) <= set(table.column_names):
         table = table.select(MONITOR_SCHEMA.names).cast(MONITOR_SCHEMA)
     table = table.replace_schema_metadata((table.schema.metadata or {}) | _metadata(provenance(df)))
@@ -78,6 +80,41 @@ def convert(
     finally:
         tmp.unlink(missing_ok=True)
     return stream.provenance
+
+
+KINDS = ("monitor", "clients", "connections", "app-counts")
+
+
+def ingest(
+    source: Source,
+    path: str | os.PathLike,
+    *,
+    kind: str | None = None,
+    errors: str = "skip",
+    progress: Callable[[int, int], None] | None = None,
+) -> Provenance:
+    """Any input monitorlens reads to Parquet: a MONITOR capture (streamed), CLIENT LIST
+    snapshots, a connection-count CSV or ``uniq -c`` counts; ``kind`` None detects it.
+
+    >>> ingest("clients.log.gz", "clients.parquet").kind  # doctest: +SKIP
+    'clients'
+    """
+    from . import clientlist
+    from .ingest import detect_kind
+
+    kind = kind or detect_kind(source)
+    if kind == "monitor":
+        return convert(source, path, errors=errors, progress=progress)
+    readers = {
+        "clients": clientlist.read_client_list,
+        "connections": clientlist.read_connection_counts,
+        "app-counts": clientlist.read_app_counts,
+    }
+    if kind not in readers:
+        raise InputError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+    df = readers[kind](source, errors=errors)
+    write_parquet(df, path)
+    return provenance(df)
 
 
 def read_parquet(path: str | os.PathLike, columns: Iterable[str] | None = None) -> pd.DataFrame:

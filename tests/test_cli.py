@@ -55,3 +55,30 @@ def test_sample_takes_snapshots_of_a_real_server(tmp_path: Path) -> None:
     assert out.read_text().count("\n# ") + out.read_text().startswith("# ") == 3
     assert len(csv.read_text().splitlines()) == 3
     assert main(["sample", "redis://127.0.0.1:1", "--count", "1", "-o", str(tmp_path / "x")]) == 1
+
+
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("incident/clients.log.gz", "clients"),
+        ("incident/connections.csv", "connections"),
+        ("incident/connections_by_app_1795641963.txt", "app-counts"),
+    ],
+)
+def test_ingest_detects_client_logs(tmp_path: Path, name: str, kind: str) -> None:
+    out = tmp_path / "x.parquet"
+    assert main(["ingest", str(SAMPLES / name), "-o", str(out)]) == 0
+    df = monitorlens.read_parquet(out)
+    assert monitorlens.provenance(df).kind == kind
+    assert len(df) == monitorlens.provenance(df).events > 0
+
+
+def test_ingest_of_an_unknown_file_reports_every_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "x.parquet"
+    assert main(["ingest", str(SAMPLES / "incident" / "facts.json"), "-o", str(out)]) == 0
+    lines = (SAMPLES / "incident" / "facts.json").read_bytes().count(b"\n")
+    assert f"0 events from {lines:,} lines ({lines:,} rejected" in capsys.readouterr().out
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    assert main(["ingest", str(empty), "-o", str(out)]) == 0
+    assert "0 events from 0 lines" in capsys.readouterr().out
