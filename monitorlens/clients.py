@@ -130,6 +130,7 @@ def _trend_row(ts: pd.Series, clients: pd.Series, t: ClientThresholds, headroom:
         "last_clients": int(y[-1]),
         "max_clients": int(y.max()),
         "slope_per_min": slope,
+        "intercept": intercept,
         "steadiness": float((steps >= 0).mean()) if len(steps) else math.nan,
         "r2": 1 - float(((y - fitted) ** 2).sum()) / ss_tot if ss_tot > 0 else math.nan,
         "growth": growth,
@@ -156,8 +157,8 @@ def growth_trends(
     """One trend row per value of ``by`` (or one for all) from tidy counts (ts, by, clients).
 
     Columns: ``by``, snapshots, first_ts, last_ts, span_s, first_clients, last_clients,
-    max_clients, slope_per_min (Theil–Sen), steadiness (share of steps that do not go
-    down), r2 (of that line), growth (fitted clients over the span), minutes_to_maxclients
+    max_clients, slope_per_min (Theil–Sen) and intercept (the fitted count at first_ts),
+    steadiness (share of steps that do not go down), r2 (of that line), growth (fitted clients over the span), minutes_to_maxclients
     (how long, at this group's slope, until the server's total reaches ``maxclients``),
     leaking (the thresholds above all met). Rows without a time are left out; a value
     missing at a time counts 0 there. For ``uniq -c`` files (:func:`read_app_counts`,
