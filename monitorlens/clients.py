@@ -620,7 +620,8 @@ def remediation_plan(snapshots: pd.DataFrame, findings: Iterable[Finding]) -> pd
 
     >>> print(plan_text(remediation_plan(df, client_findings(df))))  # doctest: +SKIP
     """
-    latest = last_rows(snapshots).set_index(_client_key(last_rows(snapshots)))
+    latest = last_rows(snapshots)
+    latest = latest.set_index(_client_key(latest))
     wanted: dict[str, list[tuple[str, str]]] = {}
     for finding in sorted(findings, key=lambda f: SEVERITY_ORDER[f.severity]):
         for row in finding.evidence.rows:
@@ -713,10 +714,8 @@ def attach_names(
     matched = _match_listed(left, rows, tol)
     named = _apply_setnames(matched, _setnames(out, src))
     result = named.set_index("_pos").reindex(np.arange(len(out)))
-    for column in NAME_COLUMNS:
-        out[column] = pd.array(result[column].to_numpy(dtype=object), dtype="str")
-    out["client_id"] = pd.array(result["client_id"].to_numpy(dtype=object), dtype="Int64")
-    out["name_source"] = pd.array(result["name_source"].to_numpy(dtype=object), dtype="str")
+    for column, dtype in (*((c, "str") for c in NAME_COLUMNS), ("client_id", "Int64"), ("name_source", "str")):
+        out[column] = result[column].astype(dtype).set_axis(out.index)
     return out
 
 
@@ -765,11 +764,10 @@ def _match_listed(left: pd.DataFrame, rows: pd.DataFrame, tol: pd.Timedelta) -> 
     fwd_ok = fwd["connected_at"].notna() & (fwd["connected_at"] <= fwd["ts"])
     within = bwd["gone_by"].isna() & ((bwd["ts"] - bwd["snapshot_ts"]) <= tol)
     bwd_ok = bwd["snapshot_ts"].notna() & ((bwd["ts"] < bwd["gone_by"]) | within)
-    picked = fwd.where(fwd_ok, bwd.where(bwd_ok & ~fwd_ok))
-    out = left.reset_index(drop=True).copy()
+    out = left.reset_index(drop=True)
     for column in (*NAME_COLUMNS, "client_id", "connected_at"):
-        out[column] = picked[column].to_numpy()
-    out["name_source"] = np.where(picked["snapshot_ts"].notna(), "client-list", None)
+        out[column] = fwd[column].where(fwd_ok, bwd[column].where(bwd_ok))
+    out["name_source"] = pd.Series("client-list", index=out.index, dtype="str").where(fwd_ok | bwd_ok)
     return out
 
 
