@@ -21,7 +21,7 @@ import pandas as pd
 
 from . import breakdowns as bd
 from .filters import applied_filters
-from .findings import Finding, Thresholds, find_all
+from .findings import Context, Finding, Thresholds, find_all
 from .patterns import DEFAULT_RULES, PatternRules
 from .schema import Provenance, provenance
 
@@ -146,20 +146,21 @@ def analyze(
     >>> a.commands.head(3)  # doctest: +SKIP
     """
     prov = provenance(events)
+    keys = bd.key_table(events, pattern_rules)  # flattened and fingerprinted once, shared
     return Analysis(
         provenance=prov,
         overview=overview(events, prov),
         commands=bd.by_command(events),
         subcommands=bd.by_command(events, subcommands=True),
         clients=bd.by_client(events, credit_lua=True),
-        key_patterns=bd.by_key_pattern(events, rules=pattern_rules),
-        hot_keys=bd.hot_keys(events, top=top, rules=pattern_rules),
+        key_patterns=bd.by_key_pattern(keys),
+        hot_keys=bd.hot_keys(keys, top=top),
         dbs=bd.by_db(events),
         timeline=bd.timeline(events, freq, by="command", top=TIMELINE_TOP),
         timeline_clients=bd.timeline(events, freq, by="client", top=TIMELINE_TOP),
         bursts=bd.bursts(events, freq),
         gaps=bd.gaps(events, top=top),
-        findings=tuple(find_all(events, thresholds)),
+        findings=tuple(find_all(events, thresholds, Context.of(events, keys=keys.flat))),
         thresholds=thresholds,
         top=top,
     )

@@ -2,74 +2,248 @@
 
 Every function takes the events of :func:`monitorlens.read_monitor` (or a filtered
 slice of them), never mutates them, and returns a new DataFrame named for what it
-holds. Rates are per second of the events' own span (first to last line); a span of
-zero gives a null rate, never a division by zero. Times are ``datetime64[us, UTC]``.
+holds, most frequent first. Rates are per second of the events' own span (first to
+last line); a span of zero gives a null rate, never a division by zero. Times are
+``datetime64[us, UTC]``.
 
 Example::
 
     >>> events = read_monitor("sample_captures/incident/monitor.txt.gz")  # doctest: +SKIP
     >>> by_command(events).head(3)  # doctest: +SKIP
       command  count     share  rate_per_s                            first ...
+
+# Strategy: a capture has a million rows but few distinct commands, clients and
+# keys. Everything here works on integer codes (the categorical columns' codes,
+# Arrow dictionary indices for keys) with bincount/groupby, and does Python work
+# only per distinct value (a name, a fingerprint, a "GET 60%" text).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .commands import lookup
+from .errors import InputError
 from .patterns import DEFAULT_RULES, PatternRules, key_patterns
 
 SCRIPT_CALLS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
 """Commands whose script's own commands follow them as ``lua`` lines."""
 
 LUA = "lua"
-SETNAMES_ATTR = "setname_names"  # events.attrs key: (client, name, ts) tuples of rows filtered out
 OTHER = "(other)"
 MIX_TOP = 3  # entries in a "command mix" text: "GET 60%, HGET 30%, SET 10%"
+SETNAMES_ATTR = "setname_names"  # events.attrs key: (client, name, ts) tuples of rows filtered out
+ACCESS = ("read", "write", "other")
 
 
-# ----------------------------------------------------------------------------- helpers
+# ------------------------------------------------------------------------ coded columns
+
+
+def codes_of(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (-1 for null) and the values they stand for (categorical codes when it is one).
+
+    >>> codes_of(pd.Series(["a", "b", "a"]))[0].tolist()
+    [0, 1, 0]
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy().astype(np.int64), series.cat.categories
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
+def ts_us(events: pd.DataFrame) -> np.ndarray:
+    """The ``ts`` column as int64 microseconds since the epoch (no copy when already in us)."""
+    ts = events["ts"]
+    return ts.dt.as_unit("us").array.asi8 if ts.dt.unit != "us" else ts.array.asi8
+
+
+def _times(us: np.ndarray | pd.Series) -> pd.Series | pd.DatetimeIndex:
+    return pd.to_datetime(us, unit="us", utc=True).as_unit("us")
 
 
 def span_seconds(events: pd.DataFrame) -> float:
     """Seconds from the first to the last event (0.0 for fewer than two).
 
-    >>> span_seconds(read_monitor(["1.0 [0 lua] \\"GET\\" \\"k\\"", "3.5 [0 lua] \\"GET\\" \\"k\\""]))  # doctest: +SKIP
+    >>> span_seconds(read_monitor(['1.000000 [0 lua] "GET" "k"', '3.500000 [0 lua] "GET" "k"']))  # doctest: +SKIP
     2.5
     """
     if len(events) < 2:
         return 0.0
-    ts = events["ts"]
-    return (ts.max() - ts.min()).total_seconds()
+    us = ts_us(events)
+    return float(us.max() - us.min()) / 1e6
 
 
-def _rate(count: pd.Series | int, seconds: float) -> pd.Series | float:
-    if seconds <= 0:
-        return count * np.nan
-    return count / seconds
+def _rate(count: pd.Series, seconds: float) -> pd.Series:
+    return count / seconds if seconds > 0 else count * np.nan
 
 
-def _text(series: pd.Series) -> pd.Series:
-    """A categorical or string column as plain ``str`` (nulls kept)."""
-    return series.astype("str")
+def per_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
+    """``fn`` applied once per distinct non-null value, spread back over the Series (nulls stay null).
+
+    >>> per_distinct(pd.Series(["GET", "GET", None]), str.lower).tolist()
+    ['get', 'get', None]
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    found = np.array([fn(v) for v in uniques] + [None], dtype=object)
+    return pd.Series(found[codes], index=values.index, name=values.name)
+
+
+def _pair_counts(a: np.ndarray, b: np.ndarray) -> pd.Series:
+    """Counts of each (a, b) code pair present, as a Series with a 2-level index, biggest first."""
+    ok = (a >= 0) & (b >= 0)
+    width = int(b.max()) + 1 if ok.any() else 1
+    counts = pd.Series(a[ok] * width + b[ok]).value_counts(sort=True)
+    index = pd.MultiIndex.from_arrays([counts.index.to_numpy() // width, counts.index.to_numpy() % width])
+    return pd.Series(counts.to_numpy(), index=index)
+
+
+def _distinct(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """For each group code of ``a`` in 0..n-1, the number of distinct ``b`` codes."""
+    pairs = _pair_counts(a, b)
+    return np.bincount(pairs.index.get_level_values(0).to_numpy(), minlength=n)
+
+
+def _mix_text(pairs: pd.Series, labels: pd.Index, top: int = MIX_TOP) -> pd.Series:
+    """``"GET 60%, HGET 30%"`` per group from (group, value) pair counts."""
+    if pairs.empty:
+        return pd.Series(dtype="str")
+    groups = pairs.index.get_level_values(0)
+    totals = pairs.groupby(groups).sum()
+    head = pairs.groupby(level=0, sort=False).head(top)
+    g, v = head.index.get_level_values(0).to_numpy(), head.index.get_level_values(1).to_numpy()
+    pct = np.rint(100 * head.to_numpy() / totals.reindex(g).to_numpy()).astype(int)
+    parts = pd.Series([f"{labels[x]} {p}%" for x, p in zip(v, pct)], index=g)
+    return parts.groupby(level=0, sort=False).agg(", ".join)
+
+
+def mix(frame: pd.DataFrame, by: str, of: str, top: int = MIX_TOP) -> pd.Series:
+    """Per value of ``by``, the text ``"GET 60%, HGET 30%"`` of its top ``of`` values.
+
+    >>> mix(pd.DataFrame({"c": ["a", "a", "b"], "cmd": ["GET", "SET", "GET"]}), "c", "cmd").to_dict()
+    {'a': 'GET 50%, SET 50%', 'b': 'GET 100%'}
+    """
+    g, glabels = codes_of(frame[by])
+    v, vlabels = codes_of(frame[of])
+    text = _mix_text(_pair_counts(g, v), vlabels, top)
+    return pd.Series(text.to_numpy(), index=glabels[text.index.to_numpy()], name=f"{of}_mix", dtype="str")
+
+
+@dataclass(frozen=True)
+class _Grouped:
+    """count/first/last per group code, for groups that have rows."""
+
+    codes: np.ndarray  # the group codes present
+    count: np.ndarray
+    first: np.ndarray  # int64 us
+    last: np.ndarray
+
+
+def _group(codes: np.ndarray, us: np.ndarray) -> _Grouped:
+    ok = codes >= 0
+    g = pd.Series(us[ok]).groupby(codes[ok], sort=True).agg(["size", "min", "max"])
+    return _Grouped(g.index.to_numpy(), g["size"].to_numpy(), g["min"].to_numpy(), g["max"].to_numpy())
+
+
+def _table(label: str, labels: Any, g: _Grouped, total: int, seconds: float, **more: Any) -> pd.DataFrame:
+    """The common columns (label, count, share, rate_per_s, first, last) plus ``more``, sorted."""
+    count = pd.Series(g.count, dtype="int64")
+    table = pd.DataFrame({
+        label: labels, "count": count, "share": count / total if total else np.nan,
+        "rate_per_s": _rate(count.astype("float64"), seconds),
+        "first": _times(g.first), "last": _times(g.last), **more,
+    })
+    table = table.sort_values(["count", "first"], ascending=[False, True], kind="stable")
+    return table.reset_index(drop=True)
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+
+
+# ------------------------------------------------------------------ commands and clients
+
+
+def _command_codes(events: pd.DataFrame, subcommands: bool) -> tuple[np.ndarray, pd.Index]:
+    cmd, cmds = codes_of(events["command"])
+    if not subcommands:
+        return cmd, cmds
+    sub, subs = codes_of(events["subcommand"])
+    codes, uniques = pd.factorize(cmd * (len(subs) + 1) + (sub + 1))
+    pairs = [divmod(int(u), len(subs) + 1) for u in uniques]
+    names = [f"{cmds[c]} {subs[s - 1]}" if s > 0 else str(cmds[c]) for c, s in pairs]
+    # two pairs cannot give one name: subcommands have no spaces
+    return codes.astype(np.int64), pd.Index(names, dtype="str")
 
 
 def command_names(events: pd.DataFrame) -> pd.Series:
     """``COMMAND`` or ``COMMAND SUBCOMMAND`` for every event, as a categorical Series ``name``.
 
-    Work is per distinct (command, subcommand) pair, not per row.
-
     >>> command_names(events).value_counts().head(2)  # doctest: +SKIP
     """
-    pairs = events[["command", "subcommand"]].astype("object")
-    codes, uniques = pd.MultiIndex.from_frame(pairs).factorize()
-    names = np.array([c if not isinstance(s, str) else f"{c} {s}" for c, s in uniques] + [None], dtype=object)
-    return pd.Series(names[codes], index=events.index, name="name", dtype="category")
+    codes, names = _command_codes(events, True)
+    cat = pd.Categorical.from_codes(codes, categories=names) if len(names) else pd.Categorical([])
+    return pd.Series(cat, index=events.index, name="name")
+
+
+def script_callers(events: pd.DataFrame) -> pd.Series:
+    """For each ``lua`` line, the client whose EVAL/EVALSHA/FCALL came just before it.
+
+    A script's commands reach MONITOR right after the call that ran it, so a
+    ``lua`` line belongs to the nearest preceding non-``lua`` line (in line
+    order) when that line is a script call; otherwise (the capture began
+    mid-script) it stays ``lua``. Other lines keep their own client. Returns a
+    categorical Series ``client`` aligned with ``events``.
+
+    >>> script_callers(events)[events.client == "lua"].value_counts()  # doctest: +SKIP
+    """
+    codes, clients = codes_of(events["client"])
+    cats = pd.Index(clients.astype("str"))
+    if LUA not in cats:
+        return pd.Series(pd.Categorical.from_codes(codes, categories=cats), index=events.index, name="client")
+    lua = cats.get_loc(LUA)
+    line = events["line"].to_numpy()
+    order = None if len(line) < 2 or (np.diff(line) > 0).all() else np.argsort(line, kind="stable")
+    c = codes if order is None else codes[order]
+    cmd, cmds = codes_of(events["command"])
+    calls = [i for i, name in enumerate(cmds) if name in SCRIPT_CALLS]
+    is_call = np.isin(cmd if order is None else cmd[order], calls)
+    is_lua = c == lua
+    # Script calls name the caller, other lines break the chain (-2); lua rows look back.
+    source = np.where(is_call, c, -2)
+    last = np.maximum.accumulate(np.where(is_lua, -1, np.arange(len(c))))
+    found = np.where(last >= 0, source[np.maximum(last, 0)], -2)
+    credited = np.where(is_lua & (found >= 0), found, c)
+    if order is not None:
+        out = np.empty_like(credited)
+        out[order] = credited
+        credited = out
+    return pd.Series(pd.Categorical.from_codes(credited, categories=cats), index=events.index, name="client")
+
+
+def by_command(events: pd.DataFrame, subcommands: bool = False) -> pd.DataFrame:
+    """Events per command: count, share, rate_per_s, first, last, clients, arg_bytes.
+
+    With ``subcommands=True`` the rows are per ``CLIENT SETNAME``-style name (column
+    ``command`` holds the full name). Most frequent first.
+
+    >>> by_command(events)[["command", "count"]].head(2)  # doctest: +SKIP
+    """
+    columns = ["command", "count", "share", "rate_per_s", "first", "last", "clients", "arg_bytes"]
+    if events.empty:
+        return _empty(columns)
+    codes, names = _command_codes(events, subcommands)
+    g = _group(codes, ts_us(events))
+    clients = _distinct(codes, codes_of(events["client"])[0], len(names))[g.codes]
+    arg_bytes = np.bincount(codes, weights=events["arg_bytes"].to_numpy(), minlength=len(names))[g.codes]
+    return _table("command", names[g.codes].astype("str"), g, len(events), span_seconds(events),
+                  clients=clients, arg_bytes=arg_bytes.astype("int64"))[columns]
 
 
 def setname_names(events: pd.DataFrame) -> pd.DataFrame:
@@ -85,11 +259,10 @@ def setname_names(events: pd.DataFrame) -> pd.DataFrame:
     hello = events[(events["command"] == "HELLO") & (events["nargs"] >= 2)]
     rows = []
     for frame, start in ((sets, 1), (hello, 0)):
-        for client, ts, args in zip(_text(frame["client"]), frame["ts"], frame["args"]):
+        for client, ts, args in zip(frame["client"].astype("str"), frame["ts"], frame["args"]):
             name = _setname_arg(list(args), start)
             if name is not None:
                 rows.append((client, name, ts))
-    # Names seen before rows were filtered out (kept by monitorlens.filters.filter_events).
     rows = list(events.attrs.get(SETNAMES_ATTR, ())) + rows
     table = pd.DataFrame(rows, columns=["client", "name", "ts"]).astype({"client": "str", "name": "str"})
     table = table.sort_values("ts", kind="stable").drop_duplicates("client", keep="last")
@@ -106,118 +279,31 @@ def _setname_arg(args: list[bytes], start: int) -> str | None:
     return None
 
 
-def script_callers(events: pd.DataFrame) -> pd.Series:
-    """For each ``lua`` line, the client whose EVAL/EVALSHA/FCALL came just before it.
-
-    A script's commands reach MONITOR right after the call that ran it, so a
-    ``lua`` line belongs to the nearest preceding non-``lua`` line when that line
-    is a script call; otherwise (the capture began mid-script) it stays
-    ``"lua"``. Other lines keep their own client. Returns a ``str`` Series
-    ``client`` aligned with ``events``.
-
-    >>> script_callers(events)[events.client == "lua"].value_counts()  # doctest: +SKIP
-    """
-    client = _text(events["client"]).to_numpy(dtype=object)
-    is_lua = client == LUA
-    if not is_lua.any():
-        return pd.Series(client, index=events.index, name="client", dtype="str")
-    ordered = np.argsort(events["line"].to_numpy(), kind="stable")
-    is_call = events["command"].isin(SCRIPT_CALLS).to_numpy()
-    # Script calls name the caller; other non-lua lines break the chain (""); lua rows fill.
-    caller = np.where(is_lua, None, np.where(is_call, client, ""))[ordered]
-    filled = pd.Series(caller, dtype=object).ffill().to_numpy()
-    out = np.empty(len(client), dtype=object)
-    out[ordered] = filled
-    credited = np.where(is_lua & (out != "") & pd.notna(out), out, client)
-    return pd.Series(credited, index=events.index, name="client", dtype="str")
-
-
-def per_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
-    """``fn`` applied once per distinct non-null value, spread back over the Series (nulls stay null).
-
-    >>> per_distinct(pd.Series(["GET", "GET", None]), str.lower).tolist()  # doctest: +SKIP
-    ['get', 'get', None]
-    """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    found = np.array([fn(v) for v in uniques] + [None], dtype=object)
-    return pd.Series(found[codes], index=values.index, name=values.name)
-
-
-def mix(frame: pd.DataFrame, by: str, of: str, top: int = MIX_TOP) -> pd.Series:
-    """Per value of ``by``, the text ``"GET 60%, HGET 30%"`` of its top ``of`` values.
-
-    >>> mix(events, "client", "command")  # doctest: +SKIP
-    """
-    counts = frame.groupby([by, of], observed=True, sort=False).size()
-    counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
-    totals = counts.groupby(level=0, observed=True, sort=False).transform("sum")
-    head = counts.groupby(level=0, observed=True, sort=False).head(top)
-    share = (100 * head / totals.loc[head.index]).round().astype(int)
-    parts = [f"{v} {p}%" for v, p in zip(head.index.get_level_values(1), share)]
-    text = pd.Series(parts, index=head.index.get_level_values(0)).groupby(level=0, sort=False).agg(", ".join)
-    return text.rename(f"{of}_mix")
-
-
-def _finish(table: pd.DataFrame, total: int, seconds: float) -> pd.DataFrame:
-    """Add share and rate, sort by count (ties by first seen), reset the index."""
-    table["share"] = table["count"] / total if total else np.nan
-    table["rate_per_s"] = _rate(table["count"], seconds)
-    table = table.sort_values(["count", "first"], ascending=[False, True], kind="stable")
-    return table.reset_index(drop=True)
-
-
-def _grouped(events: pd.DataFrame, key: pd.Series | list[pd.Series]) -> pd.DataFrame:
-    """count, first, last per group of ``key``."""
-    g = events["ts"].groupby(key, observed=True, sort=False)
-    return pd.DataFrame({"count": g.size(), "first": g.min(), "last": g.max()})
-
-
-# -------------------------------------------------------------------------- breakdowns
-
-
-def by_command(events: pd.DataFrame, subcommands: bool = False) -> pd.DataFrame:
-    """Events per command: count, share, rate_per_s, first, last, clients, arg_bytes.
-
-    With ``subcommands=True`` the rows are per ``CLIENT SETNAME``-style name (column
-    ``command`` holds the full name). Most frequent first.
-
-    >>> by_command(events)[["command", "count"]].head(2)  # doctest: +SKIP
-    """
-    columns = ["command", "count", "share", "rate_per_s", "first", "last", "clients", "arg_bytes"]
-    if events.empty:
-        return _empty(columns)
-    key = command_names(events).rename("command") if subcommands else _text(events["command"])
-    table = _grouped(events, key)
-    table["clients"] = events["client"].groupby(key, observed=True, sort=False).nunique()
-    table["arg_bytes"] = events["arg_bytes"].groupby(key, observed=True, sort=False).sum()
-    table = table.rename_axis("command").reset_index()
-    return _finish(table, len(events), span_seconds(events))[columns]
-
-
-def client_names(events: pd.DataFrame) -> pd.Series:
-    """The known name per client (index: client; nulls dropped), and where it came from.
+def client_name_table(events: pd.DataFrame) -> pd.DataFrame:
+    """name and name_source (``client-list`` or ``setname``) per client that has a name.
 
     A CLIENT LIST name attached as a ``name`` column (``monitorlens.clients.attach_names``)
     wins over the last ``CLIENT SETNAME`` / ``HELLO ... SETNAME`` seen in the capture.
-    The Series ``name`` has attribute-free values; see :func:`client_name_table` for the source.
 
-    >>> client_names(events).head()  # doctest: +SKIP
+    >>> client_name_table(events).head()  # doctest: +SKIP
     """
-    table = client_name_table(events)
-    return table["name"].dropna()
-
-
-def client_name_table(events: pd.DataFrame) -> pd.DataFrame:
-    """name and name_source (``client-list`` or ``setname``) per client that has a name."""
     seen = setname_names(events).set_index("client")["name"]
     out = pd.DataFrame({"name": seen.astype("str"), "name_source": "setname"})
     if "name" in events.columns:
         attached = events["name"].astype("str")
         known = attached.notna() & (attached != "")
-        last = attached[known].groupby(_text(events["client"])[known], sort=False).last()
+        last = attached[known].groupby(events["client"].astype("str")[known], sort=False).last()
         listed = pd.DataFrame({"name": last.astype("str"), "name_source": "client-list"})
         out = pd.concat([out[~out.index.isin(listed.index)], listed])
     return out.rename_axis("client")
+
+
+def client_names(events: pd.DataFrame) -> pd.Series:
+    """The known name per client (index: client); clients with no known name are absent.
+
+    >>> client_names(events).head()  # doctest: +SKIP
+    """
+    return client_name_table(events)["name"]
 
 
 def by_client(events: pd.DataFrame, credit_lua: bool = True) -> pd.DataFrame:
@@ -236,118 +322,31 @@ def by_client(events: pd.DataFrame, credit_lua: bool = True) -> pd.DataFrame:
                "share", "rate_per_s", "first", "last", "dbs", "command_mix"]
     if events.empty:
         return _empty(columns)
-    own = _text(events["client"])
-    key = script_callers(events) if credit_lua else own
-    table = _grouped(events, key)
-    table["own_count"] = own.value_counts().reindex(table.index, fill_value=0)
-    table["lua_count"] = table["count"] - table["own_count"]
-    frame = pd.DataFrame({"client": key, "command": _text(events["command"]), "db": events["db"]})
-    table["command_mix"] = mix(frame, "client", "command").reindex(table.index)
-    dbs = frame.dropna(subset=["db"]).groupby("client", sort=False)["db"].unique()
-    table["dbs"] = dbs.map(lambda d: ",".join(str(x) for x in sorted(d))).reindex(table.index)
-    kinds = pd.Series(_text(events["client_kind"]).to_numpy(), index=own).groupby(level=0).first()
-    table["client_kind"] = kinds.reindex(table.index)
-    table = table.join(client_name_table(events))
-    table = table.rename_axis("client").reset_index()
-    return _finish(table, len(events), span_seconds(events))[columns]
-
-
-def exploded_keys(events: pd.DataFrame) -> pd.DataFrame:
-    """One row per (event, key) for every key of every event: ``row`` (position in events), ``key``.
-
-    >>> exploded_keys(events).key.nunique()  # doctest: +SKIP
-    """
-    keys = pa.array(events["keys"].array) if len(events) else pa.array([], pa.list_(pa.string()))
-    if isinstance(keys, pa.ChunkedArray):
-        keys = keys.combine_chunks()
-    flat = keys.flatten()
-    rows = keys.value_parent_indices().to_numpy() if len(flat) else np.array([], dtype=np.int64)
-    return pd.DataFrame({"row": rows, "key": flat.to_pandas(types_mapper=None).astype("str")})
-
-
-def _access_kind(commands: pd.Series) -> pd.Series:
-    """``read``, ``write`` or ``other`` per command, from the command table (per distinct name)."""
-    def kind(name: str) -> str:
-        info = lookup(name)
-        if info is None:
-            return "other"
-        if "write" in info.flags:
-            return "write"
-        return "read" if "readonly" in info.flags else "other"
-
-    return per_distinct(commands, kind)
-
-
-def _keyed(events: pd.DataFrame, rules: PatternRules) -> pd.DataFrame:
-    """Exploded keys with their event's ts, command, client, access kind and pattern."""
-    flat = exploded_keys(events)
-    rows = flat["row"].to_numpy()
-    command = _text(events["command"]).to_numpy(dtype=object)[rows]
-    flat["ts"] = events["ts"].to_numpy()[rows]
-    flat["command"] = pd.Categorical(command)
-    flat["client"] = pd.Categorical(_text(events["client"]).to_numpy(dtype=object)[rows])
-    flat["access"] = _access_kind(flat["command"])
-    flat["key"] = flat["key"].astype("category")
-    flat["pattern"] = key_patterns(flat["key"].cat.categories.to_series(), rules).to_numpy()[
-        flat["key"].cat.codes.to_numpy()]
-    return flat
-
-
-def _access_shares(flat: pd.DataFrame, by: str, index: pd.Index) -> pd.DataFrame:
-    counts = pd.crosstab(flat[by], flat["access"]).reindex(index, fill_value=0)
-    total = counts.sum(axis=1).replace(0, np.nan)
-    return pd.DataFrame({
-        "reads": counts.get("read", 0), "writes": counts.get("write", 0),
-        "read_share": counts.get("read", 0) / total, "write_share": counts.get("write", 0) / total,
-    }, index=index)
-
-
-def by_key_pattern(events: pd.DataFrame, rules: PatternRules = DEFAULT_RULES) -> pd.DataFrame:
-    """Key references per fingerprint: count, share, distinct keys, reads/writes, command mix.
-
-    Every key of every event counts (``DEL a b`` counts ``a`` and ``b``); ``share``
-    is of all key references. ``example`` is the pattern's most used key.
-
-    >>> by_key_pattern(events)[["pattern", "count", "keys"]].head()  # doctest: +SKIP
-    """
-    columns = ["pattern", "count", "share", "rate_per_s", "keys", "reads", "writes", "read_share",
-               "write_share", "first", "last", "command_mix", "example"]
-    flat = _keyed(events, rules)
-    if flat.empty:
-        return _empty(columns)
-    table = _grouped(flat, flat["pattern"])
-    table["keys"] = flat.groupby("pattern", sort=False)["key"].nunique()
-    table = table.join(_access_shares(flat, "pattern", table.index))
-    table["command_mix"] = mix(flat, "pattern", "command").reindex(table.index)
-    top_key = flat.groupby(["pattern", "key"], observed=True, sort=False).size().sort_values(ascending=False)
-    table["example"] = top_key.reset_index().drop_duplicates("pattern").set_index("pattern")["key"].astype("str")
-    table = table.rename_axis("pattern").reset_index()
-    return _finish(table, len(flat), span_seconds(events))[columns]
-
-
-def hot_keys(events: pd.DataFrame, top: int | None = None, rules: PatternRules = DEFAULT_RULES) -> pd.DataFrame:
-    """Key references per key: count, share, pattern, clients, reads/writes, command mix.
-
-    >>> hot_keys(events, top=5)[["key", "count"]]  # doctest: +SKIP
-    """
-    columns = ["key", "pattern", "count", "share", "rate_per_s", "clients", "reads", "writes",
-               "read_share", "write_share", "first", "last", "command_mix"]
-    flat = _keyed(events, rules)
-    if flat.empty:
-        return _empty(columns)
-    total = len(flat)
-    counts = flat["key"].value_counts(sort=True)
-    if top is not None:
-        flat = flat[flat["key"].isin(counts.index[:top])]
-    flat = flat.assign(key=flat["key"].astype("str"))
-    table = _grouped(flat, flat["key"])
-    first = flat.drop_duplicates("key").set_index("key")
-    table["pattern"] = first["pattern"]
-    table["clients"] = flat.groupby("key", sort=False)["client"].nunique()
-    table = table.join(_access_shares(flat, "key", table.index))
-    table["command_mix"] = mix(flat, "key", "command").reindex(table.index)
-    table = table.rename_axis("key").reset_index()
-    return _finish(table, total, span_seconds(events))[columns]
+    own, clients = codes_of(events["client"])
+    codes = codes_of(script_callers(events))[0] if credit_lua else own
+    n = len(clients)
+    g = _group(codes, ts_us(events))
+    own_count = np.bincount(own, minlength=n)[g.codes]
+    cmd, cmds = codes_of(events["command"])
+    mix_text = _mix_text(_pair_counts(codes, cmd), cmds.astype("str")).reindex(g.codes)
+    db = events["db"].to_numpy(dtype="float64", na_value=np.nan)
+    dbs = _pair_counts(codes, np.where(np.isnan(db), -1, db).astype(np.int64)).sort_index()
+    db_text = pd.Series(dbs.index.get_level_values(1).astype(str), index=dbs.index.get_level_values(0))
+    db_text = db_text.groupby(level=0).agg(",".join).reindex(g.codes)
+    kind, kinds = codes_of(events["client_kind"])
+    first_row = pd.Series(np.arange(len(own))).groupby(own).first()
+    client_kind = pd.Series(kinds.astype("str")[kind[first_row.to_numpy()]], index=first_row.index)
+    labels = pd.Index(clients.astype("str"))[g.codes]
+    names = client_name_table(events).reindex(labels)
+    table = _table(
+        "client", labels, g, len(events), span_seconds(events),
+        name=names["name"].to_numpy(), name_source=names["name_source"].to_numpy(),
+        client_kind=client_kind.reindex(g.codes).to_numpy(), own_count=own_count,
+        lua_count=g.count - own_count, dbs=db_text.to_numpy(), command_mix=mix_text.to_numpy(),
+    )
+    for col in ("name", "name_source", "client_kind", "dbs", "command_mix"):
+        table[col] = table[col].astype("str")
+    return table[columns]
 
 
 def by_db(events: pd.DataFrame) -> pd.DataFrame:
@@ -358,19 +357,228 @@ def by_db(events: pd.DataFrame) -> pd.DataFrame:
     columns = ["db", "count", "share", "rate_per_s", "first", "last", "clients"]
     if events.empty:
         return _empty(columns)
-    db = events["db"].astype("Int64")
-    table = _grouped(events, db.fillna(-1))
-    table["clients"] = events["client"].groupby(db.fillna(-1), observed=True, sort=False).nunique()
-    table = table.rename_axis("db").reset_index()
-    table["db"] = table["db"].astype("Int64").mask(table["db"] == -1)
-    return _finish(table, len(events), span_seconds(events))[columns]
+    db = events["db"].to_numpy(dtype="float64", na_value=np.nan)
+    codes = np.where(np.isnan(db), 0, db + 1).astype(np.int64)  # 0 = no db printed
+    g = _group(codes, ts_us(events))
+    clients = _distinct(codes, codes_of(events["client"])[0], int(codes.max()) + 1)[g.codes]
+    labels = pd.array(np.where(g.codes == 0, 0, g.codes - 1), dtype="Int64")
+    labels[g.codes == 0] = pd.NA
+    return _table("db", labels, g, len(events), span_seconds(events), clients=clients)[columns]
+
+
+# ------------------------------------------------------------------------------- keys
+
+
+def exploded_keys(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per (event, key) for every key of every event: ``row`` (position in events), ``key``.
+
+    >>> exploded_keys(events).key.nunique()  # doctest: +SKIP
+    """
+    kt = flat_keys(events)
+    return pd.DataFrame({"row": kt.row, "key": pd.Series(kt.keys.to_pandas(), dtype="str").to_numpy()[kt.key]})
+
+
+@dataclass(frozen=True)
+class FlatKeys:
+    """Every key reference of some events: ``row`` (event position) and ``key`` (index into
+    ``keys``, the distinct keys in order of first reference)."""
+
+    row: np.ndarray
+    key: np.ndarray
+    keys: pa.Array
+
+
+def flat_keys(events: pd.DataFrame) -> FlatKeys:
+    """The :class:`FlatKeys` of events (the ``keys`` lists flattened and dictionary-encoded).
+
+    >>> fk = flat_keys(events); len(fk.row), len(fk.keys)  # doctest: +SKIP
+    """
+    if events.empty:
+        return FlatKeys(np.array([], np.int64), np.array([], np.int64), pa.array([], pa.string()))
+    chunked = events["keys"].array.__arrow_array__()
+    arr = chunked.combine_chunks() if isinstance(chunked, pa.ChunkedArray) else chunked
+    flat = arr.flatten()
+    rows = pc.list_parent_indices(arr).to_numpy() if len(flat) else np.array([], np.int64)
+    encoded = flat.dictionary_encode()
+    return FlatKeys(rows.astype(np.int64), encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+                 encoded.dictionary)
+
+
+def _accesscodes_of(commands: pd.Index) -> np.ndarray:
+    """0 read, 1 write, 2 other for each command name, from the command table."""
+    def kind(name: str) -> int:
+        info = lookup(name)
+        if info is None:
+            return 2
+        return 1 if "write" in info.flags else 0 if "readonly" in info.flags else 2
+
+    return np.array([kind(str(c)) for c in commands] + [2], dtype=np.int64)  # -1 (null) -> other
+
+
+# Strategy: most keys are words and plain numbers ("user:1234:profile"). For the default
+# rules such a key's fingerprint is the key with each all-digit segment -> {int}, unless
+# the segment could be a date (8 digits) or an epoch (10 or 13): those, keys with any
+# other character class, and user rules go through patterns.fingerprint, per distinct key.
+_WORD = r"[^0-9:{}\[\]]{1,15}"  # no digit, shorter than hex_min_len: never an id
+_NUMBER = r"-?(?:[0-9]{1,7}|[0-9]{9}|[0-9]{11,12}|[0-9]{14,})"
+_PLAIN_KEY = rf"^(?:{_WORD}|{_NUMBER})(?::(?:{_WORD}|{_NUMBER})){{0,5}}$"  # < 7 colons: no IPv6
+
+
+def _fingerprints(keys: pa.Array, rules: PatternRules) -> np.ndarray:
+    """The fingerprint of each distinct key (an object array of str)."""
+    out = np.empty(len(keys), dtype=object)
+    plain = np.zeros(len(keys), dtype=bool)
+    if rules == DEFAULT_RULES and len(keys):
+        plain = pc.match_substring_regex(keys, _PLAIN_KEY).to_numpy(zero_copy_only=False)
+        plain = np.asarray(plain, dtype=bool)
+        fast = pc.replace_substring_regex(keys.filter(pa.array(plain)), r"-?[0-9]+", "{int}")
+        out[plain] = np.asarray(fast.to_pylist(), dtype=object)
+    rest = np.flatnonzero(~plain)
+    if len(rest):
+        out[rest] = key_patterns(pd.Series(keys.take(pa.array(rest)).to_pandas(), dtype="str"), rules).to_numpy()
+    return out
+
+
+@dataclass(frozen=True)
+class KeyTable:
+    """Every key reference of the events with its pattern, command, client and time, as codes.
+
+    Built once by :func:`key_table` and shared by :func:`by_key_pattern` and
+    :func:`hot_keys` (``analyze`` does this), so keys are flattened and
+    fingerprinted once.
+    """
+
+    flat: FlatKeys
+    pattern_of_key: np.ndarray  # pattern code per distinct key
+    patterns: pd.Index
+    command: np.ndarray  # per reference
+    commands: pd.Index
+    client: np.ndarray  # per reference, lua credited
+    us: np.ndarray  # per reference
+    seconds: float
+
+    @property
+    def pattern(self) -> np.ndarray:
+        """Pattern code per key reference."""
+        return self.pattern_of_key[self.flat.key]
+
+
+def key_table(events: pd.DataFrame, rules: PatternRules = DEFAULT_RULES) -> KeyTable:
+    """The :class:`KeyTable` of the events (keys flattened and fingerprinted once).
+
+    >>> kt = key_table(events); by_key_pattern(kt), hot_keys(kt)  # doctest: +SKIP
+    """
+    flat = flat_keys(events)
+    codes, patterns = pd.factorize(_fingerprints(flat.keys, rules))
+    cmd, cmds = codes_of(events["command"])
+    client = codes_of(script_callers(events))[0] if len(events) else np.array([], np.int64)
+    return KeyTable(
+        flat=flat, pattern_of_key=codes.astype(np.int64), patterns=pd.Index(patterns, dtype="str"),
+        command=cmd[flat.row], commands=pd.Index(cmds.astype("str")), client=client[flat.row],
+        us=ts_us(events)[flat.row] if len(events) else np.array([], np.int64),
+        seconds=span_seconds(events),
+    )
+
+
+def _access_columns(group: np.ndarray, kt: KeyTable, n: int, present: np.ndarray) -> dict[str, np.ndarray]:
+    access = _accesscodes_of(kt.commands)[kt.command]
+    counts = np.bincount(group * 3 + access, minlength=3 * n).reshape(n, 3)[present]
+    total = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"reads": counts[:, 0], "writes": counts[:, 1],
+                "read_share": np.where(total > 0, counts[:, 0] / np.maximum(total, 1), np.nan),
+                "write_share": np.where(total > 0, counts[:, 1] / np.maximum(total, 1), np.nan)}
+
+
+def _events_or_table(events: pd.DataFrame | KeyTable, rules: PatternRules) -> KeyTable:
+    return events if isinstance(events, KeyTable) else key_table(events, rules)
+
+
+def by_key_pattern(events: pd.DataFrame | KeyTable, rules: PatternRules = DEFAULT_RULES) -> pd.DataFrame:
+    """Key references per fingerprint: count, share, distinct keys, reads/writes, command mix.
+
+    Every key of every event counts (``DEL a b`` counts ``a`` and ``b``); ``share``
+    is of all key references; ``read_share`` of the references by read commands
+    (the rest are writes and others, e.g. EVAL). ``example`` is the pattern's most
+    used key. Accepts the events or their :func:`key_table`.
+
+    >>> by_key_pattern(events)[["pattern", "count", "keys"]].head()  # doctest: +SKIP
+    """
+    columns = ["pattern", "count", "share", "rate_per_s", "keys", "reads", "writes", "read_share",
+               "write_share", "first", "last", "command_mix", "example"]
+    kt = _events_or_table(events, rules)
+    if len(kt.flat.key) == 0:
+        return _empty(columns)
+    n = len(kt.patterns)
+    pattern = kt.pattern
+    g = _group(pattern, kt.us)
+    key_counts = np.bincount(kt.flat.key, minlength=len(kt.flat.keys))
+    order = np.lexsort((-key_counts, kt.pattern_of_key))
+    first_of = np.r_[True, np.diff(kt.pattern_of_key[order]) != 0]
+    example = pd.Series(order[first_of], index=kt.pattern_of_key[order][first_of]).reindex(g.codes)
+    mix_text = _mix_text(_pair_counts(pattern, kt.command), kt.commands).reindex(g.codes)
+    return _table(
+        "pattern", kt.patterns[g.codes], g, len(pattern), kt.seconds,
+        keys=np.bincount(kt.pattern_of_key, minlength=n)[g.codes],
+        **_access_columns(pattern, kt, n, g.codes), command_mix=mix_text.to_numpy(),
+        example=np.asarray(kt.flat.keys.take(pa.array(example.to_numpy())).to_pylist(), dtype=object),
+    )[columns]
+
+
+def hot_keys(events: pd.DataFrame | KeyTable, top: int | None = None,
+             rules: PatternRules = DEFAULT_RULES) -> pd.DataFrame:
+    """Key references per key (the ``top`` most referenced): count, share, pattern, clients,
+    reads/writes, command mix. Accepts the events or their :func:`key_table`.
+
+    >>> hot_keys(events, top=5)[["key", "count"]]  # doctest: +SKIP
+    """
+    columns = ["key", "pattern", "count", "share", "rate_per_s", "clients", "reads", "writes",
+               "read_share", "write_share", "first", "last", "command_mix"]
+    kt = _events_or_table(events, rules)
+    if len(kt.flat.key) == 0:
+        return _empty(columns)
+    key = kt.flat.key
+    counts = np.bincount(key, minlength=len(kt.flat.keys))
+    chosen = np.argsort(-counts, kind="stable")[: top if top is not None else len(counts)]
+    # Renumber the chosen keys 0..k-1 and drop the other references.
+    rank = np.full(len(counts), -1, dtype=np.int64)
+    rank[chosen] = np.arange(len(chosen))
+    mine = rank[key]
+    keep = mine >= 0
+    sub = KeyTable(FlatKeys(kt.flat.row[keep], mine[keep], kt.flat.keys.take(pa.array(chosen))),
+                   kt.pattern_of_key[chosen], kt.patterns, kt.command[keep], kt.commands,
+                   kt.client[keep], kt.us[keep], kt.seconds)
+    k = len(chosen)
+    g = _group(sub.flat.key, sub.us)
+    mix_text = _mix_text(_pair_counts(sub.flat.key, sub.command), kt.commands).reindex(g.codes)
+    names = np.asarray(sub.flat.keys.to_pylist(), dtype=object)
+    return _table(
+        "key", names[g.codes], g, len(key), kt.seconds,
+        pattern=kt.patterns[sub.pattern_of_key[g.codes]],
+        clients=_distinct(sub.flat.key, sub.client, k)[g.codes],
+        **_access_columns(sub.flat.key, sub, k, g.codes), command_mix=mix_text.to_numpy(),
+    )[columns]
 
 
 # --------------------------------------------------------------------------------- time
 
 
-def _bucket(events: pd.DataFrame, freq: str) -> pd.Series:
-    return events["ts"].dt.floor(freq)
+def _step_us(freq: str) -> int:
+    try:
+        step = pd.to_timedelta(freq)
+    except (ValueError, TypeError):
+        step = None
+    if step is None or step <= pd.Timedelta(0):
+        raise InputError(f"bucket {freq!r}: give a fixed duration such as '100ms', '1s', '10s' or '1min'")
+    return max(int(step / pd.Timedelta(microseconds=1)), 1)
+
+
+def _buckets(events: pd.DataFrame, freq: str) -> tuple[np.ndarray, int, int]:
+    """Bucket number of each event, the first bucket's start (us) and the bucket length (us)."""
+    step = _step_us(freq)
+    us = ts_us(events)
+    origin = (int(us.min()) // step) * step
+    return (us - origin) // step, origin, step
 
 
 def timeline(
@@ -390,21 +598,28 @@ def timeline(
     >>> timeline(events, "1s", by="command", top=3).head(2)  # doctest: +SKIP
     """
     if events.empty:
-        return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="ts"))
-    bucket = _bucket(events, freq)
-    full = pd.date_range(bucket.min(), bucket.max(), freq=freq, name="ts")
+        return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="ts").as_unit("us"))
+    bucket, origin, step = _buckets(events, freq)
+    nb = int(bucket.max()) + 1
+    index = pd.date_range(_times(np.array([origin]))[0], periods=nb, freq=pd.Timedelta(microseconds=step),
+                          name="ts", unit="us")
     if by is None:
-        counts = bucket.value_counts().reindex(full, fill_value=0)
-        return counts.rename("events").to_frame().rename_axis("ts")
-    values = script_callers(events) if by == "client" else _text(events[by])
-    order = values.value_counts()
-    keep = order.index[:top]
-    label = values.where(values.isin(keep), OTHER)
-    wide = pd.crosstab(bucket.to_numpy(), label.to_numpy())
-    columns = list(keep) + ([OTHER] if OTHER in wide.columns else [])
-    wide = wide.reindex(index=full, columns=columns, fill_value=0)
-    wide.columns.name = by
-    return wide.rename_axis("ts")
+        return pd.DataFrame({"events": np.bincount(bucket, minlength=nb)}, index=index)
+    if by not in ("command", "client"):
+        raise InputError(f"timeline by={by!r}: choose 'command', 'client' or None")
+    codes, labels = codes_of(script_callers(events) if by == "client" else events["command"])
+    totals = np.bincount(codes, minlength=len(labels))
+    keep = np.argsort(-totals, kind="stable")[: min(top, int((totals > 0).sum()))]
+    lane = np.full(len(labels), len(keep), dtype=np.int64)
+    lane[keep] = np.arange(len(keep))
+    k = len(keep) + 1
+    wide = np.bincount(bucket * k + lane[codes], minlength=nb * k).reshape(nb, k)
+    names = [str(x) for x in labels[keep]]
+    if wide[:, -1].any():
+        names.append(OTHER)
+    else:
+        wide = wide[:, :-1]
+    return pd.DataFrame(wide, index=index, columns=pd.Index(names, name=by))
 
 
 def bursts(
@@ -417,36 +632,49 @@ def bursts(
 
     Columns: start, end (end of the last bucket), buckets, events, peak (events in the
     busiest bucket), baseline (median events per bucket), ratio (peak / baseline),
-    top_command, top_client (the most frequent in the burst). Biggest first.
+    top_command, top_client (the most frequent in the burst, lua credited). Biggest first.
 
     >>> bursts(events, "1s", factor=3)  # doctest: +SKIP
     """
     columns = ["start", "end", "buckets", "events", "peak", "baseline", "ratio", "top_command", "top_client"]
-    per = timeline(events, freq, by=None)
-    if per.empty:
+    if events.empty:
         return _empty(columns)
-    counts = per["events"]
-    baseline = float(counts.median())
-    hot = (counts >= max(factor * baseline, min_events)).to_numpy()
+    bucket, origin, step = _buckets(events, freq)
+    counts = np.bincount(bucket)
+    baseline = float(np.median(counts))
+    hot = counts >= max(factor * baseline, min_events)
     if not hot.any():
         return _empty(columns)
     run = np.cumsum(np.r_[True, hot[1:] != hot[:-1]])
-    step = pd.tseries.frequencies.to_offset(freq)
-    bucket = _bucket(events, freq)
-    callers = script_callers(events)
+    cmd, cmds = codes_of(events["command"])
+    who, clients = codes_of(script_callers(events))
     rows = []
     for r in np.unique(run[hot]):  # per burst, not per row
-        span = counts.index[run == r]
+        span = np.flatnonzero(run == r)
         inside = (bucket >= span[0]) & (bucket <= span[-1])
+        peak = int(counts[span].max())
         rows.append({
-            "start": span[0], "end": span[-1] + step, "buckets": len(span),
-            "events": int(counts[span].sum()), "peak": int(counts[span].max()), "baseline": baseline,
-            "ratio": counts[span].max() / baseline if baseline else np.inf,
-            "top_command": _text(events["command"][inside]).mode().iat[0],
-            "top_client": callers[inside].mode().iat[0],
+            "start": _times(origin + step * int(span[0])), "end": _times(origin + step * (int(span[-1]) + 1)),
+            "buckets": len(span), "events": int(counts[span].sum()), "peak": peak, "baseline": baseline,
+            "ratio": peak / baseline if baseline else np.inf,
+            "top_command": str(cmds[np.bincount(cmd[inside], minlength=len(cmds)).argmax()]),
+            "top_client": str(clients[np.bincount(who[inside], minlength=len(clients)).argmax()]),
         })
     table = pd.DataFrame(rows, columns=columns)
     return table.sort_values(["events", "start"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _line_order(events: pd.DataFrame) -> np.ndarray | None:
+    line = events["line"].to_numpy()
+    return None if len(line) < 2 or (np.diff(line) > 0).all() else np.argsort(line, kind="stable")
+
+
+def _gap_us(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The gap after each line but the last, in line order, and the row positions in that order."""
+    order = _line_order(events)
+    positions = np.arange(len(events)) if order is None else order
+    us = ts_us(events)[positions]
+    return np.diff(us), positions
 
 
 def gaps(events: pd.DataFrame, top: int | None = 10, min_gap_us: int = 0) -> pd.DataFrame:
@@ -459,32 +687,33 @@ def gaps(events: pd.DataFrame, top: int | None = 10, min_gap_us: int = 0) -> pd.
     >>> gaps(events, top=3)[["gap_us", "start"]]  # doctest: +SKIP
     """
     columns = ["gap_us", "start", "end", "line_before", "line_after", "client_before", "command_before"]
-    table = _gap_table(events)
-    table = table[table["gap_us"] >= min_gap_us]
-    table = table.sort_values(["gap_us", "line_before"], ascending=[False, True], kind="stable")
-    if top is not None:
-        table = table.head(top)
-    return table.reset_index(drop=True)[columns]
-
-
-def _gap_table(events: pd.DataFrame) -> pd.DataFrame:
-    """Every inter-arrival gap: the line before it, the line after it, ``gap_us``."""
-    ordered = events.sort_values("line", kind="stable") if not events["line"].is_monotonic_increasing else events
-    ts = ordered["ts"].to_numpy()
-    us = (ts[1:] - ts[:-1]).astype("timedelta64[us]").astype(np.int64)
+    if len(events) < 2:
+        return _empty(columns)
+    gap, positions = _gap_us(events)
+    chosen = np.flatnonzero(gap >= min_gap_us)
+    # longest first, ties in line order
+    chosen = chosen[np.lexsort((chosen, -gap[chosen]))][:top]
+    before, after = positions[chosen], positions[chosen + 1]
+    us = ts_us(events)
     return pd.DataFrame({
-        "gap_us": us,
-        "start": ordered["ts"].iloc[:-1].to_numpy(),
-        "end": ordered["ts"].iloc[1:].to_numpy(),
-        "line_before": ordered["line"].iloc[:-1].to_numpy(),
-        "line_after": ordered["line"].iloc[1:].to_numpy(),
-        "client_before": _text(ordered["client"].iloc[:-1]).to_numpy(),
-        "command_before": _text(ordered["command"].iloc[:-1]).to_numpy(),
-    }).astype({"start": "datetime64[us, UTC]", "end": "datetime64[us, UTC]"})
+        "gap_us": gap[chosen].astype("int64"),
+        "start": _times(us[before]), "end": _times(us[after]),
+        "line_before": events["line"].to_numpy()[before], "line_after": events["line"].to_numpy()[after],
+        "client_before": _labels_at(events["client"], before),
+        "command_before": _labels_at(events["command"], before),
+    }, columns=columns)
+
+
+def _labels_at(series: pd.Series, positions: np.ndarray) -> pd.Series:
+    """The values of a (categorical) column at a few positions, as str."""
+    codes, labels = codes_of(series)
+    picked = codes[positions]
+    return pd.Series(np.where(picked >= 0, np.asarray(labels, dtype=object)[np.maximum(picked, 0)], None)
+                     if len(labels) else [None] * len(picked), dtype="str")
 
 
 def gap_after_by_command(events: pd.DataFrame) -> pd.DataFrame:
-    """Sum and mean of ``gap_after_us`` (time until the next line) per command.
+    """Sum, mean and max of ``gap_after_us`` (time until the next line) per command.
 
     This is what some tools call "heaviest commands". It is NOT time spent in
     the command: MONITOR prints a command before it runs and gives no duration;
@@ -493,15 +722,12 @@ def gap_after_by_command(events: pd.DataFrame) -> pd.DataFrame:
     >>> gap_after_by_command(events).head()  # doctest: +SKIP
     """
     columns = ["command", "count", "gap_after_us_sum", "gap_after_us_mean", "gap_after_us_max"]
-    table = _gap_table(events)
-    if table.empty:
+    if len(events) < 2:
         return _empty(columns)
-    g = table.groupby("command_before", sort=False)["gap_us"]
-    out = pd.DataFrame({"count": g.size(), "gap_after_us_sum": g.sum(),
-                        "gap_after_us_mean": g.mean(), "gap_after_us_max": g.max()})
-    out = out.rename_axis("command").reset_index()
+    gap, positions = _gap_us(events)
+    cmd, cmds = codes_of(events["command"])
+    g = pd.Series(gap).groupby(cmd[positions[:-1]]).agg(["size", "sum", "mean", "max"])
+    out = pd.DataFrame({"command": cmds[g.index].astype("str"), "count": g["size"].to_numpy(),
+                        "gap_after_us_sum": g["sum"].to_numpy(), "gap_after_us_mean": g["mean"].to_numpy(),
+                        "gap_after_us_max": g["max"].to_numpy()})
     return out.sort_values("gap_after_us_sum", ascending=False, kind="stable").reset_index(drop=True)[columns]
-
-
-def _empty(columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})

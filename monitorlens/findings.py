@@ -7,7 +7,7 @@ live in :mod:`monitorlens.clients` and return the same type.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 if TYPE_CHECKING:
@@ -93,7 +93,12 @@ from collections.abc import Callable, Iterable, Sequence  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402 - rules need pandas; the types above do not
 
-from .breakdowns import client_names, exploded_keys, script_callers  # noqa: E402
+from functools import cached_property  # noqa: E402
+
+import pyarrow as pa  # noqa: E402
+import pyarrow.compute as pc  # noqa: E402
+
+from .breakdowns import FlatKeys, client_names, codes_of, command_names, flat_keys, script_callers, ts_us  # noqa: E402
 from .commands import hidden_from_monitor, lookup  # noqa: E402
 from .grammar import escape  # noqa: E402
 
@@ -172,40 +177,88 @@ def line_text(ts: pd.Timestamp, db: Any, client: str, command: str, args: Iterab
 
 
 def client_labels(events: pd.DataFrame) -> dict[str, str]:
-    """``client -> "client (name)"`` for clients whose name is known, else the address.
+    """``client -> "client (name)"`` for clients whose name is known.
 
     >>> client_labels(events)["127.0.0.1:52872"]  # doctest: +SKIP
     '127.0.0.1:52872 (leaky-app)'
     """
     names = client_names(events)
-    return {c: (f"{c} ({printable(n)})" if isinstance(n, str) and n else c) for c, n in names.items()}
+    return {c: f"{c} ({printable(n)})" for c, n in names.items() if isinstance(n, str) and n}
+
+
+@dataclass(frozen=True, eq=False)
+class Context:
+    """What the rules share about one capture, computed once by :meth:`of`: each row's client
+    with ``lua`` lines credited to their script's caller (as codes), display labels with
+    names, command codes, and (on first use) every key reference.
+
+    Rules select rows as POSITIONS into ``events`` and build evidence from them, so
+    a rule that matches a million rows costs array operations, not Python per row.
+    """
+
+    events: pd.DataFrame
+    callers: np.ndarray
+    clients: pd.Index
+    labels: Mapping[str, str]
+    command: np.ndarray
+    commands: pd.Index
+    keys: FlatKeys | None = None
+
+    @classmethod
+    def of(cls, events: pd.DataFrame, keys: FlatKeys | None = None) -> "Context":
+        """The context of a capture; ``keys`` reuses an already flattened :class:`FlatKeys`."""
+        callers, clients = codes_of(script_callers(events))
+        command, commands = codes_of(events["command"])
+        return cls(events, callers, pd.Index(clients.astype("str")), client_labels(events),
+                   command, pd.Index(commands.astype("str")), keys)
+
+    @cached_property
+    def flat(self) -> FlatKeys:
+        """Every key reference of the events (row position, key index)."""
+        return self.keys if self.keys is not None else flat_keys(self.events)
+
+    def where(self, commands: Iterable[str]) -> np.ndarray:
+        """Positions of the rows of these commands."""
+        wanted = [i for i, c in enumerate(self.commands) if c in set(commands)]
+        return np.flatnonzero(np.isin(self.command, wanted))
+
+    def rows(self, pos: np.ndarray) -> pd.DataFrame:
+        """The events at these positions."""
+        return self.events.iloc[pos]
+
+    @cached_property
+    def arrow_args(self) -> pa.ChunkedArray:
+        """The ``args`` column as Arrow (no copy)."""
+        args = self.events["args"].array.__arrow_array__()
+        return args if isinstance(args, pa.ChunkedArray) else pa.chunked_array([args])
+
+    def args(self, pos: Sequence[int] | np.ndarray) -> list[list[bytes]]:
+        """The arguments of a few rows, as lists of bytes."""
+        return self.arrow_args.take(pa.array(np.asarray(pos, dtype=np.int64))).to_pylist()
+
+    def label(self, client: str) -> str:
+        """``client (name)`` when the name is known, else the client."""
+        return self.labels.get(client, client)
 
 
 @dataclass(frozen=True)
-class Context:
-    """What evidence needs from the whole capture: each row's client with ``lua`` lines
-    credited to their script's caller, and display labels with names."""
+class Shapes:
+    """What tells calls apart in evidence rows: a code per selected row and the text of a code."""
 
-    callers: pd.Series
-    labels: Mapping[str, str]
-
-    @classmethod
-    def of(cls, events: pd.DataFrame) -> "Context":
-        """The context of a capture (one pass over the rows)."""
-        return cls(callers=script_callers(events), labels=client_labels(events))
-
-    def who(self, rows: pd.DataFrame) -> pd.Series:
-        """The labelled (credited) client of each of ``rows`` (a subset of the events)."""
-        callers = self.callers.reindex(rows.index)
-        return callers.map(lambda c: self.labels.get(c, c)) if len(rows) else callers
+    codes: np.ndarray
+    text: Callable[[int], str]
 
 
 def _iso(ts: Any) -> str | None:
     return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).isoformat()
 
 
-def _samples(rows: pd.DataFrame, t: Thresholds) -> tuple[Sample, ...]:
-    head = rows.head(t.samples)
+def _iso_us(us: int) -> str:
+    return pd.Timestamp(int(us), unit="us", tz="UTC").isoformat()
+
+
+def _samples(ctx: Context, pos: np.ndarray, t: Thresholds) -> tuple[Sample, ...]:
+    head = ctx.rows(pos[: t.samples])
     return tuple(
         Sample(int(line), line_text(ts, db, str(client), str(cmd), args, t.sample_arg_bytes))
         for line, ts, db, client, cmd, args in zip(head["line"], head["ts"], head["db"], head["client"],
@@ -221,66 +274,101 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def evidence(
-    rows: pd.DataFrame,
-    ctx: Context,
-    t: Thresholds,
-    *,
-    shape: pd.Series | None = None,
-    metrics: Mapping[str, float] | None = None,
-) -> Evidence:
-    """Evidence from the events a finding rests on: counts, span, commands, clients, keys,
-    sample lines, and one row per (client, ``shape``) with count, first and last.
+def _top(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` most frequent codes (ties: smallest code first) and their counts."""
+    counts = np.bincount(codes) if len(codes) else np.array([], np.int64)
+    order = np.argsort(-counts, kind="stable")[:n]
+    order = order[counts[order] > 0]
+    return order, counts[order]
 
-    ``shape`` (aligned with ``rows``) is what tells calls apart, e.g. ``"LRANGE feed 0 -1"``.
-    ``clients`` credits ``lua`` lines to their script's caller.
 
-    >>> evidence(events[events.command == "KEYS"], Context.of(events), Thresholds())  # doctest: +SKIP
-    """
-    callers = ctx.who(rows)
-    keys = exploded_keys(rows)["key"].value_counts()
-    table: tuple[Mapping[str, Any], ...] = ()
-    if shape is not None and len(rows):
-        g = rows["ts"].groupby([callers.to_numpy(), shape.to_numpy()], sort=False)
-        grouped = pd.DataFrame({"count": g.size(), "first": g.min(), "last": g.max()})
-        grouped = grouped.sort_values("count", ascending=False, kind="stable").head(t.rows)
-        table = tuple(
-            {"client": c, "call": printable(str(s)), "count": int(n), "first": _iso(f), "last": _iso(l)}
-            for (c, s), n, f, l in zip(grouped.index, grouped["count"], grouped["first"], grouped["last"])
-        )
-    return Evidence(
-        count=len(rows),
-        first=_iso(rows["ts"].min()) if len(rows) else None,
-        last=_iso(rows["ts"].max()) if len(rows) else None,
-        commands=tuple(dict.fromkeys(rows["command"].astype("str"))),
-        clients=tuple(callers.value_counts().index[: t.rows]),
-        keys=tuple(printable(k) for k in keys.index[: t.rows]),
-        samples=_samples(rows, t),
-        metrics={k: _cell(v) for k, v in (metrics or {}).items()},
-        rows=table,
+def _shape_rows(ctx: Context, pos: np.ndarray, us: np.ndarray, shapes: Shapes, t: Thresholds
+                ) -> tuple[Mapping[str, Any], ...]:
+    """One row per (client, shape): count, first, last, the most frequent first."""
+    width = int(shapes.codes.max()) + 1
+    pair = ctx.callers[pos] * width + shapes.codes
+    g = pd.Series(us).groupby(pair).agg(["size", "min", "max"])
+    g = g.sort_values("size", ascending=False, kind="stable").head(t.rows)
+    return tuple(
+        {"client": ctx.label(ctx.clients[p // width]), "call": printable(shapes.text(int(p % width))),
+         "count": int(n), "first": _iso_us(lo), "last": _iso_us(hi)}
+        for p, n, lo, hi in zip(g.index, g["size"], g["min"], g["max"])
     )
 
 
-def _args(rows: pd.DataFrame) -> list[list[bytes]]:
-    """The arguments of a few rows as Python lists of bytes."""
-    return [list(a) for a in rows["args"]]
+def evidence(
+    ctx: Context,
+    pos: np.ndarray,
+    t: Thresholds,
+    *,
+    shapes: Shapes | None = None,
+    metrics: Mapping[str, Any] | None = None,
+) -> Evidence:
+    """Evidence from the rows at positions ``pos``: count, first/last, commands, clients
+    (labelled, lua credited), keys, sample lines, and with ``shapes`` one row per
+    (client, shape) with its count, first and last. Cost: array work on ``pos``.
+
+    >>> evidence(ctx, ctx.where(["KEYS"]), Thresholds())  # doctest: +SKIP
+    """
+    pos = np.asarray(pos, dtype=np.int64)
+    us = ts_us(ctx.events)[pos]
+    selected = np.zeros(len(ctx.events), dtype=bool)
+    selected[pos] = True
+    refs = ctx.flat.key[selected[ctx.flat.row]]
+    key_codes, _ = _top(refs, t.rows)
+    who, _ = _top(ctx.callers[pos], t.rows)
+    return Evidence(
+        count=len(pos),
+        first=_iso_us(us.min()) if len(pos) else None,
+        last=_iso_us(us.max()) if len(pos) else None,
+        commands=tuple(ctx.commands[pd.unique(ctx.command[pos])]),
+        clients=tuple(ctx.label(ctx.clients[c]) for c in who),
+        keys=tuple(printable(str(k)) for k in ctx.flat.keys.take(pa.array(key_codes, pa.int64())).to_pylist()),
+        samples=_samples(ctx, pos, t),
+        metrics={k: _cell(v) for k, v in (metrics or {}).items()},
+        rows=_shape_rows(ctx, pos, us, shapes, t) if shapes is not None and len(pos) else (),
+    )
 
 
-def _shapes(rows: pd.DataFrame, limit: int = 40) -> pd.Series:
-    """``COMMAND "arg" ...`` per row, arguments cut short: tells calls apart in evidence rows."""
-    text = [
-        " ".join([c] + [_arg_text(bytes(a), limit) for a in args])
-        for c, args in zip(rows["command"].astype("str"), rows["args"])
-    ]
-    return pd.Series(text, index=rows.index, dtype="str")
+def signatures(ctx: Context, pos: np.ndarray, skip: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with the same arguments (from ``args[skip]`` on) get the same code.
+
+    Returns (a code per position, the first position of each code). Exact: arguments
+    are escaped before they are joined, and the count of arguments is part of the code.
+
+    >>> codes, first = signatures(ctx, ctx.where(["LRANGE"]), skip=1)  # doctest: +SKIP
+    """
+    if len(pos) == 0:
+        return np.array([], np.int64), np.array([], np.int64)
+    args = ctx.arrow_args.take(pa.array(pos)).combine_chunks()
+    tail = pc.list_slice(args, skip) if skip else args
+    values = pc.replace_substring(pc.replace_substring(tail.values, b"\\", b"\\\\"), b"\x00", b"\\0")
+    joined = pc.binary_join(pa.ListArray.from_arrays(tail.offsets, values), b"\x00")
+    n = pc.list_value_length(tail).to_numpy(zero_copy_only=False)
+    text = joined.dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes, _ = pd.factorize(text * (int(n.max()) + 1) + n)
+    first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
+    return codes.astype(np.int64), pos[first]
+
+
+def call_shapes(ctx: Context, pos: np.ndarray, limit: int = 40) -> Shapes:
+    """:class:`Shapes` of whole calls: ``COMMAND "arg" ...`` (arguments cut to ``limit`` bytes)."""
+    codes, first = signatures(ctx, pos)
+    cmd = ctx.command[pos]
+    pair, uniques = pd.factorize(codes * (len(ctx.commands) + 1) + cmd)
+    firsts = pd.Series(np.arange(len(pair))).groupby(pair).first().to_numpy()
+    reps = pos[firsts]
+
+    def text(code: int) -> str:
+        row = int(reps[code])
+        args = ctx.args([row])[0]
+        return " ".join([str(ctx.commands[ctx.command[row]])] + [_arg_text(bytes(a), limit) for a in args])
+
+    return Shapes(pair.astype(np.int64), text)
 
 
 def _calls(n: int) -> str:
     return f"{n:,} call" + ("" if n == 1 else "s")
-
-
-def _rows_of(events: pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
-    return events[events["command"].isin(list(names))]
 
 
 # ------------------------------------------------------------------- dangerous commands
@@ -302,22 +390,25 @@ def keys_scope(pattern: bytes) -> str:
     return "prefix" if re.search(rb"[*?\[]", pattern) else "exact"
 
 
-def rule_keys(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
+def rule_keys(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """KEYS: who sent which pattern, when. Critical when a pattern matches everything."""
-    rows = _rows_of(events, ["KEYS"])
-    if rows.empty:
+    ctx = ctx or Context.of(events)
+    pos = ctx.where(["KEYS"])
+    if len(pos) == 0:
         return []
-    patterns = [a[0] if a else b"" for a in _args(rows)]
-    scope = pd.Series([keys_scope(p) for p in patterns], index=rows.index)
-    shape = pd.Series([f"KEYS {_arg_text(p, 60)} ({s})" for p, s in zip(patterns, scope)], index=rows.index)
-    wide = bool(scope.isin(["all", "broad"]).any())
-    counts = scope.value_counts()
-    ev = evidence(rows, Context.of(events), t, shape=shape, metrics={f"calls_{k}": v for k, v in counts.items()})
+    codes, first = signatures(ctx, pos)
+    patterns = [a[0] if a else b"" for a in ctx.args(first)]
+    scopes = np.array([keys_scope(p) for p in patterns])
+    scope = scopes[codes]
+    wide = bool(np.isin(scope, ["all", "broad"]).any())
+    shapes = Shapes(codes, lambda c: f"KEYS {_arg_text(patterns[c], 60)} ({scopes[c]})")
+    counts = pd.Series(scope).value_counts()
+    ev = evidence(ctx, pos, t, shapes=shapes, metrics={f"calls_{k}": v for k, v in counts.items()})
     who = ", ".join(ev.clients[:3])
     return [Finding(
         code="keys",
         severity="critical" if wide else "warning",
-        title=f"KEYS: {_calls(len(rows))}" + (" with a match-everything pattern" if wide else "") + f" by {who}",
+        title=f"KEYS: {_calls(len(pos))}" + (" with a match-everything pattern" if wide else "") + f" by {who}",
         explanation=(
             "KEYS walks every key of the database in one go, whatever the pattern, and blocks the "
             "server meanwhile (O(N) in the keyspace). A pattern such as `*` also builds a reply "
@@ -361,26 +452,23 @@ _FLUSH = ("FLUSHALL", "FLUSHDB")
 
 
 def _full_names(rows: pd.DataFrame) -> pd.Series:
-    sub = rows["subcommand"].astype("str")
-    cmd = rows["command"].astype("str")
-    return cmd.where(sub.isna(), cmd + " " + sub)
+    return command_names(rows).astype("str")
 
 
-def rule_dangerous(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
+def rule_dangerous(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """FLUSHALL, FLUSHDB, SCRIPT FLUSH, SWAPDB, DEBUG, SHUTDOWN...: one finding per command seen."""
-    heads = {n.split(" ")[0] for n in DANGEROUS}
-    rows = _rows_of(events, heads)
-    if rows.empty:
+    ctx = ctx or Context.of(events)
+    pos = ctx.where({n.split(" ")[0] for n in DANGEROUS})
+    if len(pos) == 0:
         return []
-    names = _full_names(rows)
-    ctx = Context.of(events)
+    names = _full_names(ctx.rows(pos)).to_numpy()
     found = []
-    for name in dict.fromkeys(names):
+    for name in pd.unique(names):
         if name not in DANGEROUS:
             continue
         severity, does = DANGEROUS[name]
-        mine = rows[names == name]
-        ev = evidence(mine, ctx, t, shape=_shapes(mine))
+        mine = pos[names == name]
+        ev = evidence(ctx, mine, t, shapes=call_shapes(ctx, mine))
         hidden = hidden_from_monitor(*name.split(" ", 1))
         found.append(Finding(
             code="flush" if name in _FLUSH else "dangerous-command",
@@ -441,58 +529,79 @@ def _range_full(args: Sequence[bytes], t: Thresholds) -> str | None:
 def _zrange_full(args: Sequence[bytes], t: Thresholds) -> str | None:
     if len(args) < 3:
         return None
-    if _has(args, b"BYSCORE") or _has(args, b"BYLEX"):
+    if _has(args[3:], b"BYSCORE") or _has(args[3:], b"BYLEX"):
         bounds = {args[1].lower(), args[2].lower()}
-        if bounds <= _INFINITE and not _has(args, b"LIMIT"):
+        if bounds <= _INFINITE and not _has(args[3:], b"LIMIT"):
             return "reads every member (unbounded, no LIMIT)"
         return None
     return _range_full(args, t)
 
 
 def _by_score_full(args: Sequence[bytes], t: Thresholds) -> str | None:
-    if len(args) >= 3 and {args[1].lower(), args[2].lower()} <= _INFINITE and not _has(args, b"LIMIT"):
+    if len(args) >= 3 and {args[1].lower(), args[2].lower()} <= _INFINITE and not _has(args[3:], b"LIMIT"):
         return "reads every member (unbounded, no LIMIT)"
     return None
 
 
 def _xrange_full(args: Sequence[bytes], t: Thresholds) -> str | None:
-    if len(args) >= 3 and {args[1], args[2]} <= {b"-", b"+"} and not _has(args, b"COUNT"):
+    if len(args) >= 3 and {args[1], args[2]} <= {b"-", b"+"} and not _has(args[3:], b"COUNT"):
         return "reads the whole stream (- +, no COUNT)"
     return None
 
 
-def _always(what: str) -> Callable[[Sequence[bytes], Thresholds], str | None]:
-    return lambda args, t: what
-
-
 def _no_limit(args: Sequence[bytes], t: Thresholds) -> str | None:
-    return None if _has(args, b"LIMIT") else "has no LIMIT"
+    return None if _has(args[1:], b"LIMIT") else "has no LIMIT"
 
 
-def _many_keys(pairs: int) -> Callable[[Sequence[bytes], Thresholds], str | None]:
-    def check(args: Sequence[bytes], t: Thresholds) -> str | None:
-        n = len(args) // pairs
-        return f"names {n:,} keys in one call" if n >= t.multi_key_count else None
-    return check
+# A judge returns, for rows at positions ``pos``, why each is a full read (or None).
+Judge = Callable[["Context", np.ndarray, Thresholds], np.ndarray]
 
 
-# command -> (is this call a full read?, what to use instead)
-FULL_READS: Mapping[str, tuple[Callable[[Sequence[bytes], Thresholds], str | None], str]] = {
+def _each(check: Callable[[Sequence[bytes], Thresholds], str | None]) -> Judge:
+    """A judge calling ``check(args, t)`` once per distinct argument list after the key
+    (``check`` must not look at ``args[0]``)."""
+    def judge(ctx: Context, pos: np.ndarray, t: Thresholds) -> np.ndarray:
+        codes, first = signatures(ctx, pos, skip=1)
+        verdicts = np.empty(len(first), dtype=object)
+        verdicts[:] = [check(args, t) for args in ctx.args(first)]
+        return verdicts[codes]
+    return judge
+
+
+def _always(what: str) -> Judge:
+    def judge(ctx: Context, pos: np.ndarray, t: Thresholds) -> np.ndarray:
+        return np.full(len(pos), what, dtype=object)
+    return judge
+
+
+def _many_keys(pairs: int) -> Judge:
+    """Calls naming ``multi_key_count`` keys or more (``pairs`` arguments per key), from ``nargs``."""
+    def judge(ctx: Context, pos: np.ndarray, t: Thresholds) -> np.ndarray:
+        n = ctx.events["nargs"].to_numpy()[pos] // pairs
+        out = np.full(len(pos), None, dtype=object)
+        big = n >= t.multi_key_count
+        out[big] = [f"names {k:,} keys in one call" for k in n[big]]
+        return out
+    return judge
+
+
+# command -> (why a call is a full read, what to use instead)
+FULL_READS: Mapping[str, tuple[Judge, str]] = {
     "HGETALL": (_always("reads every field and value of the hash"),
                 "HSCAN key 0 COUNT 100 in a loop, or HMGET/HGET the fields you need"),
     "HKEYS": (_always("reads every field of the hash"), "HSCAN key 0 COUNT 100 in a loop"),
     "HVALS": (_always("reads every value of the hash"), "HSCAN key 0 COUNT 100 in a loop"),
     "SMEMBERS": (_always("reads every member of the set"),
                  "SSCAN key 0 COUNT 100 in a loop, or SISMEMBER/SMISMEMBER for membership"),
-    "LRANGE": (_range_full, "LRANGE key start start+99 page by page, or LTRIM the list to a bound"),
-    "ZRANGE": (_zrange_full, "ZSCAN, or ZRANGE ... with a bounded range or LIMIT offset count"),
-    "ZREVRANGE": (_range_full, "a bounded range, or ZRANGE ... REV LIMIT offset count"),
-    "ZRANGEBYSCORE": (_by_score_full, "add LIMIT offset count, or ZSCAN"),
-    "ZREVRANGEBYSCORE": (_by_score_full, "add LIMIT offset count, or ZSCAN"),
-    "ZRANGEBYLEX": (_by_score_full, "add LIMIT offset count, or ZSCAN"),
-    "ZREVRANGEBYLEX": (_by_score_full, "add LIMIT offset count, or ZSCAN"),
-    "SORT": (_no_limit, "SORT ... LIMIT offset count, or keep the order in a sorted set"),
-    "SORT_RO": (_no_limit, "SORT_RO ... LIMIT offset count, or keep the order in a sorted set"),
+    "LRANGE": (_each(_range_full), "LRANGE key start start+99 page by page, or LTRIM the list to a bound"),
+    "ZRANGE": (_each(_zrange_full), "ZSCAN, or ZRANGE ... with a bounded range or LIMIT offset count"),
+    "ZREVRANGE": (_each(_range_full), "a bounded range, or ZRANGE ... REV LIMIT offset count"),
+    "ZRANGEBYSCORE": (_each(_by_score_full), "add LIMIT offset count, or ZSCAN"),
+    "ZREVRANGEBYSCORE": (_each(_by_score_full), "add LIMIT offset count, or ZSCAN"),
+    "ZRANGEBYLEX": (_each(_by_score_full), "add LIMIT offset count, or ZSCAN"),
+    "ZREVRANGEBYLEX": (_each(_by_score_full), "add LIMIT offset count, or ZSCAN"),
+    "SORT": (_each(_no_limit), "SORT ... LIMIT offset count, or keep the order in a sorted set"),
+    "SORT_RO": (_each(_no_limit), "SORT_RO ... LIMIT offset count, or keep the order in a sorted set"),
     "SUNION": (_always("reads every member of every set"), "SSCAN the sets, or maintain the result as writes happen"),
     "SINTER": (_always("reads the members of every set"), "SINTERCARD ... LIMIT, or maintain the result"),
     "SDIFF": (_always("reads the members of every set"), "SSCAN the sets, or maintain the result"),
@@ -501,8 +610,8 @@ FULL_READS: Mapping[str, tuple[Callable[[Sequence[bytes], Thresholds], str | Non
     "SDIFFSTORE": (_always("reads the members of every set"), "maintain the result as writes happen"),
     "ZUNIONSTORE": (_always("reads every member of every sorted set"), "maintain the result as writes happen"),
     "ZINTERSTORE": (_always("reads the members of every sorted set"), "maintain the result as writes happen"),
-    "XRANGE": (_xrange_full, "XRANGE key - + COUNT 100, continuing from the last id"),
-    "XREVRANGE": (_xrange_full, "XREVRANGE key + - COUNT 100, continuing from the last id"),
+    "XRANGE": (_each(_xrange_full), "XRANGE key - + COUNT 100, continuing from the last id"),
+    "XREVRANGE": (_each(_xrange_full), "XREVRANGE key + - COUNT 100, continuing from the last id"),
     "MGET": (_many_keys(1), "batches of ~100 keys (pipelined), so other clients get their turn"),
     "MSET": (_many_keys(2), "batches of ~100 keys (pipelined), so other clients get their turn"),
     "MSETNX": (_many_keys(2), "batches of ~100 keys, if the all-or-nothing rule allows"),
@@ -513,41 +622,25 @@ FULL_READS: Mapping[str, tuple[Callable[[Sequence[bytes], Thresholds], str | Non
 }
 
 
-def _judge(rows: pd.DataFrame, check: Callable[[Sequence[bytes], Thresholds], str | None],
-           t: Thresholds) -> pd.Series:
-    """``check`` once per distinct argument tail (the args after the first), spread over rows."""
-    tails: dict[tuple[bytes, ...], str | None] = {}
-    out = []
-    for args in _args(rows):
-        tail = tuple(args[1:]) if len(args) < 64 else None
-        if tail is None:
-            out.append(check(args, t))
-            continue
-        if tail not in tails:
-            tails[tail] = check(args, t)
-        out.append(tails[tail])
-    return pd.Series(out, index=rows.index, dtype="object")
-
-
-def rule_full_reads(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
+def rule_full_reads(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """O(N) commands read with their arguments: one finding per command with full reads."""
-    rows = _rows_of(events, FULL_READS)
-    if rows.empty:
+    ctx = ctx or Context.of(events)
+    pos = ctx.where(FULL_READS)
+    if len(pos) == 0:
         return []
-    ctx = Context.of(events)
     found = []
-    commands = rows["command"].astype("str")
-    for name in commands.value_counts().index:
-        check, instead = FULL_READS[name]
-        mine = rows[commands == name]
-        why = _judge(mine, check, t)
-        hit = mine[why.notna()]
-        if hit.empty:
+    commands = ctx.commands[ctx.command[pos]]
+    for name in pd.Series(commands).value_counts().index:
+        judge, instead = FULL_READS[name]
+        mine = pos[commands == name]
+        why = judge(ctx, mine, t)
+        hit = mine[pd.notna(why)]
+        if len(hit) == 0:
             continue
         info = lookup(name)
-        shape = _shapes(hit)
-        ev = evidence(hit, ctx, t, shape=shape, metrics={"calls": len(hit), "calls_of_command": len(mine)})
-        reasons = why[why.notna()].value_counts()
+        ev = evidence(ctx, hit, t, shapes=call_shapes(ctx, hit),
+                      metrics={"calls": len(hit), "calls_of_command": len(mine)})
+        reasons = pd.Series(why[pd.notna(why)]).value_counts()
         found.append(Finding(
             code="full-read",
             severity="warning",
@@ -594,16 +687,20 @@ def blocks_forever(command: str, args: Sequence[bytes]) -> bool:
         return False
 
 
-def rule_blocking_forever(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
+def rule_blocking_forever(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """BLPOP ... 0, XREAD BLOCK 0, WAIT n 0: calls that wait with no timeout."""
-    rows = _rows_of(events, BLOCKING_TIMEOUT)
-    if rows.empty:
+    ctx = ctx or Context.of(events)
+    pos = ctx.where(BLOCKING_TIMEOUT)
+    if len(pos) == 0:
         return []
-    forever = [blocks_forever(c, a) for c, a in zip(rows["command"].astype("str"), _args(rows))]
-    hit = rows[np.array(forever, dtype=bool)]
-    if hit.empty:
+    shapes = call_shapes(ctx, pos)
+    first = pd.Series(pos).groupby(shapes.codes).first().to_numpy()
+    verdict = np.array([blocks_forever(str(ctx.commands[ctx.command[r]]), a)
+                        for r, a in zip(first, ctx.args(first))], dtype=bool)
+    hit = pos[verdict[shapes.codes]]
+    if len(hit) == 0:
         return []
-    ev = evidence(hit, Context.of(events), t, shape=_shapes(hit))
+    ev = evidence(ctx, hit, t, shapes=Shapes(shapes.codes[verdict[shapes.codes]], shapes.text))
     return [Finding(
         code="blocking-forever",
         severity="warning",
@@ -619,18 +716,18 @@ def rule_blocking_forever(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
     )]
 
 
-def rule_select_churn(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
+def rule_select_churn(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """Clients switching databases with SELECT again and again on one connection."""
-    rows = _rows_of(events, ["SELECT"])
-    if rows.empty:
+    ctx = ctx or Context.of(events)
+    pos = ctx.where(["SELECT"])
+    if len(pos) == 0:
         return []
-    per = rows["client"].astype("str").value_counts()
-    busy = per[per >= t.select_churn]
-    if busy.empty:
+    per = np.bincount(ctx.callers[pos])
+    busy = np.flatnonzero(per >= t.select_churn)
+    if len(busy) == 0:
         return []
-    hit = rows[rows["client"].astype("str").isin(busy.index)]
-    ev = evidence(hit, Context.of(events), t, shape=_shapes(hit),
-                  metrics={"clients": len(busy), "selects": len(hit)})
+    hit = pos[np.isin(ctx.callers[pos], busy)]
+    ev = evidence(ctx, hit, t, shapes=call_shapes(ctx, hit), metrics={"clients": len(busy), "selects": len(hit)})
     return [Finding(
         code="select-churn",
         severity="warning",
@@ -645,18 +742,24 @@ def rule_select_churn(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
     )]
 
 
-def rule_huge_arguments(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
+def rule_huge_arguments(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """Arguments of at least ``huge_argument_bytes`` (big values sent to the server)."""
-    rows = events[events["arg_bytes"] >= t.huge_argument_bytes]
-    if rows.empty:
+    ctx = ctx or Context.of(events)
+    pos = np.flatnonzero(events["arg_bytes"].to_numpy() >= t.huge_argument_bytes)
+    if len(pos) == 0:
         return []
-    biggest = pd.Series([max((len(a) for a in args), default=0) for args in rows["args"]], index=rows.index)
-    hit = rows[biggest >= t.huge_argument_bytes]
-    if hit.empty:
+    args = ctx.arrow_args.take(pa.array(pos)).combine_chunks()
+    lengths = pc.binary_length(args.flatten()).to_numpy(zero_copy_only=False)
+    parents = pc.list_parent_indices(args).to_numpy(zero_copy_only=False)
+    biggest = np.zeros(len(pos), dtype=np.int64)
+    np.maximum.at(biggest, parents, lengths)
+    hit = pos[biggest >= t.huge_argument_bytes]
+    if len(hit) == 0:
         return []
-    sizes = biggest[hit.index]
-    ev = evidence(hit, Context.of(events), t, shape=_shapes(hit, limit=20),
-                  metrics={"largest_bytes": int(sizes.max()), "total_bytes": int(hit["arg_bytes"].sum())})
+    sizes = biggest[biggest >= t.huge_argument_bytes]
+    ev = evidence(ctx, hit, t, shapes=call_shapes(ctx, hit, limit=20),
+                  metrics={"largest_bytes": int(sizes.max()),
+                           "total_bytes": int(events["arg_bytes"].to_numpy()[hit].sum())})
     return [Finding(
         code="huge-argument",
         severity="warning",
@@ -674,26 +777,26 @@ def rule_huge_arguments(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
 # ----------------------------------------------------------------------------- clients
 
 
-def rule_dominant_client(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
+def rule_dominant_client(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """One client (its scripts' lua lines included) sending more than ``client_share`` of all."""
     from .filters import applied_filters
 
     # A slice chosen by client says nothing about that client's share of the traffic.
     if len(events) < t.client_share_min_events or "client" in applied_filters(events):
         return []
-    ctx = Context.of(events)
-    shares = ctx.callers.value_counts(normalize=True)
-    top = shares[shares > t.client_share]
-    labels = ctx.labels
+    ctx = ctx or Context.of(events)
+    shares = np.bincount(ctx.callers) / len(events)
     found = []
-    for client, share in top.items():
-        rows = events[(ctx.callers == client).to_numpy()]
-        ev = evidence(rows, ctx, t, metrics={"share": float(share), "events": len(rows)})
-        mix = rows["command"].astype("str").value_counts().head(3)
+    for code in np.flatnonzero(shares > t.client_share):
+        share = float(shares[code])
+        pos = np.flatnonzero(ctx.callers == code)
+        ev = evidence(ctx, pos, t, metrics={"share": share, "events": len(pos)})
+        top, counts = _top(ctx.command[pos], 3)
+        mix = dict(zip(ctx.commands[top], counts))
         found.append(Finding(
             code="dominant-client",
             severity="warning",
-            title=f"{labels.get(client, client)} sent {share:.0%} of all commands",
+            title=f"{ctx.label(ctx.clients[code])} sent {share:.0%} of all commands",
             explanation=(f"One client made most of the load ({', '.join(f'{c} {n:,}' for c, n in mix.items())})."
                          " A loop, a retry storm or a missing cache in that application is the usual cause."),
             action="Look at what that application did at that time; rate-limit or cache on its side.",
@@ -702,26 +805,26 @@ def rule_dominant_client(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
     return found
 
 
-def rule_unnamed_clients(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
+def rule_unnamed_clients(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """Clients with no known name: no CLIENT SETNAME seen and none from CLIENT LIST."""
-    callers = _text_clients(events)
-    real = callers[~events["client_kind"].astype("str").isin(["lua", "module"]).to_numpy()]
-    if real.empty:
+    ctx = ctx or Context.of(events)
+    kind, kinds = codes_of(events["client_kind"])
+    real = ~np.isin(kind, [i for i, k in enumerate(kinds) if k in ("lua", "module")])
+    present = np.flatnonzero(np.bincount(ctx.callers[real], minlength=len(ctx.clients)))
+    if len(present) == 0:
         return []
-    names = client_names(events)
-    unnamed = [c for c in real.unique() if not (isinstance(names.get(c), str) and names.get(c))]
-    if not unnamed:
+    unnamed = np.array([c for c in present if ctx.clients[c] not in ctx.labels], dtype=np.int64)
+    if len(unnamed) == 0:
         return []
     listed = "name" in events.columns
-    rows = events[callers.isin(unnamed).to_numpy()]
-    counts = rows["client"].astype("str").value_counts()
-    ev = evidence(rows, Context.of(events), t, metrics={"clients": len(unnamed), "events": len(rows)})
-    ev = Evidence(**{**ev.__dict__, "clients": tuple(counts.index[: t.rows]),
-                     "rows": tuple({"client": c, "count": int(n)} for c, n in counts.head(t.rows).items())})
+    pos = np.flatnonzero(real & np.isin(ctx.callers, unnamed))
+    ev = evidence(ctx, pos, t, metrics={"clients": len(unnamed), "events": len(pos)})
+    top, counts = _top(ctx.callers[pos], t.rows)
+    ev = replace(ev, rows=tuple({"client": ctx.clients[c], "count": int(n)} for c, n in zip(top, counts)))
     return [Finding(
         code="unnamed-clients",
         severity="warning" if listed else "info",
-        title=f"{len(unnamed):,} of {real.nunique():,} clients have no known name ({len(rows):,} events)",
+        title=f"{len(unnamed):,} of {len(present):,} clients have no known name ({len(pos):,} events)",
         explanation=(
             "These addresses have no name in the CLIENT LIST snapshots given: the applications never "
             "call CLIENT SETNAME." if listed else
@@ -735,23 +838,20 @@ def rule_unnamed_clients(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
     )]
 
 
-def _text_clients(events: pd.DataFrame) -> pd.Series:
-    return events["client"].astype("str")
-
-
 # ---------------------------------------------------------------------------- coverage
 
 REDACTED = b"(redacted)"
 
 
-def rule_coverage(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
+def rule_coverage(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """What MONITOR cannot show, said once per capture (info)."""
     if events.empty:
         return []
-    auth = _rows_of(events, ["AUTH", "HELLO", "MIGRATE"])
-    redacted = sum(sum(1 for a in args if bytes(a) == REDACTED) for args in auth["args"])
+    ctx = ctx or Context.of(events)
+    redacted = sum(sum(1 for a in args if bytes(a) == REDACTED) for args in ctx.args(ctx.where(["AUTH", "HELLO", "MIGRATE"])))
     hidden = sorted(n for n in _all_names() if hidden_from_monitor(*n.split(" ", 1)))
-    seen_hidden = sorted(set(_full_names(_rows_of(events, {n.split(" ")[0] for n in hidden}))) & set(hidden))
+    seen = _full_names(ctx.rows(ctx.where({n.split(" ")[0] for n in hidden})))
+    seen_hidden = sorted(set(seen) & set(hidden))
     metrics = {"redacted_arguments": redacted, "hidden_commands": len(hidden)}
     text = (
         "MONITOR never shows admin commands (CONFIG, CLIENT LIST/KILL/PAUSE, DEBUG, SHUTDOWN, SAVE, "
@@ -784,7 +884,7 @@ def _all_names() -> list[str]:
 # --------------------------------------------------------------------- capture quality
 
 
-def rule_capture_quality(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
+def rule_capture_quality(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """Rejected lines, a truncated end, silences, and a capture too short or too long."""
     from .schema import provenance, rejects
 
@@ -878,20 +978,28 @@ def _length(events: pd.DataFrame, prov: Any, t: Thresholds) -> list[Finding]:
     return [Finding(code=code, severity="info", title=title, explanation=why, action=action, evidence=ev)]
 
 
-RULES: tuple[Callable[[pd.DataFrame, Thresholds], list[Finding]], ...] = (
+Rule = Callable[[pd.DataFrame, Thresholds, "Context | None"], list[Finding]]
+
+RULES: tuple[Rule, ...] = (
     rule_keys, rule_dangerous, rule_full_reads, rule_blocking_forever, rule_select_churn,
     rule_huge_arguments, rule_dominant_client, rule_unnamed_clients, rule_coverage, rule_capture_quality,
 )
-"""Every MONITOR rule, in the order :func:`find_all` runs them."""
+"""Every MONITOR rule, in the order :func:`find_all` runs them: ``rule(events, thresholds,
+ctx=None) -> list[Finding]``; ``ctx`` (a :class:`Context`) is built when not given."""
 
 
-def find_all(events: pd.DataFrame, thresholds: Thresholds = Thresholds()) -> list[Finding]:
+def find_all(events: pd.DataFrame, thresholds: Thresholds = Thresholds(),
+             context: Context | None = None) -> list[Finding]:
     """Every MONITOR rule's findings for these events, most severe first.
+
+    ``context`` lets a caller that already flattened the keys share them
+    (``Context.of(events, keys=...)``); it is built once otherwise.
 
     >>> [f.code for f in find_all(read_monitor("sample_captures/incident/monitor.txt.gz"))]  # doctest: +SKIP
     ['keys', 'blocking-forever', 'full-read', ...]
     """
+    ctx = context or Context.of(events)
     found: list[Finding] = []
     for rule in RULES:
-        found.extend(rule(events, thresholds))
+        found.extend(rule(events, thresholds, ctx))
     return sort_findings(found)
