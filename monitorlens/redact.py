@@ -1,0 +1,303 @@
+"""Redaction of argument values, for reports that travel. No I/O.
+
+Keys, command names and sizes are shown; the *values* a client sent (what it SET,
+HSET fields and values, PUBLISH payloads, script bodies...) are replaced by their
+length, ``‹42 bytes›``. What counts as what, for the arguments after the command name:
+
+- **key**: every argument Redis's key specifications name as a key
+  (:func:`monitorlens.commands.key_positions`); shown.
+- **syntax keyword**: an argument equal (ASCII, any case) to a token of the Redis
+  command syntax (:data:`SYNTAX_TOKENS`, from ``COMMAND DOCS`` of Redis 7.0: ``EX``,
+  ``LIMIT``, ``STREAMS``, ``WITHSCORES``, ``*``, ``$``...), and the subcommand of a
+  container command (``CLIENT SETNAME``); shown. A value that happens to spell ``EX``
+  reveals only that.
+- **syntax number**: a number where the syntax wants a range, count, timeout, TTL,
+  cursor, db index or numkeys (:data:`NUMERIC_POSITIONS`, and the numbers after a
+  keyword of :data:`AFTER_KEYWORD` in a command that has it: ``EX 1800``, ``LIMIT 0 10``, ``COUNT 100``); shown,
+  so that ``LRANGE k 0 -1`` and ``BLPOP q 0`` stay readable. Numbers elsewhere (the
+  value of ``SET k 42``, an ``INCRBY`` increment, a ZADD score) are values.
+- **name**: channel names (PUBLISH, SUBSCRIBE...), KEYS and ``MATCH`` patterns, the
+  name of ``CLIENT SETNAME`` / ``HELLO ... SETNAME`` and of an FCALL function; shown.
+- ``(redacted)``: Redis's own redaction of AUTH/HELLO passwords; shown as is.
+- **value**: everything else; replaced by ``‹N bytes›``.
+
+``show_values=True`` everywhere turns redaction off.
+
+>>> redact_args("SET", [b"user:1", b"secret", b"EX", b"60"])
+['"user:1"', '‹6 bytes›', '"EX"', '"60"']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .commands import is_container, key_positions
+from .grammar import CLI_MESSAGE, IGNORABLE, Rejected, escape, parse_line, unescape
+
+__all__ = [
+    "SYNTAX_TOKENS",
+    "NUMERIC_POSITIONS",
+    "AFTER_KEYWORD",
+    "redacted",
+    "redact_args",
+    "redact_line",
+    "redact_call",
+    "redact_text",
+    "hidden_values",
+]
+
+# Every "token" of every argument in COMMAND DOCS of Redis 7.0.15 (all commands and
+# subcommands), recorded from a real server; they are the words of the syntax.
+SYNTAX_TOKENS: frozenset[str] = frozenset(
+    "$ * = ~ + - > ABORT ABSTTL ACLCAT ADDR AFTER AGGREGATE ALL ALPHA ANY APPEND ARGS ASC "
+    "ASYNC AUTH AUTH2 BCAST BEFORE BIT BLOCK BY BYBOX BYLEX BYRADIUS BYSCORE BYTE CH CONFIG "
+    "COPY COUNT DB DESC ENTRIESADDED ENTRIESREAD ERROR EX EXAT FAIL FILTERBY FLUSH FORCE FREQ "
+    "FROMLONLAT FROMMEMBER FT FULL GET GROUP GT HARD ID IDLE IDLETIME IDX IMPORTING INCR "
+    "INCRBY JUSTID KEEPTTL KEYS KM LADDR LASTID LEFT LEN LIBRARYNAME LIMIT LT M MASTER MATCH "
+    "MAX MAXDELETEDID MAXLEN MI MIGRATING MIN MINID MINMATCHLEN MKSTREAM MODULE NO NOACK NODE "
+    "NOLOOP NOMKSTREAM NORMAL NOSAVE NOW NX OFF ON ONE OPTIN OPTOUT OVERFLOW PATTERN PERSIST "
+    "PREFIX PUBSUB PX PXAT RANK REDIRECT REPLACE REPLICA RESET RETRYCOUNT REV RIGHT SAMPLES "
+    "SAT SAVE SCHEDULE SET SETNAME SKIP SKIPME SLAVE SOFT STABLE STORE STOREDIST STREAMS SUM "
+    "SYNC TAKEOVER TIME TIMEOUT TO TYPE USER VERSION WEIGHTS WITHCODE WITHCOORD WITHDIST "
+    "WITHHASH WITHMATCHLEN WITHSCORES WITHVALUES WRAP WRITE XX YES "
+    # positional words of the syntax that COMMAND DOCS lists as one-of blocks, not tokens
+    "BEFORE AFTER LEFT RIGHT SUM MIN MAX".split()
+)
+
+# Keywords followed by arguments of the syntax: how many numbers follow (0 = every number
+# that follows; "name" = one name) and the commands whose syntax has that keyword (from
+# COMMAND DOCS of Redis 7.0.15). Elsewhere the keyword exposes nothing: in ``HSET h TYPE x``
+# "TYPE" is a field and "x" a value.
+_AFTER: dict[str, tuple[int | str, str]] = {
+    "BLOCK": (1, "XREAD XREADGROUP"),
+    "BYBOX": (2, "GEOSEARCH GEOSEARCHSTORE"),
+    "BYRADIUS": (1, "GEOSEARCH GEOSEARCHSTORE"),
+    "COUNT": (1, "BLMPOP BZMPOP GEORADIUS GEORADIUSBYMEMBER GEORADIUSBYMEMBER_RO GEORADIUS_RO "
+                 "GEOSEARCH GEOSEARCHSTORE HSCAN LMPOP LPOS SCAN SSCAN XAUTOCLAIM XRANGE XREAD "
+                 "XREADGROUP XREVRANGE ZMPOP ZSCAN"),
+    "DB": (1, "COPY"),
+    "EX": (1, "GETEX SET"),
+    "EXAT": (1, "GETEX SET"),
+    "FREQ": (1, "RESTORE"),
+    "FROMLONLAT": (2, "GEOSEARCH GEOSEARCHSTORE"),
+    "IDLE": (1, "XCLAIM XPENDING"),
+    "IDLETIME": (1, "RESTORE"),
+    "LIMIT": (2, "SINTERCARD SORT SORT_RO XADD XTRIM ZINTERCARD ZRANGE ZRANGEBYLEX ZRANGEBYSCORE "
+                 "ZRANGESTORE ZREVRANGEBYLEX ZREVRANGEBYSCORE"),
+    "MAXLEN": (1, "LPOS XADD XTRIM"),
+    "MINMATCHLEN": (1, "LCS"),
+    "PX": (1, "GETEX SET"),
+    "PXAT": (1, "GETEX SET"),
+    "RANK": (1, "LPOS"),
+    "RETRYCOUNT": (1, "XCLAIM"),
+    "TIME": (1, "XCLAIM"),
+    "WEIGHTS": (0, "ZINTER ZINTERSTORE ZUNION ZUNIONSTORE"),
+    "MATCH": ("name", "HSCAN SCAN SSCAN ZSCAN"),
+    "SETNAME": ("name", "HELLO"),
+    "TYPE": ("name", "SCAN"),
+}
+AFTER_KEYWORD: dict[tuple[str, str], int | str] = {
+    (command, word): what for word, (what, commands) in _AFTER.items() for command in commands.split()
+}
+"""``(command, keyword) -> what follows``: a count of numbers (0 = all) or ``"name"``."""
+
+# Argument indices (after the command name; negative from the end) holding numbers of the
+# syntax: ranges, counts, timeouts, TTLs, cursors, db indexes, numkeys.
+NUMERIC_POSITIONS: dict[str, tuple[int, ...]] = {
+    **dict.fromkeys(
+        "LRANGE LTRIM GETRANGE SUBSTR BITCOUNT BITPOS ZRANGE ZREVRANGE ZRANGEBYSCORE "
+        "ZREVRANGEBYSCORE ZCOUNT ZREMRANGEBYRANK ZREMRANGEBYSCORE".split(),
+        (1, 2, 3),
+    ),
+    **dict.fromkeys(
+        "LINDEX LSET SETRANGE GETBIT SETBIT EXPIRE PEXPIRE EXPIREAT PEXPIREAT SETEX PSETEX "
+        "MOVE SRANDMEMBER SPOP LPOP RPOP HRANDFIELD ZRANDMEMBER RESTORE HSCAN SSCAN ZSCAN "
+        "EVAL EVALSHA EVAL_RO EVALSHA_RO FCALL FCALL_RO ZUNIONSTORE ZINTERSTORE ZDIFFSTORE".split(),
+        (1,),
+    ),
+    **dict.fromkeys("BLPOP BRPOP BZPOPMIN BZPOPMAX BRPOPLPUSH BLMOVE".split(), (-1,)),
+    **dict.fromkeys("SCAN SELECT LMPOP ZMPOP SINTERCARD ZINTERCARD ZUNION ZINTER ZDIFF".split(), (0,)),
+    **dict.fromkeys("BLMPOP BZMPOP SWAPDB WAIT HELLO".split(), (0, 1)),
+    "ZRANGESTORE": (2, 3),
+    "MIGRATE": (1, 3, 4),
+}
+
+# Argument indices that are names, not data: channels, patterns, client and function names.
+NAME_POSITIONS: dict[str, tuple[int, ...] | str] = {
+    "PUBLISH": (0,),
+    "SPUBLISH": (0,),
+    "KEYS": (0,),
+    "FCALL": (0,),
+    "FCALL_RO": (0,),
+    "CLIENT SETNAME": (1,),
+    **dict.fromkeys("SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE SSUBSCRIBE SUNSUBSCRIBE".split(), "all"),
+}
+
+REDIS_REDACTED = b"(redacted)"
+_NUMBER = re.compile(rb"[(\[]?[+-]?(?:\d{1,20}(?:\.\d{0,20})?|\.\d{1,20}|inf)", re.I)
+# The head of a MONITOR line, before its first argument (grammar.py has the full grammar).
+_HEAD = re.compile(r'\d+\.\d{6} (?:\[\d+ .*?\] |\(db \d+\) )?(?=")')
+
+
+def redacted(n: int) -> str:
+    """What a value of ``n`` bytes is shown as.
+
+    >>> redacted(1), redacted(42)
+    ('‹1 byte›', '‹42 bytes›')
+    """
+    return f"‹{n:,} byte{'' if n == 1 else 's'}›"
+
+
+def _shown(command: str, args: Sequence[bytes]) -> set[int]:
+    """Indices of ``args`` that are keys, syntax or names (see the module docstring)."""
+    shown = set(key_positions(command, args)[0])
+    n = len(args)
+    name = command
+    if args and is_container(command):
+        shown.add(0)
+        name = f"{command} {args[0].decode('latin-1').upper()}"
+    numeric = {i % n for i in NUMERIC_POSITIONS.get(command, ()) if -n <= i < n}
+    names = NAME_POSITIONS.get(name, NAME_POSITIONS.get(command, ()))
+    shown |= set(range(n)) if names == "all" else {i for i in names if i < n}
+    i = 0
+    while i < n:
+        arg = args[i]
+        if arg == REDIS_REDACTED or (i in numeric and _NUMBER.fullmatch(arg)):
+            shown.add(i)
+        elif i not in shown and len(arg) <= 16 and arg.isascii():
+            word = arg.decode("ascii").upper()
+            if word in SYNTAX_TOKENS:
+                shown.add(i)
+            after = AFTER_KEYWORD.get((name, word), AFTER_KEYWORD.get((command, word)))
+            if after == "name" and i + 1 < n:
+                i += 1
+                shown.add(i)
+            elif isinstance(after, int):
+                last = n - 1 if after == 0 else min(n - 1, i + after)
+                while i < last and _NUMBER.fullmatch(args[i + 1]):
+                    i += 1
+                    shown.add(i)
+        i += 1
+    return shown
+
+
+def redact_args(command: str, args: Sequence[bytes], *, show_values: bool = False) -> list[str]:
+    """Each argument as the report shows it: quoted as MONITOR quotes it, or ``‹N bytes›``.
+
+    >>> redact_args("LRANGE", [b"feed", b"0", b"-1"])
+    ['"feed"', '"0"', '"-1"']
+    >>> redact_args("HSET", [b"user:1", b"email", b"a@b.c"])
+    ['"user:1"', '‹5 bytes›', '‹5 bytes›']
+    """
+    command = command.upper()
+    shown = range(len(args)) if show_values else _shown(command, args)
+    return [escape(a).decode("ascii") if i in shown else redacted(len(a)) for i, a in enumerate(args)]
+
+
+# One argument as printed: quoted the way MONITOR quotes it, possibly cut by monitorlens
+# (``"xxxx..." (100,000 bytes)``, :func:`monitorlens.findings.line_text`) or by the end of a
+# truncated line (no closing quote).
+_TOKEN = re.compile(
+    r'"(?P<body>(?:[^"\\]|\\.)*)(?:"(?: \((?P<size>\d[\d,]*) bytes\))?|\Z)|(?P<word>\S+)', re.S
+)
+_ANNOTATION = re.compile(r"(?:\s*\([\w ,.:+-]*\))*\s*")  # "(all)", "(prefix)" after a call
+
+
+def _unescape(body: str) -> bytes:
+    raw = body.encode("utf-8", "surrogateescape")
+    try:
+        return unescape(raw.removesuffix(b"...")) if b"\\" in raw else raw.removesuffix(b"...")
+    except (ValueError, UnicodeDecodeError):  # an escape cut in the middle
+        return raw
+
+
+def _redact_tokens(text: str, *, bare_command: bool, hidden: list[str] | None = None) -> str | None:
+    """Command text (``"SET" "k" "v"`` or ``SET "k" "v"``) with values redacted; None if it
+    does not start with a command. The values hidden are added to ``hidden`` (as printed,
+    and unescaped) when given."""
+    tokens = list(_TOKEN.finditer(text))
+    if not tokens or (tokens[0]["word"] is not None and not bare_command):
+        return None
+    first = tokens[0]
+    command = first["word"] if first["word"] is not None else first["body"]
+    args: list[re.Match[str]] = []
+    for t in tokens[1:]:
+        if t["word"] is not None:
+            break
+        args.append(t)
+    shown = _shown(command.upper(), [_unescape(t["body"]) for t in args])
+    words = [first.group(0)]
+    for i, t in enumerate(args):
+        size = int(t["size"].replace(",", "")) if t["size"] else len(_unescape(t["body"]))
+        words.append(t.group(0) if i in shown else redacted(size))
+        if i not in shown and hidden is not None:
+            body = t["body"].removesuffix("...")
+            hidden += [body, _unescape(body).decode("utf-8", "replace")]
+    end = args[-1].end() if args else first.end()
+    tail = text[end:]
+    if tail and not _ANNOTATION.fullmatch(tail):
+        tail = " " + redacted(len(tail.strip().encode("utf-8", "surrogateescape")))
+    return " ".join(words) + tail
+
+
+def redact_call(text: str, *, show_values: bool = False) -> str:
+    """A command as findings quote it (``SET "k" "v..." (9 bytes)``) with its values redacted.
+
+    >>> redact_call('SET "user:1" "hunter2" (all)')
+    'SET "user:1" ‹7 bytes› (all)'
+    """
+    if show_values:
+        return text
+    out = _redact_tokens(text, bare_command=True)
+    return out if out is not None else redacted(len(text.encode("utf-8", "surrogateescape")))
+
+
+def redact_line(text: str, *, show_values: bool = False) -> str:
+    """A MONITOR line (as in a capture, or cut by monitorlens) with its values redacted.
+
+    A line that does not parse keeps its head, command name, and the keys and syntax of its
+    complete arguments; the rest becomes its size. redis-cli's own lines (``OK``, ``Error:
+    ...``) are kept.
+
+    >>> redact_line('1700000000.000001 [0 127.0.0.1:5] "SET" "k" "v"')
+    '1700000000.000001 [0 127.0.0.1:5] "SET" "k" ‹1 byte›'
+    """
+    if show_values:
+        return text
+    parsed = parse_line(text.encode("utf-8", "surrogateescape"))
+    if isinstance(parsed, Rejected) and (parsed.reason in IGNORABLE or parsed.reason == CLI_MESSAGE):
+        return text  # redis-cli's own words ("OK", "Error: Server closed the connection")
+    head = _HEAD.match(text)
+    rest = text[head.end():] if head else text
+    out = _redact_tokens(rest, bare_command=False)
+    if out is None:
+        return (head.group(0) if head else "") + redacted(len(rest.encode("utf-8", "surrogateescape")))
+    return (head.group(0) if head else "") + out
+
+
+def hidden_values(texts: Sequence[str]) -> list[str]:
+    """The values :func:`redact_line` / :func:`redact_call` hide in these texts, as printed
+    and unescaped: what :func:`redact_text` should scrub from free text around them.
+
+    >>> hidden_values(['SET "k" "v1"', 'GET "k"'])
+    ['v1', 'v1']
+    """
+    found: list[str] = []
+    for text in texts:
+        head = _HEAD.match(text)
+        _redact_tokens(text[head.end():] if head else text, bare_command=True, hidden=found)
+    return found
+
+
+def redact_text(text: str, values: Sequence[str]) -> str:
+    """``text`` with every occurrence of the given value strings replaced by their size.
+
+    A safety net for free text (a finding's title) that may quote an argument.
+
+    >>> redact_text("SET of 'hunter2' seen", ["hunter2"])
+    "SET of '‹7 bytes›' seen"
+    """
+    for v in sorted({v for v in values if len(v) >= 3}, key=lambda v: (-len(v), v)):
+        text = text.replace(v, redacted(len(v.encode("utf-8", "surrogateescape"))))
+    return text
