@@ -74,6 +74,12 @@ _EXPORTS: dict[str, str] = {
     "connection_count_findings": "clients",
     "remediation_plan": "clients",
     "plan_text": "clients",
+    # the report: one model, HTML/Markdown/JSON, charts for tickets, redaction
+    "Report": "report",
+    "build_report": "report",
+    "make_report": "report",
+    "make_chart": "report",
+    "redact_line": "redact",
 }
 
 __all__ = ["__version__", *_EXPORTS]
