@@ -38,6 +38,7 @@ SCRIPT_CALLS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "
 
 LUA = "lua"
 OTHER = "(other)"
+NO_CLIENT = "(none)"  # MONITOR lines of Redis 2.4 and the "(db N)" dialect name no client
 MIX_TOP = 3  # entries in a "command mix" text: "GET 60%, HGET 30%, SET 10%"
 SETNAMES_ATTR = "setname_names"  # events.attrs key: (client, name, ts) tuples of rows filtered out
 ACCESS = ("read", "write", "other")
@@ -46,16 +47,23 @@ ACCESS = ("read", "write", "other")
 # ------------------------------------------------------------------------ coded columns
 
 
-def codes_of(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes (-1 for null) and the values they stand for (categorical codes when it is one).
+def codes_of(series: pd.Series, null: str | None = None) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes and the values they stand for (categorical codes when it is one).
 
-    >>> codes_of(pd.Series(["a", "b", "a"]))[0].tolist()
-    [0, 1, 0]
+    Nulls get -1, or, with ``null``, a value of their own named ``null``.
+
+    >>> codes_of(pd.Series(["a", None, "a"]))[0].tolist(), codes_of(pd.Series(["a", None]), "?")[1].tolist()
+    ([0, -1, 0], ['a', '?'])
     """
     if isinstance(series.dtype, pd.CategoricalDtype):
-        return series.cat.codes.to_numpy().astype(np.int64), series.cat.categories
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    return codes.astype(np.int64), pd.Index(uniques)
+        codes, labels = series.cat.codes.to_numpy().astype(np.int64), series.cat.categories
+    else:
+        found, uniques = pd.factorize(series, use_na_sentinel=True)
+        codes, labels = found.astype(np.int64), pd.Index(uniques)
+    if null is not None and (codes < 0).any():
+        codes = np.where(codes < 0, len(labels), codes)
+        labels = pd.Index([*labels.astype("str"), null], dtype="str")
+    return codes, labels
 
 
 def ts_us(events: pd.DataFrame) -> np.ndarray:
@@ -203,7 +211,7 @@ def script_callers(events: pd.DataFrame) -> pd.Series:
 
     >>> script_callers(events)[events.client == "lua"].value_counts()  # doctest: +SKIP
     """
-    codes, clients = codes_of(events["client"])
+    codes, clients = codes_of(events["client"], NO_CLIENT)
     cats = pd.Index(clients.astype("str"))
     if LUA not in cats:
         return pd.Series(pd.Categorical.from_codes(codes, categories=cats), index=events.index, name="client")
@@ -322,7 +330,7 @@ def by_client(events: pd.DataFrame, credit_lua: bool = True) -> pd.DataFrame:
                "share", "rate_per_s", "first", "last", "dbs", "command_mix"]
     if events.empty:
         return _empty(columns)
-    own, clients = codes_of(events["client"])
+    own, clients = codes_of(events["client"], NO_CLIENT)
     codes = codes_of(script_callers(events))[0] if credit_lua else own
     n = len(clients)
     g = _group(codes, ts_us(events))
@@ -333,7 +341,7 @@ def by_client(events: pd.DataFrame, credit_lua: bool = True) -> pd.DataFrame:
     dbs = _pair_counts(codes, np.where(np.isnan(db), -1, db).astype(np.int64)).sort_index()
     db_text = pd.Series(dbs.index.get_level_values(1).astype(str), index=dbs.index.get_level_values(0))
     db_text = db_text.groupby(level=0).agg(",".join).reindex(g.codes)
-    kind, kinds = codes_of(events["client_kind"])
+    kind, kinds = codes_of(events["client_kind"], NO_CLIENT)
     first_row = pd.Series(np.arange(len(own))).groupby(own).first()
     client_kind = pd.Series(kinds.astype("str")[kind[first_row.to_numpy()]], index=first_row.index)
     labels = pd.Index(clients.astype("str"))[g.codes]

@@ -912,11 +912,12 @@ def rule_capture_quality(events: pd.DataFrame, t: Thresholds, ctx: Context | Non
         ))
     if prov.input_truncated:
         found.append(Finding(
-            code="capture-truncated", severity="info",
-            title="The capture ends in the middle of a line",
-            explanation="The last line has no end: the capture was cut (redis-cli killed, disk "
-                        "full, file copied while written). The partial line is rejected.",
-            action="Nothing to do if this is the end of the capture; otherwise copy the file again.",
+            code="capture-truncated", severity="warning",
+            title="The compressed capture ends early: what followed the cut is lost",
+            explanation="The gzip stream stops before its end (a copy or download cut short, a disk "
+                        "full while compressing). Every line before the cut is read; the rest is not "
+                        "in this analysis. (A single cut last line is counted among the rejects.)",
+            action="Copy the capture again if the end matters.",
             evidence=Evidence(count=1, last=prov.last_ts),
         ))
     if events.empty:
