@@ -80,6 +80,12 @@ _EXPORTS: dict[str, str] = {
     "make_report": "report",
     "make_chart": "report",
     "redact_line": "redact",
+    # charts (matplotlib Figures / Axes), for notebooks and tickets
+    "chart": "plots_traffic",
+    "figure_bytes": "plots_traffic",
+    "client_chart": "plots",
+    "plot_connection_growth": "plots",
+    "plot_connected_clients": "plots",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -119,6 +125,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .findings import Evidence, Finding, Sample, Thresholds, find_all
     from .ingest import MonitorStream, read_monitor
     from .patterns import PatternRules, fingerprint, key_patterns
+    from .plots import client_chart, plot_connected_clients, plot_connection_growth
+    from .plots_traffic import chart, figure_bytes
     from .schema import Provenance, provenance, rejects
     from .store import convert, load, read_parquet, write_parquet
     from .summary import render_text
