@@ -871,7 +871,7 @@ def rule_coverage(events: pd.DataFrame, t: Thresholds, ctx: Context | None = Non
         title="What this capture cannot show: admin commands, durations, replies",
         explanation=text,
         action="Read SLOWLOG GET, LATENCY LATEST, INFO commandstats and CLIENT LIST from the same time.",
-        evidence=Evidence(count=redacted, metrics=metrics, commands=tuple(hidden)),
+        evidence=Evidence(count=redacted, metrics=metrics, rows=tuple({"hidden_from_monitor": n} for n in hidden)),
     )]
 
 
