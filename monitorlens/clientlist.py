@@ -56,7 +56,7 @@ import pyarrow.compute as pc
 
 from . import __version__
 from .errors import InputError, ParseError
-from .grammar import _CLI_MESSAGES, BLANK, CLI_MESSAGE, NOT_TEXT, TRUNCATED, UNRECOGNIZED, Rejected
+from .grammar import CLI_MESSAGES, BLANK, CLI_MESSAGE, NOT_TEXT, TRUNCATED, UNRECOGNIZED, Rejected
 from .ingest import BlockReader, Source, open_binary, source_name
 from .parse import reject_text
 from .schema import REJECTS_KEPT, Provenance, provenance
@@ -177,7 +177,7 @@ def _text(line: bytes | str) -> str:
 
 
 def _not_a_client(text: str) -> Rejected:
-    if text.encode("utf-8", "surrogateescape").startswith(_CLI_MESSAGES):
+    if text.encode("utf-8", "surrogateescape").startswith(CLI_MESSAGES):
         return Rejected(CLI_MESSAGE, "a message from redis-cli, not a client")
     if re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text):
         return Rejected(NOT_TEXT, "control bytes: not CLIENT LIST text")

@@ -50,7 +50,8 @@ _ARGS = re.compile(rb"%s(?: %s)*\Z" % (_ARG, _ARG))
 _ONE_ARG = re.compile(_ARG)
 _CUT_ESCAPE = re.compile(rb"\\(?:x[0-9a-fA-F]?)?\Z")  # an escape cut short at the end
 _NON_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
-_CLI_MESSAGES = (b"Error:", b"Could not connect", b"(error)", b"AUTH failed", b"Warning:", b"NOAUTH")
+# What redis-cli itself prints in its output (not Redis data).
+CLI_MESSAGES = (b"Error:", b"Could not connect", b"(error)", b"AUTH failed", b"Warning:", b"NOAUTH")
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def parse_line(line: bytes) -> MonitorLine | Rejected:
         return Rejected(BLANK)
     if line == b"OK":
         return Rejected(CLI_OK)
-    if line.startswith(_CLI_MESSAGES):
+    if line.startswith(CLI_MESSAGES):
         return Rejected(CLI_MESSAGE, "a message from redis-cli, not a command")
     if _NON_PRINTABLE.search(line):
         return Rejected(NOT_TEXT, "MONITOR escapes every byte outside printable ASCII")
