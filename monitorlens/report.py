@@ -45,6 +45,7 @@ from .commands import all_commands, hidden_from_monitor
 from .errors import InputError
 from .findings import Finding, Sample, printable, sort_findings
 from .redact import hidden_values, redact_call, redact_line, redact_text
+from .schema import Provenance
 
 __all__ = [
     "Column",
@@ -68,6 +69,7 @@ FORMATS = ("html", "md", "json")
 TOP = 10  # rows per table unless asked otherwise
 SAMPLES_SHOWN = 5  # sample lines per finding
 REJECTS_SHOWN = 10  # rejected lines shown in the coverage section
+EVIDENCE_SHOWN = 10  # clients, keys and rows of a finding's evidence shown in HTML/Markdown (JSON: all)
 
 
 # ------------------------------------------------------------------------------ model
@@ -131,6 +133,7 @@ class Section:
     charts: tuple[Chart, ...] = ()
     tables: tuple[Table, ...] = ()
     notes: tuple[str, ...] = ()
+    code: str = ""  # text to copy as is (the remediation plan's commands)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -139,6 +142,7 @@ class Section:
             "title": self.title,
             "intro": self.intro,
             "notes": list(self.notes),
+            "code": self.code,
             "charts": [c.to_dict() for c in self.charts],
             "tables": [t.to_dict() for t in self.tables],
         }
@@ -168,6 +172,11 @@ class SourceInfo:
     rows: int
     rejected: int
     rejects_by_reason: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, prov: Provenance) -> "SourceInfo":
+        """What a table's provenance says about its file."""
+        return cls(prov.source, prov.kind, prov.lines, prov.events, prov.rejected, dict(prov.rejects_by_reason))
 
 
 @dataclass(frozen=True)
@@ -281,9 +290,10 @@ def format_for(path: str | os.PathLike[str], default: str = "html") -> str:
 # ------------------------------------------------------------------------------ building
 
 
-def _table(
+def table_of(
     title: str, frame: pd.DataFrame, columns: Sequence[Column], top: int | None, note: str = ""
 ) -> Table:
+    """The top ``top`` rows of ``frame`` (all for None) as a :class:`Table` of ``columns``."""
     rows = records(frame, {c.key: c.key for c in columns}, top)
     return Table(title, tuple(columns), tuple(rows), total=len(frame), note=note)
 
@@ -291,7 +301,7 @@ def _table(
 def _header(a: Analysis, title: str, show_values: bool, stamp: Stamp | None,
             extra_sources: Sequence[SourceInfo]) -> Header:
     ov, prov = a.overview, a.provenance
-    capture = SourceInfo(prov.source, prov.kind, prov.lines, prov.events, prov.rejected, dict(prov.rejects_by_reason))
+    capture = SourceInfo.of(prov)
     return Header(
         title=title, sources=(capture, *extra_sources), lines=ov.lines, events=ov.events,
         rejected=ov.rejected, skipped=ov.skipped, first=ov.first, last=ov.last,
@@ -373,7 +383,7 @@ def _traffic(a: Analysis, top: int, charts: ChartMaker) -> Section:
     intro = (f"{a.overview.events:,} events over {_duration(a.overview.duration_s)}"
              + (f", {a.overview.rate_per_s:,.1f} commands/s on average, at most {peak:,} in one second."
                 if a.overview.rate_per_s else "."))
-    tables = (_table("Bursts", a.bursts, BURST_COLUMNS, top),) if len(a.bursts) else ()
+    tables = (table_of("Bursts", a.bursts, BURST_COLUMNS, top),) if len(a.bursts) else ()
     notes = () if len(a.bursts) else ("No burst: no second with 3x the median rate and at least 50 events.",)
     return Section("traffic", "Traffic over time", intro, charts("traffic"), tables, notes)
 
@@ -381,7 +391,7 @@ def _traffic(a: Analysis, top: int, charts: ChartMaker) -> Section:
 def _commands(a: Analysis, top: int, charts: ChartMaker) -> Section:
     return Section(
         "commands", "Top commands", f"{len(a.subcommands):,} distinct commands.", charts("commands"),
-        (_table("Commands (with subcommands)", a.subcommands, COMMAND_COLUMNS, top),),
+        (table_of("Commands (with subcommands)", a.subcommands, COMMAND_COLUMNS, top),),
     )
 
 
@@ -390,7 +400,7 @@ def _clients(a: Analysis, top: int, charts: ChartMaker) -> Section:
     intro = (f"{len(a.clients):,} clients, {named:,} of them with a name. Events of `lua` lines are "
              "credited to the client whose EVAL/EVALSHA/FCALL ran the script.")
     return Section("clients", "Top clients", intro, charts("clients"),
-                   (_table("Clients", a.clients, CLIENT_COLUMNS, top),))
+                   (table_of("Clients", a.clients, CLIENT_COLUMNS, top),))
 
 
 def _keys(a: Analysis, top: int, charts: ChartMaker) -> Section:
@@ -398,19 +408,19 @@ def _keys(a: Analysis, top: int, charts: ChartMaker) -> Section:
         "keys", "Key patterns and hot keys",
         f"{len(a.key_patterns):,} key patterns. Reads and writes follow the command table.",
         charts("key-patterns"),
-        (_table("Key patterns", a.key_patterns, PATTERN_COLUMNS, top),
-         _table("Hot keys", a.hot_keys, HOT_KEY_COLUMNS, top)),
+        (table_of("Key patterns", a.key_patterns, PATTERN_COLUMNS, top),
+         table_of("Hot keys", a.hot_keys, HOT_KEY_COLUMNS, top)),
     )
 
 
 def _dbs(a: Analysis, top: int, charts: ChartMaker) -> Section:
-    return Section("dbs", "Databases", "", (), (_table("Databases", a.dbs, DB_COLUMNS, top),))
+    return Section("dbs", "Databases", "", (), (table_of("Databases", a.dbs, DB_COLUMNS, top),))
 
 
 def _gaps(a: Analysis, top: int, charts: ChartMaker) -> Section:
     intro = ("The longest silences between consecutive lines: nothing arrived in MONITOR for that long. "
              "They are not command durations (MONITOR prints a command before it runs).")
-    return Section("gaps", "Gaps", intro, charts("gaps"), (_table("Longest gaps", a.gaps, GAP_COLUMNS, top),))
+    return Section("gaps", "Gaps", intro, charts("gaps"), (table_of("Longest gaps", a.gaps, GAP_COLUMNS, top),))
 
 
 @cache
@@ -460,80 +470,134 @@ def _coverage(a: Analysis, show_values: bool) -> Section:
 ChartMaker = Callable[[str], tuple[Chart, ...]]
 
 
+def _inline(kind: str, title: str, fig: Any) -> Chart:
+    from .plots_traffic import figure_bytes, inline_svg
+
+    return Chart(kind, title, inline_svg(figure_bytes(fig, "svg"), prefix=f"{kind}-"))
+
+
 def chart_of(kind: str, analysis: Analysis) -> Chart:
     """The chart ``kind`` of an analysis as inline SVG (the ``plot`` command draws the same)."""
-    from .plots_traffic import KINDS, chart, figure_bytes, inline_svg  # matplotlib only when asked
+    from .plots_traffic import KINDS, chart  # matplotlib only when asked
 
-    svg = inline_svg(figure_bytes(chart(kind, analysis), "svg"), prefix=f"{kind}-")
-    return Chart(kind, KINDS[kind].title, svg)
+    return _inline(kind, KINDS[kind].title, chart(kind, analysis))
+
+
+def client_chart_of(kind: str, snapshots: pd.DataFrame) -> Chart:
+    """The chart ``kind`` of CLIENT LIST snapshots as inline SVG."""
+    from .plots import CLIENT_CHARTS, client_chart
+
+    return _inline(kind, CLIENT_CHARTS[kind].title, client_chart(kind, snapshots))
+
+
 MONITOR_SECTIONS = (_traffic, _commands, _clients, _keys, _dbs, _gaps)
 
 
 def build_report(
     analysis: Analysis,
     *,
+    snapshots: pd.DataFrame | None = None,
+    connections: pd.DataFrame | None = None,
     title: str | None = None,
     top: int | None = None,
     show_values: bool = False,
     charts: bool = True,
     stamp: Stamp | None = None,
-    sources: Sequence[SourceInfo] = (),
-    extra_sections: Sequence[Section] = (),
-    extra_findings: Sequence[Finding] = (),
 ) -> Report:
     """The report of an analysis; findings first (most severe first), values redacted.
 
-    ``charts=False`` leaves the charts out (faster; the JSON model never holds them).
-    ``stamp`` writes the generation time and time taken (off by default: deterministic).
+    With CLIENT LIST ``snapshots`` (:func:`~monitorlens.clientlist.read_client_list`; attach
+    their names to the events before the analysis) and/or ``connections`` counts, the report
+    has the client sections and findings too. ``charts=False`` leaves the charts out
+    (faster; the JSON model never holds them). ``stamp`` writes the generation time and the
+    time taken (off by default: the report is deterministic).
 
     >>> build_report(analyze(load("capture.txt")), top=5).to_dict()["header"]["events"]  # doctest: +SKIP
     """
+    from .report_clients import client_part
+
     top = analysis.top if top is None else top
     title = title or f"Redis MONITOR report: {Path(analysis.provenance.source).name}"
 
-    def chart_maker(kind: str) -> tuple[Chart, ...]:
-        if not charts:
-            return ()
-        return (chart_of(kind, analysis),)
+    def monitor_charts(kind: str) -> tuple[Chart, ...]:
+        return (chart_of(kind, analysis),) if charts else ()
 
-    findings = sort_findings([redact_finding(f, show_values) for f in (*analysis.findings, *extra_findings)])
-    sections = tuple(make(analysis, top, chart_maker) for make in MONITOR_SECTIONS)
+    def client_charts(kind: str) -> tuple[Chart, ...]:
+        return (client_chart_of(kind, snapshots),) if charts and snapshots is not None else ()
+
+    part = client_part(snapshots, connections, top=top, charts=client_charts)
+    findings = sort_findings([redact_finding(f, show_values) for f in (*analysis.findings, *part.findings)])
+    sections = tuple(make(analysis, top, monitor_charts) for make in MONITOR_SECTIONS)
     return Report(
-        header=_header(analysis, title, show_values, stamp, sources),
+        header=_header(analysis, title, show_values, stamp, part.sources),
         findings=tuple(findings),
-        sections=(*sections, *extra_sections, _coverage(analysis, show_values)),
+        sections=(*sections, *part.sections, _coverage(analysis, show_values)),
     )
-
-
-def _events(capture: str | os.PathLike[str], events_filter: EventsFilter | None) -> pd.DataFrame:
-    from .store import load
-
-    events = load(capture)
-    return events_filter(events) if events_filter is not None else events
 
 
 EventsFilter = Callable[[pd.DataFrame], pd.DataFrame]
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What a report reads: the (filtered) events, with names when CLIENT LIST is given."""
+
+    events: pd.DataFrame
+    snapshots: pd.DataFrame | None = None
+    connections: pd.DataFrame | None = None
+
+
+def read_inputs(
+    capture: str | os.PathLike[str],
+    clients: str | os.PathLike[str] | None = None,
+    connections: str | os.PathLike[str] | None = None,
+    events_filter: EventsFilter | None = None,
+) -> Inputs:
+    """Read a capture (text, .gz, Parquet) and the optional CLIENT LIST / connection logs;
+    name the events' clients from the snapshots; apply ``events_filter``."""
+    from .store import load
+
+    events = load(capture)
+    snapshots = counts = None
+    if clients is not None:
+        from .clientlist import read_client_list
+        from .clients import attach_names
+
+        snapshots = read_client_list(clients)
+        events = attach_names(events, snapshots)
+    if connections is not None:
+        from .clientlist import read_connection_counts
+
+        counts = read_connection_counts(connections)
+    if events_filter is not None:
+        events = events_filter(events)
+    return Inputs(events, snapshots, counts)
+
+
 def make_report(
     capture: str | os.PathLike[str],
     *,
+    clients: str | os.PathLike[str] | None = None,
+    connections: str | os.PathLike[str] | None = None,
     top: int = TOP,
     show_values: bool = False,
     charts: bool = True,
     timestamp: bool = False,
     events_filter: EventsFilter | None = None,
 ) -> Report:
-    """Read a capture (text, .gz or Parquet), analyse it and build its report: the ``report`` command.
+    """Read a capture (text, .gz or Parquet) and optional CLIENT LIST (``clients``) and
+    connection-count logs, analyse them and build the report: the ``report`` command.
 
     ``events_filter`` narrows the events before the analysis (the CLI's shared filters);
     ``timestamp`` writes the generation time and the time taken into the header.
 
-    >>> make_report("sample_captures/incident/monitor.txt.gz").write("incident.html")  # doctest: +SKIP
+    >>> make_report("incident/monitor.txt.gz", clients="incident/clients.log.gz").write("incident.html")  # doctest: +SKIP
     """
     started = time.perf_counter()
-    analysis = analyze(_events(capture, events_filter), top=top)
-    report = build_report(analysis, top=top, show_values=show_values, charts=charts)
+    inputs = read_inputs(capture, clients, connections, events_filter)
+    analysis = analyze(inputs.events, top=top)
+    report = build_report(analysis, snapshots=inputs.snapshots, connections=inputs.connections, top=top,
+                          show_values=show_values, charts=charts)
     if timestamp:
         report = replace(report, header=replace(report.header, stamp=Stamp.now(started)))
     return report
@@ -544,23 +608,32 @@ def make_chart(
     capture: str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
+    clients: str | os.PathLike[str] | None = None,
     top: int = TOP,
     events_filter: EventsFilter | None = None,
 ) -> Path:
-    """Draw chart ``kind`` of a capture's report into ``output`` (.png or .svg): the ``plot`` command.
+    """Draw chart ``kind`` of a capture's report into ``output`` (.png or .svg): the ``plot``
+    command. Client charts (connections, growth, idle-age, output-buffers...) need ``clients``.
 
     >>> make_chart("traffic", "capture.txt.gz", "traffic.png")  # doctest: +SKIP
     """
+    from .plots import CLIENT_CHARTS, client_chart
     from .plots_traffic import KINDS, chart, figure_bytes
 
     out = Path(output)
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg"):
         raise InputError(f"{out}: name the chart .png or .svg")
-    if kind not in KINDS:
-        raise InputError(f"unknown chart {kind!r}: use one of {', '.join(KINDS)}")
-    analysis = analyze(_events(capture, events_filter), top=top)
-    out.write_bytes(figure_bytes(chart(kind, analysis), fmt))
+    if kind not in KINDS and kind not in CLIENT_CHARTS:
+        raise InputError(f"unknown chart {kind!r}: use one of {', '.join([*KINDS, *CLIENT_CHARTS])}")
+    if kind in CLIENT_CHARTS and clients is None:
+        raise InputError(f"chart {kind!r} is drawn from CLIENT LIST snapshots: give them with --clients FILE")
+    inputs = read_inputs(capture, clients, None, events_filter)
+    if kind in CLIENT_CHARTS:
+        fig = client_chart(kind, inputs.snapshots)
+    else:
+        fig = chart(kind, analyze(inputs.events, top=top))
+    out.write_bytes(figure_bytes(fig, fmt))
     return out
 
 
@@ -590,10 +663,8 @@ def report_command(ns: Any) -> str:
     out = ns.output
     fmt = ns.format or (format_for(out) if out and out != "-" else "html")
     out = out or default_output(ns.capture, fmt)
-    if ns.clients or ns.connections:
-        raise InputError("--clients/--connections: the client sections are not in this build yet")
     report = make_report(
-        ns.capture, top=ns.top, show_values=ns.show_values, charts=fmt == "html" and not ns.no_charts,
+        ns.capture, clients=ns.clients, connections=ns.connections, top=ns.top, show_values=ns.show_values, charts=fmt == "html" and not ns.no_charts,
         timestamp=ns.timestamp, events_filter=lambda events: apply_filters(events, ns),
     )
     if out == "-":
@@ -614,7 +685,7 @@ def plot_command(ns: Any) -> str:
     """
     from .filters import apply_filters
 
-    out = make_chart(ns.kind, ns.capture, ns.output, top=ns.top,
+    out = make_chart(ns.kind, ns.capture, ns.output, clients=ns.clients, top=ns.top,
                      events_filter=lambda events: apply_filters(events, ns))
     return f"{out}: {ns.kind} chart"
 
@@ -631,14 +702,19 @@ def _duration(seconds: float) -> str:
 
 
 def _bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
+    """Bytes in binary units, as CLIENT LIST thresholds are (``1 MiB`` = 1,048,576).
+
+    >>> _bytes(512), _bytes(7524968)
+    ('512 B', '7.2 MiB')
+    """
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
             return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1000
-    return f"{n:,.1f} GB"  # pragma: no cover
+        n /= 1024
+    return f"{n:,.1f} GiB"  # pragma: no cover
 
 
-def _time(iso: str) -> str:
+def time_text(iso: str) -> str:
     """``2026-11-25T21:25:04.031511+00:00`` -> ``2026-11-25 21:25:04.031511``."""
     return iso.replace("T", " ").removesuffix("+00:00")
 
@@ -664,11 +740,20 @@ def row_kind(key: str, value: Any = None) -> str:
     return kind
 
 
+def more(items: Sequence[Any], shown: int = EVIDENCE_SHOWN) -> str:
+    """``" and 62 more"`` after the first ``shown`` of ``items``, or nothing.
+
+    >>> more(range(72)), more(range(3))
+    (' and 62 more', '')
+    """
+    return f" and {len(items) - shown:,} more" if len(items) > shown else ""
+
+
 def fmt(value: Any, kind: str = "text") -> str:
     """One cell as text, by column kind (see :class:`Column`); null is ``–``.
 
-    >>> fmt(0.1234, "pct"), fmt(54156, "us"), fmt(1234567, "int"), fmt(None, "int")
-    ('12.3%', '54.2 ms', '1,234,567', '–')
+    >>> fmt(0.1234, "pct"), fmt(54156, "us"), fmt(1234567, "int"), fmt(None, "int"), fmt(4.0, "num")
+    ('12.3%', '54.2 ms', '1,234,567', '–', '4')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -676,6 +761,10 @@ def fmt(value: Any, kind: str = "text") -> str:
         return f"{int(value):,}"
     if kind == "float":
         return "∞" if math.isinf(value) else f"{value:,.1f}"
+    if kind == "num":  # a metric: as an integer when it is one
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return printable(str(value))
+        return "∞" if math.isinf(value) else f"{value:,.3f}".rstrip("0").rstrip(".")
     if kind == "pct":
         return f"{100 * value:.1f}%"
     if kind == "rate":
@@ -685,14 +774,14 @@ def fmt(value: Any, kind: str = "text") -> str:
     if kind == "bytes":
         return _bytes(float(value))
     if kind == "time":
-        return _time(str(value))
+        return time_text(str(value))
     return printable(str(value))
 
 
 def _context(report: Report) -> dict[str, Any]:
     h = report.header
     return {"r": report, "h": h, "duration": _duration(h.duration_s),
-            "time": _time, "counts": {s: sum(1 for f in report.findings if f.severity == s)
+            "time": time_text, "counts": {s: sum(1 for f in report.findings if f.severity == s)
                                       for s in ("critical", "warning", "info")}}
 
 
@@ -710,6 +799,8 @@ def _environment(kind: str) -> Any:
     )
     env.filters["fmt"] = fmt
     env.globals["row_kind"] = row_kind
+    env.globals["shown"] = EVIDENCE_SHOWN
+    env.globals["more"] = more
     env.filters["visible"] = printable
     env.filters["md"] = md_text
     env.filters["mdcode"] = md_code

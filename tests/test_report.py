@@ -23,7 +23,7 @@ from monitorlens.cli import main
 from monitorlens.commands import key_positions
 from monitorlens.grammar import escape, format_line
 from monitorlens.redact import redact_args, redact_call, redact_line, redacted
-from monitorlens.report import build_report, format_for, md_code, md_text, render_html
+from monitorlens.report import build_report, format_for, make_report, md_code, md_text, render_html
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_captures"
@@ -369,3 +369,50 @@ def test_plot_command_png_and_svg(tmp_path):
         assert main(["plot", "clients", str(CAPTURES["grammar"]), "-o", str(out), "--top", "3"]) == 0
     assert svg1.read_bytes() == svg2.read_bytes()
     assert b"<script" not in svg1.read_bytes() and b"<dc:date>" not in svg1.read_bytes()
+
+
+# ----------------------------------------------------------------------------- client sections
+
+
+@cache
+def client_report(name: str):
+    folder = SAMPLES / name
+    return make_report(CAPTURES[name], clients=folder / "clients.log.gz", connections=folder / "connections.csv",
+                       charts=False)
+
+
+def test_client_sections_name_the_applications_and_plan_the_kills():
+    rep = client_report("incident")
+    doc = rep.to_dict()
+    assert [s["kind"] for s in doc["header"]["sources"]] == ["monitor", "clients", "connections"]
+    codes = {f["code"] for f in doc["findings"]}
+    assert {"connection-leak", "monitor-clients", "output-buffers", "connection-growth", "keys"} <= codes
+    ids = [s["id"] for s in doc["sections"]]
+    assert ids[-6:] == ["connections", "idle-blocked-monitor", "output-buffers", "remediation",
+                        "connection-counts", "coverage"]
+    clients = next(t for s in doc["sections"] if s["id"] == "clients" for t in s["tables"])
+    # the four web clients made most of the traffic (sample_captures/README.md), now by name
+    assert {r["name"] for r in clients["rows"][:4]} == {"web-1", "web-2", "web-3", "web-4"}
+    plan = next(s for s in doc["sections"] if s["id"] == "remediation")
+    # the forgotten redis-cli MONITOR is client id 7; leaky-app's idle connections follow
+    assert plan["code"].splitlines()[1] == "CLIENT KILL ID 7"
+    assert "leaky-app" in plan["code"]
+    assert "CLIENT KILL" in rep.to_markdown() and "CLIENT KILL ID 7" in rep.to_html()
+
+
+def test_calm_clients_raise_no_leak():
+    codes = {f.code for f in client_report("calm").findings}
+    assert not codes & {"connection-leak", "connection-growth", "monitor-clients", "output-buffers"}
+
+
+def test_client_charts_in_the_page_and_from_plot(tmp_path, capsys):
+    folder = SAMPLES / "incident"
+    rep = make_report(CAPTURES["grammar"], clients=SAMPLES / "grammar" / "clients.log", top=3)
+    page = rep.to_html()
+    for kind in ("connections", "growth", "idle-age", "output-buffers"):
+        assert f'id="chart-{kind}"' in page
+    assert main(["plot", "growth", str(CAPTURES["incident"]), "--clients", str(folder / "clients.log.gz"),
+                 "-o", str(tmp_path / "g.png")]) == 0
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["plot", "growth", str(CAPTURES["incident"]), "-o", str(tmp_path / "g.png")]) == 1
+    assert "--clients" in capsys.readouterr().err
