@@ -129,7 +129,9 @@ def time_range(first: Any, last: Any) -> str:
         return "no events"
     a, b = _utc(first), _utc(last)
     seconds = (b - a).total_seconds()
-    span = f"{seconds:,.1f} s" if seconds < 120 else f"{seconds / 60:,.1f} min" if seconds < 7200 else f"{seconds / 3600:,.1f} h"
+    from .report import duration_text
+
+    span = duration_text(seconds)
     end = b.strftime("%H:%M:%S") if a.date() == b.date() else b.strftime("%Y-%m-%d %H:%M:%S")
     return f"{a.strftime('%Y-%m-%d %H:%M:%S')} → {end} UTC ({span})"
 

@@ -41,6 +41,7 @@ import pandas as pd
 
 from . import __version__
 from .analysis import Analysis, analyze, records
+from .analysis import duration_text as analysis_duration
 from .commands import all_commands, hidden_from_monitor
 from .errors import InputError
 from .findings import Finding, Sample, printable, sort_findings
@@ -380,7 +381,7 @@ REJECT_COLUMNS = (Column("line", "Line", "int"), Column("reason", "Reason"), Col
 
 def _traffic(a: Analysis, top: int, charts: ChartMaker) -> Section:
     peak = int(a.timeline.sum(axis=1).max()) if len(a.timeline) else 0
-    intro = (f"{a.overview.events:,} events over {_duration(a.overview.duration_s)}"
+    intro = (f"{a.overview.events:,} events over {duration_text(a.overview.duration_s)}"
              + (f", {a.overview.rate_per_s:,.1f} commands/s on average, at most {peak:,} in one second."
                 if a.overview.rate_per_s else "."))
     tables = (table_of("Bursts", a.bursts, BURST_COLUMNS, top),) if len(a.bursts) else ()
@@ -693,12 +694,14 @@ def plot_command(ns: Any) -> str:
 # ------------------------------------------------------------------------------ rendering
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:,.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:,.1f} min"
-    return f"{seconds / 3600:,.1f} h"
+def duration_text(seconds: float) -> str:
+    """A span for a reader: :func:`monitorlens.analysis.duration_text`, and milliseconds
+    under a second (a capture of a few lines).
+
+    >>> duration_text(0.0065), duration_text(30.0)
+    ('6.5 ms', '30.0 s')
+    """
+    return f"{seconds * 1000:,.1f} ms" if seconds < 1 else analysis_duration(seconds)
 
 
 def _bytes(n: float) -> str:
@@ -780,7 +783,7 @@ def fmt(value: Any, kind: str = "text") -> str:
 
 def _context(report: Report) -> dict[str, Any]:
     h = report.header
-    return {"r": report, "h": h, "duration": _duration(h.duration_s),
+    return {"r": report, "h": h, "duration": duration_text(h.duration_s),
             "time": time_text, "counts": {s: sum(1 for f in report.findings if f.severity == s)
                                       for s in ("critical", "warning", "info")}}
 
