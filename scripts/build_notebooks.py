@@ -26,6 +26,7 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 # from notebooks/ or anywhere below the repo, and imports the repo's package when
 # monitorlens is not installed (a plain checkout).
 SETUP = '''
+%matplotlib inline
 import os
 import sys
 import tempfile
@@ -156,6 +157,144 @@ COMPARE = [
     """),
 ]
 
+# -------------------------------------------------------------------- 01-postmortem
+
+POSTMORTEM = [
+    md("""
+    # Post-mortem of a Redis incident: from a MONITOR capture to the findings
+
+    Redis was slow or saturated, and someone ran `redis-cli MONITOR > monitor.txt` during it.
+    This notebook goes from that capture to what made the load: traffic over time, commands,
+    clients by name, key patterns, the dangerous and O(N) commands, then a chart and the HTML
+    report for the ticket. It runs on `sample_captures/incident` (a real recording of 30 s of
+    web traffic plus a legacy KEYS job, a dashboard doing full reads, a slow subscriber, a
+    connection leak and a forgotten MONITOR); point `CAPTURE` and `SNAPSHOTS` at your files.
+    """),
+    md("**Setup.** Find the shipped samples (this works from the repo root or from `notebooks/`), import monitorlens, and pick a folder for the files for the ticket."),
+    code(SETUP + OUTPUT_DIR),
+    code("""
+    CAPTURE = SAMPLES / "incident" / "monitor.txt.gz"     # redis-cli MONITOR output, plain or gzip
+    SNAPSHOTS = SAMPLES / "incident" / "clients.log.gz"   # CLIENT LIST snapshots of the same minutes
+    """),
+    md("""
+    **1. Load the capture.** `ml.load` reads the capture into one row per command (time, db,
+    client, command, keys, arguments); lines it cannot parse are counted and kept, never dropped
+    silently, so check `rejected` before trusting the numbers.
+    """),
+    code("""
+    events = ml.load(CAPTURE)
+    prov = ml.provenance(events)
+    print(f"{prov.events:,} events from {prov.lines:,} lines; rejected {prov.rejected}; {prov.first_ts} .. {prov.last_ts}")
+    events[["ts", "db", "client", "command", "keys"]].head()
+    """),
+    md("""
+    *A big capture?* Convert it once with `python -m monitorlens ingest monitor.txt.gz` (or
+    `ml.convert`) and `ml.load` the `.parquet`: seconds instead of minutes, on every re-run.
+    """),
+    md("""
+    **2. Put names on the clients.** MONITOR shows only `ip:port`; `ml.attach_names` takes each
+    connection's name from the CLIENT LIST snapshots (and from `CLIENT SETNAME` in the capture).
+    """),
+    code("""
+    snapshots = ml.read_client_list(SNAPSHOTS)
+    events = ml.attach_names(events, snapshots)
+    events["name"].value_counts(dropna=False).rename("events").to_frame()
+    """),
+    md("""
+    **3. Analyse, and look at the overview.** `ml.analyze` computes every breakdown and finding
+    once; the overview says how long the capture is, how busy, and how many clients and commands.
+    """),
+    code("""
+    a = ml.analyze(events)
+    pd.Series(a.overview.to_dict()).to_frame("capture")
+    """),
+    md("""
+    **4. Traffic over time.** Commands per second, by command: a step or a spike says when it
+    started; `bursts` lists the seconds far above the usual rate and who sent them (none when
+    the load was steady rather than spiky).
+    """),
+    code('ml.chart("traffic", a)'),
+    code("a.bursts"),
+    md("""
+    **5. Commands.** Which commands made the traffic, with their share and rate; remember that
+    MONITOR counts calls, not their cost (one KEYS can cost more than a million GETs).
+    """),
+    code('ml.chart("commands", a)'),
+    code("a.commands.head(10)"),
+    md("""
+    **6. Clients, with names.** Who sent the commands (the lines their Lua scripts ran are
+    credited to them); then the same by application, since one leaking app has many connections.
+    """),
+    code('ml.chart("clients", a)'),
+    code("""
+    a.clients[["client", "name", "count", "share", "rate_per_s", "command_mix"]].head(10)
+    """),
+    code("""
+    by_app = a.clients.groupby(a.clients["name"].fillna("(unnamed)")).agg(
+        connections=("client", "size"), events=("count", "sum"))
+    by_app.sort_values("events", ascending=False)
+    """),
+    md("""
+    **7. Key patterns.** Keys folded into patterns (`session:{uuid}`, `user:{int}:profile`) show
+    which part of the data is hot; hot keys are the single busiest keys.
+    """),
+    code('ml.chart("key-patterns", a)'),
+    code('a.key_patterns[["pattern", "count", "share", "keys", "read_share", "command_mix"]].head(10)'),
+    code("a.hot_keys"),
+    md("""
+    **8. Dangerous and O(N) commands.** The findings, most severe first: KEYS and flushes, reads
+    of whole collections (HGETALL, SMEMBERS, LRANGE 0 -1, SORT without LIMIT), blocking forever,
+    each with who ran it, how often, an example line and what to do.
+    """),
+    code("""
+    pd.DataFrame([{"severity": f.severity, "code": f.code, "title": f.title} for f in a.findings])
+    """),
+    code("""
+    for f in a.findings:
+        if f.severity != "info":
+            print(f"[{f.severity}] {f.title}\\n  what to do: {f.action}")
+            for sample in f.evidence.samples[:1]:
+                print(f"  line {sample.line}: {sample.text}")
+    """),
+    md("""
+    **The exact calls.** `ml.filter_events` selects the events of a command, client, time range
+    or db (the CLI's filters); here every KEYS call, with the client's name.
+    """),
+    code("""
+    ml.filter_events(events, command="KEYS")[["ts", "client", "name", "command", "args"]]
+    """),
+    md("""
+    **9. What MONITOR cannot see.** CLIENT LIST adds what is not a command: forgotten MONITORs
+    (each one slows the server), a subscriber whose output buffer grows, a connection leak.
+    """),
+    code("""
+    client_findings = ml.client_findings(snapshots)
+    pd.DataFrame([{"severity": f.severity, "code": f.code, "title": f.title} for f in client_findings])
+    """),
+    md("""
+    **10. A chart for the ticket.** Every chart above is a matplotlib figure; `ml.figure_bytes`
+    saves it as PNG (or SVG) to attach to the ticket.
+    """),
+    code("""
+    png = OUT / "traffic.png"
+    png.write_bytes(ml.figure_bytes(ml.chart("traffic", a), "png"))
+    print(f"wrote {png} ({png.stat().st_size:,} bytes)")
+    """),
+    md("""
+    **11. The HTML report.** One offline file (inline CSS and charts, argument values redacted)
+    with the same findings, tables and charts, the CLIENT LIST ones included: attach it, or
+    paste the Markdown into the ticket.
+    """),
+    code("""
+    report = ml.build_report(a, snapshots=snapshots)
+    html = report.write(OUT / "incident-report.html")
+    md_file = report.write(OUT / "incident-report.md")
+    print(f"wrote {html} ({html.stat().st_size:,} bytes) and {md_file}")
+    print(md_file.read_text()[:1500])
+    """),
+]
+
+
 # ---------------------------------------------------------------- 02-connection-leak
 
 LEAK = [
@@ -185,10 +324,7 @@ LEAK = [
     connections = ml.read_connection_counts(SAMPLES / "incident" / "connections.csv")
     print(f"{len(connections)} samples from {connections.ts.min()} to {connections.ts.max()}; "
           f"rejected: {len(ml.rejects(connections))}")
-    ax = connections.plot(x="ts", y="clients", marker=".", legend=False, figsize=(7, 3))
-    ax.set_title("Connected clients (connections.csv)")
-    ax.set_ylabel("clients")
-    ax.set_xlabel("");
+    connections.tail()
     """),
     md("""
     **2. Is it a leak, and how long do we have?** `ml.count_trend` fits a Theil–Sen line (the
@@ -201,25 +337,27 @@ LEAK = [
     trend[["snapshots", "first_clients", "last_clients", "slope_per_min", "steadiness", "r2",
            "minutes_to_maxclients", "leaking"]]
     """),
+    md("**The same as a chart:** the counts and their fitted line (dashed), with the slope in clients per minute."),
+    code("""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ml.plot_connection_growth(ax, connections, by=None);
+    """),
     md("""
     **3. Who holds the connections.** The CLIENT LIST snapshots name every connection;
     `ml.client_counts` counts them per name in each snapshot (an absent name counts 0).
     """),
     code("""
     snapshots = ml.read_client_list(SAMPLES / "incident" / "clients.log.gz")
-    by_name = ml.client_counts(snapshots, by="name").replace({"name": {"": "(unnamed)"}})
-    wide = by_name.pivot_table(index="snapshot_ts", columns="name", values="clients", aggfunc="sum")
     print(f"{snapshots.snapshot.nunique()} snapshots, {snapshots.id.nunique()} distinct connections")
-    ax = wide.plot(figsize=(7, 3.5), marker=".")
-    ax.set_title("Connections per client name")
-    ax.set_ylabel("connections")
-    ax.set_xlabel("")
-    ax.legend(fontsize="small", ncol=2, loc="upper left");
+    ml.client_chart("connections", snapshots)
     """),
     md("""
     **4. The leaking application.** `ml.connection_trends` fits the same line per name: the rows
     marked `leaking` grow steadily and far enough to be a leak, not noise.
     """),
+    code('ml.client_chart("growth", snapshots)'),
     code("""
     trends = ml.connection_trends(snapshots, "name", maxclients=MAXCLIENTS)
     leaking = trends[trends["leaking"]]
@@ -276,6 +414,7 @@ LEAK = [
 ]
 
 NOTEBOOKS: dict[str, list[nbformat.NotebookNode]] = {
+    "01-postmortem.ipynb": POSTMORTEM,
     "02-connection-leak.ipynb": LEAK,
     "03-compare.ipynb": COMPARE,
 }

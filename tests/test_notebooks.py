@@ -103,6 +103,30 @@ def test_notebooks_use_only_the_public_api() -> None:
         assert not re.search(r"\bml\._[a-z]", source), path.name
 
 
+def test_postmortem_notebook(run) -> None:
+    nb, out_dir, seconds = run("01-postmortem.ipynb")
+    out = printed(nb)
+    # sample_captures/README.md: legacy-reports runs KEYS; admin-dashboard reads whole
+    # collections with HGETALL, SMEMBERS, LRANGE 0 -1 and SORT without LIMIT.
+    assert re.search(r"^\[critical\] KEYS.*legacy-reports", out, re.M)
+    for command in ("HGETALL", "SMEMBERS", "LRANGE", "SORT"):
+        assert re.search(rf"^\[warning\] {command} .*admin-dashboard", out, re.M), command
+    # Names come from CLIENT LIST: one application row for the leak's many connections.
+    leak = re.search(r"^leaky-app\s+(\d+)\s+(\d+)\s*$", texts(nb), re.M)
+    assert leak and int(leak.group(1)) >= 20 and int(leak.group(2)) == 3 * int(leak.group(1))
+    shown = texts(nb)
+    for code in ("monitor-clients", "output-buffers", "connection-leak"):
+        assert code in shown
+    # The files for the ticket: a PNG and the report, in the output dir, not in the repo.
+    png = (out_dir / "traffic.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    html = (out_dir / "incident-report.html").read_text(encoding="utf-8")
+    assert "legacy-reports" in html and "KEYS" in html
+    assert (out_dir / "incident-report.md").stat().st_size > 0
+    assert images(nb) >= 4
+    assert seconds < 90
+
+
 def test_compare_notebook(run) -> None:
     nb, _, seconds = run("03-compare.ipynb")
     out = printed(nb)
