@@ -76,6 +76,32 @@ def _times(us: np.ndarray | pd.Series) -> pd.Series | pd.DatetimeIndex:
     return pd.to_datetime(us, unit="us", utc=True).as_unit("us")
 
 
+def arrow_column(events: pd.DataFrame, column: str) -> pa.ChunkedArray:
+    """An Arrow-backed column (``args``, ``keys``) as a ChunkedArray, without a copy."""
+    array = events[column].array.__arrow_array__()
+    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
+
+
+def take_rows(array: pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
+    """``array[positions]`` as one Array, taking from each chunk (no concatenation of the
+    whole column: fast for a few rows of a big capture).
+
+    >>> take_rows(pa.chunked_array([[1, 2], [3]]), np.array([2, 0])).to_pylist()
+    [3, 1]
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    if array.num_chunks == 1:
+        return array.chunk(0).take(pa.array(positions))
+    starts = np.cumsum([0] + [len(c) for c in array.chunks])
+    chunk = np.searchsorted(starts, positions, side="right") - 1
+    order = np.argsort(chunk, kind="stable")
+    parts = [array.chunk(int(c)).take(pa.array(positions[order][chunk[order] == c] - starts[c]))
+             for c in np.unique(chunk)]
+    if not parts:
+        return pa.array([], array.type)
+    return pa.concat_arrays(parts).take(pa.array(np.argsort(order, kind="stable")))
+
+
 def span_seconds(events: pd.DataFrame) -> float:
     """Seconds from the first to the last event (0.0 for fewer than two).
 
@@ -103,13 +129,36 @@ def per_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
     return pd.Series(found[codes], index=values.index, name=values.name)
 
 
+DENSE_PAIRS = 1 << 24  # count pairs with bincount below this many possible pairs, else by hashing
+
+
+def _dense_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` for non-negative ints of a small range (codes in value order), by bincount."""
+    present = np.flatnonzero(np.bincount(values)) if len(values) else np.array([], np.int64)
+    lookup = np.full(int(values.max()) + 1 if len(values) else 0, -1, dtype=np.int64)
+    lookup[present] = np.arange(len(present))
+    return lookup[values], present
+
+
 def _pair_counts(a: np.ndarray, b: np.ndarray) -> pd.Series:
-    """Counts of each (a, b) code pair present, as a Series with a 2-level index, biggest first."""
-    ok = (a >= 0) & (b >= 0)
-    width = int(b.max()) + 1 if ok.any() else 1
-    counts = pd.Series(a[ok] * width + b[ok]).value_counts(sort=True)
-    index = pd.MultiIndex.from_arrays([counts.index.to_numpy() // width, counts.index.to_numpy() % width])
-    return pd.Series(counts.to_numpy(), index=index)
+    """Counts of each (a, b) code pair present, as a Series with a 2-level index, biggest first
+    (ties: smallest pair first)."""
+    if len(a) and (a.min() < 0 or b.min() < 0):
+        ok = (a >= 0) & (b >= 0)
+        a, b = a[ok], b[ok]
+    width = int(b.max()) + 1 if len(b) else 1
+    pair = a * width + b
+    if len(pair) and (int(a.max()) + 1) * width <= DENSE_PAIRS:
+        dense = np.bincount(pair)
+        present = np.flatnonzero(dense)
+        order = present[np.argsort(-dense[present], kind="stable")]
+        keys, counts = order, dense[order]
+    else:
+        found = pd.Series(pair).value_counts(sort=False)
+        found = found.iloc[np.lexsort((found.index.to_numpy(), -found.to_numpy()))]
+        keys, counts = found.index.to_numpy(), found.to_numpy()
+    index = pd.MultiIndex.from_arrays([keys // width, keys % width])
+    return pd.Series(counts, index=index)
 
 
 def _distinct(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
@@ -155,8 +204,16 @@ class _Grouped:
 
 def _group(codes: np.ndarray, us: np.ndarray) -> _Grouped:
     ok = codes >= 0
-    g = pd.Series(us[ok]).groupby(codes[ok], sort=True).agg(["size", "min", "max"])
-    return _Grouped(g.index.to_numpy(), g["size"].to_numpy(), g["min"].to_numpy(), g["max"].to_numpy())
+    if not ok.all():
+        codes, us = codes[ok], us[ok]
+    n = int(codes.max()) + 1 if len(codes) else 0
+    count = np.bincount(codes, minlength=n)
+    first = np.full(n, np.iinfo(np.int64).max)
+    last = np.full(n, np.iinfo(np.int64).min)
+    np.minimum.at(first, codes, us)
+    np.maximum.at(last, codes, us)
+    present = np.flatnonzero(count)
+    return _Grouped(present, count[present], first[present], last[present])
 
 
 def _table(label: str, labels: Any, g: _Grouped, total: int, seconds: float, **more: Any) -> pd.DataFrame:
@@ -183,7 +240,11 @@ def _command_codes(events: pd.DataFrame, subcommands: bool) -> tuple[np.ndarray,
     if not subcommands:
         return cmd, cmds
     sub, subs = codes_of(events["subcommand"])
-    codes, uniques = pd.factorize(cmd * (len(subs) + 1) + (sub + 1))
+    pair = cmd * (len(subs) + 1) + (sub + 1)
+    if len(cmds) * (len(subs) + 1) <= DENSE_PAIRS:
+        codes, uniques = _dense_factorize(pair)
+    else:
+        codes, uniques = pd.factorize(pair)
     pairs = [divmod(int(u), len(subs) + 1) for u in uniques]
     names = [f"{cmds[c]} {subs[s - 1]}" if s > 0 else str(cmds[c]) for c, s in pairs]
     # two pairs cannot give one name: subcommands have no spaces
@@ -263,12 +324,16 @@ def setname_names(events: pd.DataFrame) -> pd.DataFrame:
 
     >>> setname_names(events).head()  # doctest: +SKIP
     """
-    sets = events[(events["command"] == "CLIENT") & (events["subcommand"] == "SETNAME")]
-    hello = events[(events["command"] == "HELLO") & (events["nargs"] >= 2)]
+    command = events["command"]
+    sets = np.flatnonzero(((command == "CLIENT") & (events["subcommand"] == "SETNAME")).to_numpy())
+    hello = np.flatnonzero(((command == "HELLO") & (events["nargs"] >= 2)).to_numpy())
     rows = []
-    for frame, start in ((sets, 1), (hello, 0)):
-        for client, ts, args in zip(frame["client"].astype("str"), frame["ts"], frame["args"]):
-            name = _setname_arg(list(args), start)
+    for pos, start in ((sets, 1), (hello, 0)):
+        if len(pos) == 0:
+            continue
+        args = take_rows(arrow_column(events, "args"), pos).to_pylist()
+        for client, ts, argv in zip(labels_at(events["client"], pos), _times(ts_us(events)[pos]), args):
+            name = _setname_arg(argv, start)
             if name is not None:
                 rows.append((client, name, ts))
     rows = list(events.attrs.get(SETNAMES_ATTR, ())) + rows
@@ -698,7 +763,11 @@ def gaps(events: pd.DataFrame, top: int | None = 10, min_gap_us: int = 0) -> pd.
     if len(events) < 2:
         return _empty(columns)
     gap, positions = _gap_us(events)
-    chosen = np.flatnonzero(gap >= min_gap_us)
+    chosen = np.flatnonzero(gap >= min_gap_us) if min_gap_us > 0 else np.arange(len(gap))
+    if top is not None and len(chosen) > top:
+        # the top gaps, plus every gap tied with the smallest of them, then ordered exactly
+        cut = -np.partition(-gap[chosen], top - 1)[top - 1]
+        chosen = chosen[gap[chosen] >= cut]
     # longest first, ties in line order
     chosen = chosen[np.lexsort((chosen, -gap[chosen]))][:top]
     before, after = positions[chosen], positions[chosen + 1]
@@ -707,13 +776,17 @@ def gaps(events: pd.DataFrame, top: int | None = 10, min_gap_us: int = 0) -> pd.
         "gap_us": gap[chosen].astype("int64"),
         "start": _times(us[before]), "end": _times(us[after]),
         "line_before": events["line"].to_numpy()[before], "line_after": events["line"].to_numpy()[after],
-        "client_before": _labels_at(events["client"], before),
-        "command_before": _labels_at(events["command"], before),
+        "client_before": labels_at(events["client"], before),
+        "command_before": labels_at(events["command"], before),
     }, columns=columns)
 
 
-def _labels_at(series: pd.Series, positions: np.ndarray) -> pd.Series:
-    """The values of a (categorical) column at a few positions, as str."""
+def labels_at(series: pd.Series, positions: np.ndarray) -> pd.Series:
+    """The values of a (categorical) column at a few positions, as str (nulls stay null).
+
+    >>> labels_at(pd.Series(["a", "b"], dtype="category"), np.array([1])).tolist()
+    ['b']
+    """
     codes, labels = codes_of(series)
     picked = codes[positions]
     return pd.Series(np.where(picked >= 0, np.asarray(labels, dtype=object)[np.maximum(picked, 0)], None)

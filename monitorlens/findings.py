@@ -98,7 +98,18 @@ from functools import cached_property  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 
-from .breakdowns import FlatKeys, client_names, codes_of, command_names, flat_keys, script_callers, ts_us  # noqa: E402
+from .breakdowns import (  # noqa: E402
+    FlatKeys,
+    arrow_column,
+    client_names,
+    codes_of,
+    command_names,
+    flat_keys,
+    labels_at,
+    script_callers,
+    take_rows,
+    ts_us,
+)
 from .commands import hidden_from_monitor, lookup  # noqa: E402
 from .grammar import escape  # noqa: E402
 
@@ -229,12 +240,11 @@ class Context:
     @cached_property
     def arrow_args(self) -> pa.ChunkedArray:
         """The ``args`` column as Arrow (no copy)."""
-        args = self.events["args"].array.__arrow_array__()
-        return args if isinstance(args, pa.ChunkedArray) else pa.chunked_array([args])
+        return arrow_column(self.events, "args")
 
     def args(self, pos: Sequence[int] | np.ndarray) -> list[list[bytes]]:
         """The arguments of a few rows, as lists of bytes."""
-        return self.arrow_args.take(pa.array(np.asarray(pos, dtype=np.int64))).to_pylist()
+        return take_rows(self.arrow_args, np.asarray(pos, dtype=np.int64)).to_pylist()
 
     def label(self, client: str) -> str:
         """``client (name)`` when the name is known, else the client."""
@@ -258,11 +268,15 @@ def _iso_us(us: int) -> str:
 
 
 def _samples(ctx: Context, pos: np.ndarray, t: Thresholds) -> tuple[Sample, ...]:
-    head = ctx.rows(pos[: t.samples])
+    head = pos[: t.samples]
+    events = ctx.events
+    db = events["db"].to_numpy(dtype="float64", na_value=np.nan)[head]
     return tuple(
-        Sample(int(line), line_text(ts, db, str(client), str(cmd), args, t.sample_arg_bytes))
-        for line, ts, db, client, cmd, args in zip(head["line"], head["ts"], head["db"], head["client"],
-                                                    head["command"], head["args"])
+        Sample(int(line), line_text(pd.Timestamp(int(us), unit="us", tz="UTC"), d if np.isnan(d) else int(d),
+                                    client, str(ctx.commands[cmd]), args, t.sample_arg_bytes))
+        for line, us, d, client, cmd, args in zip(
+            events["line"].to_numpy()[head], ts_us(events)[head], db, labels_at(events["client"], head),
+            ctx.command[head], ctx.args(head))
     )
 
 
@@ -340,7 +354,7 @@ def signatures(ctx: Context, pos: np.ndarray, skip: int = 0) -> tuple[np.ndarray
     """
     if len(pos) == 0:
         return np.array([], np.int64), np.array([], np.int64)
-    args = ctx.arrow_args.take(pa.array(pos)).combine_chunks()
+    args = take_rows(ctx.arrow_args, pos)
     tail = pc.list_slice(args, skip) if skip else args
     values = pc.replace_substring(pc.replace_substring(tail.values, b"\\", b"\\\\"), b"\x00", b"\\0")
     joined = pc.binary_join(pa.ListArray.from_arrays(tail.offsets, values), b"\x00")
@@ -748,7 +762,7 @@ def rule_huge_arguments(events: pd.DataFrame, t: Thresholds, ctx: Context | None
     pos = np.flatnonzero(events["arg_bytes"].to_numpy() >= t.huge_argument_bytes)
     if len(pos) == 0:
         return []
-    args = ctx.arrow_args.take(pa.array(pos)).combine_chunks()
+    args = take_rows(ctx.arrow_args, pos)
     lengths = pc.binary_length(args.flatten()).to_numpy(zero_copy_only=False)
     parents = pc.list_parent_indices(args).to_numpy(zero_copy_only=False)
     biggest = np.zeros(len(pos), dtype=np.int64)
