@@ -142,7 +142,7 @@ def _dense_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _pair_counts(a: np.ndarray, b: np.ndarray) -> pd.Series:
     """Counts of each (a, b) code pair present, as a Series with a 2-level index, biggest first
-    (ties: smallest pair first)."""
+    (ties: the pair seen first comes first, whatever the order of the categories)."""
     if len(a) and (a.min() < 0 or b.min() < 0):
         ok = (a >= 0) & (b >= 0)
         a, b = a[ok], b[ok]
@@ -150,12 +150,14 @@ def _pair_counts(a: np.ndarray, b: np.ndarray) -> pd.Series:
     pair = a * width + b
     if len(pair) and (int(a.max()) + 1) * width <= DENSE_PAIRS:
         dense = np.bincount(pair)
+        seen = np.full(len(dense), len(pair), dtype=np.int64)
+        np.minimum.at(seen, pair, np.arange(len(pair)))
         present = np.flatnonzero(dense)
-        order = present[np.argsort(-dense[present], kind="stable")]
-        keys, counts = order, dense[order]
+        keys = present[np.lexsort((seen[present], -dense[present]))]
+        counts = dense[keys]
     else:
-        found = pd.Series(pair).value_counts(sort=False)
-        found = found.iloc[np.lexsort((found.index.to_numpy(), -found.to_numpy()))]
+        found = pd.Series(pair).value_counts(sort=False)  # in order of first appearance
+        found = found.iloc[np.argsort(-found.to_numpy(), kind="stable")]
         keys, counts = found.index.to_numpy(), found.to_numpy()
     index = pd.MultiIndex.from_arrays([keys // width, keys % width])
     return pd.Series(counts, index=index)

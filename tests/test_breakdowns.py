@@ -282,3 +282,10 @@ def test_db_counts_match_the_text(grammar: pd.DataFrame) -> None:
 def test_mix_text() -> None:
     frame = pd.DataFrame({"c": ["a", "a", "a", "b"], "cmd": ["GET", "GET", "SET", "DEL"]})
     assert bd.mix(frame, "c", "cmd").to_dict() == {"a": "GET 67%, SET 33%", "b": "DEL 100%"}
+
+
+def test_names_from_hello_setname_and_client_setname() -> None:
+    events = lines((1, "10.0.0.1:1", "HELLO", "3", "AUTH", "u", "(redacted)", "SETNAME", "billing"),
+                   (2, "10.0.0.2:2", "CLIENT", "SETNAME", "first"), (3, "10.0.0.2:2", "CLIENT", "SETNAME", "second"),
+                   (4, "10.0.0.3:3", "HELLO", "3"))
+    assert bd.client_names(events).to_dict() == {"10.0.0.1:1": "billing", "10.0.0.2:2": "second"}
