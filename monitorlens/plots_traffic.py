@@ -93,7 +93,7 @@ def label(text: Any, limit: int = LABEL_MAX) -> str:
     >>> label("user:" + "9" * 60, 12)
     'user:999999…'
     """
-    s = printable(str(text))
+    s = printable(str(text)) or '""'  # the empty key is a key
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
@@ -148,9 +148,9 @@ def _time_axis(ax: Axes) -> None:
 
     from matplotlib.ticker import FuncFormatter
 
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=4, maxticks=9))
     lo, hi = ax.get_xlim()
     short = (hi - lo) * 86400 < 10  # matplotlib dates are days: under 10 s, show milliseconds
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=6 if short else 9))
 
     def hms(x: float, _pos: Any) -> str:
         t = mdates.num2date(x)
@@ -341,9 +341,53 @@ def chart(kind: str, analysis: Analysis) -> Figure:
         raise InputError(f"unknown chart {kind!r}: use one of {', '.join(KINDS)}")
     spec = KINDS[kind]
     with house_style():
-        fig = Figure(figsize=(STYLE["figure.figsize"][0], spec.height), layout="constrained")
-        spec.draw(fig.add_subplot(), analysis)
+        fig = Figure(figsize=(STYLE["figure.figsize"][0], spec.height))
+        ax = spec.draw(fig.add_subplot(), analysis)
+        fit(fig, ax)
     return fig
+
+
+def _width_in(texts: list[str], size: float) -> float:
+    """The widest of ``texts`` at font ``size``, in inches (from the font's metrics, no drawing)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    ttp, prop = TextToPath(), FontProperties(size=size)
+    widest = max((ttp.get_text_width_height_descent(t, prop, ismath=False)[0] for t in texts if t), default=0)
+    return 1.1 * widest / 72  # hinting draws a few percent wider than the metrics say
+
+
+def fit(fig: Figure, ax: Axes) -> None:
+    """Margins for the title, subtitle, tick labels, axis labels and an outside legend.
+
+    # Strategy: measure the texts with the font's metrics and set the margins once,
+    # instead of matplotlib's constrained layout, which draws the figure one more time
+    # to measure it (two thirds of the cost of a chart).
+    """
+    import matplotlib
+
+    rc = matplotlib.rcParams
+    width, height = fig.get_size_inches()
+    ticks = [t for t in ax.yaxis.get_major_formatter().format_ticks(ax.get_yticks())]
+    tick_size = FontProperties_size(rc["ytick.labelsize"])
+    left = 0.25 + _width_in(ticks, tick_size) + (0.3 if ax.get_ylabel() else 0)
+    right = 0.3
+    legend = ax.get_legend()
+    if legend is not None and legend.get_bbox_to_anchor().x0 > ax.get_window_extent().x1 - 1:
+        texts = [t.get_text() for t in legend.get_texts()]
+        right = 0.45 + max(_width_in(texts, rc["legend.fontsize"]) + 0.45,
+                           _width_in([legend.get_title().get_text()], rc["legend.fontsize"]))
+    top = 0.85 if ax.get_title(loc="left") else 0.3
+    bottom = 0.3 + (0.3 if ax.get_xticklabels() or ax.get_xticks().size else 0) + (0.25 if ax.get_xlabel() else 0)
+    fig.subplots_adjust(left=min(left / width, 0.5), right=max(1 - right / width, 0.55),
+                        top=1 - top / height, bottom=bottom / height)
+
+
+def FontProperties_size(size: Any) -> float:  # noqa: N802
+    """A font size from rcParams (a number or a name such as ``"medium"``) in points."""
+    from matplotlib.font_manager import FontProperties
+
+    return float(FontProperties(size=size).get_size_in_points())
 
 
 def figure_bytes(fig: Figure, fmt: str) -> bytes:

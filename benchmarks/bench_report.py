@@ -1,0 +1,97 @@
+"""Report speed against ingest speed, on the same capture, in one invocation.
+
+    python benchmarks/record_large.py --lines 1000000 -o benchmarks/data/capture-1m.txt
+    python benchmarks/bench_report.py benchmarks/data/capture-1m.txt --repeat 3
+
+After a warm-up on a small sample (imports, matplotlib, templates), each step runs
+``--repeat`` times, interleaved (ingest, then the report, then again), and the medians
+are printed:
+
+- ``ingest``: ``read_monitor(capture)``, the capture text to the event DataFrame;
+- ``ingest-parquet``: ``convert(capture, out.parquet)``, what ``python -m monitorlens
+  ingest`` does (the other reading of "the time of ingesting it");
+- ``report``: ``make_report(capture).to_html()``, what ``python -m monitorlens report
+  CAPTURE -o report.html`` does: read the capture, analyse it, draw the five charts as
+  SVG, redact and render the page. Its parts are timed again one by one (analyze,
+  build_report with charts, to_html) from the same events, to show where the time goes.
+
+The goal (issue 5): the report in under 2x the time of ingesting; the ratio
+report / ingest is printed, and ``--check`` exits 1 when it is 2 or more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import monitorlens  # noqa: E402
+from monitorlens.analysis import analyze  # noqa: E402
+from monitorlens.report import build_report, make_report  # noqa: E402
+
+GOAL = 2.0  # report / ingest
+SMALL = ROOT / "sample_captures" / "grammar" / "monitor.txt"
+
+
+def seconds_of(fn: Callable[[], object]) -> tuple[float, object]:
+    """Wall time of one call, and its result."""
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("capture", type=Path)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--check", action="store_true", help=f"exit 1 if the report takes {GOAL}x ingest or more")
+    ns = ap.parse_args()
+    if not ns.capture.exists():
+        print(f"Error: {ns.capture}: no such file; record it with benchmarks/record_large.py", file=sys.stderr)
+        return 1
+
+    make_report(SMALL).to_html()  # warm-up: imports, fonts, templates
+    runs: dict[str, list[float]] = {"ingest": [], "convert": [], "report": [], "analyze": [], "build": [],
+                                    "html": []}
+    ratios = []
+    tmp = tempfile.TemporaryDirectory()
+    for _ in range(ns.repeat):  # interleaved, so a busy machine slows every step alike
+        seconds, events = seconds_of(lambda: monitorlens.read_monitor(ns.capture))
+        runs["ingest"].append(seconds)
+        runs["convert"].append(seconds_of(lambda: monitorlens.convert(ns.capture, Path(tmp.name) / "c.parquet"))[0])
+        seconds, page = seconds_of(lambda: make_report(ns.capture).to_html())
+        runs["report"].append(seconds)
+        ratios.append(runs["report"][-1] / runs["ingest"][-1])
+        seconds, analysis = seconds_of(lambda: analyze(events))
+        runs["analyze"].append(seconds)
+        seconds, report = seconds_of(lambda: build_report(analysis))
+        runs["build"].append(seconds)
+        runs["html"].append(seconds_of(report.to_html)[0])
+
+    n = len(events)
+    median = {k: statistics.median(v) for k, v in runs.items()}
+    print(f"{ns.capture}: {n:,} events, median of {ns.repeat} interleaved runs")
+    for key, name in (("ingest", "ingest (read_monitor)"), ("convert", "ingest to Parquet (convert)"),
+                      ("report", "report (make_report + to_html)"),
+                      ("analyze", "  of which analyze"), ("build", "  of which build_report (charts)"),
+                      ("html", "  of which to_html")):
+        print(f"  {name:34s} {median[key]:7.3f} s")
+    ratio = statistics.median(ratios)
+    print(f"  report / ingest = {ratio:.2f} (median of per-run ratios; {min(ratios):.2f}..{max(ratios):.2f}); "
+          f"goal < {GOAL}; report / convert = {median['report'] / median['convert']:.2f}")
+    added = median["build"] + median["html"]
+    print(f"  what the report adds to the shared analysis (charts, redaction, page): {added:.3f} s "
+          f"= {added / median['ingest']:.2f} x ingest")
+    print(f"  page: {len(page.encode()):,} bytes, {page.count('<svg')} charts, {len(report.findings)} findings")
+    return 1 if ns.check and ratio >= GOAL else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
