@@ -196,7 +196,7 @@ def records(table: pd.DataFrame, columns: Mapping[str, str], top: int | None = N
 CLIENT_FIELDS = {"client": "client", "name": "name", "name_source": "name_source", "client_kind": "kind",
                  "count": "events", "own_count": "own_events", "lua_count": "lua_events", "share": "share",
                  "rate_per_s": "rate_per_s", "first": "first", "last": "last", "dbs": "dbs",
-                 "command_mix": "command_mix"}
+                 "command_mix": "command_mix", "user": "user", "lib_name": "lib_name"}
 PATTERN_FIELDS = {"pattern": "pattern", "count": "count", "share": "share", "keys": "keys",
                   "reads": "reads", "writes": "writes", "read_share": "read_share",
                   "write_share": "write_share", "command_mix": "command_mix", "example": "example",

@@ -365,12 +365,25 @@ def client_name_table(events: pd.DataFrame) -> pd.DataFrame:
     seen = setname_names(events).set_index("client")["name"]
     out = pd.DataFrame({"name": seen.astype("str"), "name_source": "setname"})
     if "name" in events.columns:
-        attached = events["name"].astype("str")
-        known = attached.notna() & (attached != "")
-        last = attached[known].groupby(events["client"].astype("str")[known], sort=False).last()
-        listed = pd.DataFrame({"name": last.astype("str"), "name_source": "client-list"})
+        last = last_known(events, "name")
+        listed = pd.DataFrame({"name": last, "name_source": "client-list"})
         out = pd.concat([out[~out.index.isin(listed.index)], listed])
     return out.rename_axis("client")
+
+
+ATTACHED = ("user", "lib_name")  # CLIENT LIST fields by_client shows when the events carry them
+
+
+def last_known(events: pd.DataFrame, column: str) -> pd.Series:
+    """The last non-empty value of ``column`` per client (index: client as str).
+
+    >>> last_known(events.assign(user="app"), "user").head()  # doctest: +SKIP
+    """
+    values = events[column].astype("str")
+    known = (values.notna() & (values != "")).to_numpy()
+    codes, clients = codes_of(events["client"], NO_CLIENT)
+    picked = pd.Series(values.to_numpy()[known]).groupby(codes[known], sort=True).last()
+    return pd.Series(picked.to_numpy(), index=pd.Index(clients.astype("str"))[picked.index], dtype="str")
 
 
 def client_names(events: pd.DataFrame) -> pd.Series:
@@ -390,6 +403,7 @@ def by_client(events: pd.DataFrame, credit_lua: bool = True) -> pd.DataFrame:
     the CLIENT LIST name when the events carry a ``name`` column (see
     ``monitorlens.clients.attach_names``), else the last ``CLIENT SETNAME`` /
     ``HELLO ... SETNAME`` seen in the capture, else null; ``name_source`` says which.
+    ``user`` and ``lib_name`` columns of the events are shown too when present.
 
     >>> by_client(events)[["client", "name", "count", "lua_count"]].head()  # doctest: +SKIP
     """
@@ -421,7 +435,10 @@ def by_client(events: pd.DataFrame, credit_lua: bool = True) -> pd.DataFrame:
     )
     for col in ("name", "name_source", "client_kind", "dbs", "command_mix"):
         table[col] = table[col].astype("str")
-    return table[columns]
+    extra = [c for c in ATTACHED if c in events.columns]
+    for col in extra:
+        table[col] = last_known(events, col).reindex(table["client"]).to_numpy()
+    return table[columns + extra]
 
 
 def by_db(events: pd.DataFrame) -> pd.DataFrame:

@@ -150,6 +150,10 @@ def test_attached_names_win_over_setname(grammar: pd.DataFrame) -> None:
     named = grammar.assign(name=np.where(grammar["client"].astype(str) == app, "from-client-list", None))
     row = bd.by_client(named).set_index("client").loc[app]
     assert (row["name"], row["name_source"]) == ("from-client-list", "client-list")
+    assert "user" not in bd.by_client(named).columns
+    users = named.assign(user=np.where(grammar["client"].astype(str) == app, "app-user", None))
+    table = bd.by_client(users).set_index("client")
+    assert table.loc[app, "user"] == "app-user" and table["user"].notna().sum() == 1
 
 
 # ------------------------------------------------------------------------------ keys
