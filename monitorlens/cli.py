@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("capture", help="capture file (.txt, .gz, .parquet) or - for stdin")
     p.add_argument("--json", action="store_true", help="print one JSON object (docs/summary-json.md)")
     p.add_argument("--width", type=int, default=80, help="text width (default 80)")
+    p.add_argument("--clients", metavar="FILE", help="CLIENT LIST snapshots: application names for addresses")
     add_filter_arguments(p)
     p.set_defaults(handler=_summary)
 

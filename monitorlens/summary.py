@@ -168,7 +168,8 @@ def render_text(analysis: Analysis, width: int = 80, top: int | None = None) -> 
 
 def summary_command(ns: Any) -> str:
     """What ``python -m monitorlens summary`` prints for parsed arguments ``ns``
-    (capture, json, width, and the filters of :func:`monitorlens.filters.add_filter_arguments`).
+    (capture, json, width, clients: CLIENT LIST snapshots whose names are attached to the
+    events first, and the filters of :func:`monitorlens.filters.add_filter_arguments`).
 
     >>> print(summary_command(parser.parse_args(["summary", "capture.txt", "--json"])))  # doctest: +SKIP
     """
@@ -178,7 +179,13 @@ def summary_command(ns: Any) -> str:
     from .filters import apply_filters
     from .store import load
 
-    analysis = analyze(apply_filters(load(ns.capture), ns), top=ns.top)
+    events = load(ns.capture)
+    if getattr(ns, "clients", None):
+        from .clientlist import read_client_list
+        from .clients import attach_names
+
+        events = attach_names(events, read_client_list(ns.clients))
+    analysis = analyze(apply_filters(events, ns), top=ns.top)
     if ns.json:
         return json.dumps(analysis.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
     return render_text(analysis, width=ns.width)
