@@ -118,3 +118,25 @@ def test_render_text_is_pure() -> None:
     a = analyze(monitorlens.read_monitor(GRAMMAR))
     assert render_text(a) == render_text(a)
     assert max(map(len, render_text(a, width=60).splitlines())) <= 60
+
+
+def test_names_from_client_list(capsys: pytest.CaptureFixture[str]) -> None:
+    """With the CLIENT LIST snapshots of the same minutes, every line gets its application:
+    the lines per name are what the recorder counted (facts.json)."""
+    clients = str(SAMPLES / "incident" / "clients.log.gz")
+    code, out, _ = run(capsys, INCIDENT, "--json", "--top", "1000", "--clients", clients)
+    doc = json.loads(out)
+    per_name: dict[str, int] = {}
+    for c in doc["clients"]:
+        per_name[c["name"] or c["client"]] = per_name.get(c["name"] or c["client"], 0) + c["own_events"]
+    expected = facts("incident")["lines_by_client_name"]
+    assert code == 0 and {k: per_name.get(k, 0) for k in expected if k != "lua"} == \
+        {k: v for k, v in expected.items() if k != "lua"}
+    keys = next(f for f in doc["findings"] if f["code"] == "keys")
+    assert keys["evidence"]["clients"][0].endswith("(legacy-reports)")
+    full = [f for f in doc["findings"] if f["code"] == "full-read"]
+    assert {f["evidence"]["clients"][0].split(" ")[-1] for f in full} == {"(admin-dashboard)"}
+    blocking = next(f for f in doc["findings"] if f["code"] == "blocking-forever")
+    assert blocking["evidence"]["clients"][0].endswith("(worker)")
+    _, text, _ = run(capsys, INCIDENT, "--clients", clients, "--client", "legacy-reports")
+    assert "4 events after filters" in text
