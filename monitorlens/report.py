@@ -118,10 +118,17 @@ class Chart:
     kind: str
     title: str
     svg: str = ""
+    clients: bool = False  # drawn from CLIENT LIST snapshots (plot needs --clients)
+
+    @property
+    def command(self) -> str:
+        """The command line that draws this chart alone, for a ticket."""
+        clients = " --clients CLIENTS" if self.clients else ""
+        return f"python -m monitorlens plot {self.kind} CAPTURE{clients} -o {self.kind}.png"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, without the SVG."""
-        return {"kind": self.kind, "title": self.title}
+        return {"kind": self.kind, "title": self.title, "command": self.command}
 
 
 @dataclass(frozen=True)
@@ -200,6 +207,7 @@ class Header:
     show_values: bool
     monitorlens_version: str = __version__
     stamp: Stamp | None = None
+    filters: Mapping[str, str] = field(default_factory=dict)  # what was asked: {"command": "KEYS"}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -219,6 +227,7 @@ class Header:
             "dialects": dict(self.dialects),
             "input_truncated": self.input_truncated,
             "filtered": self.filtered,
+            "filters": dict(self.filters),
             "values": "shown" if self.show_values else "redacted",
             "monitorlens_version": self.monitorlens_version,
             "generated_at": self.stamp.generated_at if self.stamp else None,
@@ -300,7 +309,7 @@ def table_of(
 
 
 def _header(a: Analysis, title: str, show_values: bool, stamp: Stamp | None,
-            extra_sources: Sequence[SourceInfo]) -> Header:
+            extra_sources: Sequence[SourceInfo], filters: Mapping[str, str]) -> Header:
     ov, prov = a.overview, a.provenance
     capture = SourceInfo.of(prov)
     return Header(
@@ -308,7 +317,7 @@ def _header(a: Analysis, title: str, show_values: bool, stamp: Stamp | None,
         rejected=ov.rejected, skipped=ov.skipped, first=ov.first, last=ov.last,
         duration_s=ov.duration_s, rate_per_s=ov.rate_per_s, dialects=dict(prov.dialects),
         input_truncated=prov.input_truncated, filtered=ov.filtered, show_values=show_values,
-        monitorlens_version=__version__, stamp=stamp,
+        monitorlens_version=__version__, stamp=stamp, filters=dict(filters),
     )
 
 
@@ -471,24 +480,28 @@ def _coverage(a: Analysis, show_values: bool) -> Section:
 ChartMaker = Callable[[str], tuple[Chart, ...]]
 
 
-def _inline(kind: str, title: str, fig: Any) -> Chart:
+def _inline(kind: str, title: str, draw: Callable[[], Any] | None, clients: bool = False) -> Chart:
+    """A chart for the model: its SVG drawn when ``draw`` is given, else only its kind and title
+    (Markdown and JSON name the charts; ``plot`` draws them)."""
     from .plots_traffic import figure_bytes, inline_svg
 
-    return Chart(kind, title, inline_svg(figure_bytes(fig, "svg"), prefix=f"{kind}-"))
+    svg = inline_svg(figure_bytes(draw(), "svg"), prefix=f"{kind}-") if draw is not None else ""
+    return Chart(kind, title, svg, clients)
 
 
-def chart_of(kind: str, analysis: Analysis) -> Chart:
+def chart_of(kind: str, analysis: Analysis, draw: bool = True) -> Chart:
     """The chart ``kind`` of an analysis as inline SVG (the ``plot`` command draws the same)."""
     from .plots_traffic import KINDS, chart  # matplotlib only when asked
 
-    return _inline(kind, KINDS[kind].title, chart(kind, analysis))
+    return _inline(kind, KINDS[kind].title, (lambda: chart(kind, analysis)) if draw else None)
 
 
-def client_chart_of(kind: str, snapshots: pd.DataFrame) -> Chart:
+def client_chart_of(kind: str, snapshots: pd.DataFrame, draw: bool = True) -> Chart:
     """The chart ``kind`` of CLIENT LIST snapshots as inline SVG."""
     from .plots import CLIENT_CHARTS, client_chart
 
-    return _inline(kind, CLIENT_CHARTS[kind].title, client_chart(kind, snapshots))
+    return _inline(kind, CLIENT_CHARTS[kind].title, (lambda: client_chart(kind, snapshots)) if draw else None,
+                   clients=True)
 
 
 MONITOR_SECTIONS = (_traffic, _commands, _clients, _keys, _dbs, _gaps)
@@ -504,14 +517,16 @@ def build_report(
     show_values: bool = False,
     charts: bool = True,
     stamp: Stamp | None = None,
+    filters: Mapping[str, str] | None = None,
 ) -> Report:
     """The report of an analysis; findings first (most severe first), values redacted.
 
     With CLIENT LIST ``snapshots`` (:func:`~monitorlens.clientlist.read_client_list`; attach
     their names to the events before the analysis) and/or ``connections`` counts, the report
-    has the client sections and findings too. ``charts=False`` leaves the charts out
-    (faster; the JSON model never holds them). ``stamp`` writes the generation time and the
-    time taken (off by default: the report is deterministic).
+    has the client sections and findings too. ``charts=False`` leaves the charts' SVG out
+    (faster; JSON and Markdown only name the charts, with the ``plot`` command that draws each). ``stamp`` writes the generation time and the
+    time taken (off by default: the report is deterministic). ``filters`` says which filters
+    made the events (:func:`monitorlens.filters.applied_filters`), for the header.
 
     >>> build_report(analyze(load("capture.txt")), top=5).to_dict()["header"]["events"]  # doctest: +SKIP
     """
@@ -521,16 +536,16 @@ def build_report(
     title = title or f"Redis MONITOR report: {Path(analysis.provenance.source).name}"
 
     def monitor_charts(kind: str) -> tuple[Chart, ...]:
-        return (chart_of(kind, analysis),) if charts else ()
+        return (chart_of(kind, analysis, draw=charts),)
 
     def client_charts(kind: str) -> tuple[Chart, ...]:
-        return (client_chart_of(kind, snapshots),) if charts and snapshots is not None else ()
+        return (client_chart_of(kind, snapshots, draw=charts),) if snapshots is not None else ()
 
     part = client_part(snapshots, connections, top=top, charts=client_charts)
     findings = sort_findings([redact_finding(f, show_values) for f in (*analysis.findings, *part.findings)])
     sections = tuple(make(analysis, top, monitor_charts) for make in MONITOR_SECTIONS)
     return Report(
-        header=_header(analysis, title, show_values, stamp, part.sources),
+        header=_header(analysis, title, show_values, stamp, part.sources, filters or {}),
         findings=tuple(findings),
         sections=(*sections, *part.sections, _coverage(analysis, show_values)),
     )
@@ -594,11 +609,13 @@ def make_report(
 
     >>> make_report("incident/monitor.txt.gz", clients="incident/clients.log.gz").write("incident.html")  # doctest: +SKIP
     """
+    from .filters import applied_filters
+
     started = time.perf_counter()
     inputs = read_inputs(capture, clients, connections, events_filter)
     analysis = analyze(inputs.events, top=top)
     report = build_report(analysis, snapshots=inputs.snapshots, connections=inputs.connections, top=top,
-                          show_values=show_values, charts=charts)
+                          show_values=show_values, charts=charts, filters=applied_filters(inputs.events))
     if timestamp:
         report = replace(report, header=replace(report.header, stamp=Stamp.now(started)))
     return report

@@ -342,13 +342,15 @@ def test_report_command_formats_and_timestamp(tmp_path, capsys, monkeypatch):
                  "--command", "keys"]) == 0
     header = json.loads(capsys.readouterr().out)["header"]
     assert header["generated_at"] and header["elapsed_s"] > 0
-    assert header["events"] == 2 and header["filtered"]
+    assert header["events"] == 2 and header["filtered"] and header["filters"] == {"command": "KEYS"}
     monkeypatch.chdir(tmp_path)
     assert main(["report", str(CAPTURES["grammar"]), "--no-charts"]) == 0
     assert "monitor-report.html: html report" in capsys.readouterr().out
     assert (tmp_path / "monitor-report.html").read_text().startswith("<!DOCTYPE html>")
     assert main(["report", str(CAPTURES["grammar"]), "-o", "r.md"]) == 0
-    assert (tmp_path / "r.md").read_text().startswith("# Redis MONITOR report")
+    md_text_ = (tmp_path / "r.md").read_text()
+    assert md_text_.startswith("# Redis MONITOR report")
+    assert "`python -m monitorlens plot key-patterns CAPTURE -o key-patterns.png`" in md_text_
 
 
 def test_report_command_errors_are_one_line(tmp_path, capsys):
