@@ -153,10 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
         "plot",
         help="one chart of the report as PNG or SVG, for a ticket",
         description="Draw one chart of a capture's report (with title, time range and units) to a .png "
-        "or .svg file. KIND: traffic, commands, clients, key-patterns, gaps.",
+        "or .svg file. KIND: traffic, commands, clients, key-patterns, gaps; with --clients also "
+        "connections, client-types, growth, growth-hosts, idle-age, output-buffers.",
         epilog="example: python -m monitorlens plot traffic capture.txt.gz -o traffic.png",
     )
-    p.add_argument("kind", metavar="KIND", help="traffic, commands, clients, key-patterns or gaps")
+    p.add_argument("kind", metavar="KIND", help="traffic, commands, clients, key-patterns, gaps, or a client "
+                   "chart (connections, client-types, growth, growth-hosts, idle-age, output-buffers)")
     p.add_argument("capture", help="capture file (.txt, .gz, .parquet) or - for stdin")
     p.add_argument("-o", "--output", required=True, help="image to write: .png or .svg")
     p.add_argument("--clients", metavar="FILE", help="CLIENT LIST snapshots (names, client charts)")
