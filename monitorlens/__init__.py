@@ -38,8 +38,8 @@ _EXPORTS: dict[str, str] = {
     "read_parquet": "store",
     "write_parquet": "store",
     # comparing two captures
-    "compare": "compare",
-    "Comparison": "compare",
+    "compare": "comparison",
+    "Comparison": "comparison",
     # key patterns
     "PatternRules": "patterns",
     "fingerprint": "patterns",
@@ -119,7 +119,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         plan_text,
         remediation_plan,
     )
-    from .compare import Comparison, compare
+    from .comparison import Comparison, compare
     from .errors import InputError, MonitorlensError, ParseError
     from .filters import filter_events
     from .findings import Evidence, Finding, Sample, Thresholds, find_all

@@ -9,7 +9,7 @@ import pytest
 
 import monitorlens
 from monitorlens.analysis import analyze
-from monitorlens.compare import compare
+from monitorlens.comparison import compare
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
 
