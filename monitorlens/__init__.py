@@ -81,8 +81,8 @@ _EXPORTS: dict[str, str] = {
     "make_chart": "report",
     "redact_line": "redact",
     # charts (matplotlib Figures / Axes), for notebooks and tickets
-    "chart": "plots_traffic",
-    "figure_bytes": "plots_traffic",
+    "chart": "plots",
+    "figure_bytes": "plots",
     "client_chart": "plots",
     "plot_connection_growth": "plots",
     "plot_connected_clients": "plots",
@@ -126,7 +126,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .ingest import MonitorStream, read_monitor
     from .patterns import PatternRules, fingerprint, key_patterns
     from .plots import client_chart, plot_connected_clients, plot_connection_growth
-    from .plots_traffic import chart, figure_bytes
+    from .plots import chart, figure_bytes
     from .schema import Provenance, provenance, rejects
     from .store import convert, load, read_parquet, write_parquet
     from .summary import render_text

@@ -483,7 +483,7 @@ ChartMaker = Callable[[str], tuple[Chart, ...]]
 def _inline(kind: str, title: str, draw: Callable[[], Any] | None, clients: bool = False) -> Chart:
     """A chart for the model: its SVG drawn when ``draw`` is given, else only its kind and title
     (Markdown and JSON name the charts; ``plot`` draws them)."""
-    from .plots_traffic import figure_bytes, inline_svg
+    from .plots.style import figure_bytes, inline_svg
 
     svg = inline_svg(figure_bytes(draw(), "svg"), prefix=f"{kind}-") if draw is not None else ""
     return Chart(kind, title, svg, clients)
@@ -491,7 +491,7 @@ def _inline(kind: str, title: str, draw: Callable[[], Any] | None, clients: bool
 
 def chart_of(kind: str, analysis: Analysis, draw: bool = True) -> Chart:
     """The chart ``kind`` of an analysis as inline SVG (the ``plot`` command draws the same)."""
-    from .plots_traffic import KINDS, chart  # matplotlib only when asked
+    from .plots.traffic import KINDS, chart  # matplotlib only when asked
 
     return _inline(kind, KINDS[kind].title, (lambda: chart(kind, analysis)) if draw else None)
 
@@ -636,7 +636,7 @@ def make_chart(
     >>> make_chart("traffic", "capture.txt.gz", "traffic.png")  # doctest: +SKIP
     """
     from .plots import CLIENT_CHARTS, client_chart
-    from .plots_traffic import KINDS, chart, figure_bytes
+    from .plots import KINDS, chart, figure_bytes
 
     out = Path(output)
     fmt = out.suffix.lower().lstrip(".")

@@ -3,8 +3,8 @@
 Each ``plot_*`` function takes a matplotlib ``Axes`` and a DataFrame of
 :mod:`monitorlens.clientlist` / :mod:`monitorlens.clients` and returns the Axes: no
 pyplot state, a title, the time range under it, units on the axes. The house style
-(:data:`~monitorlens.plots_traffic.STYLE`, labels, palette, time axis) is the one of the
-MONITOR charts in :mod:`monitorlens.plots_traffic`, so both kinds of chart look alike.
+(:data:`~monitorlens.plots.style.STYLE`, labels, palette, time axis) is the one of the
+MONITOR charts in :mod:`monitorlens.plots.traffic`, so both kinds of chart look alike.
 
 Example::
 
@@ -21,20 +21,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .clients import DEFAULTS, MiB, UNNAMED, ClientThresholds, client_counts, growth_trends, last_rows
-from .errors import InputError
-from .plots_traffic import (
-    OTHER_COLOR,
+from ..clients import DEFAULTS, MiB, UNNAMED, ClientThresholds, client_counts, growth_trends, last_rows
+from ..errors import InputError
+from .style import (
     STYLE,
-    _bars,
-    _empty,
-    _naive,
-    _time_axis,
-    _title,
+    empty_axes,
+    hbars,
     house_style,
     label,
+    naive_utc,
     palette,
+    time_axis,
     time_range,
+    titled,
 )
 
 if TYPE_CHECKING:
@@ -75,7 +74,7 @@ def plot_connected_clients(ax: Axes, snapshots: pd.DataFrame, by: str = "name", 
     title = f"Connected clients, stacked by {by.replace('_', ' ')}"
     timed = snapshots.dropna(subset=["snapshot_ts"])
     if timed.empty:
-        return _empty(ax, title)
+        return empty_axes(ax, title)
     wide = client_counts(timed, by).pivot(index="snapshot_ts", columns=by, values="clients").fillna(0)
     order = wide.max().sort_values(ascending=False, kind="stable").index
     keep = list(order[:top])
@@ -88,10 +87,10 @@ def plot_connected_clients(ax: Axes, snapshots: pd.DataFrame, by: str = "name", 
     ax.set_ylabel("connected clients")
     ax.set_xlabel("time (UTC)")
     ax.set_ylim(bottom=0)
-    _time_axis(ax)
+    time_axis(ax)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title=by.replace("_", " "))
     total = wide[keep].sum(axis=1)
-    _title(ax, title, _snapshot_span(snapshots) + f"; {int(total.iloc[0]):,} → {int(total.iloc[-1]):,} clients")
+    titled(ax, title, _snapshot_span(snapshots) + f"; {int(total.iloc[0]):,} → {int(total.iloc[-1]):,} clients")
     return ax
 
 
@@ -116,7 +115,7 @@ def plot_connection_growth(
     title = "Connection growth" + (f" by {by.replace('_', ' ')}" if by else "") + ", with Theil–Sen trends"
     counts = counts.dropna(subset=[ts])
     if counts.empty:
-        return _empty(ax, title)
+        return empty_axes(ax, title)
     if trends is None:
         trends = growth_trends(counts, by, ts=ts, thresholds=thresholds)
     key = by or "group"
@@ -131,20 +130,20 @@ def plot_connection_growth(
         ax.plot(_x(mine.index.to_series()), mine.to_numpy(), color=color, marker="o", markersize=3, label=name + slope)
         if np.isfinite(trend.slope_per_min) and trend.slope_per_min > 0:  # flat groups: no line to draw
             end_y = trend.intercept + trend.slope_per_min * trend.span_s / 60
-            ax.plot([_naive(trend.first_ts), _naive(trend.last_ts)], [trend.intercept, end_y],
+            ax.plot([naive_utc(trend.first_ts), naive_utc(trend.last_ts)], [trend.intercept, end_y],
                     color=color, linestyle="--", linewidth=1.2)  # fmt: skip
             if trend.leaking:
-                ax.annotate(f"{trend.slope_per_min:+.1f}/min: leak", xy=(_naive(trend.last_ts), end_y),
+                ax.annotate(f"{trend.slope_per_min:+.1f}/min: leak", xy=(naive_utc(trend.last_ts), end_y),
                             xytext=(4, 0), textcoords="offset points", fontsize=9, color=color, va="center",
                             annotation_clip=False)  # fmt: skip
     ax.set_ylabel("connected clients")
     ax.set_xlabel("time (UTC)")
     ax.set_ylim(bottom=0)
-    _time_axis(ax)
+    time_axis(ax)
     ax.legend(loc="upper left", bbox_to_anchor=(1.1, 1.0), title=f"{by.replace('_', ' ')} (trend)" if by else None)
     leaking = int(trends["leaking"].sum())
     subtitle = time_range(counts[ts].min(), counts[ts].max()) + "; slope in clients per minute"
-    _title(ax, title, subtitle + (f"; {leaking} leaking" if leaking else ""))
+    titled(ax, title, subtitle + (f"; {leaking} leaking" if leaking else ""))
     return ax
 
 
@@ -158,7 +157,7 @@ def plot_idle_age(ax: Axes, snapshots: pd.DataFrame, thresholds: ClientThreshold
     latest = last_rows(snapshots) if len(snapshots) else snapshots
     latest = latest[latest["connected"]] if len(latest) else latest
     if latest.empty:
-        return _empty(ax, title)
+        return empty_axes(ax, title)
     idle = latest["idle"].dropna().to_numpy(dtype=float)
     age = latest["age"].dropna().to_numpy(dtype=float)
     top = max(float(np.max(age, initial=1)), float(np.max(idle, initial=1)), thresholds.idle_seconds) + 1
@@ -176,7 +175,7 @@ def plot_idle_age(ax: Axes, snapshots: pd.DataFrame, thresholds: ClientThreshold
     when = latest["snapshot_ts"].dropna()
     shown = "last snapshot " + (when.max().strftime("%Y-%m-%d %H:%M:%S UTC") if len(when) else "(no time)")
     over = int((idle >= thresholds.idle_seconds).sum())
-    _title(ax, title, f"{shown}; {over:,} idle for {thresholds.idle_seconds:g} s or more")
+    titled(ax, title, f"{shown}; {over:,} idle for {thresholds.idle_seconds:g} s or more")
     return ax
 
 
@@ -205,20 +204,20 @@ def plot_output_buffers(
     rows = snapshots.dropna(subset=["omem"])
     rows = rows[rows["omem"] > 0]
     if rows.empty:
-        return _empty(ax, title)
+        return empty_axes(ax, title)
     peak = rows.loc[rows.groupby("id" if rows["id"].notna().all() else "addr")["omem"].idxmax()]
     peak = peak.sort_values("omem", ascending=False, kind="stable").head(top)
     mib = peak["omem"].to_numpy(dtype=float) / MiB
     names = [f"id {i} " + (f"({n})" if isinstance(n, str) and n else UNNAMED) for i, n in zip(peak["id"], peak["name"])]
     notes = [f"{m:,.2f} MiB, {kind}, {oll:,} blocks" for m, kind, oll in zip(mib, peak["client_type"], peak["oll"].fillna(0))]
-    _bars(ax, [label(n) for n in names], mib, notes, "peak output buffer (omem, MiB)")
+    hbars(ax, [label(n) for n in names], mib, notes, "peak output buffer (omem, MiB)")
     for limit, color, what in ((thresholds.omem_warning_bytes, "#e08a1e", "warning"),
                                (thresholds.omem_critical_bytes, "#c2423a", "critical")):  # fmt: skip
         if limit / MiB <= ax.get_xlim()[1]:
             ax.axvline(limit / MiB, color=color, linestyle=":", linewidth=1.4, label=f"{what} {limit / MiB:g} MiB")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="lower right")
-    _title(ax, title, _snapshot_span(snapshots) + "; peak of each client over the snapshots")
+    titled(ax, title, _snapshot_span(snapshots) + "; peak of each client over the snapshots")
     return ax
 
 
