@@ -13,9 +13,36 @@ from pathlib import Path
 
 from . import __version__
 from .errors import InputError, MonitorlensError
-from .filters import add_filter_arguments
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+def add_filter_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--since --until --command --client --db --top`` to a CLI (sub)parser.
+
+    >>> p = add_filter_arguments(argparse.ArgumentParser()); p.parse_args(["--command", "get", "--top", "5"]).top
+    5
+    """
+    g = parser.add_argument_group("filters")
+    g.add_argument("--since", metavar="TIME", help="keep events at or after TIME (ISO 8601 or epoch seconds; UTC)")
+    g.add_argument("--until", metavar="TIME", help="keep events before TIME (ISO 8601 or epoch seconds; UTC)")
+    g.add_argument("--command", action="append", metavar="NAME",
+                   help="keep this command (case-insensitive; 'client setname' for a subcommand); repeatable")
+    g.add_argument("--client", action="append", metavar="CLIENT",
+                   help="keep this client: address as printed, host, or name; repeatable")
+    g.add_argument("--db", action="append", type=int, metavar="N", help="keep database N; repeatable")
+    g.add_argument("--top", type=_positive, default=10, metavar="N", help="rows per table (default 10)")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
 
 
 def _ingest(ns: argparse.Namespace) -> int:

@@ -1,8 +1,8 @@
 """Row filters shared by every command: time range, command, client, database.
 
-:func:`filter_events` is the library call; :func:`add_filter_arguments` and
-:func:`apply_filters` give every CLI command (``summary``, ``report``,
-``plot``...) the same ``--since/--until/--command/--client/--db/--top`` flags.
+:func:`filter_events` is the library call; :func:`apply_filters` applies the
+``--since/--until/--command/--client/--db`` flags that
+:func:`monitorlens.cli.add_filter_arguments` gives every CLI command.
 
 Example::
 
@@ -132,36 +132,8 @@ def _client_mask(events: pd.DataFrame, wanted: list[str]) -> pd.Series:
     return mask | script_callers(events).isin(chosen)
 
 
-def add_filter_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add ``--since --until --command --client --db --top`` to a CLI (sub)parser.
-
-    >>> p = add_filter_arguments(argparse.ArgumentParser()); p.parse_args(["--command", "get", "--top", "5"]).top
-    5
-    """
-    g = parser.add_argument_group("filters")
-    g.add_argument("--since", metavar="TIME", help="keep events at or after TIME (ISO 8601 or epoch seconds; UTC)")
-    g.add_argument("--until", metavar="TIME", help="keep events before TIME (ISO 8601 or epoch seconds; UTC)")
-    g.add_argument("--command", action="append", metavar="NAME",
-                   help="keep this command (case-insensitive; 'client setname' for a subcommand); repeatable")
-    g.add_argument("--client", action="append", metavar="CLIENT",
-                   help="keep this client: address as printed, host, or name; repeatable")
-    g.add_argument("--db", action="append", type=int, metavar="N", help="keep database N; repeatable")
-    g.add_argument("--top", type=_positive, default=10, metavar="N", help="rows per table (default 10)")
-    return parser
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return n
-
-
 def apply_filters(events: pd.DataFrame, ns: argparse.Namespace) -> pd.DataFrame:
-    """:func:`filter_events` with the flags :func:`add_filter_arguments` added.
+    """:func:`filter_events` with the flags :func:`monitorlens.cli.add_filter_arguments` added.
 
     >>> apply_filters(events, parser.parse_args(["--db", "0"]))  # doctest: +SKIP
     """

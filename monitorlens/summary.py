@@ -169,7 +169,7 @@ def render_text(analysis: Analysis, width: int = 80, top: int | None = None) -> 
 def summary_command(ns: Any) -> str:
     """What ``python -m monitorlens summary`` prints for parsed arguments ``ns``
     (capture, json, width, clients: CLIENT LIST snapshots whose names are attached to the
-    events first, and the filters of :func:`monitorlens.filters.add_filter_arguments`).
+    events first, and the filters of :func:`monitorlens.cli.add_filter_arguments`).
 
     >>> print(summary_command(parser.parse_args(["summary", "capture.txt", "--json"])))  # doctest: +SKIP
     """
