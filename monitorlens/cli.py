@@ -169,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="html, md or json (default: from the output's suffix, else html)")
     p.add_argument("--clients", metavar="FILE", help="CLIENT LIST snapshots: names for addresses, client sections")
     p.add_argument("--connections", metavar="FILE", help="connection counts (<epoch>,<clients> CSV)")
+    p.add_argument("--baseline", metavar="CAPTURE",
+                   help="a capture to compare with (a calm day, before a deploy): adds 'Compared with the baseline'")
+    p.add_argument("--baseline-clients", metavar="FILE",
+                   help="CLIENT LIST snapshots of the baseline, so its clients are matched by name")
     p.add_argument("--show-values", action="store_true", help="show argument values (redacted by default)")
     p.add_argument("--timestamp", action="store_true",
                    help="write the generation time and time taken (off: same input, same bytes)")

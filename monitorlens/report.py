@@ -43,6 +43,7 @@ from . import __version__
 from .analysis import Analysis, analyze, records
 from .analysis import duration_text as analysis_duration
 from .commands import all_commands, hidden_from_monitor
+from .comparison import Comparison
 from .errors import InputError
 from .findings import Finding, Sample, printable, sort_findings
 from .redact import hidden_values, redact_call, redact_line, redact_text
@@ -518,6 +519,7 @@ def build_report(
     charts: bool = True,
     stamp: Stamp | None = None,
     filters: Mapping[str, str] | None = None,
+    baseline: Comparison | None = None,
 ) -> Report:
     """The report of an analysis; findings first (most severe first), values redacted.
 
@@ -527,9 +529,12 @@ def build_report(
     (faster; JSON and Markdown only name the charts, with the ``plot`` command that draws each). ``stamp`` writes the generation time and the
     time taken (off by default: the report is deterministic). ``filters`` says which filters
     made the events (:func:`monitorlens.filters.applied_filters`), for the header.
+    ``baseline`` (``compare(analyze(baseline_events), analysis)``) adds the section
+    "Compared with the baseline" and names the baseline's file in the header.
 
     >>> build_report(analyze(load("capture.txt")), top=5).to_dict()["header"]["events"]  # doctest: +SKIP
     """
+    from .report_baseline import baseline_part
     from .report_clients import client_part
 
     top = analysis.top if top is None else top
@@ -544,10 +549,11 @@ def build_report(
     part = client_part(snapshots, connections, top=top, charts=client_charts)
     findings = sort_findings([redact_finding(f, show_values) for f in (*analysis.findings, *part.findings)])
     sections = tuple(make(analysis, top, monitor_charts) for make in MONITOR_SECTIONS)
+    compared, baseline_sources = baseline_part(baseline, top=top, show_values=show_values)
     return Report(
-        header=_header(analysis, title, show_values, stamp, part.sources, filters or {}),
+        header=_header(analysis, title, show_values, stamp, (*part.sources, *baseline_sources), filters or {}),
         findings=tuple(findings),
-        sections=(*sections, *part.sections, _coverage(analysis, show_values)),
+        sections=(*sections, *compared, *part.sections, _coverage(analysis, show_values)),
     )
 
 
@@ -600,22 +606,32 @@ def make_report(
     charts: bool = True,
     timestamp: bool = False,
     events_filter: EventsFilter | None = None,
+    baseline: str | os.PathLike[str] | None = None,
+    baseline_clients: str | os.PathLike[str] | None = None,
 ) -> Report:
     """Read a capture (text, .gz or Parquet) and optional CLIENT LIST (``clients``) and
     connection-count logs, analyse them and build the report: the ``report`` command.
 
     ``events_filter`` narrows the events before the analysis (the CLI's shared filters);
-    ``timestamp`` writes the generation time and the time taken into the header.
+    ``timestamp`` writes the generation time and the time taken into the header. A
+    ``baseline`` capture (read whole, unfiltered; names from ``baseline_clients``) adds the
+    section "Compared with the baseline".
 
     >>> make_report("incident/monitor.txt.gz", clients="incident/clients.log.gz").write("incident.html")  # doctest: +SKIP
     """
+    from .comparison import compare
     from .filters import applied_filters
 
+    if baseline_clients is not None and baseline is None:
+        raise InputError("--baseline-clients names the clients of a --baseline capture: give the capture too")
     started = time.perf_counter()
+    before = read_inputs(baseline, baseline_clients).events if baseline is not None else None
     inputs = read_inputs(capture, clients, connections, events_filter)
     analysis = analyze(inputs.events, top=top)
+    comparison = compare(analyze(before, top=top), analysis) if before is not None else None
     report = build_report(analysis, snapshots=inputs.snapshots, connections=inputs.connections, top=top,
-                          show_values=show_values, charts=charts, filters=applied_filters(inputs.events))
+                          show_values=show_values, charts=charts, filters=applied_filters(inputs.events),
+                          baseline=comparison)
     if timestamp:
         report = replace(report, header=replace(report.header, stamp=Stamp.now(started)))
     return report
@@ -684,6 +700,7 @@ def report_command(ns: Any) -> str:
     report = make_report(
         ns.capture, clients=ns.clients, connections=ns.connections, top=ns.top, show_values=ns.show_values, charts=fmt == "html" and not ns.no_charts,
         timestamp=ns.timestamp, events_filter=lambda events: apply_filters(events, ns),
+        baseline=getattr(ns, "baseline", None), baseline_clients=getattr(ns, "baseline_clients", None),
     )
     if out == "-":
         sys.stdout.write(report.render(fmt))
