@@ -144,7 +144,11 @@ COMPARE = [
     day too, so they did not cause it; `resolved` ones went away.
     """),
     code("c.findings"),
-    md("**8. The short version, for the ticket.** What is new, gone, up or down, in one list; `c.to_dict()` is the same as JSON."),
+    md("""
+    **8. The short version, for the ticket.** What is new, gone, up or down, in one list;
+    `c.to_dict()` is the same as JSON, and `python -m monitorlens report CAPTURE --baseline CALM`
+    puts these tables in the report.
+    """),
     code("""
     tables = {"commands": (c.commands, "command"), "clients": (c.clients, "who"), "key patterns": (c.key_patterns, "pattern")}
     for what, (table, key) in tables.items():
