@@ -4,7 +4,9 @@
     python benchmarks/bench_ingest.py benchmarks/data/capture-1m.txt --repeat 3
 
 In one invocation, each contender runs ``--repeat`` times in a fresh process
-(so peak RSS is its own), and the medians and ratios are printed:
+(so peak RSS is its own), interleaved, and the medians of wall time and CPU
+time (user + system: less sensitive to other load on a shared machine) and
+their ratios are printed:
 
 - ``monitorlens``: ``python -m monitorlens ingest CAPTURE -o out.parquet``;
 - ``regex-script``: the approach of Redis tutorials and redis-faina: a Python
@@ -62,8 +64,8 @@ import resource, subprocess, sys, time, json
 t = time.perf_counter()
 subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
 wall = time.perf_counter() - t
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-print(json.dumps({"seconds": wall, "peak_rss": rss}))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_rss": usage.ru_maxrss * 1024}))
 '''
 
 
@@ -94,13 +96,16 @@ def main() -> None:
     lines = sum(1 for _ in open(ns.capture, "rb"))
     print(f"capture: {ns.capture} ({lines:,} lines, {ns.capture.stat().st_size / 1e6:.1f} MB), repeat {ns.repeat}")
     med = {k: statistics.median(r["seconds"] for r in v) for k, v in results.items()}
+    cpu = {k: statistics.median(r["cpu"] for r in v) for k, v in results.items()}
     for name, runs in results.items():
         rss = max(r["peak_rss"] for r in runs) / 2**20
-        print(f"{name:14s} median {med[name]:7.2f} s  {lines / med[name] / 1e3:8.0f}k lines/s  peak RSS {rss:7.0f} MiB")
+        print(f"{name:14s} median {med[name]:7.2f} s wall {cpu[name]:7.2f} s CPU"
+              f"  {lines / med[name] / 1e3:8.0f}k lines/s  peak RSS {rss:7.0f} MiB")
     if "monitorlens" in med:
         for other in med:
             if other != "monitorlens":
-                print(f"monitorlens vs {other}: {med[other] / med['monitorlens']:.2f}x (>1 means monitorlens is faster)")
+                print(f"monitorlens vs {other}: {med[other] / med['monitorlens']:.2f}x wall,"
+                      f" {cpu[other] / cpu['monitorlens']:.2f}x CPU (>1 means monitorlens is faster)")
 
 
 if __name__ == "__main__":
