@@ -296,6 +296,8 @@ POSTMORTEM = [
     print(f"wrote {html} ({html.stat().st_size:,} bytes) and {md_file}")
     print(md_file.read_text()[:1500])
     """),
+    md("**The report inline.** A `Report` shows itself in the notebook: the same HTML as the file."),
+    code("report"),
 ]
 
 

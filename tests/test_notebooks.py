@@ -123,6 +123,10 @@ def test_postmortem_notebook(run) -> None:
     html = (out_dir / "incident-report.html").read_text(encoding="utf-8")
     assert "legacy-reports" in html and "KEYS" in html
     assert (out_dir / "incident-report.md").stat().st_size > 0
+    # The report shown inline is the report's own HTML (its header), not a DataFrame.
+    inline = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", [])
+              if '<header id="top">' in o.get("data", {}).get("text/html", "")]
+    assert inline and "legacy-reports" in inline[-1]
     assert images(nb) >= 4
     assert seconds < 90
 
