@@ -188,7 +188,7 @@ def _finish(raw: pa.Table) -> pa.Table:
     """Derive every event column from line, ts, db, client, name and args."""
     args = raw.column("args").combine_chunks()
     n = len(args)
-    command = pc.utf8_upper(_decode(raw.column("name").combine_chunks()))
+    command = _upper_name(raw.column("name").combine_chunks())
     nargs = pc.list_value_length(args).fill_null(0)
     value_len = pc.binary_length(args.values).to_numpy(zero_copy_only=False).astype(np.int64)
     cum = np.concatenate([[0], np.cumsum(value_len)])
@@ -203,7 +203,7 @@ def _finish(raw: pa.Table) -> pa.Table:
     sub = pa.nulls(n, pa.string())
     if container_rows.any():
         rows = np.flatnonzero(container_rows)
-        sub_values = pc.utf8_upper(_decode(args.values.take(pa.array(a_off[rows]))))
+        sub_values = _upper_name(args.values.take(pa.array(a_off[rows])))
         sub_full = np.full(n, None, dtype=object)
         sub_full[rows] = sub_values.to_numpy(zero_copy_only=False)
         sub = pa.array(sub_full, pa.string())
@@ -242,6 +242,17 @@ def _decode(values: pa.Array) -> pa.Array:
     except pa.ArrowInvalid:
         return pa.array(
             [None if v is None else v.decode("utf-8", "backslashreplace") for v in values.to_pylist()],
+            pa.string(),
+        )
+
+
+def _upper_name(values: pa.Array) -> pa.Array:
+    """A command or subcommand name as text, upper-cased the way Redis compares names: ASCII only."""
+    try:
+        return pc.ascii_upper(pc.cast(values, pa.string()))
+    except pa.ArrowInvalid:
+        return pa.array(
+            [None if v is None else v.upper().decode("utf-8", "backslashreplace") for v in values.to_pylist()],
             pa.string(),
         )
 
