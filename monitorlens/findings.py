@@ -414,7 +414,8 @@ def rule_keys(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -
     patterns = [a[0] if a else b"" for a in ctx.args(first)]
     scopes = np.array([keys_scope(p) for p in patterns])
     scope = scopes[codes]
-    wide = bool(np.isin(scope, ["all", "broad"]).any())
+    n_wide = int(np.isin(scope, ["all", "broad"]).sum())
+    wide = n_wide > 0
     shapes = Shapes(codes, lambda c: f"KEYS {_arg_text(patterns[c], 60)} ({scopes[c]})")
     counts = pd.Series(scope).value_counts()
     ev = evidence(ctx, pos, t, shapes=shapes, metrics={f"calls_{k}": v for k, v in counts.items()})
@@ -422,7 +423,9 @@ def rule_keys(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -
     return [Finding(
         code="keys",
         severity="critical" if wide else "warning",
-        title=f"KEYS: {_calls(len(pos))}" + (" with a match-everything pattern" if wide else "") + f" by {who}",
+        title=f"KEYS: {_calls(len(pos))}"
+        + (f" ({n_wide:,} matching everything)" if 0 < n_wide < len(pos) else " matching everything" if wide else "")
+        + f" by {who}",
         explanation=(
             "KEYS walks every key of the database in one go, whatever the pattern, and blocks the "
             "server meanwhile (O(N) in the keyspace). A pattern such as `*` also builds a reply "
