@@ -57,8 +57,8 @@ _EXPORTS: dict[str, str] = {
     "bursts": "breakdowns",
     "gaps": "breakdowns",
     "script_callers": "breakdowns",
-    "Thresholds": "findings",
-    "find_all": "findings",
+    "Thresholds": "rules",
+    "find_all": "rules",
     "filter_events": "filters",
     "render_text": "summary",
     # CLIENT LIST snapshots and connection counts: reading, leaks, findings, names for MONITOR
@@ -122,7 +122,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .comparison import Comparison, compare
     from .errors import InputError, MonitorlensError, ParseError
     from .filters import filter_events
-    from .findings import Evidence, Finding, Sample, Thresholds, find_all
+    from .findings import Evidence, Finding, Sample
+    from .rules import Thresholds, find_all
     from .ingest import MonitorStream, read_monitor
     from .patterns import PatternRules, fingerprint, key_patterns
     from .plots import client_chart, plot_connected_clients, plot_connection_growth

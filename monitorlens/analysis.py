@@ -21,7 +21,9 @@ import pandas as pd
 
 from . import breakdowns as bd
 from .filters import applied_filters
-from .findings import Context, Finding, Thresholds, find_all
+from .evidence import Context
+from .findings import Finding
+from .rules import Thresholds, find_all
 from .patterns import DEFAULT_RULES, PatternRules
 from .schema import Provenance, provenance
 

@@ -47,7 +47,7 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO, Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 import pandas as pd

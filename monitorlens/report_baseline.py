@@ -20,7 +20,7 @@ from .analysis import duration_text
 
 if TYPE_CHECKING:
     from .comparison import Comparison
-    from .report import Column, Section
+    from .report import Column, Section, SourceInfo
 
 __all__ = ["baseline_section"]
 

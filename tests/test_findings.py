@@ -13,17 +13,9 @@ import pandas as pd
 import pytest
 
 import monitorlens
-from monitorlens.findings import (
-    RULES,
-    Context,
-    Finding,
-    Thresholds,
-    blocks_forever,
-    find_all,
-    index_span,
-    keys_scope,
-    printable,
-)
+from monitorlens.evidence import Context
+from monitorlens.findings import Finding, printable
+from monitorlens.rules import RULES, Thresholds, blocks_forever, find_all, index_span, keys_scope
 from monitorlens.filters import filter_events
 from monitorlens.grammar import format_line
 
@@ -322,9 +314,7 @@ def test_thresholds_have_defaults_and_docs() -> None:
     import ast
     import inspect
 
-    from monitorlens import findings
-
-    source = inspect.getsource(findings.Thresholds)
+    source = inspect.getsource(Thresholds)
     body = ast.parse(source).body[0].body
     names = [n.target.id for n in body if isinstance(n, ast.AnnAssign)]
     documented = [n.target.id for n, doc in zip(body, body[1:])

@@ -1,0 +1,260 @@
+"""The evidence of a finding, gathered from MONITOR events: who, when, which calls, sample lines.
+
+:class:`Context` holds what every rule reads of the events (rows by command, client
+labels with names, argument lists, key references), computed once per analysis;
+:func:`evidence` builds an :class:`~monitorlens.findings.Evidence` from the rows a rule
+picked, with terminal-safe sample lines (:func:`line_text`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .breakdowns import (
+    FlatKeys,
+    arrow_column,
+    client_names,
+    codes_of,
+    flat_keys,
+    labels_at,
+    script_callers,
+    take_rows,
+    ts_us,
+)
+from .grammar import escape
+from .findings import Evidence, Sample, printable
+
+if TYPE_CHECKING:
+    from .rules import Thresholds
+
+# -------------------------------------------------------------------- terminal-safe text
+
+
+
+def arg_text(arg: bytes, limit: int) -> str:
+    """One argument as MONITOR quotes it, cut to ``limit`` bytes with its length said."""
+    if len(arg) <= limit:
+        return escape(arg).decode("ascii")
+    return escape(arg[:limit]).decode("ascii")[:-1] + f'..." ({len(arg):,} bytes)'
+
+
+def line_text(ts: pd.Timestamp, db: Any, client: str, command: str, args: Iterable[bytes], limit: int = 80) -> str:
+    """A MONITOR line re-rendered from an event (command upper-cased, long arguments cut).
+
+    >>> line_text(pd.Timestamp(1.5e15, unit="us", tz="UTC"), 0, "lua", "GET", [b"k"])
+    '1500000000.000000 [0 lua] "GET" "k"'
+    """
+    us = pd.Timestamp(ts).value // 1000  # .value is nanoseconds whatever the unit
+    head = f"{us // 1_000_000}.{us % 1_000_000:06d}"
+    head += f" [{db} {printable(client)}]" if not pd.isna(db) else ""
+    parts = [arg_text(command.encode(), limit)] + [arg_text(bytes(a), limit) for a in args]
+    return f"{head} {' '.join(parts)}"
+
+
+# ---------------------------------------------------------------------------- evidence
+
+
+def client_labels(events: pd.DataFrame) -> dict[str, str]:
+    """``client -> "client (name)"`` for clients whose name is known.
+
+    >>> client_labels(events)["127.0.0.1:52872"]  # doctest: +SKIP
+    '127.0.0.1:52872 (leaky-app)'
+    """
+    names = client_names(events)
+    return {c: f"{c} ({printable(n)})" for c, n in names.items() if isinstance(n, str) and n}
+
+
+@dataclass(frozen=True, eq=False)
+class Context:
+    """What the rules share about one capture, computed once by :meth:`of`: each row's client
+    with ``lua`` lines credited to their script's caller (as codes), display labels with
+    names, command codes, and (on first use) every key reference.
+
+    Rules select rows as POSITIONS into ``events`` and build evidence from them, so
+    a rule that matches a million rows costs array operations, not Python per row.
+    """
+
+    events: pd.DataFrame
+    callers: np.ndarray
+    clients: pd.Index
+    labels: Mapping[str, str]
+    command: np.ndarray
+    commands: pd.Index
+    keys: FlatKeys | None = None
+
+    @classmethod
+    def of(cls, events: pd.DataFrame, keys: FlatKeys | None = None) -> "Context":
+        """The context of a capture; ``keys`` reuses an already flattened :class:`FlatKeys`."""
+        callers, clients = codes_of(script_callers(events))
+        command, commands = codes_of(events["command"])
+        return cls(events, callers, pd.Index(clients.astype("str")), client_labels(events),
+                   command, pd.Index(commands.astype("str")), keys)
+
+    @cached_property
+    def flat(self) -> FlatKeys:
+        """Every key reference of the events (row position, key index)."""
+        return self.keys if self.keys is not None else flat_keys(self.events)
+
+    def where(self, commands: Iterable[str]) -> np.ndarray:
+        """Positions of the rows of these commands."""
+        wanted = [i for i, c in enumerate(self.commands) if c in set(commands)]
+        return np.flatnonzero(np.isin(self.command, wanted))
+
+    def rows(self, pos: np.ndarray) -> pd.DataFrame:
+        """The events at these positions."""
+        return self.events.iloc[pos]
+
+    @cached_property
+    def arrow_args(self) -> pa.ChunkedArray:
+        """The ``args`` column as Arrow (no copy)."""
+        return arrow_column(self.events, "args")
+
+    def args(self, pos: Sequence[int] | np.ndarray) -> list[list[bytes]]:
+        """The arguments of a few rows, as lists of bytes."""
+        return take_rows(self.arrow_args, np.asarray(pos, dtype=np.int64)).to_pylist()
+
+    def label(self, client: str) -> str:
+        """``client (name)`` when the name is known, else the client."""
+        return self.labels.get(client, client)
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """What tells calls apart in evidence rows: a code per selected row and the text of a code."""
+
+    codes: np.ndarray
+    text: Callable[[int], str]
+
+
+def iso(ts: Any) -> str | None:
+    return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).isoformat()
+
+
+def _iso_us(us: int) -> str:
+    return pd.Timestamp(int(us), unit="us", tz="UTC").isoformat()
+
+
+def _samples(ctx: Context, pos: np.ndarray, t: Thresholds) -> tuple[Sample, ...]:
+    head = pos[: t.samples]
+    events = ctx.events
+    db = events["db"].to_numpy(dtype="float64", na_value=np.nan)[head]
+    return tuple(
+        Sample(int(line), line_text(pd.Timestamp(int(us), unit="us", tz="UTC"), d if np.isnan(d) else int(d),
+                                    client, str(ctx.commands[cmd]), args, t.sample_arg_bytes))
+        for line, us, d, client, cmd, args in zip(
+            events["line"].to_numpy()[head], ts_us(events)[head], db, labels_at(events["client"], head),
+            ctx.command[head], ctx.args(head))
+    )
+
+
+def cell(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    return value
+
+
+def top_codes(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` most frequent codes (ties: smallest code first) and their counts."""
+    counts = np.bincount(codes) if len(codes) else np.array([], np.int64)
+    order = np.argsort(-counts, kind="stable")[:n]
+    order = order[counts[order] > 0]
+    return order, counts[order]
+
+
+def _shape_rows(ctx: Context, pos: np.ndarray, us: np.ndarray, shapes: Shapes, t: Thresholds
+                ) -> tuple[Mapping[str, Any], ...]:
+    """One row per (client, shape): count, first, last, the most frequent first."""
+    width = int(shapes.codes.max()) + 1
+    pair = ctx.callers[pos] * width + shapes.codes
+    g = pd.Series(us).groupby(pair).agg(["size", "min", "max"])
+    g = g.sort_values("size", ascending=False, kind="stable").head(t.rows)
+    return tuple(
+        {"client": ctx.label(ctx.clients[p // width]), "call": printable(shapes.text(int(p % width))),
+         "count": int(n), "first": _iso_us(lo), "last": _iso_us(hi)}
+        for p, n, lo, hi in zip(g.index, g["size"], g["min"], g["max"])
+    )
+
+
+def evidence(
+    ctx: Context,
+    pos: np.ndarray,
+    t: Thresholds,
+    *,
+    shapes: Shapes | None = None,
+    metrics: Mapping[str, Any] | None = None,
+) -> Evidence:
+    """Evidence from the rows at positions ``pos``: count, first/last, commands, clients
+    (labelled, lua credited), keys, sample lines, and with ``shapes`` one row per
+    (client, shape) with its count, first and last. Cost: array work on ``pos``.
+
+    >>> evidence(ctx, ctx.where(["KEYS"]), Thresholds())  # doctest: +SKIP
+    """
+    pos = np.asarray(pos, dtype=np.int64)
+    us = ts_us(ctx.events)[pos]
+    selected = np.zeros(len(ctx.events), dtype=bool)
+    selected[pos] = True
+    refs = ctx.flat.key[selected[ctx.flat.row]]
+    key_codes, _ = top_codes(refs, t.rows)
+    who, _ = top_codes(ctx.callers[pos], t.rows)
+    return Evidence(
+        count=len(pos),
+        first=_iso_us(us.min()) if len(pos) else None,
+        last=_iso_us(us.max()) if len(pos) else None,
+        commands=tuple(ctx.commands[pd.unique(ctx.command[pos])]),
+        clients=tuple(ctx.label(ctx.clients[c]) for c in who),
+        keys=tuple(printable(str(k)) for k in ctx.flat.keys.take(pa.array(key_codes, pa.int64())).to_pylist()),
+        samples=_samples(ctx, pos, t),
+        metrics={k: cell(v) for k, v in (metrics or {}).items()},
+        rows=_shape_rows(ctx, pos, us, shapes, t) if shapes is not None and len(pos) else (),
+    )
+
+
+def signatures(ctx: Context, pos: np.ndarray, skip: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with the same arguments (from ``args[skip]`` on) get the same code.
+
+    Returns (a code per position, the first position of each code). Exact: arguments
+    are escaped before they are joined, and the count of arguments is part of the code.
+
+    >>> codes, first = signatures(ctx, ctx.where(["LRANGE"]), skip=1)  # doctest: +SKIP
+    """
+    if len(pos) == 0:
+        return np.array([], np.int64), np.array([], np.int64)
+    args = take_rows(ctx.arrow_args, pos)
+    tail = pc.list_slice(args, skip) if skip else args
+    values = pc.replace_substring(pc.replace_substring(tail.values, b"\\", b"\\\\"), b"\x00", b"\\0")
+    joined = pc.binary_join(pa.ListArray.from_arrays(tail.offsets, values), b"\x00")
+    n = pc.list_value_length(tail).to_numpy(zero_copy_only=False)
+    text = joined.dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes, _ = pd.factorize(text * (int(n.max()) + 1) + n)
+    first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
+    return codes.astype(np.int64), pos[first]
+
+
+def call_shapes(ctx: Context, pos: np.ndarray, limit: int = 40) -> Shapes:
+    """:class:`Shapes` of whole calls: ``COMMAND "arg" ...`` (arguments cut to ``limit`` bytes)."""
+    codes, first = signatures(ctx, pos)
+    cmd = ctx.command[pos]
+    pair, uniques = pd.factorize(codes * (len(ctx.commands) + 1) + cmd)
+    firsts = pd.Series(np.arange(len(pair))).groupby(pair).first().to_numpy()
+    reps = pos[firsts]
+
+    def text(code: int) -> str:
+        row = int(reps[code])
+        args = ctx.args([row])[0]
+        return " ".join([str(ctx.commands[ctx.command[row]])] + [arg_text(bytes(a), limit) for a in args])
+
+    return Shapes(pair.astype(np.int64), text)
+
+
+def calls_text(n: int) -> str:
+    return f"{n:,} call" + ("" if n == 1 else "s")

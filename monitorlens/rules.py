@@ -1,0 +1,713 @@
+"""Rules for MONITOR captures: each a function ``(events, thresholds) -> list[Finding]``.
+
+Rules look only at the rows of the commands they judge, so their cost follows those
+rows, and they never mutate the events. Every number they compare against is a field
+of :class:`Thresholds`, with its default and the reason for it; :func:`find_all` runs
+every rule of :data:`RULES` and sorts the findings, most severe first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+
+from .breakdowns import (
+    codes_of,
+    command_names,
+    take_rows,
+)
+from .commands import hidden_from_monitor, lookup
+from .findings import Evidence, Finding, Sample, Severity, printable, sort_findings
+from .evidence import (
+    Context,
+    Shapes,
+    arg_text,
+    call_shapes,
+    calls_text,
+    cell,
+    evidence,
+    iso,
+    signatures,
+    top_codes,
+)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every number the MONITOR rules compare against, with its default and the reason for it.
+
+    >>> Thresholds(client_share=0.3).client_share
+    0.3
+    """
+
+    range_items: int = 1000
+    """LRANGE/ZRANGE spanning this many items (or running to the end: ``0 -1``) is a full read."""
+    multi_key_count: int = 100
+    """MGET/MSET/DEL/UNLINK/EXISTS/TOUCH naming this many keys in one call is a large batch."""
+    huge_argument_bytes: int = 100_000
+    """One argument this long (a value, usually) is a big value sent over the wire."""
+    select_churn: int = 10
+    """A client sending this many SELECTs switches databases on a shared connection."""
+    client_share: float = 0.5
+    """One client (its scripts' lua lines included) above this share of all events."""
+    client_share_min_events: int = 200
+    """...judged only in captures of at least this many events (tiny ones are lopsided)."""
+    silence_s: float = 5.0
+    """A gap with no line at all this long (seconds) is a hole in the capture or an outage."""
+    short_capture_s: float = 10.0
+    """A capture shorter than this (seconds) may miss periodic jobs."""
+    long_capture_s: float = 3600.0
+    """A capture longer than this ran MONITOR (which costs the server) for a long time."""
+    reject_warning_share: float = 0.01
+    """Rejected lines above this share of the lines make the capture-quality finding a warning."""
+    samples: int = 3
+    """Sample lines kept per finding."""
+    rows: int = 10
+    """Rows of evidence (per client, pattern, argument shape) kept per finding."""
+    sample_arg_bytes: int = 80
+    """Arguments are cut to this many bytes in sample lines (the length is said)."""
+
+
+# ------------------------------------------------------------------- dangerous commands
+
+_ALL_GLOB = re.compile(rb"[*?]*\*[*?]*")
+
+
+def keys_scope(pattern: bytes) -> str:
+    """How much a KEYS pattern matches: ``all`` (``*``), ``broad`` (starts with a wildcard),
+    ``prefix`` (``user:*``) or ``exact`` (no wildcard). Every one of them scans every key.
+
+    >>> [keys_scope(p) for p in (b"*", b"*:x", b"user:*", b"user:42")]
+    ['all', 'broad', 'prefix', 'exact']
+    """
+    if _ALL_GLOB.fullmatch(pattern):
+        return "all"
+    if pattern[:1] in (b"*", b"?", b"["):
+        return "broad"
+    return "prefix" if re.search(rb"[*?\[]", pattern) else "exact"
+
+
+def rule_keys(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
+    """KEYS: who sent which pattern, when. Critical when a pattern matches everything."""
+    ctx = ctx or Context.of(events)
+    pos = ctx.where(["KEYS"])
+    if len(pos) == 0:
+        return []
+    codes, first = signatures(ctx, pos)
+    patterns = [a[0] if a else b"" for a in ctx.args(first)]
+    scopes = np.array([keys_scope(p) for p in patterns])
+    scope = scopes[codes]
+    n_wide = int(np.isin(scope, ["all", "broad"]).sum())
+    wide = n_wide > 0
+    shapes = Shapes(codes, lambda c: f"KEYS {arg_text(patterns[c], 60)} ({scopes[c]})")
+    counts = pd.Series(scope).value_counts()
+    ev = evidence(ctx, pos, t, shapes=shapes, metrics={f"calls_{k}": v for k, v in counts.items()})
+    who = ", ".join(ev.clients[:3])
+    return [Finding(
+        code="keys",
+        severity="critical" if wide else "warning",
+        title=f"KEYS: {calls_text(len(pos))}"
+        + (f" ({n_wide:,} matching everything)" if 0 < n_wide < len(pos) else " matching everything" if wide else "")
+        + f" by {who}",
+        explanation=(
+            "KEYS walks every key of the database in one go, whatever the pattern, and blocks the "
+            "server meanwhile (O(N) in the keyspace). A pattern such as `*` also builds a reply "
+            "holding every key name. `KEYS user:42` costs the same scan but returns little."
+        ),
+        action=(
+            "Replace KEYS with SCAN 0 MATCH <pattern> COUNT 1000 iterated by the client, or keep an "
+            "index (a set of the keys) when the keys are needed often; restrict KEYS with an ACL "
+            "(-keys) so it cannot come back."
+        ),
+        evidence=ev,
+    )]
+
+
+# name -> (severity, what it does)
+DANGEROUS: Mapping[str, tuple[Severity, str]] = {
+    "FLUSHALL": ("critical", "deletes every key of every database"),
+    "FLUSHDB": ("critical", "deletes every key of the selected database"),
+    "SWAPDB": ("warning", "swaps two databases under every client's feet"),
+    "SCRIPT FLUSH": ("warning", "drops every cached script: EVALSHA calls then fail with NOSCRIPT"),
+    "FUNCTION FLUSH": ("warning", "deletes every function library"),
+    "FUNCTION DELETE": ("warning", "deletes a function library"),
+    "FUNCTION RESTORE": ("warning", "replaces function libraries"),
+    "MIGRATE": ("warning", "moves keys to another server, blocking both while they transfer"),
+    "RESTORE": ("info", "writes a serialized value (restores or copies keys)"),
+    # Admin commands Redis hides from MONITOR: seen only from servers or forks that show them.
+    "DEBUG": ("critical", "can block, crash or change the server (DEBUG SLEEP, SEGFAULT, RELOAD)"),
+    "SHUTDOWN": ("critical", "stops the server"),
+    "CONFIG SET": ("warning", "changes the server's configuration at run time"),
+    "REPLICAOF": ("critical", "makes the server a replica, or promotes it"),
+    "SLAVEOF": ("critical", "makes the server a replica, or promotes it"),
+    "FAILOVER": ("critical", "hands the master role to a replica"),
+    "CLIENT KILL": ("warning", "disconnects clients"),
+    "CLIENT PAUSE": ("critical", "stops serving clients for a while"),
+    "SAVE": ("critical", "writes the RDB in the foreground, blocking every client"),
+    "BGSAVE": ("info", "forks to write the RDB (memory and latency spike on big datasets)"),
+    "BGREWRITEAOF": ("info", "forks to rewrite the AOF"),
+    "MONITOR": ("warning", "streams every command to a client (costs throughput while it runs)"),
+}
+_FLUSH = ("FLUSHALL", "FLUSHDB")
+
+
+def _full_names(rows: pd.DataFrame) -> pd.Series:
+    return command_names(rows).astype("str")
+
+
+def rule_dangerous(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
+    """FLUSHALL, FLUSHDB, SCRIPT FLUSH, SWAPDB, DEBUG, SHUTDOWN...: one finding per command seen."""
+    ctx = ctx or Context.of(events)
+    pos = ctx.where({n.split(" ")[0] for n in DANGEROUS})
+    if len(pos) == 0:
+        return []
+    names = _full_names(ctx.rows(pos)).to_numpy()
+    found = []
+    for name in pd.unique(names):
+        if name not in DANGEROUS:
+            continue
+        severity, does = DANGEROUS[name]
+        mine = pos[names == name]
+        ev = evidence(ctx, mine, t, shapes=call_shapes(ctx, mine))
+        hidden = hidden_from_monitor(*name.split(" ", 1))
+        found.append(Finding(
+            code="flush" if name in _FLUSH else "dangerous-command",
+            severity=severity,
+            title=f"{name}: {calls_text(len(mine))} by {', '.join(ev.clients[:3])}",
+            explanation=f"{name} {does}." + (
+                " Redis normally hides this admin command from MONITOR, so this capture comes from a "
+                "server that shows it, and other admin commands may be missing." if hidden else ""),
+            action=(f"Find who sent {name} at {ev.first} and why; rename or deny it with an ACL "
+                    f"(-{name.split(' ')[0].lower()}) for application users."),
+            evidence=ev,
+        ))
+    return found
+
+
+# ------------------------------------------------------------------------ O(N) reads
+
+_INFINITE = {b"-inf", b"+inf", b"-", b"+", b"inf"}
+
+
+def _int(arg: bytes) -> int | None:
+    try:
+        return int(arg)
+    except ValueError:
+        return None
+
+
+def index_span(start: bytes, stop: bytes) -> float:
+    """Items an index range ``start stop`` (LRANGE/ZRANGE) can return; ``inf`` if it runs to
+    the end of a structure of unknown length (``0 -1``).
+
+    >>> index_span(b"0", b"-1"), index_span(b"0", b"9"), index_span(b"-10", b"-1")
+    (inf, 10, 10)
+    """
+    a, b = _int(start), _int(stop)
+    if a is None or b is None:
+        return 0
+    if a >= 0 and b < 0:
+        return math.inf
+    if a < 0 and b >= 0:
+        return b + 1
+    return max(b - a + 1, 0)
+
+
+def _has(args: Sequence[bytes], word: bytes) -> bool:
+    return any(a.upper() == word for a in args)
+
+
+def _range_full(args: Sequence[bytes], t: Thresholds) -> str | None:
+    if len(args) < 3:
+        return None
+    span = index_span(args[1], args[2])
+    if span == math.inf:
+        return f"runs {args[1].decode(errors='replace')} {args[2].decode(errors='replace')} (to the end)"
+    return f"spans {span:,} items" if span >= t.range_items else None
+
+
+def _zrange_full(args: Sequence[bytes], t: Thresholds) -> str | None:
+    if len(args) < 3:
+        return None
+    if _has(args[3:], b"BYSCORE") or _has(args[3:], b"BYLEX"):
+        bounds = {args[1].lower(), args[2].lower()}
+        if bounds <= _INFINITE and not _has(args[3:], b"LIMIT"):
+            return "reads every member (unbounded, no LIMIT)"
+        return None
+    return _range_full(args, t)
+
+
+def _by_score_full(args: Sequence[bytes], t: Thresholds) -> str | None:
+    if len(args) >= 3 and {args[1].lower(), args[2].lower()} <= _INFINITE and not _has(args[3:], b"LIMIT"):
+        return "reads every member (unbounded, no LIMIT)"
+    return None
+
+
+def _xrange_full(args: Sequence[bytes], t: Thresholds) -> str | None:
+    if len(args) >= 3 and {args[1], args[2]} <= {b"-", b"+"} and not _has(args[3:], b"COUNT"):
+        return "reads the whole stream (- +, no COUNT)"
+    return None
+
+
+def _no_limit(args: Sequence[bytes], t: Thresholds) -> str | None:
+    return None if _has(args[1:], b"LIMIT") else "has no LIMIT"
+
+
+# A judge returns, for rows at positions ``pos``, why each is a full read (or None).
+Judge = Callable[["Context", np.ndarray, Thresholds], np.ndarray]
+
+
+def _each(check: Callable[[Sequence[bytes], Thresholds], str | None]) -> Judge:
+    """A judge calling ``check(args, t)`` once per distinct argument list after the key
+    (``check`` must not look at ``args[0]``)."""
+    def judge(ctx: Context, pos: np.ndarray, t: Thresholds) -> np.ndarray:
+        codes, first = signatures(ctx, pos, skip=1)
+        verdicts = np.empty(len(first), dtype=object)
+        verdicts[:] = [check(args, t) for args in ctx.args(first)]
+        return verdicts[codes]
+    return judge
+
+
+def _always(what: str) -> Judge:
+    def judge(ctx: Context, pos: np.ndarray, t: Thresholds) -> np.ndarray:
+        return np.full(len(pos), what, dtype=object)
+    return judge
+
+
+def _many_keys(pairs: int) -> Judge:
+    """Calls naming ``multi_key_count`` keys or more (``pairs`` arguments per key), from ``nargs``."""
+    def judge(ctx: Context, pos: np.ndarray, t: Thresholds) -> np.ndarray:
+        n = ctx.events["nargs"].to_numpy()[pos] // pairs
+        out = np.full(len(pos), None, dtype=object)
+        big = n >= t.multi_key_count
+        out[big] = [f"names {k:,} keys in one call" for k in n[big]]
+        return out
+    return judge
+
+
+# command -> (why a call is a full read, what to use instead)
+FULL_READS: Mapping[str, tuple[Judge, str]] = {
+    "HGETALL": (_always("reads every field and value of the hash"),
+                "HSCAN key 0 COUNT 100 in a loop, or HMGET/HGET the fields you need"),
+    "HKEYS": (_always("reads every field of the hash"), "HSCAN key 0 COUNT 100 in a loop"),
+    "HVALS": (_always("reads every value of the hash"), "HSCAN key 0 COUNT 100 in a loop"),
+    "SMEMBERS": (_always("reads every member of the set"),
+                 "SSCAN key 0 COUNT 100 in a loop, or SISMEMBER/SMISMEMBER for membership"),
+    "LRANGE": (_each(_range_full), "LRANGE key start start+99 page by page, or LTRIM the list to a bound"),
+    "ZRANGE": (_each(_zrange_full), "ZSCAN, or ZRANGE ... with a bounded range or LIMIT offset count"),
+    "ZREVRANGE": (_each(_range_full), "a bounded range, or ZRANGE ... REV LIMIT offset count"),
+    "ZRANGEBYSCORE": (_each(_by_score_full), "add LIMIT offset count, or ZSCAN"),
+    "ZREVRANGEBYSCORE": (_each(_by_score_full), "add LIMIT offset count, or ZSCAN"),
+    "ZRANGEBYLEX": (_each(_by_score_full), "add LIMIT offset count, or ZSCAN"),
+    "ZREVRANGEBYLEX": (_each(_by_score_full), "add LIMIT offset count, or ZSCAN"),
+    "SORT": (_each(_no_limit), "SORT ... LIMIT offset count, or keep the order in a sorted set"),
+    "SORT_RO": (_each(_no_limit), "SORT_RO ... LIMIT offset count, or keep the order in a sorted set"),
+    "SUNION": (_always("reads every member of every set"), "SSCAN the sets, or maintain the result as writes happen"),
+    "SINTER": (_always("reads the members of every set"), "SINTERCARD ... LIMIT, or maintain the result"),
+    "SDIFF": (_always("reads the members of every set"), "SSCAN the sets, or maintain the result"),
+    "SUNIONSTORE": (_always("reads every member of every set"), "maintain the result as writes happen"),
+    "SINTERSTORE": (_always("reads the members of every set"), "maintain the result as writes happen"),
+    "SDIFFSTORE": (_always("reads the members of every set"), "maintain the result as writes happen"),
+    "ZUNIONSTORE": (_always("reads every member of every sorted set"), "maintain the result as writes happen"),
+    "ZINTERSTORE": (_always("reads the members of every sorted set"), "maintain the result as writes happen"),
+    "XRANGE": (_each(_xrange_full), "XRANGE key - + COUNT 100, continuing from the last id"),
+    "XREVRANGE": (_each(_xrange_full), "XREVRANGE key + - COUNT 100, continuing from the last id"),
+    "MGET": (_many_keys(1), "batches of ~100 keys (pipelined), so other clients get their turn"),
+    "MSET": (_many_keys(2), "batches of ~100 keys (pipelined), so other clients get their turn"),
+    "MSETNX": (_many_keys(2), "batches of ~100 keys, if the all-or-nothing rule allows"),
+    "DEL": (_many_keys(1), "UNLINK in batches of ~100 keys (frees memory in the background)"),
+    "UNLINK": (_many_keys(1), "batches of ~100 keys"),
+    "EXISTS": (_many_keys(1), "batches of ~100 keys"),
+    "TOUCH": (_many_keys(1), "batches of ~100 keys"),
+}
+
+
+def rule_full_reads(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
+    """O(N) commands read with their arguments: one finding per command with full reads."""
+    ctx = ctx or Context.of(events)
+    pos = ctx.where(FULL_READS)
+    if len(pos) == 0:
+        return []
+    found = []
+    commands = ctx.commands[ctx.command[pos]]
+    for name in pd.Series(commands).value_counts().index:
+        judge, instead = FULL_READS[name]
+        mine = pos[commands == name]
+        why = judge(ctx, mine, t)
+        hit = mine[pd.notna(why)]
+        if len(hit) == 0:
+            continue
+        info = lookup(name)
+        ev = evidence(ctx, hit, t, shapes=call_shapes(ctx, hit),
+                      metrics={"calls": len(hit), "calls_of_command": len(mine)})
+        reasons = pd.Series(why[pd.notna(why)]).value_counts()
+        found.append(Finding(
+            code="full-read",
+            severity="warning",
+            title=f"{name} {reasons.index[0]}: {calls_text(len(hit))}"
+                  + (f" on {ev.keys[0]}" if ev.keys else "") + f" by {', '.join(ev.clients[:2])}",
+            explanation=(
+                f"{name} is {(info.complexity if info else 'O(N)').rstrip('.')}. Here it "
+                f"{'; '.join(reasons.index[:3])}. On a big structure each call blocks the server and "
+                "builds a large reply. MONITOR shows the arguments but not the sizes; check them with "
+                "HLEN/SCARD/LLEN/ZCARD/XLEN or MEMORY USAGE."
+            ),
+            action=f"Instead: {instead}.",
+            evidence=ev,
+        ))
+    return found
+
+
+# -------------------------------------------------------- blocking, SELECT, big arguments
+
+# command -> where its timeout is: an args index (negative from the end) or a keyword before it
+BLOCKING_TIMEOUT: Mapping[str, int | bytes] = {
+    "BLPOP": -1, "BRPOP": -1, "BRPOPLPUSH": -1, "BLMOVE": -1, "BZPOPMIN": -1, "BZPOPMAX": -1,
+    "BLMPOP": 0, "BZMPOP": 0, "XREAD": b"BLOCK", "XREADGROUP": b"BLOCK", "WAIT": 1, "WAITAOF": 2,
+}
+
+
+def blocks_forever(command: str, args: Sequence[bytes]) -> bool:
+    """Whether a blocking call has timeout 0 (waits forever).
+
+    >>> blocks_forever("BLPOP", [b"jobs", b"0"]), blocks_forever("BLPOP", [b"jobs", b"0.1"])
+    (True, False)
+    """
+    where = BLOCKING_TIMEOUT.get(command)
+    value: bytes | None = None
+    if isinstance(where, bytes):
+        upper = [a.upper() for a in args]
+        if where in upper and upper.index(where) + 1 < len(args):
+            value = args[upper.index(where) + 1]
+    elif where is not None and -len(args) <= where < len(args):
+        value = args[where]
+    try:
+        return value is not None and float(value) == 0
+    except ValueError:
+        return False
+
+
+def rule_blocking_forever(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
+    """BLPOP ... 0, XREAD BLOCK 0, WAIT n 0: calls that wait with no timeout."""
+    ctx = ctx or Context.of(events)
+    pos = ctx.where(BLOCKING_TIMEOUT)
+    if len(pos) == 0:
+        return []
+    shapes = call_shapes(ctx, pos)
+    first = pd.Series(pos).groupby(shapes.codes).first().to_numpy()
+    verdict = np.array([blocks_forever(str(ctx.commands[ctx.command[r]]), a)
+                        for r, a in zip(first, ctx.args(first))], dtype=bool)
+    hit = pos[verdict[shapes.codes]]
+    if len(hit) == 0:
+        return []
+    ev = evidence(ctx, hit, t, shapes=Shapes(shapes.codes[verdict[shapes.codes]], shapes.text))
+    return [Finding(
+        code="blocking-forever",
+        severity="warning",
+        title=f"Blocking with timeout 0 (waits forever): {calls_text(len(hit))} by {', '.join(ev.clients[:3])}",
+        explanation=(
+            "A blocking call with timeout 0 holds its connection until data arrives, however long. "
+            "If the connection dies silently (a proxy, NAT or failover drops it) the client waits "
+            "forever and stops consuming; such clients also pile up as blocked in CLIENT LIST."
+        ),
+        action=("Give the call a finite timeout (e.g. BLPOP key 5) and loop, so the client notices a "
+                "dead connection; set a socket timeout/keepalive longer than the call's timeout."),
+        evidence=ev,
+    )]
+
+
+def rule_select_churn(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
+    """Clients switching databases with SELECT again and again on one connection."""
+    ctx = ctx or Context.of(events)
+    pos = ctx.where(["SELECT"])
+    if len(pos) == 0:
+        return []
+    per = np.bincount(ctx.callers[pos])
+    busy = np.flatnonzero(per >= t.select_churn)
+    if len(busy) == 0:
+        return []
+    hit = pos[np.isin(ctx.callers[pos], busy)]
+    ev = evidence(ctx, hit, t, shapes=call_shapes(ctx, hit), metrics={"clients": len(busy), "selects": len(hit)})
+    return [Finding(
+        code="select-churn",
+        severity="warning",
+        title=f"{len(hit):,} SELECTs by {len(busy)} client(s) switching databases",
+        explanation=(
+            "A client that SELECTs before many commands shares one connection between databases: "
+            "every switch is a round trip, and a pooled connection returned in the wrong database "
+            "makes commands land in the wrong keyspace."
+        ),
+        action="Use one connection (pool) per database, or key prefixes in one database.",
+        evidence=ev,
+    )]
+
+
+def rule_huge_arguments(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
+    """Arguments of at least ``huge_argument_bytes`` (big values sent to the server)."""
+    ctx = ctx or Context.of(events)
+    pos = np.flatnonzero(events["arg_bytes"].to_numpy() >= t.huge_argument_bytes)
+    if len(pos) == 0:
+        return []
+    args = take_rows(ctx.arrow_args, pos)
+    lengths = pc.binary_length(args.flatten()).to_numpy(zero_copy_only=False)
+    parents = pc.list_parent_indices(args).to_numpy(zero_copy_only=False)
+    biggest = np.zeros(len(pos), dtype=np.int64)
+    np.maximum.at(biggest, parents, lengths)
+    hit = pos[biggest >= t.huge_argument_bytes]
+    if len(hit) == 0:
+        return []
+    sizes = biggest[biggest >= t.huge_argument_bytes]
+    ev = evidence(ctx, hit, t, shapes=call_shapes(ctx, hit, limit=20),
+                  metrics={"largest_bytes": int(sizes.max()),
+                           "total_bytes": int(events["arg_bytes"].to_numpy()[hit].sum())})
+    return [Finding(
+        code="huge-argument",
+        severity="warning",
+        title=f"Arguments of {t.huge_argument_bytes:,}+ bytes: {calls_text(len(hit))} "
+              f"(largest {int(sizes.max()):,} bytes) by {', '.join(ev.clients[:2])}",
+        explanation=(
+            "Big values cost network, memory and time on every read and write, block the server "
+            "while they are copied, and replicate in full; a big key read often is a hot spot."
+        ),
+        action="Split big values (a hash or several keys), compress them, or keep blobs out of Redis.",
+        evidence=ev,
+    )]
+
+
+# ----------------------------------------------------------------------------- clients
+
+
+def rule_dominant_client(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
+    """One client (its scripts' lua lines included) sending more than ``client_share`` of all."""
+    from .filters import applied_filters
+
+    # A slice chosen by client says nothing about that client's share of the traffic.
+    if len(events) < t.client_share_min_events or "client" in applied_filters(events):
+        return []
+    ctx = ctx or Context.of(events)
+    shares = np.bincount(ctx.callers) / len(events)
+    found = []
+    for code in np.flatnonzero(shares > t.client_share):
+        share = float(shares[code])
+        pos = np.flatnonzero(ctx.callers == code)
+        ev = evidence(ctx, pos, t, metrics={"share": share, "events": len(pos)})
+        top, counts = top_codes(ctx.command[pos], 3)
+        mix = dict(zip(ctx.commands[top], counts))
+        found.append(Finding(
+            code="dominant-client",
+            severity="warning",
+            title=f"{ctx.label(ctx.clients[code])} sent {share:.0%} of all commands",
+            explanation=(f"One client made most of the load ({', '.join(f'{c} {n:,}' for c, n in mix.items())})."
+                         " A loop, a retry storm or a missing cache in that application is the usual cause."),
+            action="Look at what that application did at that time; rate-limit or cache on its side.",
+            evidence=ev,
+        ))
+    return found
+
+
+def rule_unnamed_clients(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
+    """Clients with no known name: no CLIENT SETNAME seen and none from CLIENT LIST."""
+    ctx = ctx or Context.of(events)
+    kind, kinds = codes_of(events["client_kind"])
+    real = ~np.isin(kind, [i for i, k in enumerate(kinds) if k in ("lua", "module")])
+    present = np.flatnonzero(np.bincount(ctx.callers[real], minlength=len(ctx.clients)))
+    if len(present) == 0:
+        return []
+    unnamed = np.array([c for c in present if ctx.clients[c] not in ctx.labels], dtype=np.int64)
+    if len(unnamed) == 0:
+        return []
+    listed = "name" in events.columns
+    pos = np.flatnonzero(real & np.isin(ctx.callers, unnamed))
+    ev = evidence(ctx, pos, t, metrics={"clients": len(unnamed), "events": len(pos)})
+    top, counts = top_codes(ctx.callers[pos], t.rows)
+    ev = replace(ev, rows=tuple({"client": ctx.clients[c], "count": int(n)} for c, n in zip(top, counts)))
+    return [Finding(
+        code="unnamed-clients",
+        severity="warning" if listed else "info",
+        title=f"{len(unnamed):,} of {len(present):,} clients have no known name ({len(pos):,} events)",
+        explanation=(
+            "These addresses have no name in the CLIENT LIST snapshots given: the applications never "
+            "call CLIENT SETNAME." if listed else
+            "No CLIENT SETNAME from these addresses is in the capture, and no CLIENT LIST was given. "
+            "They may have named themselves before the capture began (MONITOR shows only what "
+            "happens while it runs); only a CLIENT LIST taken at the same time says who they are."
+        ),
+        action=("Give `--clients FILE` (CLIENT LIST snapshots from the same time) to name them; make "
+                "every application call CLIENT SETNAME (most client libraries have a setting for it)."),
+        evidence=ev,
+    )]
+
+
+# ---------------------------------------------------------------------------- coverage
+
+REDACTED = b"(redacted)"
+
+
+def rule_coverage(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
+    """What MONITOR cannot show, said once per capture (info)."""
+    if events.empty:
+        return []
+    ctx = ctx or Context.of(events)
+    redacted = sum(sum(1 for a in args if bytes(a) == REDACTED) for args in ctx.args(ctx.where(["AUTH", "HELLO", "MIGRATE"])))
+    hidden = sorted(n for n in _all_names() if hidden_from_monitor(*n.split(" ", 1)))
+    seen = _full_names(ctx.rows(ctx.where({n.split(" ")[0] for n in hidden})))
+    seen_hidden = sorted(set(seen) & set(hidden))
+    metrics = {"redacted_arguments": redacted, "hidden_commands": len(hidden)}
+    text = (
+        "MONITOR never shows admin commands (CONFIG, CLIENT LIST/KILL/PAUSE, DEBUG, SHUTDOWN, SAVE, "
+        f"SLOWLOG, ACL, REPLICAOF, MONITOR itself... {len(hidden)} in Redis 7.0): their absence here "
+        "says nothing about whether they were sent. It shows no durations (the gaps between lines "
+        "are not command times: use SLOWLOG and LATENCY), no replies, no sizes of what was read, "
+        "and nothing from before or after the capture. Commands run by scripts appear as `lua` "
+        "lines after their EVAL/FCALL."
+    )
+    if redacted:
+        text += f" {redacted:,} AUTH/HELLO arguments are `(redacted)` by Redis: passwords are not in the capture."
+    if seen_hidden:
+        text += f" This capture nevertheless shows {', '.join(seen_hidden)}: it may come from a server that shows them."
+    return [Finding(
+        code="coverage",
+        severity="info",
+        title="What this capture cannot show: admin commands, durations, replies",
+        explanation=text,
+        action="Read SLOWLOG GET, LATENCY LATEST, INFO commandstats and CLIENT LIST from the same time.",
+        evidence=Evidence(count=redacted, metrics=metrics, rows=tuple({"hidden_from_monitor": n} for n in hidden)),
+    )]
+
+
+def _all_names() -> list[str]:
+    from .commands import all_commands
+
+    return list(all_commands())
+
+
+# --------------------------------------------------------------------- capture quality
+
+
+def rule_capture_quality(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
+    """Rejected lines, a truncated end, silences, and a capture too short or too long."""
+    from .schema import provenance, rejects
+
+    prov = provenance(events)
+    found = []
+    if prov.rejected:
+        rej = rejects(events)
+        by = dict(prov.rejects_by_reason)
+        share = prov.rejected / prov.lines if prov.lines else 1.0
+        found.append(Finding(
+            code="capture-rejects",
+            severity="warning" if share > t.reject_warning_share else "info",
+            title=f"{prov.rejected:,} lines rejected ({share:.1%}): "
+                  + ", ".join(f"{n:,} {r}" for r, n in by.items()),
+            explanation="These lines are not MONITOR events; they are counted, kept and left out of "
+                        "every number here.",
+            action="Look at the samples: a cut last line or redis-cli messages are harmless; "
+                   "many bad lines mean a damaged or mixed file.",
+            evidence=Evidence(
+                count=prov.rejected, metrics={"share": share, **{f"rejected_{k}": v for k, v in by.items()}},
+                samples=tuple(Sample(int(l), printable(str(x))[:200])
+                              for l, x in zip(rej["line"].head(t.samples), rej["text"].head(t.samples))),
+                rows=tuple({"reason": r, "count": n} for r, n in by.items()),
+            ),
+        ))
+    if prov.input_truncated:
+        found.append(Finding(
+            code="capture-truncated", severity="warning",
+            title="The compressed capture ends early: what followed the cut is lost",
+            explanation="The gzip stream stops before its end (a copy or download cut short, a disk "
+                        "full while compressing). Every line before the cut is read; the rest is not "
+                        "in this analysis. (A single cut last line is counted among the rejects.)",
+            action="Copy the capture again if the end matters.",
+            evidence=Evidence(count=1, last=prov.last_ts),
+        ))
+    if events.empty:
+        found.append(Finding(
+            code="capture-empty", severity="warning", title="No events to analyse",
+            explanation="The capture (or the filters) left no MONITOR event.",
+            action="Check the file and the filters (--since/--until/--command/--client/--db).",
+        ))
+        return found
+    # Filtered rows leave holes that are not silences, and their span is not the capture's.
+    whole = prov.events in (0, len(events))
+    if whole:
+        found.extend(_silences(events, t))
+    found.extend(_length(events, prov if not whole else None, t))
+    return found
+
+
+def _silences(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
+    from .breakdowns import gaps
+
+    long = gaps(events, top=None, min_gap_us=int(t.silence_s * 1e6))
+    if long.empty:
+        return []
+    return [Finding(
+        code="capture-gaps",
+        severity="info",
+        title=f"{len(long):,} silences of {t.silence_s:g} s or more (longest {long['gap_us'].iat[0] / 1e6:,.1f} s)",
+        explanation=("No line at all arrived during these gaps: the server was idle, blocked (a slow "
+                     "command, a fork, a save), unreachable, or the capture was interrupted. A gap is "
+                     "not the duration of the command before it."),
+        action="Compare the times with SLOWLOG, LATENCY and the server's log.",
+        evidence=Evidence(
+            count=len(long), first=iso(long["start"].min()), last=iso(long["end"].max()),
+            metrics={"longest_gap_us": int(long["gap_us"].iat[0]), "total_gap_us": int(long["gap_us"].sum())},
+            rows=tuple({k: cell(v) for k, v in r.items()} for r in long.head(t.rows).to_dict("records")),
+        ),
+    )]
+
+
+def _length(events: pd.DataFrame, prov: Any, t: Thresholds) -> list[Finding]:
+    """Too short or too long: the capture's own span (from provenance when events are filtered)."""
+    first, last = (prov.first_ts, prov.last_ts) if prov is not None and prov.first_ts else (
+        iso(events["ts"].min()), iso(events["ts"].max()))
+    seconds = (pd.Timestamp(last) - pd.Timestamp(first)).total_seconds()
+    ev = Evidence(count=prov.events if prov is not None else len(events), first=first, last=last,
+                  metrics={"duration_s": seconds})
+    if seconds < t.short_capture_s:
+        code, title = "capture-short", f"A short capture: {seconds:,.1f} s"
+        why = ("Rates from a few seconds are noisy, and periodic jobs (crons, dashboards, reports) "
+               "may not have run inside it.")
+        action = "Capture at least a minute around the problem when you can."
+    elif seconds > t.long_capture_s:
+        code, title = "capture-long", f"A long capture: {seconds / 3600:,.1f} h"
+        why = ("MONITOR costs the server throughput for as long as it runs; a long capture may itself "
+               "have added load. Averages over hours hide short incidents.")
+        action = "Narrow the analysis with --since/--until to the incident's minutes."
+    else:
+        return []
+    return [Finding(code=code, severity="info", title=title, explanation=why, action=action, evidence=ev)]
+
+
+Rule = Callable[[pd.DataFrame, Thresholds, "Context | None"], list[Finding]]
+
+RULES: tuple[Rule, ...] = (
+    rule_keys, rule_dangerous, rule_full_reads, rule_blocking_forever, rule_select_churn,
+    rule_huge_arguments, rule_dominant_client, rule_unnamed_clients, rule_coverage, rule_capture_quality,
+)
+"""Every MONITOR rule, in the order :func:`find_all` runs them: ``rule(events, thresholds,
+ctx=None) -> list[Finding]``; ``ctx`` (a :class:`Context`) is built when not given."""
+
+
+def find_all(events: pd.DataFrame, thresholds: Thresholds = Thresholds(),
+             context: Context | None = None) -> list[Finding]:
+    """Every MONITOR rule's findings for these events, most severe first.
+
+    ``context`` lets a caller that already flattened the keys share them
+    (``Context.of(events, keys=...)``); it is built once otherwise.
+
+    >>> [f.code for f in find_all(read_monitor("sample_captures/incident/monitor.txt.gz"))]  # doctest: +SKIP
+    ['keys', 'blocking-forever', 'full-read', ...]
+    """
+    ctx = context or Context.of(events)
+    found: list[Finding] = []
+    for rule in RULES:
+        found.extend(rule(events, thresholds, ctx))
+    return sort_findings(found)
