@@ -56,7 +56,16 @@ import pyarrow.compute as pc
 
 from . import __version__
 from .errors import InputError, ParseError
-from .grammar import CLI_MESSAGES, BLANK, CLI_MESSAGE, NOT_TEXT, TRUNCATED, UNRECOGNIZED, Rejected
+from .grammar import (
+    BLANK,
+    CLI_MESSAGE,
+    CLI_MESSAGES,
+    NOT_TEXT,
+    TRUNCATED,
+    UNRECOGNIZED,
+    Rejected,
+    looks_like_monitor,
+)
 from .ingest import BlockReader, Source, open_binary, source_name
 from .parse import reject_text
 from .schema import REJECTS_KEPT, Provenance, provenance
@@ -312,7 +321,6 @@ def addr_parts(addr: str, unix: bool = False) -> tuple[str, str, int | None, str
 
 # ------------------------------------------------------------------------ detection
 
-_MONITOR_HEAD = re.compile(rb"\d+\.\d{6} (?:\[\d+ |\(db \d+\) |\")")
 _CLIENT_HEAD = re.compile(rb"(?:id|addr)=\S")
 _CSV_ROW = re.compile(rb"\s*(?:\d{9,13}(?:\.\d+)?|\d{4}-\d{2}-\d{2}[T ][\d:.]+\S*)\s*[,;\t ]\s*\d+\s*")
 _CSV_HEADER = re.compile(rb"\s*[A-Za-z_ ]+[,;\t][A-Za-z_ ]+\s*")
@@ -342,7 +350,7 @@ def detect_kind(first_bytes: bytes, name: str = "") -> Kind | None:
     lines = [ln for ln in lines if ln.strip()]
     base = os.path.basename(name).lower()
     for ln in lines:
-        if ln == b"OK" or _MONITOR_HEAD.match(ln):
+        if looks_like_monitor(ln):
             return "monitor"
         if _CLIENT_HEAD.match(ln):
             return "clients"

@@ -50,6 +50,19 @@ _ARGS = re.compile(rb"%s(?: %s)*\Z" % (_ARG, _ARG))
 _ONE_ARG = re.compile(_ARG)
 _CUT_ESCAPE = re.compile(rb"\\(?:x[0-9a-fA-F]?)?\Z")  # an escape cut short at the end
 _NON_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
+# The start of a MONITOR line of any dialect, enough to tell a capture from other logs.
+MONITOR_HEAD = re.compile(rb'\d+\.\d{6} (?:\[\d+ |\(db \d+\) |")')
+
+
+def looks_like_monitor(line: bytes) -> bool:
+    """Whether a line (without its newline) starts a MONITOR capture: redis-cli's ``OK`` or a line head.
+
+    >>> looks_like_monitor(b'1700000000.000001 [0 lua] "GET" "k"'), looks_like_monitor(b"id=3 addr=x")
+    (True, False)
+    """
+    return line.rstrip(b"\r") == b"OK" or MONITOR_HEAD.match(line) is not None
+
+
 # What redis-cli itself prints in its output (not Redis data).
 CLI_MESSAGES = (b"Error:", b"Could not connect", b"(error)", b"AUTH failed", b"Warning:", b"NOAUTH")
 

@@ -80,12 +80,15 @@ def detect_kind(source: Source) -> str:
     stdin and file objects are not sniffed (that would consume them): they are ``monitor``,
     as is a file nothing in which is recognized.
     """
-    from .clientlist import detect_kind as sniff
-
     if not isinstance(source, (str, os.PathLike)) or str(source) == "-":
         return "monitor"
     with open_binary(source) as f:
         head = f.read(SNIFF_BYTES)
+    first = next((ln for ln in head.split(b"\n", 50)[:50] if ln.strip()), b"")
+    if grammar.looks_like_monitor(first):
+        return "monitor"  # the common case, without loading the CLIENT LIST readers (and pandas)
+    from .clientlist import detect_kind as sniff
+
     # Nothing recognizable (an empty file, garbage): read it as a capture, whose
     # reader counts and reports every line it rejects.
     return sniff(head, str(source)) or "monitor"

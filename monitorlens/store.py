@@ -99,12 +99,12 @@ def ingest(
     >>> ingest("clients.log.gz", "clients.parquet").kind  # doctest: +SKIP
     'clients'
     """
-    from . import clientlist
     from .ingest import detect_kind
 
     kind = kind or detect_kind(source)
     if kind == "monitor":
         return convert(source, path, errors=errors, progress=progress)
+    from . import clientlist  # pandas: only for the kinds that need it
     readers = {
         "clients": clientlist.read_client_list,
         "connections": clientlist.read_connection_counts,
