@@ -40,7 +40,7 @@ from typing import Any
 import pandas as pd
 
 from . import __version__
-from .analysis import Analysis, analyze, records
+from .analysis import Analysis, Overview, analyze, records
 from .analysis import duration_text as analysis_duration
 from .commands import all_commands, hidden_from_monitor
 from .comparison import Comparison
@@ -194,17 +194,9 @@ class Header:
 
     title: str
     sources: tuple[SourceInfo, ...]
-    lines: int
-    events: int
-    rejected: int
-    skipped: int
-    first: str | None
-    last: str | None
-    duration_s: float
-    rate_per_s: float | None
+    overview: Overview  # lines, events, rejects, time range and rate of the analysed events
     dialects: Mapping[str, int]
     input_truncated: bool
-    filtered: bool
     show_values: bool
     monitorlens_version: str = __version__
     stamp: Stamp | None = None
@@ -212,6 +204,7 @@ class Header:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
+        ov = self.overview
         return {
             "title": self.title,
             "sources": [
@@ -219,15 +212,15 @@ class Header:
                  "rejects_by_reason": dict(s.rejects_by_reason)}
                 for s in self.sources
             ],
-            "lines": self.lines,
-            "events": self.events,
-            "rejected": self.rejected,
-            "skipped": self.skipped,
-            "time_range": {"first": self.first, "last": self.last, "duration_s": self.duration_s},
-            "rate_per_s": self.rate_per_s,
+            "lines": ov.lines,
+            "events": ov.events,
+            "rejected": ov.rejected,
+            "skipped": ov.skipped,
+            "time_range": {"first": ov.first, "last": ov.last, "duration_s": ov.duration_s},
+            "rate_per_s": ov.rate_per_s,
             "dialects": dict(self.dialects),
             "input_truncated": self.input_truncated,
-            "filtered": self.filtered,
+            "filtered": ov.filtered,
             "filters": dict(self.filters),
             "values": "shown" if self.show_values else "redacted",
             "monitorlens_version": self.monitorlens_version,
@@ -314,10 +307,8 @@ def _header(a: Analysis, title: str, show_values: bool, stamp: Stamp | None,
     ov, prov = a.overview, a.provenance
     capture = SourceInfo.of(prov)
     return Header(
-        title=title, sources=(capture, *extra_sources), lines=ov.lines, events=ov.events,
-        rejected=ov.rejected, skipped=ov.skipped, first=ov.first, last=ov.last,
-        duration_s=ov.duration_s, rate_per_s=ov.rate_per_s, dialects=dict(prov.dialects),
-        input_truncated=prov.input_truncated, filtered=ov.filtered, show_values=show_values,
+        title=title, sources=(capture, *extra_sources), overview=ov, dialects=dict(prov.dialects),
+        input_truncated=prov.input_truncated, show_values=show_values,
         monitorlens_version=__version__, stamp=stamp, filters=dict(filters),
     )
 
@@ -817,7 +808,7 @@ def fmt(value: Any, kind: str = "text") -> str:
 
 def _context(report: Report) -> dict[str, Any]:
     h = report.header
-    return {"r": report, "h": h, "duration": duration_text(h.duration_s),
+    return {"r": report, "h": h, "duration": duration_text(h.overview.duration_s),
             "time": time_text, "counts": {s: sum(1 for f in report.findings if f.severity == s)
                                       for s in ("critical", "warning", "info")}}
 
