@@ -14,6 +14,7 @@ import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Union
@@ -233,72 +234,83 @@ class MonitorStream:
         self.provenance = Provenance(source=self.name)
 
     def __iter__(self) -> Iterator[pa.Table]:
-        lines = events = 0
-        bytes_in = 0
-        reasons: Counter[str] = Counter()
-        dialects: Counter[str] = Counter()
-        kept: list[tuple[int, str, str]] = []
-        first_ts = last_ts = None
+        tally = _Tally()
         reader = BlockReader(self.block_size)
         with open_binary(self.source) as f, ThreadPoolExecutor(self.workers) as pool:
-            pending: deque[Future[BlockResult]] = deque()
-            next_line = 1
-            for block in reader.blocks(f):
-                final = reader.at_end
-                pending.append(pool.submit(parse_block, block, next_line, final=final))
-                next_line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-                bytes_in += len(block)
-                while len(pending) > self.workers or (pending and pending[0].done()):
-                    result = pending.popleft().result()
-                    yield from self._account(result, reasons, dialects, kept)
-                    lines += result.lines
-                    events += result.table.num_rows
-                    first_ts, last_ts = _span(result.table, first_ts, last_ts)
-                    if self.progress is not None:
-                        self.progress(bytes_in, lines)
-            while pending:
-                result = pending.popleft().result()
-                yield from self._account(result, reasons, dialects, kept)
-                lines += result.lines
-                events += result.table.num_rows
-                first_ts, last_ts = _span(result.table, first_ts, last_ts)
-        skipped = {r: c for r, c in reasons.items() if r in grammar.IGNORABLE}
-        rejected = {r: c for r, c in reasons.items() if r not in grammar.IGNORABLE}
-        self.provenance = Provenance(
-            source=self.name,
-            kind="monitor",
-            lines=lines,
-            events=events,
-            rejected=sum(rejected.values()) + (1 if reader.error else 0),
-            rejects_by_reason=dict(sorted(rejected.items()))
-            | ({"input-truncated": 1} if reader.error else {}),
-            skipped=dict(sorted(skipped.items())),
-            first_ts=_iso(first_ts),
-            last_ts=_iso(last_ts),
-            dialects={k: v for k, v in sorted(dialects.items()) if v},
-            input_truncated=reader.error is not None,
-            monitorlens_version=__version__,
-            rejects=tuple(kept),
-        )
+            for result, bytes_in in self._parsed(reader, f, pool):
+                yield from self._account(result, tally)
+                if self.progress is not None:
+                    self.progress(bytes_in, tally.lines)
+        self.provenance = tally.provenance(self.name, reader.error)
 
-    def _account(
-        self,
-        result: BlockResult,
-        reasons: Counter[str],
-        dialects: Counter[str],
-        kept: list[tuple[int, str, str]],
-    ) -> Iterator[pa.Table]:
+    def _parsed(
+        self, reader: BlockReader, f: BinaryIO, pool: ThreadPoolExecutor
+    ) -> Iterator[tuple[BlockResult, int]]:
+        """Parsed blocks in file order (with the bytes read so far), at most workers + 1 in flight."""
+        pending: deque[tuple[Future[BlockResult], int]] = deque()
+        next_line, bytes_in = 1, 0
+        for block in reader.blocks(f):
+            pending.append((pool.submit(parse_block, block, next_line, final=reader.at_end), bytes_in + len(block)))
+            next_line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            bytes_in += len(block)
+            while len(pending) > self.workers or (pending and pending[0][0].done()):
+                future, done = pending.popleft()
+                yield future.result(), done
+        for future, done in pending:
+            yield future.result(), done
+
+    def _account(self, result: BlockResult, tally: _Tally) -> Iterator[pa.Table]:
         for line, reason, text in result.rejects:
-            reasons[reason] += 1
+            tally.reasons[reason] += 1
             if reason in grammar.IGNORABLE:
                 continue
             if self.errors == "raise":
                 raise ParseError(reason, source=self.name, line=line, text=text)
-            if len(kept) < REJECTS_KEPT:
-                kept.append((line, reason, text))
-        dialects.update(result.dialects)
+            if len(tally.kept) < REJECTS_KEPT:
+                tally.kept.append((line, reason, text))
+        tally.add(result)
         if result.table.num_rows:
             yield result.table
+
+
+@dataclass
+class _Tally:
+    """What a stream has read so far, for its provenance."""
+
+    lines: int = 0
+    events: int = 0
+    first_ts: int | None = None
+    last_ts: int | None = None
+    reasons: Counter[str] = field(default_factory=Counter)
+    dialects: Counter[str] = field(default_factory=Counter)
+    kept: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def add(self, result: BlockResult) -> None:
+        self.lines += result.lines
+        self.events += result.table.num_rows
+        self.dialects.update(result.dialects)
+        self.first_ts, self.last_ts = _span(result.table, self.first_ts, self.last_ts)
+
+    def provenance(self, source: str, input_error: str | None) -> Provenance:
+        skipped = {r: c for r, c in self.reasons.items() if r in grammar.IGNORABLE}
+        rejected = {r: c for r, c in self.reasons.items() if r not in grammar.IGNORABLE}
+        if input_error:
+            rejected["input-truncated"] = 1
+        return Provenance(
+            source=source,
+            kind="monitor",
+            lines=self.lines,
+            events=self.events,
+            rejected=sum(rejected.values()),
+            rejects_by_reason=dict(sorted(rejected.items())),
+            skipped=dict(sorted(skipped.items())),
+            first_ts=_iso(self.first_ts),
+            last_ts=_iso(self.last_ts),
+            dialects={k: v for k, v in sorted(self.dialects.items()) if v},
+            input_truncated=input_error is not None,
+            monitorlens_version=__version__,
+            rejects=tuple(self.kept),
+        )
 
 
 def _span(table: pa.Table, first: int | None, last: int | None) -> tuple[int | None, int | None]:
