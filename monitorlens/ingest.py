@@ -194,11 +194,6 @@ class BlockReader:
             yield rest
 
 
-def iter_blocks(f: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[bytes]:
-    """Blocks of whole lines (see :class:`BlockReader`)."""
-    return BlockReader(block_size).blocks(f)
-
-
 ERRORS = ("skip", "raise")
 
 

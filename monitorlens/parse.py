@@ -274,17 +274,16 @@ def _keys(
             continue
         groups = _by_subcommand(rows, sub_list) if commands.is_container(name) else {None: rows}
         for subname, grows in groups.items():
-            info = commands.lookup(name, subname)
-            if info is None:
-                spec, group_rule = commands.SimpleRange(0, 0, 1), "first-arg"
-            elif not info.key_specs:
-                spec, group_rule = commands.SimpleRange(0, -1, 1), "none"
-            else:
-                spec, group_rule = commands.simple_range(name, subname), "spec"
+            if commands.keyless(name, subname):
+                rule[grows] = KEY_RULES.index("none")
+                continue
+            # simple_range of a command Redis does not know is the first-arg rule
+            spec = commands.simple_range(name, subname)
+            group_rule = "spec" if commands.lookup(name, subname) is not None else "first-arg"
             if spec is not None:
                 start = np.full(len(grows), spec.start)
                 stop = spec.last + 1 if spec.last >= 0 else nargs[grows] + spec.last + 1
-                stop = np.minimum(stop, nargs[grows]) if group_rule != "none" else start
+                stop = np.minimum(stop, nargs[grows])
                 count = np.maximum(0, -(-(stop - start) // spec.step))
                 rr = np.repeat(grows, count)
                 within = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
