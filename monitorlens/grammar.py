@@ -38,10 +38,12 @@ DIALECT_DB_PAREN = "db-paren"  # <ts> (db <n>) ...   (before 2.6)
 DIALECT_NO_DB = "no-db"  # <ts> "cmd" ...        (2.4)
 
 # `^(\d+)\.(\d{6}) \[(\d+) (.*?)\] (".*)$` (redis-formats.md): the source may
-# itself contain "]" (IPv6), so the head ends at the first '] "'.
-_MODERN = re.compile(rb'(\d+)\.(\d{6}) \[(\d+) (.*?)\] (".*)\Z', re.S)
-_DB_PAREN = re.compile(rb'(\d+)\.(\d{6}) \(db (\d+)\) (".*)\Z', re.S)
-_NO_DB = re.compile(rb'(\d+)\.(\d{6}) (".*)\Z', re.S)
+# itself contain "]" (IPv6), so the head ends at the first '] "'. Seconds have
+# at most 12 digits (year 33658) and the db at most 9 (Redis's limit is
+# INT_MAX), so that every time and db fits its column; longer is garbage.
+_MODERN = re.compile(rb'(\d{1,12})\.(\d{6}) \[(\d{1,9}) (.*?)\] (".*)\Z', re.S)
+_DB_PAREN = re.compile(rb'(\d{1,12})\.(\d{6}) \(db (\d{1,9})\) (".*)\Z', re.S)
+_NO_DB = re.compile(rb'(\d{1,12})\.(\d{6}) (".*)\Z', re.S)
 
 # One quoted argument: raw bytes 0x20..0x7E except '"' and '\', or one of the
 # escapes sdscatrepr writes. Nothing else is valid inside the quotes.
@@ -51,7 +53,7 @@ _ONE_ARG = re.compile(_ARG)
 _CUT_ESCAPE = re.compile(rb"\\(?:x[0-9a-fA-F]?)?\Z")  # an escape cut short at the end
 _NON_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
 # The start of a MONITOR line of any dialect, enough to tell a capture from other logs.
-MONITOR_HEAD = re.compile(rb'\d+\.\d{6} (?:\[\d+ |\(db \d+\) |")')
+MONITOR_HEAD = re.compile(rb'\d{1,12}\.\d{6} (?:\[\d{1,9} |\(db \d{1,9}\) |")')
 
 
 def looks_like_monitor(line: bytes) -> bool:

@@ -241,14 +241,14 @@ class MonitorStream:
     def _parsed(
         self, reader: BlockReader, f: BinaryIO, pool: ThreadPoolExecutor
     ) -> Iterator[tuple[BlockResult, int]]:
-        """Parsed blocks in file order (with the bytes read so far), at most workers + 1 in flight."""
+        """Parsed blocks in file order (with the bytes read so far), at most 2 * workers + 1 in flight."""
         pending: deque[tuple[Future[BlockResult], int]] = deque()
         next_line, bytes_in = 1, 0
         for block in reader.blocks(f):
             pending.append((pool.submit(parse_block, block, next_line, final=reader.at_end), bytes_in + len(block)))
             next_line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
             bytes_in += len(block)
-            while len(pending) > self.workers or (pending and pending[0][0].done()):
+            while len(pending) > 2 * self.workers or (pending and pending[0][0].done()):
                 future, done = pending.popleft()
                 yield future.result(), done
         for future, done in pending:

@@ -7,7 +7,7 @@ column         pandas dtype                meaning
 =============  ==========================  ==============================================
 line           int64                       1-based line number in the source
 ts             datetime64[us, UTC]         the timestamp printed, exact to the microsecond
-db             Int16                       database index (null for 2.4 lines, which have none)
+db             Int32                       database index (null for 2.4 lines, which have none)
 client         category                    the source exactly as printed: ``127.0.0.1:57562``,
                                            ``[::1]:47068``, ``unix:/run/redis.sock``, ``lua``,
                                            or empty for module clients
@@ -50,7 +50,7 @@ MONITOR_SCHEMA = pa.schema(
     [
         ("line", pa.int64()),
         ("ts", pa.timestamp("us", tz="UTC")),
-        ("db", pa.int16()),
+        ("db", pa.int32()),
         ("client", _dict),
         ("client_kind", _dict),
         ("host", _dict),

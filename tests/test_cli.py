@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,24 @@ def test_ingest_keeps_rejects_in_parquet(tmp_path: Path) -> None:
     assert len(df) == 1
     rej = monitorlens.rejects(df)
     assert rej[["line", "reason"]].values.tolist() == [[2, "binary-garbage"], [3, "truncated"]]
+
+
+def test_ingest_never_imports_pandas(tmp_path: Path) -> None:
+    # pandas takes about half a second to import: more than parsing a small capture.
+    # The grammar sample has lines of the reference parser's path too.
+    script = (
+        "import sys; from monitorlens.cli import main\n"
+        "for name in sys.argv[1:]: main(['ingest', name, '-o', name + '.parquet'])\n"
+        "assert 'pandas' not in sys.modules, 'the ingest path imported pandas'\n"
+    )
+    captures = []
+    for sample in ("grammar/monitor.txt", "incident/monitor.txt.gz"):
+        captures.append(tmp_path / sample.replace("/", "-"))
+        captures[-1].write_bytes((SAMPLES / sample).read_bytes())
+    cmd = [sys.executable, "-c", script, *map(str, captures)]
+    run = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert all(Path(str(c) + ".parquet").stat().st_size > 0 for c in captures)
 
 
 def test_errors_are_one_line_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

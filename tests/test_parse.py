@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import monitorlens
-from monitorlens import grammar
-from monitorlens.parse import FAST_LINE, parse_block
+from monitorlens import fastpath, grammar
+from monitorlens.parse import parse_block
 
 SOURCES = ["127.0.0.1:6000", "[::1]:47068", "unix:/tmp/r.sock", "lua", "", "10.0.0.7:1"]
 printable = st.binary(max_size=12).map(lambda b: bytes(c % 95 + 32 for c in b))
@@ -22,48 +22,88 @@ line_st = st.tuples(
 )
 
 
-def reference(lines: list[bytes]) -> list[tuple]:
-    out = []
-    for raw in lines:
+def assert_agrees_with_reference(data: bytes) -> None:
+    """parse_block gives, line by line, the rows and rejects the reference parser gives."""
+    result = parse_block(data)
+    want_rows, want_rejects = [], []
+    for number, raw in enumerate(data.split(b"\n")[:-1], start=1):
         p = grammar.parse_line(raw)
-        if isinstance(p, grammar.MonitorLine):
-            out.append((p.ts_us, p.db, p.source, p.argv))
-    return out
-
-
-def from_block(data: bytes) -> list[tuple]:
-    t = parse_block(data).table
-    cmd = t.column("command").to_pylist()
-    return [
-        (ts.value // 1000 if hasattr(ts, "value") else ts, db, c, tuple([a[0], *args]))
-        for ts, db, c, a, args in zip(
-            t.column("ts").cast("int64").to_pylist(), t.column("db").to_pylist(),
-            t.column("client").to_pylist(), [[x.encode()] for x in cmd], t.column("args").to_pylist(),
-        )
-    ]
+        if isinstance(p, grammar.Rejected):
+            want_rejects.append((number, p.reason))
+            continue
+        source = p.source if p.dialect == grammar.DIALECT_MODERN else None
+        command = p.argv[0].upper().decode("utf-8", "backslashreplace")
+        want_rows.append((number, p.ts_us, p.db, source, command, list(p.argv[1:])))
+    t = result.table
+    columns = [t.column("ts").cast("int64")] + [t.column(c) for c in ("db", "client", "command", "args")]
+    got_rows = list(zip(t.column("line").to_pylist(), *(c.to_pylist() for c in columns)))
+    assert got_rows == want_rows
+    assert [(line, reason) for line, reason, _ in result.rejects] == want_rejects
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(line_st, min_size=1, max_size=20))
 def test_fast_path_agrees_with_reference(specs: list[tuple]) -> None:
     lines = [grammar.format_line(*s) for s in specs]
-    got = from_block(b"\n".join(lines) + b"\n")
-    want = reference(lines)
-    assert len(got) == len(want) == len(lines)
-    for (gts, gdb, gsrc, gargv), (wts, wdb, wsrc, wargv) in zip(got, want):
-        assert (gts, gdb, gsrc) == (wts, wdb, wsrc)
-        assert gargv[1:] == wargv[1:]
-        # Redis compares command names ASCII-case-insensitively, so only ASCII is upper-cased.
-        assert gargv[0].decode() == wargv[0].upper().decode("utf-8", "backslashreplace")
+    assert_agrees_with_reference(b"\n".join(lines) + b"\n")
+    assert len(parse_block(b"\n".join(lines) + b"\n").table) == len(lines)
 
 
-def test_fast_regex_rejects_what_the_reference_rejects() -> None:
-    import re
+def test_plain_lines_take_the_fast_path() -> None:
+    lines = [grammar.format_line(1_700_000_000_000_001 + i, i % 3, src, [b"GET", b"k:%d" % i, b"v w"])
+             for i, src in enumerate(SOURCES)]
+    lines.append(grammar.format_line(1_700_000_000_000_001, 0, "a:1", [b"SET", b'q"uote']))  # escaped: slow
+    for eol in (b"\n", b"\r\n"):
+        plain = fastpath.plain_lines(fastpath.Block.of(eol.join(lines) + eol))
+        assert plain.lines.tolist() == list(range(len(SOURCES)))
 
-    fast = re.compile(FAST_LINE.encode())
-    for bad in [b'1.000001 [0 a:1] "G\\"', b'1.000001 [0 a:1] "G" k', b'1.000001 [0 a:1] "G"  "k"',
-                b'1.000001 [0 a:1] "G\xff"', b'1.000001 [0 a:1] "G" "k']:
-        assert not fast.match(bad)
+
+MUTATIONS = st.lists(
+    st.tuples(
+        st.one_of(st.integers(0, 40), st.integers(-20, -1), st.integers(0, 200)),  # where: head, end, anywhere
+        st.integers(0, 2),  # insert, delete or replace
+        st.sampled_from(list(b'"\\ .[]0123456789\r\nab\x00\xff')),
+    ),
+    min_size=1, max_size=4,
+)
+
+
+def mutate(line: bytes, edits: list[tuple[int, int, int]]) -> bytes:
+    for pos, op, byte in edits:  # pos < 0 counts from the end
+        pos %= len(line) + 1
+        if op == 0:
+            line = line[:pos] + bytes([byte]) + line[pos:]  # insert
+        elif op == 1:
+            line = line[:pos] + line[pos + 1 :]  # delete
+        else:
+            line = line[:pos] + bytes([byte]) + line[pos + 1 :]  # replace
+    return line
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(line_st, MUTATIONS), min_size=1, max_size=12), st.booleans())
+def test_any_damaged_line_parses_as_the_reference_says(specs: list[tuple], crlf: bool) -> None:
+    eol = b"\r\n" if crlf else b"\n"
+    assert_agrees_with_reference(eol.join(mutate(grammar.format_line(*spec), edits) for spec, edits in specs) + eol)
+
+
+NEAR_MISSES = [
+    b'1.000001 [0 a:1] "G" "',  # odd quotes, the last one ending the line
+    b'1.000001 [0 a:1] " "xx"b"',  # quotes pair up, but not at separators
+    b'1.000001 [0 a:1] "G"  "k"', b'1.000001 [0 a:1] "G" k', b'1.000001 [0 a:1] "G""k"',
+    b'1.000001 [0 a:1]"G"', b'1.000001 [0 a:1 "G"', b'1.000001 [0] "G"', b'1.000001 [a:1] "G"',
+    b'1.000001 0 a:1] "G"', b'1.000001 x0 a:1] "G"', b'1.000001 [ a:1] "G"', b'1.00000a [0 a:1] "G"',
+    b'1.00001 [0 a:1] "G"', b'1.0000001 [0 a:1] "G"', b'.000001 [0 a:1] "G"',
+    b'1234567890123.000001 [0 a:1] "G"', b'1.000001 [1234567890 a:1] "G"', b'1.000001 [0 ] "G"',
+    b'1.000001 [0 a:1] "G\r" "k"', b'1.000001 [0 a:1] "G"\r\r', b'1.000001 [0 a\x00] "G"',
+    b'1.000001 [0 x] "y] "G"', b'"G" "k"', b'1.000001 "G"', b'1.000001 (db 0) "G"', b"",
+]
+
+
+@pytest.mark.parametrize("line", NEAR_MISSES)
+def test_near_misses_parse_as_the_reference_says(line: bytes) -> None:
+    good = b'1.000001 [0 a:1] "GET" "k"\n'
+    assert_agrees_with_reference(good + line + b"\n" + good)
 
 
 def test_lines_keep_their_numbers_and_order() -> None:

@@ -1,0 +1,80 @@
+"""Arrow arrays built from numpy buffers and Python lists, without ``pa.array``.
+
+The first call of ``pa.array`` (or ``to_numpy(zero_copy_only=False)``) makes
+pyarrow import pandas to ask whether its argument is a pandas object: about
+half a second, more than the whole parse of a small capture. The ingest path
+(``monitorlens ingest``, which needs no DataFrame) builds its arrays here
+instead, and a test checks that it never imports pandas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+
+def numeric(values: np.ndarray, dtype: str | np.dtype = "int64", valid: np.ndarray | None = None) -> pa.Array:
+    """A numpy array as an Arrow array of ``dtype`` (nulls where ``valid`` is False).
+
+    >>> numeric(np.array([1, 2]), "int32", valid=np.array([True, False])).to_pylist()
+    [1, None]
+    """
+    data = np.ascontiguousarray(values, dtype=dtype)
+    arrow_type = pa.from_numpy_dtype(data.dtype)
+    if valid is None or valid.all():
+        return pa.Array.from_buffers(arrow_type, len(data), [None, pa.py_buffer(data)])
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    nulls = len(data) - int(np.count_nonzero(valid))
+    return pa.Array.from_buffers(arrow_type, len(data), [bitmap, pa.py_buffer(data)], nulls)
+
+
+def binaries(items: Sequence[bytes | None], arrow_type: pa.DataType | None = None) -> pa.Array:
+    """Byte strings (None for null) as an Arrow binary array, or string array if they are UTF-8.
+
+    >>> binaries([b"a", None, b""]).to_pylist()
+    [b'a', None, b'']
+    """
+    arrow_type = arrow_type or pa.binary()
+    lengths = np.fromiter((0 if x is None else len(x) for x in items), np.int64, count=len(items))
+    offsets = np.zeros(len(items) + 1, np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    valid = np.fromiter((x is not None for x in items), bool, count=len(items))
+    data = pa.py_buffer(b"".join(x for x in items if x is not None))
+    if valid.all():
+        return pa.Array.from_buffers(arrow_type, len(items), [None, pa.py_buffer(offsets), data])
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(arrow_type, len(items), [bitmap, pa.py_buffer(offsets), data], int((~valid).sum()))
+
+
+def texts(items: Sequence[str | None]) -> pa.StringArray:
+    """Python strings (None for null) as an Arrow string array.
+
+    >>> texts(["GET", None]).to_pylist()
+    ['GET', None]
+    """
+    return binaries([None if x is None else x.encode("utf-8") for x in items], pa.string())
+
+
+def lists(offsets: np.ndarray, values: pa.Array) -> pa.ListArray:
+    """A list array whose row i is ``values[offsets[i]:offsets[i + 1]]``.
+
+    >>> lists(np.array([0, 2, 2]), texts(["a", "b"])).to_pylist()
+    [['a', 'b'], []]
+    """
+    return pa.ListArray.from_arrays(numeric(offsets, "int32"), values)
+
+
+def to_numpy(values: pa.Array) -> np.ndarray:
+    """An Arrow array of integers without nulls as a zero-copy numpy view.
+
+    >>> to_numpy(numeric(np.arange(4)).slice(1, 2))
+    array([1, 2])
+    """
+    if values.null_count:
+        raise ValueError("to_numpy: the array has nulls")
+    dtype = np.dtype(values.type.to_pandas_dtype())
+    if len(values) == 0:
+        return np.zeros(0, dtype)
+    return np.frombuffer(values.buffers()[1], dtype)[values.offset : values.offset + len(values)]
