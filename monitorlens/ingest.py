@@ -184,11 +184,12 @@ class BlockReader:
             if not data:
                 self.error = getattr(f, "error", None)
                 break
-            data = rest + data
             cut = data.rfind(b"\n") + 1
+            if not cut:  # no line ends in this read
+                rest += data
+                continue
+            yield b"".join((rest, memoryview(data)[:cut]))  # the block's one copy
             rest = data[cut:]
-            if cut:
-                yield data[:cut]
         self.at_end = True
         if rest:
             yield rest
