@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -148,20 +149,25 @@ def analyze(
     >>> a.commands.head(3)  # doctest: +SKIP
     """
     prov = provenance(events)
-    keys = bd.key_table(events, pattern_rules)  # flattened and fingerprinted once, shared
+    with ThreadPoolExecutor(1) as pool:  # Arrow hashes the keys, without the GIL, while pandas counts
+        flat = pool.submit(bd.fingerprinted_keys, events["keys"].array.__arrow_array__(), pattern_rules)
+        counted = dict(
+            overview=overview(events, prov),
+            commands=bd.by_command(events),
+            subcommands=bd.by_command(events, subcommands=True),
+            clients=bd.by_client(events, credit_lua=True),
+            dbs=bd.by_db(events),
+            timeline=bd.timeline(events, freq, by="command", top=TIMELINE_TOP),
+            timeline_clients=bd.timeline(events, freq, by="client", top=TIMELINE_TOP),
+            bursts=bd.bursts(events, freq),
+            gaps=bd.gaps(events, top=top),
+        )
+        keys = bd.key_table(events, pattern_rules, flat.result())  # flattened and fingerprinted once, shared
     return Analysis(
         provenance=prov,
-        overview=overview(events, prov),
-        commands=bd.by_command(events),
-        subcommands=bd.by_command(events, subcommands=True),
-        clients=bd.by_client(events, credit_lua=True),
+        **counted,
         key_patterns=bd.by_key_pattern(keys),
         hot_keys=bd.hot_keys(keys, top=top),
-        dbs=bd.by_db(events),
-        timeline=bd.timeline(events, freq, by="command", top=TIMELINE_TOP),
-        timeline_clients=bd.timeline(events, freq, by="client", top=TIMELINE_TOP),
-        bursts=bd.bursts(events, freq),
-        gaps=bd.gaps(events, top=top),
         findings=tuple(find_all(events, thresholds, Context.of(events, keys=keys.flat))),
         thresholds=thresholds,
         top=top,

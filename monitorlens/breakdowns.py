@@ -485,10 +485,15 @@ def flat_keys(events: pd.DataFrame) -> FlatKeys:
 
     >>> fk = flat_keys(events); len(fk.row), len(fk.keys)  # doctest: +SKIP
     """
-    if events.empty:
+    return flatten_keys(events["keys"].array.__arrow_array__() if not events.empty else pa.array([]))
+
+
+def flatten_keys(keys: pa.Array | pa.ChunkedArray) -> FlatKeys:
+    """The :class:`FlatKeys` of the Arrow ``keys`` column: Arrow only, so it may run on another
+    thread while pandas works (dictionary-encoding a million keys takes a quarter second)."""
+    if len(keys) == 0:
         return FlatKeys(np.array([], np.int64), np.array([], np.int64), pa.array([], pa.string()))
-    chunked = events["keys"].array.__arrow_array__()
-    arr = chunked.combine_chunks() if isinstance(chunked, pa.ChunkedArray) else chunked
+    arr = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
     flat = arr.flatten()
     rows = pc.list_parent_indices(arr).to_numpy() if len(flat) else np.array([], np.int64)
     encoded = flat.dictionary_encode()
@@ -555,13 +560,22 @@ class KeyTable:
         return self.pattern_of_key[self.flat.key]
 
 
-def key_table(events: pd.DataFrame, rules: PatternRules = DEFAULT_RULES) -> KeyTable:
-    """The :class:`KeyTable` of the events (keys flattened and fingerprinted once).
+def fingerprinted_keys(keys: pa.Array | pa.ChunkedArray, rules: PatternRules = DEFAULT_RULES
+                       ) -> tuple[FlatKeys, np.ndarray]:
+    """The keys column flattened (:func:`flatten_keys`) and the fingerprint of each distinct key."""
+    flat = flatten_keys(keys)
+    return flat, _fingerprints(flat.keys, rules)
+
+
+def key_table(events: pd.DataFrame, rules: PatternRules = DEFAULT_RULES,
+              keys: tuple[FlatKeys, np.ndarray] | None = None) -> KeyTable:
+    """The :class:`KeyTable` of the events (keys flattened and fingerprinted once); ``keys``
+    is their :func:`fingerprinted_keys` when already computed.
 
     >>> kt = key_table(events); by_key_pattern(kt), hot_keys(kt)  # doctest: +SKIP
     """
-    flat = flat_keys(events)
-    codes, patterns = pd.factorize(_fingerprints(flat.keys, rules))
+    flat, fingerprints = keys if keys is not None else fingerprinted_keys(events["keys"].array.__arrow_array__(), rules)
+    codes, patterns = pd.factorize(fingerprints)
     cmd, cmds = codes_of(events["command"])
     client = codes_of(script_callers(events))[0] if len(events) else np.array([], np.int64)
     return KeyTable(
