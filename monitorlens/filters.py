@@ -89,12 +89,13 @@ def filter_events(
     if db is not None:
         dbs = [int(db)] if isinstance(db, (int, str)) else [int(d) for d in db]
         keep &= events["db"].isin(dbs).fillna(False).astype(bool)
-    out = events[keep.to_numpy()].copy()
+    everything = bool(keep.all())
+    out = events.copy(deep=False) if everything else events[keep.to_numpy()]  # no copy of what all pass
     out.attrs = dict(events.attrs)
     given = {"since": since, "until": until, "command": commands or None, "client": clients or None, "db": db}
     out.attrs[FILTERS_ATTR] = {**events.attrs.get(FILTERS_ATTR, {}),
                                **{k: _describe(v) for k, v in given.items() if v is not None}}
-    if not keep.all():
+    if not everything:
         # Keep who named themselves, so the filtered rows still show names.
         named = setname_names(events)
         out.attrs[SETNAMES_ATTR] = tuple(zip(named["client"], named["name"], named["ts"]))
