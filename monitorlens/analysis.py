@@ -150,7 +150,7 @@ def analyze(
     """
     prov = provenance(events)
     with ThreadPoolExecutor(1) as pool:  # Arrow hashes the keys, without the GIL, while pandas counts
-        flat = pool.submit(bd.fingerprinted_keys, events["keys"].array.__arrow_array__(), pattern_rules)
+        hashed = pool.submit(bd.fingerprinted_keys, bd.keys_column(events), pattern_rules)
         counted = dict(
             overview=overview(events, prov),
             commands=bd.by_command(events),
@@ -162,7 +162,7 @@ def analyze(
             bursts=bd.bursts(events, freq),
             gaps=bd.gaps(events, top=top),
         )
-        keys = bd.key_table(events, pattern_rules, flat.result())  # flattened and fingerprinted once, shared
+        keys = bd.key_table(events, pattern_rules, hashed.result())  # flattened and fingerprinted once, shared
     return Analysis(
         provenance=prov,
         **counted,

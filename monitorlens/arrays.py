@@ -31,7 +31,7 @@ def numeric(values: np.ndarray, dtype: str | np.dtype = "int64", valid: np.ndarr
 
 
 def binaries(items: Sequence[bytes | None], arrow_type: pa.DataType | None = None) -> pa.Array:
-    """Byte strings (None for null) as an Arrow binary array, or string array if they are UTF-8.
+    """Byte strings (None for null) as an Arrow array of ``arrow_type``: binary, or string for UTF-8.
 
     >>> binaries([b"a", None, b""]).to_pylist()
     [b'a', None, b'']

@@ -485,7 +485,12 @@ def flat_keys(events: pd.DataFrame) -> FlatKeys:
 
     >>> fk = flat_keys(events); len(fk.row), len(fk.keys)  # doctest: +SKIP
     """
-    return flatten_keys(events["keys"].array.__arrow_array__() if not events.empty else pa.array([]))
+    return flatten_keys(keys_column(events))
+
+
+def keys_column(events: pd.DataFrame) -> pa.Array | pa.ChunkedArray:
+    """The events' ``keys`` column as Arrow (zero copy)."""
+    return events["keys"].array.__arrow_array__() if not events.empty else pa.array([], pa.list_(pa.string()))
 
 
 def flatten_keys(keys: pa.Array | pa.ChunkedArray) -> FlatKeys:
@@ -574,7 +579,7 @@ def key_table(events: pd.DataFrame, rules: PatternRules = DEFAULT_RULES,
 
     >>> kt = key_table(events); by_key_pattern(kt), hot_keys(kt)  # doctest: +SKIP
     """
-    flat, fingerprints = keys if keys is not None else fingerprinted_keys(events["keys"].array.__arrow_array__(), rules)
+    flat, fingerprints = keys if keys is not None else fingerprinted_keys(keys_column(events), rules)
     codes, patterns = pd.factorize(fingerprints)
     cmd, cmds = codes_of(events["command"])
     client = codes_of(script_callers(events))[0] if len(events) else np.array([], np.int64)
