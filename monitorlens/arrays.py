@@ -30,6 +30,16 @@ def numeric(values: np.ndarray, dtype: str | np.dtype = "int64", valid: np.ndarr
     return pa.Array.from_buffers(arrow_type, len(data), [bitmap, pa.py_buffer(data)], nulls)
 
 
+def optional_ints(items: Sequence[int | None], dtype: str = "int32") -> pa.Array:
+    """Python ints (None for null) as an Arrow integer array.
+
+    >>> optional_ints([3, None]).to_pylist()
+    [3, None]
+    """
+    valid = np.fromiter((x is not None for x in items), bool, count=len(items))
+    return numeric([0 if x is None else x for x in items], dtype, valid=valid)
+
+
 def binaries(items: Sequence[bytes | None], arrow_type: pa.DataType | None = None) -> pa.Array:
     """Byte strings (None for null) as an Arrow array of ``arrow_type``: binary, or string for UTF-8.
 

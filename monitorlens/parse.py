@@ -109,7 +109,7 @@ def _slow_rows(
         {
             "line": arrays.numeric(line_ts[:, 0]),
             "ts": arrays.numeric(line_ts[:, 1]),
-            "db": arrays.numeric([d or 0 for d in dbs], "int32", valid=np.array([d is not None for d in dbs])),
+            "db": arrays.optional_ints(dbs),
             "client": arrays.texts(clients),
             "name": arrays.binaries([a[0] for a in argvs]),
             "args": arrays.lists(arg_offsets, arrays.binaries([x for a in argvs for x in a[1:]])),
@@ -252,9 +252,7 @@ def _client_columns(client: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array, pa.
     facts = [grammar.classify_source(s) for s in enc.dictionary.to_pylist()]
     kind = _recode(enc.indices, [f[0] for f in facts])
     host = _recode(enc.indices, [f[1] for f in facts])
-    ports = [f[2] for f in facts]
-    port = arrays.numeric([p or 0 for p in ports], "int32", valid=np.array([p is not None for p in ports], bool))
-    port = port.take(enc.indices)
+    port = arrays.optional_ints([f[2] for f in facts]).take(enc.indices)
     return enc, kind, host, port
 
 
@@ -262,6 +260,5 @@ def _recode(indices: pa.Array, labels: list[str | None]) -> pa.DictionaryArray:
     """A dictionary array whose value at row i is ``labels[indices[i]]`` (labels may repeat)."""
     distinct = sorted({x for x in labels if x is not None})
     code = {x: i for i, x in enumerate(distinct)}
-    valid = np.array([x is not None for x in labels], bool)
-    mapping = arrays.numeric([code.get(x, 0) for x in labels], "int32", valid=valid)
+    mapping = arrays.optional_ints([code.get(x) for x in labels])
     return pa.DictionaryArray.from_arrays(mapping.take(indices), arrays.texts(distinct))
