@@ -472,27 +472,29 @@ def _coverage(a: Analysis, show_values: bool) -> Section:
 ChartMaker = Callable[[str], tuple[Chart, ...]]
 
 
-def _inline(kind: str, title: str, draw: Callable[[], Any] | None, clients: bool = False) -> Chart:
-    """A chart for the model: its SVG drawn when ``draw`` is given, else only its kind and title
+def _inline(kind: str, title: str, make: Callable[[], Any] | None, clients: bool = False) -> Chart:
+    """A chart for the model: its SVG drawn when ``make`` (which returns the chart's
+    :class:`~monitorlens.plots.model.Plot`) is given, else only its kind and title
     (Markdown and JSON name the charts; ``plot`` draws them)."""
-    from .plots.style import figure_bytes, inline_svg
+    from .plots.style import inline_svg
+    from .plots.svg import to_svg
 
-    svg = inline_svg(figure_bytes(draw(), "svg"), prefix=f"{kind}-") if draw is not None else ""
+    svg = inline_svg(to_svg(make()), prefix=f"{kind}-") if make is not None else ""
     return Chart(kind, title, svg, clients)
 
 
 def chart_of(kind: str, analysis: Analysis, draw: bool = True) -> Chart:
     """The chart ``kind`` of an analysis as inline SVG (the ``plot`` command draws the same)."""
-    from .plots.traffic import KINDS, chart  # matplotlib only when asked
+    from .plots.traffic import KINDS, plot_of
 
-    return _inline(kind, KINDS[kind].title, (lambda: chart(kind, analysis)) if draw else None)
+    return _inline(kind, KINDS[kind].title, (lambda: plot_of(kind, analysis)) if draw else None)
 
 
 def client_chart_of(kind: str, snapshots: pd.DataFrame, draw: bool = True) -> Chart:
     """The chart ``kind`` of CLIENT LIST snapshots as inline SVG."""
-    from .plots import CLIENT_CHARTS, client_chart
+    from .plots.clients import CLIENT_CHARTS, client_plot
 
-    return _inline(kind, CLIENT_CHARTS[kind].title, (lambda: client_chart(kind, snapshots)) if draw else None,
+    return _inline(kind, CLIENT_CHARTS[kind].title, (lambda: client_plot(kind, snapshots)) if draw else None,
                    clients=True)
 
 
@@ -642,8 +644,15 @@ def make_chart(
 
     >>> make_chart("traffic", "capture.txt.gz", "traffic.png")  # doctest: +SKIP
     """
-    from .plots import CLIENT_CHARTS, client_chart
-    from .plots import KINDS, chart, figure_bytes
+    from .plots import (
+        CLIENT_CHARTS,
+        KINDS,
+        client_plot,
+        figure,
+        figure_bytes,
+        plot_of,
+        to_svg,
+    )
 
     out = Path(output)
     fmt = out.suffix.lower().lstrip(".")
@@ -655,10 +664,11 @@ def make_chart(
         raise InputError(f"chart {kind!r} is drawn from CLIENT LIST snapshots: give them with --clients FILE")
     inputs = read_inputs(capture, clients, None, events_filter)
     if kind in CLIENT_CHARTS:
-        fig = client_chart(kind, inputs.snapshots)
+        plot = client_plot(kind, inputs.snapshots)
     else:
-        fig = chart(kind, analyze(inputs.events, top=top))
-    out.write_bytes(figure_bytes(fig, fmt))
+        plot = plot_of(kind, analyze(inputs.events, top=top))
+    # SVG is written directly (the report's charts); PNG is drawn by matplotlib
+    out.write_bytes(to_svg(plot).encode() if fmt == "svg" else figure_bytes(figure(plot), "png"))
     return out
 
 

@@ -19,7 +19,7 @@ from monitorlens import clients as cs  # noqa: E402
 from monitorlens import plots  # noqa: E402
 from monitorlens.clientlist import read_client_list, read_connection_counts  # noqa: E402
 from monitorlens.errors import InputError  # noqa: E402
-from monitorlens.plots.style import figure_bytes, house_style  # noqa: E402
+from monitorlens.plots.mpl import figure_bytes, house_style  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
 

@@ -1,13 +1,16 @@
-"""Charts for an incident ticket, as matplotlib functions that take an ``Axes`` and a table.
+"""Charts for an incident ticket: a model of each chart, and two renderers.
 
-- :mod:`.style`: the house style, labels, time axes, PNG/SVG bytes and SVG to inline in HTML;
+- :mod:`.model`: :class:`Plot`, what a chart shows (title, time range, axes, layers);
 - :mod:`.traffic`: MONITOR charts (traffic over time, top commands, clients, key patterns,
-  gaps) and :func:`chart`, the figure of one KIND of the report;
-- :mod:`.clients`: CLIENT LIST charts (clients over time, growth with trends, idle/age,
-  output buffers) and :func:`client_chart`.
+  gaps) and :data:`KINDS`; :mod:`.clients`: CLIENT LIST charts (clients over time, growth
+  with trends, idle/age, output buffers) and :data:`CLIENT_CHARTS`;
+- :mod:`.svg`: a Plot as SVG text without matplotlib (the report, ``plot -o x.svg``);
+- :mod:`.mpl`: a Plot on a matplotlib ``Axes`` (PNG, notebooks); matplotlib is imported
+  only when one of its functions runs;
+- :mod:`.style`: the house style both renderers share, and SVG safe to inline in HTML.
 
 No pyplot state anywhere: the notebooks, the report and ``python -m monitorlens plot``
-call the same functions.
+build the same Plots.
 """
 
 from __future__ import annotations
@@ -15,20 +18,38 @@ from __future__ import annotations
 from .clients import (
     CLIENT_CHARTS,
     client_chart,
+    client_plot,
     plot_connected_clients,
     plot_connection_growth,
     plot_idle_age,
     plot_output_buffers,
 )
-from .style import STYLE, figure_bytes, house_style, inline_svg
-from .traffic import KINDS, chart, plot_gaps, plot_key_patterns, plot_top_clients, plot_top_commands, plot_traffic
+from .model import Plot
+from .mpl import draw, figure, figure_bytes, house_style
+from .style import STYLE, inline_svg
+from .svg import to_svg
+from .traffic import (
+    KINDS,
+    chart,
+    plot_gaps,
+    plot_key_patterns,
+    plot_of,
+    plot_top_clients,
+    plot_top_commands,
+    plot_traffic,
+)
 
 __all__ = [
+    "Plot",
     "STYLE",
     "house_style",
+    "draw",
+    "figure",
     "figure_bytes",
+    "to_svg",
     "inline_svg",
     "KINDS",
+    "plot_of",
     "chart",
     "plot_traffic",
     "plot_top_commands",
@@ -36,6 +57,7 @@ __all__ = [
     "plot_key_patterns",
     "plot_gaps",
     "CLIENT_CHARTS",
+    "client_plot",
     "client_chart",
     "plot_connected_clients",
     "plot_connection_growth",

@@ -1,9 +1,10 @@
 """Charts of a MONITOR capture for a ticket: traffic over time, top commands, clients, key
 patterns, gaps; and the registry the report and ``python -m monitorlens plot`` share.
 
-Each ``plot_*`` function takes a matplotlib ``Axes`` and a table of the analysis and returns
-the Axes: no pyplot state, titles with the time range and units, labels cut to fit.
-:func:`chart` makes a figure of one KIND from an :class:`~monitorlens.analysis.Analysis`.
+Each ``*_plot`` function turns a table of the analysis into a :class:`~.model.Plot` (title
+with the time range and units, labels cut to fit); each ``plot_*`` function draws it on a
+matplotlib ``Axes`` (notebooks). :func:`chart` is the matplotlib figure of one KIND,
+:func:`chart_svg` its SVG (the report's, without matplotlib).
 
 Example::
 
@@ -21,20 +22,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .style import (
-    OTHER_COLOR,
-    STYLE,
-    empty_axes,
-    fit,
-    hbars,
-    house_style,
-    label,
-    naive_utc,
-    palette,
-    time_axis,
-    time_range,
-    titled,
-)
+from .model import HBars, Part, Plot, Stack, Stems, empty_plot
+from .style import COLORS, OTHER_COLOR, label, naive_utc, palette, time_range
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -42,34 +31,40 @@ if TYPE_CHECKING:
 
     from ..analysis import Analysis
 
-def plot_traffic(ax: Axes, timeline: pd.DataFrame) -> Axes:
-    """Commands per second over time, stacked by command (a wide timeline: ts index, one
-    column of bucket counts per command, ``(other)`` last) -> the Axes.
 
-    >>> plot_traffic(ax, analysis.timeline)  # doctest: +SKIP
-    """
+def _on(ax: Axes, plot: Plot) -> Axes:
+    from .mpl import draw
+
+    return draw(ax, plot)
+
+
+def traffic_plot(timeline: pd.DataFrame) -> Plot:
+    """Commands per second over time, stacked by command (a wide timeline: ts index, one
+    column of bucket counts per command, ``(other)`` last)."""
     title = "Commands per second, stacked by command"
     if timeline.empty or not len(timeline.columns):
-        return empty_axes(ax, title)
+        return empty_plot(title)
     index = pd.DatetimeIndex(timeline.index)
     step = (index[1] - index[0]).total_seconds() if len(index) > 1 else 1.0
     rates = timeline.to_numpy(dtype=float).T / step
     # Buckets drawn as steps over their whole width: the edges are the bucket starts and the
     # end of the last bucket (which is partial when the capture ended inside it).
-    x = np.append(index.tz_convert("UTC").tz_localize(None).to_numpy(),
-                  (index[-1] + pd.Timedelta(seconds=step)).tz_convert("UTC").tz_localize(None).to_datetime64())
-    rates = np.concatenate([rates, rates[:, -1:]], axis=1)
-    ax.stackplot(x, rates, step="post", labels=[label(c, 24) for c in timeline.columns], colors=palette(timeline.columns),
-                 linewidth=0)
-    ax.set_ylabel(f"commands/s ({step:g} s buckets)")
-    ax.set_xlabel("time (UTC)")
-    ax.set_ylim(bottom=0)
-    ax.set_xlim(x[0], x[-1])
-    time_axis(ax)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="command")
     last = index[-1] + pd.Timedelta(seconds=step)
-    titled(ax, title, time_range(index[0], last))
-    return ax
+    x = np.append(index.tz_convert("UTC").tz_localize(None).to_numpy(), naive_utc(last))
+    rates = np.concatenate([rates, rates[:, -1:]], axis=1)
+    stack = Stack(x, tuple(rates), tuple(label(c, 24) for c in timeline.columns),
+                  tuple(palette(timeline.columns)), step=True)
+    return Plot(title, time_range(index[0], last), (stack,), xlabel="time (UTC)",
+                ylabel=f"commands/s ({step:g} s buckets)", xscale="time", xlim=(x[0], x[-1]),
+                legend="outside", legend_title="command")
+
+
+def plot_traffic(ax: Axes, timeline: pd.DataFrame) -> Axes:
+    """Draw :func:`traffic_plot` on ``ax`` -> the Axes.
+
+    >>> plot_traffic(ax, analysis.timeline)  # doctest: +SKIP
+    """
+    return _on(ax, traffic_plot(timeline))
 
 
 def _span_of(table: pd.DataFrame) -> str:
@@ -78,25 +73,31 @@ def _span_of(table: pd.DataFrame) -> str:
     return time_range(table["first"].min(), table["last"].max())
 
 
-def _ranked(ax: Axes, table: pd.DataFrame, top: int, label_of: Callable[[pd.DataFrame], list[str]],
-            title: str, noun: str) -> Axes:
+def _ranked(table: pd.DataFrame, top: int, label_of: Callable[[pd.DataFrame], list[str]],
+            title: str, noun: str) -> Plot:
     """Horizontal bars of the top rows' ``count``, noted ``count (share)``, titled with the span."""
     if table.empty:
-        return empty_axes(ax, title)
+        return empty_plot(title)
     head = table.head(top)
-    hbars(ax, label_of(head), head["count"].to_numpy(),
-          [f"{n:,} ({100 * s:.1f}%)" for n, s in zip(head["count"], head["share"])], "events in the capture")
-    titled(ax, title, _span_of(table) + f"; {len(table):,} {noun} in all")
-    return ax
+    counts = head["count"].to_numpy()
+    bars = HBars(tuple(label_of(head)), (Part(counts, COLORS[0]),),
+                 tuple(f"{n:,} ({100 * s:.1f}%)" for n, s in zip(head["count"], head["share"])))
+    return Plot(title, _span_of(table) + f"; {len(table):,} {noun} in all", (bars,),
+                xlabel="events in the capture", xlim=(0, float(counts.max()) * 1.18 or 1))
+
+
+def top_commands_plot(commands: pd.DataFrame, top: int = 10) -> Plot:
+    """Events per command (``by_command``: command, count, share, first, last), top ``top``."""
+    return _ranked(commands, top, lambda head: [label(c, 28) for c in head["command"]],
+                   f"Top {top} commands by events", "commands")
 
 
 def plot_top_commands(ax: Axes, commands: pd.DataFrame, top: int = 10) -> Axes:
-    """Events per command (``by_command``: command, count, share, first, last), top ``top``.
+    """Draw :func:`top_commands_plot` on ``ax``.
 
     >>> plot_top_commands(ax, analysis.subcommands)  # doctest: +SKIP
     """
-    return _ranked(ax, commands, top, lambda head: [label(c, 28) for c in head["command"]],
-                   f"Top {top} commands by events", "commands")
+    return _on(ax, top_commands_plot(commands, top))
 
 
 def client_label(client: Any, name: Any) -> str:
@@ -105,68 +106,72 @@ def client_label(client: Any, name: Any) -> str:
     return label(f"{client} ({name})" if named else client)
 
 
-def plot_top_clients(ax: Axes, clients: pd.DataFrame, top: int = 10) -> Axes:
-    """Events per client (``by_client``: client, name, count, share, first, last), top ``top``.
-
-    >>> plot_top_clients(ax, analysis.clients)  # doctest: +SKIP
-    """
+def top_clients_plot(clients: pd.DataFrame, top: int = 10) -> Plot:
+    """Events per client (``by_client``: client, name, count, share, first, last), top ``top``."""
     def labels(head: pd.DataFrame) -> list[str]:
         names = head["name"] if "name" in head else [None] * len(head)
         return [client_label(c, n) for c, n in zip(head["client"], names)]
 
-    return _ranked(ax, clients, top, labels,
+    return _ranked(clients, top, labels,
                    f"Top {top} clients by events (lua lines credited to the script's caller)", "clients")
 
 
+def plot_top_clients(ax: Axes, clients: pd.DataFrame, top: int = 10) -> Axes:
+    """Draw :func:`top_clients_plot` on ``ax``.
+
+    >>> plot_top_clients(ax, analysis.clients)  # doctest: +SKIP
+    """
+    return _on(ax, top_clients_plot(clients, top))
+
+
+def key_patterns_plot(patterns: pd.DataFrame, top: int = 10) -> Plot:
+    """Key references per pattern, split into reads and writes (``by_key_pattern``)."""
+    title = f"Top {top} key patterns by key references"
+    if patterns.empty:
+        return empty_plot(title)
+    head = patterns.head(top)
+    reads, writes = head["reads"].to_numpy(), head["writes"].to_numpy()
+    total = head["count"].to_numpy()
+    other = total - reads - writes
+    parts = (Part(reads, COLORS[0], "reads"), Part(writes, COLORS[1], "writes"))
+    if other.any():
+        parts += (Part(other, OTHER_COLOR, "other"),)
+    bars = HBars(tuple(label(p, 36) for p in head["pattern"]), parts,
+                 tuple(f"{n:,} refs, {k:,} keys" for n, k in zip(total, head["keys"])))
+    return Plot(title, _span_of(patterns) + f"; {len(patterns):,} patterns in all", (bars,),
+                xlabel="key references (one per key an event names)", xlim=(0, float(total.max()) * 1.25 or 1),
+                legend="inside")
+
+
 def plot_key_patterns(ax: Axes, patterns: pd.DataFrame, top: int = 10) -> Axes:
-    """Key references per pattern, split into reads and writes (``by_key_pattern``).
+    """Draw :func:`key_patterns_plot` on ``ax``.
 
     >>> plot_key_patterns(ax, analysis.key_patterns)  # doctest: +SKIP
     """
-    title = f"Top {top} key patterns by key references"
-    if patterns.empty:
-        return empty_axes(ax, title)
-    head = patterns.head(top)
-    y = np.arange(len(head))[::-1]
-    reads, writes = head["reads"].to_numpy(), head["writes"].to_numpy()
-    other = head["count"].to_numpy() - reads - writes
-    ax.barh(y, reads, height=0.7, label="reads")
-    ax.barh(y, writes, left=reads, height=0.7, label="writes")
-    if other.any():
-        ax.barh(y, other, left=reads + writes, height=0.7, label="other", color=OTHER_COLOR)
-    ax.set_yticks(y, [label(p, 36) for p in head["pattern"]])
-    ax.grid(axis="y", visible=False)
-    total = head["count"].to_numpy()
-    for yi, n, k in zip(y, total, head["keys"]):
-        ax.text(n + total.max() * 0.01, yi, f"{n:,} refs, {k:,} keys", va="center", fontsize=9, color="#3c4043")
-    ax.set_xlim(0, total.max() * 1.25 or 1)
-    ax.set_xlabel("key references (one per key an event names)")
-    ax.legend(loc="lower right")
-    titled(ax, title, _span_of(patterns) + f"; {len(patterns):,} patterns in all")
-    return ax
+    return _on(ax, key_patterns_plot(patterns, top))
+
+
+def gaps_plot(gaps: pd.DataFrame, span: tuple[Any, Any] | None = None) -> Plot:
+    """The longest silences between consecutive lines, in ms, where they happened (``gaps``),
+    over the capture's ``span`` (first, last) when given."""
+    title = "Longest silences between consecutive MONITOR lines"
+    if gaps.empty:
+        return empty_plot(title, height=3.8)
+    start = pd.DatetimeIndex(gaps["start"]).tz_convert("UTC").tz_localize(None).to_numpy()
+    ms = gaps["gap_us"].to_numpy() / 1000.0
+    first, last = span if span is not None else (gaps["start"].min(), gaps["end"].max())
+    return Plot(title, time_range(first, last) + f"; the {len(gaps)} longest silences (not command durations)",
+                (Stems(start, ms, COLORS[0]),), xlabel="time the silence began (UTC)",
+                ylabel="silence (ms, no line arrived)", xscale="time", xlim=(naive_utc(first), naive_utc(last)),
+                ylim=(0, float(ms.max()) * 1.15 or 1), height=3.8)
 
 
 def plot_gaps(ax: Axes, gaps: pd.DataFrame, span: tuple[Any, Any] | None = None) -> Axes:
-    """The longest silences between consecutive lines, in ms, where they happened (``gaps``),
-    over the capture's ``span`` (first, last) when given.
+    """Draw :func:`gaps_plot` on ``ax``.
 
     >>> plot_gaps(ax, analysis.gaps, span=(analysis.overview.first, analysis.overview.last))  # doctest: +SKIP
     """
-    title = "Longest silences between consecutive MONITOR lines"
-    if gaps.empty:
-        return empty_axes(ax, title)
-    start = pd.DatetimeIndex(gaps["start"]).tz_convert("UTC").tz_localize(None).to_numpy()
-    ms = gaps["gap_us"].to_numpy() / 1000.0
-    ax.vlines(start, 0, ms, linewidth=2)
-    ax.plot(start, ms, "o")
-    ax.set_ylim(bottom=0, top=ms.max() * 1.15 or 1)
-    ax.set_ylabel("silence (ms, no line arrived)")
-    ax.set_xlabel("time the silence began (UTC)")
-    first, last = span if span is not None else (gaps["start"].min(), gaps["end"].max())
-    ax.set_xlim(naive_utc(first), naive_utc(last))
-    time_axis(ax)
-    titled(ax, title, time_range(first, last) + f"; the {len(gaps)} longest silences (not command durations)")
-    return ax
+    return _on(ax, gaps_plot(gaps, span))
 
 
 # ------------------------------------------------------------------------------ registry
@@ -174,39 +179,35 @@ def plot_gaps(ax: Axes, gaps: pd.DataFrame, span: tuple[Any, Any] | None = None)
 
 @dataclass(frozen=True)
 class Kind:
-    """A chart KIND: its title, and how to draw it from an analysis."""
+    """A chart KIND: its title, and its Plot from an analysis."""
 
     title: str
-    draw: Callable[[Axes, Analysis], Axes]
-    height: float = 4.6
+    make: Callable[[Analysis], Plot]
 
 
 KINDS: dict[str, Kind] = {
-    "traffic": Kind("Traffic over time (commands/s by command)", lambda ax, a: plot_traffic(ax, a.timeline)),
-    "commands": Kind("Top commands", lambda ax, a: plot_top_commands(ax, a.subcommands, a.top)),
-    "clients": Kind("Top clients", lambda ax, a: plot_top_clients(ax, a.clients, a.top)),
-    "key-patterns": Kind("Key patterns (reads and writes)", lambda ax, a: plot_key_patterns(ax, a.key_patterns, a.top)),
-    "gaps": Kind("Longest gaps between lines", lambda ax, a: plot_gaps(ax, a.gaps, span=(a.overview.first, a.overview.last)),
-                 height=3.8),
+    "traffic": Kind("Traffic over time (commands/s by command)", lambda a: traffic_plot(a.timeline)),
+    "commands": Kind("Top commands", lambda a: top_commands_plot(a.subcommands, a.top)),
+    "clients": Kind("Top clients", lambda a: top_clients_plot(a.clients, a.top)),
+    "key-patterns": Kind("Key patterns (reads and writes)", lambda a: key_patterns_plot(a.key_patterns, a.top)),
+    "gaps": Kind("Longest gaps between lines", lambda a: gaps_plot(a.gaps, span=(a.overview.first, a.overview.last))),
 }
 """Every chart of a MONITOR report, by the KIND ``python -m monitorlens plot`` takes."""
 
 
+def plot_of(kind: str, analysis: Analysis) -> Plot:
+    """The :class:`~.model.Plot` of chart ``kind`` (one of :data:`KINDS`) for an analysis."""
+    if kind not in KINDS:
+        raise InputError(f"unknown chart {kind!r}: use one of {', '.join(KINDS)}")
+    return KINDS[kind].make(analysis)
+
+
 def chart(kind: str, analysis: Analysis) -> Figure:
-    """The figure of chart ``kind`` (one of :data:`KINDS`) for an analysis.
+    """The matplotlib figure of chart ``kind`` (one of :data:`KINDS`) for an analysis.
 
     >>> chart("commands", analyze(load("capture.txt")))  # doctest: +SKIP
     <Figure size 1000x460 with 1 Axes>
     """
-    from matplotlib.figure import Figure
+    from .mpl import figure
 
-    if kind not in KINDS:
-        raise InputError(f"unknown chart {kind!r}: use one of {', '.join(KINDS)}")
-    spec = KINDS[kind]
-    with house_style():
-        fig = Figure(figsize=(STYLE["figure.figsize"][0], spec.height))
-        ax = spec.draw(fig.add_subplot(), analysis)
-        fit(fig, ax)
-    return fig
-
-
+    return figure(plot_of(kind, analysis))
