@@ -163,15 +163,18 @@ def analyze(
             gaps=bd.gaps(events, top=top),
         )
         keys = bd.key_table(events, pattern_rules, hashed.result())  # flattened and fingerprinted once, shared
-    return Analysis(
-        provenance=prov,
-        **counted,
-        key_patterns=bd.by_key_pattern(keys),
-        hot_keys=bd.hot_keys(keys, top=top),
-        findings=tuple(find_all(events, thresholds, Context.of(events, keys=keys.flat))),
-        thresholds=thresholds,
-        top=top,
-    )
+        patterns = pool.submit(bd.by_key_pattern, keys)  # numpy and Arrow work, while the rules run
+        hot = pool.submit(bd.hot_keys, keys, top=top)
+        findings = tuple(find_all(events, thresholds, Context.of(events, keys=keys.flat)))
+        return Analysis(
+            provenance=prov,
+            **counted,
+            key_patterns=patterns.result(),
+            hot_keys=hot.result(),
+            findings=findings,
+            thresholds=thresholds,
+            top=top,
+        )
 
 
 # ------------------------------------------------------------------------------ JSON

@@ -20,7 +20,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -165,21 +165,39 @@ def _pair_counts(a: np.ndarray, b: np.ndarray) -> pd.Series:
 
 def _distinct(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     """For each group code of ``a`` in 0..n-1, the number of distinct ``b`` codes."""
-    pairs = _pair_counts(a, b)
-    return np.bincount(pairs.index.get_level_values(0).to_numpy(), minlength=n)
+    if len(a) and (a.min() < 0 or b.min() < 0):
+        ok = (a >= 0) & (b >= 0)
+        a, b = a[ok], b[ok]
+    if not len(a):
+        return np.zeros(n, dtype=np.int64)
+    width = int(b.max()) + 1
+    pair = a * width + b
+    dense = (int(a.max()) + 1) * width <= DENSE_PAIRS
+    present = np.flatnonzero(np.bincount(pair)) if dense else pd.unique(pair)
+    return np.bincount(present // width, minlength=n)
+
+
+def _joined(groups: np.ndarray, texts: Sequence[str], sep: str, top: int | None = None) -> pd.Series:
+    """The ``texts`` of each group joined with ``sep`` (the first ``top`` of each), in the order
+    given; a Series indexed by group code, groups in order of first appearance. A loop over
+    the (few) pairs: pandas' groupby-join calls Python per group, and costs more."""
+    parts: dict[int, list[str]] = {}
+    for g, text in zip(groups.tolist(), texts):
+        mine = parts.setdefault(g, [])
+        if top is None or len(mine) < top:
+            mine.append(text)
+    return pd.Series([sep.join(p) for p in parts.values()], index=list(parts), dtype="str")
 
 
 def _mix_text(pairs: pd.Series, labels: pd.Index, top: int = MIX_TOP) -> pd.Series:
-    """``"GET 60%, HGET 30%"`` per group from (group, value) pair counts."""
+    """``"GET 60%, HGET 30%"`` per group from (group, value) pair counts (biggest first)."""
     if pairs.empty:
         return pd.Series(dtype="str")
-    groups = pairs.index.get_level_values(0)
-    totals = pairs.groupby(groups).sum()
-    head = pairs.groupby(level=0, sort=False).head(top)
-    g, v = head.index.get_level_values(0).to_numpy(), head.index.get_level_values(1).to_numpy()
-    pct = np.rint(100 * head.to_numpy() / totals.reindex(g).to_numpy()).astype(int)
-    parts = pd.Series([f"{labels[x]} {p}%" for x, p in zip(v, pct)], index=g)
-    return parts.groupby(level=0, sort=False).agg(", ".join)
+    g, v = pairs.index.get_level_values(0).to_numpy(), pairs.index.get_level_values(1).to_numpy()
+    counts = pairs.to_numpy()
+    pct = np.rint(100 * counts / np.bincount(g, weights=counts)[g]).astype(int)
+    names = labels.astype("str").tolist()
+    return _joined(g, [f"{names[x]} {p}%" for x, p in zip(v.tolist(), pct.tolist())], ", ", top)
 
 
 def mix(frame: pd.DataFrame, by: str, of: str, top: int = MIX_TOP) -> pd.Series:
@@ -420,11 +438,13 @@ def by_client(events: pd.DataFrame, credit_lua: bool = True) -> pd.DataFrame:
     mix_text = _mix_text(_pair_counts(codes, cmd), cmds.astype("str")).reindex(g.codes)
     db = events["db"].to_numpy(dtype="float64", na_value=np.nan)
     dbs = _pair_counts(codes, np.where(np.isnan(db), -1, db).astype(np.int64)).sort_index()
-    db_text = pd.Series(dbs.index.get_level_values(1).astype(str), index=dbs.index.get_level_values(0))
-    db_text = db_text.groupby(level=0).agg(",".join).reindex(g.codes)
+    db_text = _joined(dbs.index.get_level_values(0).to_numpy(),
+                      dbs.index.get_level_values(1).astype(str).tolist(), ",").reindex(g.codes)
     kind, kinds = codes_of(events["client_kind"], NO_CLIENT)
-    first_row = pd.Series(np.arange(len(own))).groupby(own).first()
-    client_kind = pd.Series(kinds.astype("str")[kind[first_row.to_numpy()]], index=first_row.index)
+    first_row = np.full(n, len(own), dtype=np.int64)
+    np.minimum.at(first_row, own, np.arange(len(own)))
+    seen = np.flatnonzero(first_row < len(own))
+    client_kind = pd.Series(kinds.astype("str")[kind[first_row[seen]]], index=seen)
     labels = pd.Index(clients.astype("str"))[g.codes]
     names = client_name_table(events).reindex(labels)
     table = _table(
