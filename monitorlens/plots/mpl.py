@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from .model import HBars, Hist, Line, Note, Plot, Rule, Stack, Stems
-from .style import STYLE
+from .style import STYLE, clock
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -41,19 +41,14 @@ def titled(ax: Axes, title: str, subtitle: str) -> None:
 
 
 def time_axis(ax: Axes) -> None:
-    """Ticks of a time axis as ``HH:MM:SS`` (with milliseconds under 10 s)."""
+    """Ticks of a time axis labelled by :func:`~.style.clock`."""
     import matplotlib.dates as mdates
     from matplotlib.ticker import FuncFormatter
 
     lo, hi = ax.get_xlim()
-    short = (hi - lo) * 86400 < 10  # matplotlib dates are days: under 10 s, show milliseconds
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=6 if short else 9))
-
-    def hms(x: float, _pos: Any) -> str:
-        t = mdates.num2date(x)
-        return t.strftime("%H:%M:%S") + (f".{t.microsecond // 1000:03d}" if short else "")
-
-    ax.xaxis.set_major_formatter(FuncFormatter(hms))
+    span = (hi - lo) * 86400  # matplotlib dates are days
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=6 if span < 10 else 9))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: clock(mdates.num2date(x), span)))
 
 
 def _hbars(ax: Axes, bars: HBars, xmax: float) -> None:

@@ -80,6 +80,18 @@ def naive_utc(value: Any) -> np.datetime64:
     return _utc(value).tz_localize(None).to_datetime64()
 
 
+def clock(t: Any, span: float) -> str:
+    """A time axis label: ``HH:MM:SS``, with milliseconds when the axis spans under 10 s and
+    with the date when it spans over a day (labels never repeat).
+
+    >>> clock(pd.Timestamp("2026-11-25 21:25:04.250"), 5), clock(pd.Timestamp("2026-11-25 21:25:04"), 2 * 86400)
+    ('21:25:04.250', '11-25 21:25')
+    """
+    if span > 86400:
+        return t.strftime("%m-%d %H:%M")
+    return t.strftime("%H:%M:%S") + (f".{t.microsecond // 1000:03d}" if span < 10 else "")
+
+
 def time_range(first: Any, last: Any) -> str:
     """``2026-11-25 21:25:04 → 21:25:34 UTC (30 s)`` for a chart's subtitle.
 

@@ -24,7 +24,7 @@ from html import escape
 import numpy as np
 
 from .model import HBars, Hist, Line, Note, Plot, Rule, Stack, Stems
-from .style import STYLE
+from .style import STYLE, clock
 
 DPI = float(STYLE["figure.dpi"])
 PX = DPI / 72  # pixels per point
@@ -94,23 +94,22 @@ _TIME_STEPS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10
 
 def time_ticks(lo: float, hi: float, most: int = 8) -> list[tuple[float, str]]:
     """Ticks of a time axis (seconds since the epoch, UTC) on round seconds, minutes or hours,
-    labelled ``HH:MM:SS`` (with milliseconds under 10 s).
+    labelled by :func:`~.style.clock`.
 
     >>> [t for _, t in time_ticks(1795641964.2, 1795641994.0)]
     ['21:26:05', '21:26:10', '21:26:15', '21:26:20', '21:26:25', '21:26:30']
     """
     span = hi - lo
     if not span > 0:
-        return [(lo, _clock(lo, False))]
+        return [(lo, _clock(lo, 60))]
     step = next((s for s in _TIME_STEPS if span / s <= most), _TIME_STEPS[-1])
     first = math.ceil(round(lo / step, 6)) * step
     n = int((hi - first) / step + 1e-9) + 1
-    return [(first + i * step, _clock(first + i * step, span < 10)) for i in range(n)]
+    return [(first + i * step, _clock(first + i * step, span)) for i in range(n)]
 
 
-def _clock(seconds: float, millis: bool) -> str:
-    t = np.datetime64(round(seconds * 1000), "ms").item()
-    return t.strftime("%H:%M:%S") + (f".{t.microsecond // 1000:03d}" if millis else "")
+def _clock(seconds: float, span: float) -> str:
+    return clock(np.datetime64(round(seconds * 1000), "ms").item(), span)
 
 
 def seconds(x: Iterable[object]) -> np.ndarray:
@@ -374,7 +373,7 @@ def to_svg(plot: Plot) -> str:
     if plot.xticks is not None:
         xticks = [(float(v), t) for v, t in plot.xticks if xlo <= v <= xhi]
     elif plot.xscale == "time":
-        wide = text_width("00:00:00.000" if xhi - xlo < 10 else "00:00:00", FONT) + 24
+        wide = text_width("00:00:00.000" if xhi - xlo < 10 else "00-00 00:00", FONT) + 24
         xticks = time_ticks(xlo, xhi, most=max(3, min(8, int((x1 - x0) / wide))))
     else:
         wide = text_width(f"{xhi:,.0f}", FONT) + 30
