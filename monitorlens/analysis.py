@@ -14,7 +14,7 @@ Example::
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -149,8 +149,13 @@ def analyze(
     >>> a.commands.head(3)  # doctest: +SKIP
     """
     prov = provenance(events)
-    with ThreadPoolExecutor(1) as pool:  # Arrow hashes the keys, without the GIL, while pandas counts
-        hashed = pool.submit(bd.fingerprinted_keys, bd.keys_column(events), pattern_rules)
+    # Strategy: one worker thread does the key work, mostly Arrow kernels that release the
+    # GIL: it flattens and dictionary-encodes the keys while pandas counts the breakdowns
+    # here, then fingerprints them and builds the key tables while the rules run here (the
+    # rules need the flattened keys, not their patterns).
+    with ThreadPoolExecutor(1) as pool:
+        flat = pool.submit(bd.flatten_keys, bd.keys_column(events))
+        keyed = pool.submit(_key_tables, events, flat, pattern_rules, top)  # runs after flat
         counted = dict(
             overview=overview(events, prov),
             commands=bd.by_command(events),
@@ -162,19 +167,18 @@ def analyze(
             bursts=bd.bursts(events, freq),
             gaps=bd.gaps(events, top=top),
         )
-        keys = bd.key_table(events, pattern_rules, hashed.result())  # flattened and fingerprinted once, shared
-        patterns = pool.submit(bd.by_key_pattern, keys)  # numpy and Arrow work, while the rules run
-        hot = pool.submit(bd.hot_keys, keys, top=top)
-        findings = tuple(find_all(events, thresholds, Context.of(events, keys=keys.flat)))
-        return Analysis(
-            provenance=prov,
-            **counted,
-            key_patterns=patterns.result(),
-            hot_keys=hot.result(),
-            findings=findings,
-            thresholds=thresholds,
-            top=top,
-        )
+        findings = tuple(find_all(events, thresholds, Context.of(events, keys=flat.result())))
+        key_patterns, hot_keys = keyed.result()
+    return Analysis(provenance=prov, **counted, key_patterns=key_patterns, hot_keys=hot_keys,
+                    findings=findings, thresholds=thresholds, top=top)
+
+
+def _key_tables(events: pd.DataFrame, flat: Future[bd.FlatKeys], rules: PatternRules, top: int
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Key patterns and hot keys, from the keys flattened once (shared with the rules)."""
+    keys = flat.result()
+    table = bd.key_table(events, rules, (keys, bd.fingerprints(keys.keys, rules)))
+    return bd.by_key_pattern(table), bd.hot_keys(table, top=top)
 
 
 # ------------------------------------------------------------------------------ JSON

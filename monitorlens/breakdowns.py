@@ -546,7 +546,7 @@ _NUMBER = r"-?(?:[0-9]{1,7}|[0-9]{9}|[0-9]{11,12}|[0-9]{14,})"
 _PLAIN_KEY = rf"^(?:{_WORD}|{_NUMBER})(?::(?:{_WORD}|{_NUMBER})){{0,5}}$"  # < 7 colons: no IPv6
 
 
-def _fingerprints(keys: pa.Array, rules: PatternRules) -> np.ndarray:
+def fingerprints(keys: pa.Array, rules: PatternRules = DEFAULT_RULES) -> np.ndarray:
     """The fingerprint of each distinct key (an object array of str)."""
     out = np.empty(len(keys), dtype=object)
     plain = np.zeros(len(keys), dtype=bool)
@@ -589,7 +589,7 @@ def fingerprinted_keys(keys: pa.Array | pa.ChunkedArray, rules: PatternRules = D
                        ) -> tuple[FlatKeys, np.ndarray]:
     """The keys column flattened (:func:`flatten_keys`) and the fingerprint of each distinct key."""
     flat = flatten_keys(keys)
-    return flat, _fingerprints(flat.keys, rules)
+    return flat, fingerprints(flat.keys, rules)
 
 
 def key_table(events: pd.DataFrame, rules: PatternRules = DEFAULT_RULES,
@@ -599,8 +599,8 @@ def key_table(events: pd.DataFrame, rules: PatternRules = DEFAULT_RULES,
 
     >>> kt = key_table(events); by_key_pattern(kt), hot_keys(kt)  # doctest: +SKIP
     """
-    flat, fingerprints = keys if keys is not None else fingerprinted_keys(keys_column(events), rules)
-    codes, patterns = pd.factorize(fingerprints)
+    flat, prints = keys if keys is not None else fingerprinted_keys(keys_column(events), rules)
+    codes, patterns = pd.factorize(prints)
     cmd, cmds = codes_of(events["command"])
     client = codes_of(script_callers(events))[0] if len(events) else np.array([], np.int64)
     return KeyTable(

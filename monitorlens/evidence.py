@@ -231,7 +231,9 @@ def signatures(ctx: Context, pos: np.ndarray, skip: int = 0) -> tuple[np.ndarray
         return np.array([], np.int64), np.array([], np.int64)
     args = take_rows(ctx.arrow_args, pos)
     tail = pc.list_slice(args, skip) if skip else args
-    values = pc.replace_substring(pc.replace_substring(tail.values, b"\\", b"\\\\"), b"\x00", b"\\0")
+    values = tail.values
+    if pc.any(pc.match_substring(values, b"\x00")).as_py():  # else joining on NUL is already exact
+        values = pc.replace_substring(pc.replace_substring(values, b"\\", b"\\\\"), b"\x00", b"\\0")
     joined = pc.binary_join(pa.ListArray.from_arrays(tail.offsets, values), b"\x00")
     n = pc.list_value_length(tail).to_numpy(zero_copy_only=False)
     text = joined.dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)

@@ -321,3 +321,16 @@ def test_thresholds_have_defaults_and_docs() -> None:
                   if isinstance(n, ast.AnnAssign) and isinstance(doc, ast.Expr)]
     assert names and names == documented
     assert all(n.value is not None for n in body if isinstance(n, ast.AnnAssign))
+
+
+def test_call_signatures_tell_nul_bytes_from_separators() -> None:
+    from monitorlens.evidence import signatures
+
+    calls = [[b"SORT", b"k", b"a\x00", b"b"], [b"SORT", b"k", b"a", b"\x00b"], [b"SORT", b"k", b"a\x00", b"b"],
+             [b"SORT", b"k", b"a\\0", b"b"]]
+    lines = [format_line(1_795_641_000_000_000 + i, 0, "127.0.0.1:5", c) + b"\n" for i, c in enumerate(calls)]
+    ctx = Context.of(monitorlens.read_monitor(lines))
+    codes, first = signatures(ctx, ctx.where(["SORT"]), skip=1)
+    assert codes.tolist() == [0, 1, 0, 2] and first.tolist() == [0, 1, 3]
+    plain = Context.of(monitorlens.read_monitor([lines[0].replace(b"\\x00", b"x")] * 2))
+    assert signatures(plain, plain.where(["SORT"]))[0].tolist() == [0, 0]
