@@ -47,7 +47,9 @@ def time_axis(ax: Axes) -> None:
 
     lo, hi = ax.get_xlim()
     span = (hi - lo) * 86400  # matplotlib dates are days
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=6 if span < 10 else 9))
+    width = ax.get_position().width * ax.get_figure().get_figwidth()  # inches
+    most = max(3, min(9, int(width / (1.25 if span < 10 else 0.9))))  # labels must not touch
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=most))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: clock(mdates.num2date(x), span)))
 
 
@@ -141,8 +143,9 @@ def _points(size: Any) -> float:
     return float(FontProperties(size=size).get_size_in_points())
 
 
-def fit(fig: Figure, ax: Axes, notes_room: bool = False) -> None:
-    """Margins for the title, subtitle, tick labels, axis labels and an outside legend.
+def fit(fig: Figure, ax: Axes, notes_room: bool = False, notes: tuple[tuple[float, str], ...] = ()) -> None:
+    """Margins for the title, subtitle, tick labels, axis labels, an outside legend, and the
+    ``notes`` right of bars (each at a fraction of the axes' width).
 
     # Strategy: measure the texts with the font's metrics and set the margins once,
     # instead of matplotlib's constrained layout, which draws the figure one more time
@@ -161,6 +164,10 @@ def fit(fig: Figure, ax: Axes, notes_room: bool = False) -> None:
         right = 0.45 + max(_width_in(texts, rc["legend.fontsize"]) + 0.45,
                            _width_in([legend.get_title().get_text()], rc["legend.fontsize"]))
         right += 1.0 if notes_room else 0.0
+    for at, text in notes:  # the note must end inside the figure: left + at * axes + text <= width
+        room = width - 0.1 - left - _width_in([text], 9)
+        if at > 0 and room > 0:
+            right = max(right, width - left - room / at)
     top = 0.85 if ax.get_title(loc="left") else 0.3
     bottom = 0.3 + (0.3 if ax.get_xticklabels() or ax.get_xticks().size else 0) + (0.25 if ax.get_xlabel() else 0)
     fig.subplots_adjust(left=min(left / width, 0.5), right=max(1 - right / width, 0.55),
@@ -178,7 +185,13 @@ def figure(plot: Plot) -> Figure:
     with house_style():
         fig = Figure(figsize=(STYLE["figure.figsize"][0], plot.height))
         ax = draw(fig.add_subplot(), plot)
-        fit(fig, ax, plot.notes_room)
+        notes: tuple[tuple[float, str], ...] = ()
+        if plot.xscale == "linear" and plot.xlim is not None and plot.xlim[1] > 0:
+            notes = tuple((float(total) / plot.xlim[1] + 0.01, note) for layer in plot.layers
+                          if isinstance(layer, HBars) for total, note in zip(layer.totals, layer.notes))
+        fit(fig, ax, plot.notes_room, notes)
+        if plot.xscale == "time" and plot.xticks is None:
+            time_axis(ax)  # again, for the width the margins left
     return fig
 
 
