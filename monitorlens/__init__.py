@@ -80,7 +80,10 @@ _EXPORTS: dict[str, str] = {
     "make_report": "report",
     "make_chart": "report",
     "redact_line": "redact",
-    # charts (matplotlib Figures / Axes), for notebooks and tickets
+    # charts: Plots (SVG in a notebook, as in the report) and matplotlib Figures / Axes
+    "plot_of": "plots",
+    "client_plot": "plots",
+    "to_svg": "plots",
     "chart": "plots",
     "figure_bytes": "plots",
     "client_chart": "plots",
@@ -127,7 +130,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .ingest import MonitorStream, read_monitor
     from .patterns import PatternRules, fingerprint, key_patterns
     from .plots import client_chart, plot_connected_clients, plot_connection_growth
-    from .plots import chart, figure_bytes
+    from .plots import chart, client_plot, figure_bytes, plot_of, to_svg
     from .schema import Provenance, provenance, rejects
     from .store import convert, load, read_parquet, write_parquet
     from .summary import render_text

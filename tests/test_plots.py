@@ -120,6 +120,11 @@ def test_capture_text_stays_text() -> None:
     assert texts(svg).count(hostile) == 3  # the label, the note and the axis label, read back exactly
 
 
+def test_a_plot_shows_itself_in_a_notebook(analysis: ml.Analysis) -> None:
+    plot = plot_of("gaps", analysis)
+    assert plot._repr_svg_() == to_svg(plot)
+
+
 def test_empty_plots_say_so() -> None:
     empty = ml.analyze(ml.read_monitor([b"OK\n"]))
     for kind in KINDS:

@@ -134,6 +134,12 @@ class Plot:
     def empty(self) -> bool:
         return not self.layers
 
+    def _repr_svg_(self) -> str:
+        """In a notebook a Plot shows itself, drawn as the report draws it."""
+        from .svg import to_svg
+
+        return to_svg(self)
+
 
 def empty_plot(title: str, height: float = 4.6) -> Plot:
     """The chart of a table with no rows."""
