@@ -860,7 +860,8 @@ def _environment(kind: str) -> Any:
 
 
 def _svg_markup(svg: str) -> Any:
-    """A chart's SVG for the HTML page: already sanitized by :mod:`monitorlens.report_charts`."""
+    """A chart's SVG for the HTML page: written by :mod:`monitorlens.plots.svg` (every text
+    escaped) and passed through :func:`monitorlens.plots.style.inline_svg`."""
     import markupsafe
 
     return markupsafe.Markup(svg)

@@ -229,10 +229,13 @@ def _legend_width(plot: Plot, entries: list[tuple[str, str, str]]) -> float:
     return max(28 + widest, text_width(plot.legend_title, SMALL)) + 8
 
 
+def _legend_height(plot: Plot, entries: list[tuple[str, str, str]]) -> float:
+    return SMALL * 1.6 * (len(entries) + bool(plot.legend_title)) + 6
+
+
 def _legend(plot: Plot, entries: list[tuple[str, str, str]], x: float, y: float, box: bool) -> list[str]:
     row = SMALL * 1.6
-    width = _legend_width(plot, entries)
-    height = row * (len(entries) + bool(plot.legend_title)) + 6
+    width, height = _legend_width(plot, entries), _legend_height(plot, entries)
     out = ['<g class="legend">']
     if box:
         out.append(f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(width)}" height="{_n(height)}" fill="#fff" '
@@ -370,16 +373,7 @@ def to_svg(plot: Plot) -> str:
                 for total, note in zip(bars.totals, bars.notes)]
         x1 -= max(0.0, max(ends, default=0.0) - (WIDTH - 8))
     sx = _Scale(xlo, xhi, x0, x1, log=plot.xscale == "log")
-    if plot.xticks is not None:
-        xticks = [(float(v), t) for v, t in plot.xticks if xlo <= v <= xhi]
-    elif plot.xscale == "time":
-        wide = text_width("00:00:00.000" if xhi - xlo < 10 else "00-00 00:00", FONT) + 24
-        xticks = time_ticks(xlo, xhi, most=max(3, min(8, int((x1 - x0) / wide))))
-    else:
-        wide = text_width(f"{xhi:,.0f}", FONT) + 30
-        values = nice_ticks(xlo, xhi, most=max(3, min(8, int((x1 - x0) / wide))))
-        step = values[1] - values[0] if len(values) > 1 else 1.0
-        xticks = [(v, number_text(v, step)) for v in values]
+    xticks = _x_ticks(plot, xlo, xhi, x1 - x0)
     grid = [f'<line x1="{_n(sx(v))}" y1="{_n(y0)}" x2="{_n(sx(v))}" y2="{_n(y1)}"/>' for v, _ in xticks]
     if bars is None:
         sy = _Scale(sy_lo, sy_hi, y1, y0)
@@ -389,7 +383,7 @@ def to_svg(plot: Plot) -> str:
     else:
         sy = _Scale(0.0, 1.0, y1, y0)
         n = max(len(bars.labels), 1)
-        slot = (y1 - y0) / (n + 0.1)  # matplotlib leaves half a slot's margin at both ends... nearly
+        slot = (y1 - y0) / (n + 0.1)  # a twentieth of a slot of margin above and below
         rows = [y0 + slot * (i + 0.55) for i in range(len(bars.labels))]
     out.append(f'<g stroke="{GRID}" stroke-width="{_n(0.8 * PX)}">' + "".join(grid) + "</g>")
     for layer in plot.layers:
@@ -397,27 +391,46 @@ def to_svg(plot: Plot) -> str:
             out += _hbars(layer, sx, rows, slot)
         else:
             out += _layer(layer, sx, sy, y0, y1)
-    # axes: left and bottom spines, ticks and their labels
-    out.append(f'<path d="M{_n(x0)} {_n(y0)} L{_n(x0)} {_n(y1)} L{_n(x1)} {_n(y1)}" fill="none" stroke="{INK}" '
-               f'stroke-width="{_n(0.8 * PX)}"/>')
+    ys = [(rows[int(v)] if bars is not None else float(sy(v)), t) for v, t in ylabels]
+    out += _marks(plot, [(float(sx(v)), t) for v, t in xticks], ys, (x0, y0, x1, y1))
+    if entries and plot.legend == "outside":
+        out += _legend(plot, entries, x1 + (100 if plot.notes_room else 10), y0, box=False)
+    elif entries:
+        out += _legend(plot, entries, x1 - _legend_width(plot, entries) - 8,
+                       y1 - _legend_height(plot, entries) - 8, box=True)
+    return "\n".join(out + ["</svg>"]) + "\n"
+
+
+def _x_ticks(plot: Plot, lo: float, hi: float, width: float) -> list[tuple[float, str]]:
+    """The x ticks (value, label): the Plot's own, or as many round ones as fit in ``width`` px."""
+    if plot.xticks is not None:
+        return [(float(v), t) for v, t in plot.xticks if lo <= v <= hi]
+    if plot.xscale == "time":
+        wide = text_width("00:00:00.000" if hi - lo < 10 else "00-00 00:00", FONT) + 24
+        return time_ticks(lo, hi, most=max(3, min(8, int(width / wide))))
+    wide = text_width(f"{hi:,.0f}", FONT) + 30
+    values = nice_ticks(lo, hi, most=max(3, min(8, int(width / wide))))
+    step = values[1] - values[0] if len(values) > 1 else 1.0
+    return [(v, number_text(v, step)) for v in values]
+
+
+def _marks(plot: Plot, xs: list[tuple[float, str]], ys: list[tuple[float, str]],
+           box: tuple[float, float, float, float]) -> list[str]:
+    """The left and bottom spines, the ticks at pixel positions ``xs``/``ys`` with their
+    labels, and the axis labels, around the plot area ``box`` (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = box
     tick = 3.5 * PX
-    for v, t in xticks:
-        x = float(sx(v))
+    out = [f'<path d="M{_n(x0)} {_n(y0)} L{_n(x0)} {_n(y1)} L{_n(x1)} {_n(y1)}" fill="none" stroke="{INK}" '
+           f'stroke-width="{_n(0.8 * PX)}"/>']
+    for x, t in xs:
         out.append(f'<line x1="{_n(x)}" y1="{_n(y1)}" x2="{_n(x)}" y2="{_n(y1 + tick)}" stroke="{INK}"/>')
         out.append(_text(x, y1 + tick + FONT * 1.05, t, FONT, anchor="middle"))
-    for v, t in ylabels:
-        y = rows[int(v)] if bars is not None else float(sy(v))
+    for y, t in ys:
         out.append(f'<line x1="{_n(x0 - tick)}" y1="{_n(y)}" x2="{_n(x0)}" y2="{_n(y)}" stroke="{INK}"/>')
         out.append(_text(x0 - tick - 3, y, t, FONT, anchor="end", middle=True))
     if plot.xlabel:
         out.append(_text((x0 + x1) / 2, y1 + tick + FONT * 2.6, plot.xlabel, FONT, anchor="middle"))
     if plot.ylabel:
         out.append(_text(18, (y0 + y1) / 2, plot.ylabel, FONT, anchor="middle", rotate=True, middle=True))
-    if entries and plot.legend == "outside":
-        out += _legend(plot, entries, x1 + (100 if plot.notes_room else 10), y0, box=False)
-    elif entries:
-        row = SMALL * 1.6
-        height_ = row * (len(entries) + bool(plot.legend_title)) + 6
-        out += _legend(plot, entries, x1 - _legend_width(plot, entries) - 8, y1 - height_ - 8, box=True)
-    return "\n".join(out + ["</svg>"]) + "\n"
+    return out
 

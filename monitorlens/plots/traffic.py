@@ -3,8 +3,8 @@ patterns, gaps; and the registry the report and ``python -m monitorlens plot`` s
 
 Each ``*_plot`` function turns a table of the analysis into a :class:`~.model.Plot` (title
 with the time range and units, labels cut to fit); each ``plot_*`` function draws it on a
-matplotlib ``Axes`` (notebooks). :func:`chart` is the matplotlib figure of one KIND,
-:func:`chart_svg` its SVG (the report's, without matplotlib).
+matplotlib ``Axes`` (notebooks). :func:`plot_of` is the Plot of one KIND (the report
+writes it as SVG with :func:`~.svg.to_svg`), :func:`chart` its matplotlib figure.
 
 Example::
 
