@@ -217,19 +217,19 @@ POSTMORTEM = [
     started; `bursts` lists the seconds far above the usual rate and who sent them (none when
     the load was steady rather than spiky).
     """),
-    code('ml.chart("traffic", a)'),
+    code('ml.plot_of("traffic", a)'),
     code("a.bursts"),
     md("""
     **5. Commands.** Which commands made the traffic, with their share and rate; remember that
     MONITOR counts calls, not their cost (one KEYS can cost more than a million GETs).
     """),
-    code('ml.chart("commands", a)'),
+    code('ml.plot_of("commands", a)'),
     code("a.commands.head(10)"),
     md("""
     **6. Clients, with names.** Who sent the commands (the lines their Lua scripts ran are
     credited to them); then the same by application, since one leaking app has many connections.
     """),
-    code('ml.chart("clients", a)'),
+    code('ml.plot_of("clients", a)'),
     code("""
     a.clients[["client", "name", "count", "share", "rate_per_s", "command_mix"]].head(10)
     """),
@@ -242,7 +242,7 @@ POSTMORTEM = [
     **7. Key patterns.** Keys folded into patterns (`session:{uuid}`, `user:{int}:profile`) show
     which part of the data is hot; hot keys are the single busiest keys.
     """),
-    code('ml.chart("key-patterns", a)'),
+    code('ml.plot_of("key-patterns", a)'),
     code('a.key_patterns[["pattern", "count", "share", "keys", "read_share", "command_mix"]].head(10)'),
     code("a.hot_keys"),
     md("""
@@ -276,8 +276,9 @@ POSTMORTEM = [
     pd.DataFrame([{"severity": f.severity, "code": f.code, "title": f.title} for f in client_findings])
     """),
     md("""
-    **10. A chart for the ticket.** Every chart above is a matplotlib figure; `ml.figure_bytes`
-    saves it as PNG (or SVG) to attach to the ticket.
+    **10. A chart for the ticket.** Every chart above is the report's own (a `Plot`, drawn as
+    SVG); `ml.chart` draws the same with matplotlib and `ml.figure_bytes` saves it as PNG to
+    attach to the ticket (`ml.to_svg` gives the SVG).
     """),
     code("""
     png = OUT / "traffic.png"

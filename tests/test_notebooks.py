@@ -58,7 +58,9 @@ def texts(nb: nbformat.NotebookNode) -> str:
 
 
 def images(nb: nbformat.NotebookNode) -> int:
-    return sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    """Charts shown: matplotlib figures (PNG) and Plots (SVG, as the report draws them)."""
+    return sum(bool({"image/png", "image/svg+xml"} & set(o.get("data", {})))
+               for c in nb.cells for o in c.get("outputs", []))
 
 
 def printed(nb: nbformat.NotebookNode) -> str:
