@@ -18,14 +18,14 @@ from xml.etree import ElementTree
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import monitorlens as ml
 from monitorlens.clientlist import read_client_list
 from monitorlens.clients import attach_names
 from monitorlens.plots import CLIENT_CHARTS, KINDS, client_plot, figure, figure_bytes, plot_of, to_svg
-from monitorlens.plots.model import HBars, Line, Plot, Stack
+from monitorlens.plots.model import HBars, Line, Part, Plot, Stack
 from monitorlens.plots.style import COLORS
 from monitorlens.plots.svg import nice_ticks, text_width, time_ticks
 
@@ -138,6 +138,20 @@ def test_both_renderers_show_the_same_texts(analysis: ml.Analysis, snapshots: pd
         assert legend and set(legend) <= set(texts(to_svg(plot)))
         assert ax.get_title(loc="left") == plot.title and ax.get_xlabel() == plot.xlabel
     assert figure_bytes(figure(plot_of("gaps", analysis)), "png")[:4] == b"\x89PNG"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=30), st.integers(0, 10**12)), min_size=1, max_size=12),
+       st.text(st.characters(codec=None, exclude_categories=()), max_size=40))
+@example([("k\x00\ufffe", 1)], "\ud800\uffff\u202e")
+def test_any_labels_and_values_make_well_formed_svg(rows: list[tuple[str, int]], title: str) -> None:
+    labels, values = zip(*rows)
+    widths = np.array(values, dtype=float)
+    plot = Plot(title, title, (HBars(labels, (Part(widths, COLORS[0], title),), labels),), xlabel=title,
+                xlim=(0, float(widths.max()) * 1.18 or 1), legend="inside")
+    svg = to_svg(plot)
+    parsed(svg)  # well-formed XML whatever the text: control characters are shown escaped
+    assert not re.search(r'="[^"]*\b(nan|inf)\b', svg)  # every coordinate a number
 
 
 @settings(max_examples=200, deadline=None)

@@ -17,12 +17,14 @@ Example::
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from html import escape
 
 import numpy as np
 
+from ..findings import printable
 from .model import HBars, Hist, Line, Note, Plot, Rule, Stack, Stems
 from .style import STYLE, clock
 
@@ -198,7 +200,16 @@ def _text(x: float, y: float, text: str, size: float, *, anchor: str = "start", 
         attrs.append('dy="0.35em"')
     if rotate:
         attrs.append(f'transform="rotate(-90 {_n(x)} {_n(y)})"')
-    return f"<text {' '.join(attrs)}>{escape(text, quote=True)}</text>"
+    return f"<text {' '.join(attrs)}>{_xml(text)}</text>"
+
+
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # after printable(): what XML 1.0 still forbids
+
+
+def _xml(text: str) -> str:
+    """Text as XML character data: escaped, and control characters (not allowed in XML)
+    and bidi overrides shown as ``\\xNN`` / ``\\uNNNN``, as everywhere in monitorlens."""
+    return escape(_NOT_XML.sub(lambda m: f"\\u{ord(m[0]):04x}", printable(text)), quote=True)
 
 
 def _path(points: Sequence[tuple[float, float]] | np.ndarray, close: bool = False) -> str:
@@ -355,8 +366,8 @@ def to_svg(plot: Plot) -> str:
     y1 = height - (30 + (0 if plot.empty else 30) + (25 if plot.xlabel else 0))
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(WIDTH)}" height="{_n(height)}" '
            f'viewBox="0 0 {_n(WIDTH)} {_n(height)}" font-family="{FAMILY}" role="img" '
-           f'aria-label="{escape(plot.title, quote=True)}">',
-           f"<title>{escape(plot.title)}: {escape(plot.subtitle)}</title>",
+           f'aria-label="{_xml(plot.title)}">',
+           f"<title>{_xml(plot.title)}: {_xml(plot.subtitle)}</title>",
            f'<rect width="{_n(WIDTH)}" height="{_n(height)}" fill="#fff"/>',
            _text(x0, y0 - 24 * PX, plot.title, TITLE, bold=True),
            _text(x0, y0 - 8 * PX, plot.subtitle, SUBTITLE, fill=SOFT)]
