@@ -39,6 +39,19 @@ def test_ingest_keeps_rejects_in_parquet(tmp_path: Path) -> None:
     assert rej[["line", "reason"]].values.tolist() == [[2, "binary-garbage"], [3, "truncated"]]
 
 
+def test_only_the_command_process_freezes_the_garbage_collector(tmp_path: Path) -> None:
+    import gc
+
+    capture = str(SAMPLES / "grammar" / "monitor.txt")
+    assert main(["summary", capture]) == 0 and gc.get_freeze_count() == 0  # a library call: untouched
+    script = ("import gc, sys; from monitorlens.cli import main\n"
+              "sys.argv = ['monitorlens', 'summary', sys.argv[1]]; rc = main()\n"
+              "print(rc, gc.get_freeze_count() > 0, file=sys.stderr)\n")
+    run = subprocess.run([sys.executable, "-c", script, capture], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=120)
+    assert run.stderr.split()[-2:] == ["0", "True"], run.stderr
+
+
 def test_ingest_never_imports_pandas(tmp_path: Path) -> None:
     # pandas takes about half a second to import: more than parsing a small capture.
     # The grammar sample has lines of the reference parser's path too.
