@@ -176,8 +176,7 @@ def analyze(
 def _key_tables(events: pd.DataFrame, flat: Future[bd.FlatKeys], rules: PatternRules, top: int
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Key patterns and hot keys, from the keys flattened once (shared with the rules)."""
-    keys = flat.result()
-    table = bd.key_table(events, rules, (keys, bd.fingerprints(keys.keys, rules)))
+    table = bd.key_table(events, rules, flat.result())
     return bd.by_key_pattern(table), bd.hot_keys(table, top=top)
 
 

@@ -140,15 +140,22 @@ def _dense_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lookup[values], present
 
 
-def _pair_counts(a: np.ndarray, b: np.ndarray) -> pd.Series:
-    """Counts of each (a, b) code pair present, as a Series with a 2-level index, biggest first
-    (ties: the pair seen first comes first, whatever the order of the categories)."""
+def _pair_codes(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int, bool]:
+    """One code ``a * width + b`` per pair of codes (pairs with a null, -1, dropped), the
+    width, and whether every possible pair fits a bincount (:data:`DENSE_PAIRS`)."""
     if len(a) and (a.min() < 0 or b.min() < 0):
         ok = (a >= 0) & (b >= 0)
         a, b = a[ok], b[ok]
     width = int(b.max()) + 1 if len(b) else 1
-    pair = a * width + b
-    if len(pair) and (int(a.max()) + 1) * width <= DENSE_PAIRS:
+    dense = bool(len(a)) and (int(a.max()) + 1) * width <= DENSE_PAIRS
+    return a * width + b, width, dense
+
+
+def _pair_counts(a: np.ndarray, b: np.ndarray) -> pd.Series:
+    """Counts of each (a, b) code pair present, as a Series with a 2-level index, biggest first
+    (ties: the pair seen first comes first, whatever the order of the categories)."""
+    pair, width, dense_pairs = _pair_codes(a, b)
+    if dense_pairs:
         dense = np.bincount(pair)
         seen = np.full(len(dense), len(pair), dtype=np.int64)
         np.minimum.at(seen, pair, np.arange(len(pair)))
@@ -165,14 +172,9 @@ def _pair_counts(a: np.ndarray, b: np.ndarray) -> pd.Series:
 
 def _distinct(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     """For each group code of ``a`` in 0..n-1, the number of distinct ``b`` codes."""
-    if len(a) and (a.min() < 0 or b.min() < 0):
-        ok = (a >= 0) & (b >= 0)
-        a, b = a[ok], b[ok]
-    if not len(a):
+    pair, width, dense = _pair_codes(a, b)
+    if not len(pair):
         return np.zeros(n, dtype=np.int64)
-    width = int(b.max()) + 1
-    pair = a * width + b
-    dense = (int(a.max()) + 1) * width <= DENSE_PAIRS
     present = np.flatnonzero(np.bincount(pair)) if dense else pd.unique(pair)
     return np.bincount(present // width, minlength=n)
 
@@ -546,7 +548,7 @@ _NUMBER = r"-?(?:[0-9]{1,7}|[0-9]{9}|[0-9]{11,12}|[0-9]{14,})"
 _PLAIN_KEY = rf"^(?:{_WORD}|{_NUMBER})(?::(?:{_WORD}|{_NUMBER})){{0,5}}$"  # < 7 colons: no IPv6
 
 
-def fingerprints(keys: pa.Array, rules: PatternRules = DEFAULT_RULES) -> np.ndarray:
+def _fingerprints(keys: pa.Array, rules: PatternRules) -> np.ndarray:
     """The fingerprint of each distinct key (an object array of str)."""
     out = np.empty(len(keys), dtype=object)
     plain = np.zeros(len(keys), dtype=bool)
@@ -585,22 +587,14 @@ class KeyTable:
         return self.pattern_of_key[self.flat.key]
 
 
-def fingerprinted_keys(keys: pa.Array | pa.ChunkedArray, rules: PatternRules = DEFAULT_RULES
-                       ) -> tuple[FlatKeys, np.ndarray]:
-    """The keys column flattened (:func:`flatten_keys`) and the fingerprint of each distinct key."""
-    flat = flatten_keys(keys)
-    return flat, fingerprints(flat.keys, rules)
-
-
-def key_table(events: pd.DataFrame, rules: PatternRules = DEFAULT_RULES,
-              keys: tuple[FlatKeys, np.ndarray] | None = None) -> KeyTable:
-    """The :class:`KeyTable` of the events (keys flattened and fingerprinted once); ``keys``
-    is their :func:`fingerprinted_keys` when already computed.
+def key_table(events: pd.DataFrame, rules: PatternRules = DEFAULT_RULES, flat: FlatKeys | None = None) -> KeyTable:
+    """The :class:`KeyTable` of the events (keys flattened and fingerprinted once); ``flat``
+    is their :func:`flatten_keys` when already computed.
 
     >>> kt = key_table(events); by_key_pattern(kt), hot_keys(kt)  # doctest: +SKIP
     """
-    flat, prints = keys if keys is not None else fingerprinted_keys(keys_column(events), rules)
-    codes, patterns = pd.factorize(prints)
+    flat = flat if flat is not None else flat_keys(events)
+    codes, patterns = pd.factorize(_fingerprints(flat.keys, rules))
     cmd, cmds = codes_of(events["command"])
     client = codes_of(script_callers(events))[0] if len(events) else np.array([], np.int64)
     return KeyTable(
