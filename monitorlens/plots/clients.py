@@ -32,6 +32,7 @@ from ..clients import (
 )
 from ..errors import InputError
 from .model import HBars, Hist, Line, Note, Part, Plot, Rule, Stack, empty_plot
+from .mpl import draw, figure
 from .style import COLORS, label, naive_utc, palette, time_range
 
 if TYPE_CHECKING:
@@ -51,12 +52,6 @@ __all__ = [
     "client_plot",
     "client_chart",
 ]
-
-
-def _on(ax: Axes, plot: Plot) -> Axes:
-    from .mpl import draw
-
-    return draw(ax, plot)
 
 
 def _shown(value: object) -> str:
@@ -101,7 +96,7 @@ def plot_connected_clients(ax: Axes, snapshots: pd.DataFrame, by: str = "name", 
 
     >>> plot_connected_clients(ax, read_client_list("clients.log.gz"))  # doctest: +SKIP
     """
-    return _on(ax, connected_clients_plot(snapshots, by, top))
+    return draw(ax, connected_clients_plot(snapshots, by, top))
 
 
 def connection_growth_plot(
@@ -161,7 +156,7 @@ def plot_connection_growth(
     >>> plot_connection_growth(ax, client_counts(df, "name"))  # doctest: +SKIP
     >>> plot_connection_growth(ax, read_connection_counts("connections.csv"), by=None)  # doctest: +SKIP
     """
-    return _on(ax, connection_growth_plot(counts, by, trends=trends, top=top, thresholds=thresholds))
+    return draw(ax, connection_growth_plot(counts, by, trends=trends, top=top, thresholds=thresholds))
 
 
 _DURATIONS = ((0, "0 s"), (1, "1 s"), (10, "10 s"), (60, "1 min"), (600, "10 min"), (3600, "1 h"),
@@ -200,7 +195,7 @@ def plot_idle_age(ax: Axes, snapshots: pd.DataFrame, thresholds: ClientThreshold
 
     >>> plot_idle_age(ax, read_client_list("clients.log.gz"))  # doctest: +SKIP
     """
-    return _on(ax, idle_age_plot(snapshots, thresholds))
+    return draw(ax, idle_age_plot(snapshots, thresholds))
 
 
 def output_buffers_plot(snapshots: pd.DataFrame, top: int = 10, thresholds: ClientThresholds = DEFAULTS) -> Plot:
@@ -233,7 +228,7 @@ def plot_output_buffers(
 
     >>> plot_output_buffers(ax, read_client_list("clients.log.gz"))  # doctest: +SKIP
     """
-    return _on(ax, output_buffers_plot(snapshots, top, thresholds))
+    return draw(ax, output_buffers_plot(snapshots, top, thresholds))
 
 
 # ------------------------------------------------------------------------------ registry
@@ -273,6 +268,4 @@ def client_chart(kind: str, snapshots: pd.DataFrame, thresholds: ClientThreshold
     >>> client_chart("growth", read_client_list("clients.log.gz"))  # doctest: +SKIP
     <Figure size 1000x460 with 1 Axes>
     """
-    from .mpl import figure
-
     return figure(client_plot(kind, snapshots, thresholds))

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from .model import HBars, Hist, Line, Note, Plot, Rule, Stack, Stems
-from .style import STYLE, clock
+from .style import MUTED_COLOR, NOTE_COLOR, STYLE, SUBTITLE_COLOR, clock
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -37,7 +37,7 @@ def titled(ax: Axes, title: str, subtitle: str) -> None:
     """A bold title with the time range (and units) under it in plain text."""
     ax.set_title(title, loc="left", pad=24)
     ax.annotate(subtitle, xy=(0, 1), xycoords="axes fraction", xytext=(0, 8), textcoords="offset points",
-                fontsize=10, color="#4d5156", va="bottom", ha="left", annotation_clip=False)
+                fontsize=10, color=SUBTITLE_COLOR, va="bottom", ha="left", annotation_clip=False)
 
 
 def time_axis(ax: Axes) -> None:
@@ -62,7 +62,7 @@ def _hbars(ax: Axes, bars: HBars, xmax: float) -> None:
     ax.set_yticks(y, list(bars.labels))
     ax.grid(axis="y", visible=False)
     for yi, total, note in zip(y, left, bars.notes):
-        ax.text(total + xmax * 0.01, yi, note, va="center", fontsize=9, color="#3c4043")
+        ax.text(total + xmax * 0.01, yi, note, va="center", fontsize=9, color=NOTE_COLOR)
 
 
 def _layer(ax: Axes, layer: object, xmax: float) -> None:
@@ -95,7 +95,7 @@ def draw(ax: Axes, plot: Plot) -> Axes:
     """
     if plot.empty:
         titled(ax, plot.title, plot.subtitle)
-        ax.text(0.5, 0.5, "nothing to show", ha="center", va="center", transform=ax.transAxes, color="#6f7782")
+        ax.text(0.5, 0.5, "nothing to show", ha="center", va="center", transform=ax.transAxes, color=MUTED_COLOR)
         ax.set_xticks([])
         ax.set_yticks([])
         return ax

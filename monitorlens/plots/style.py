@@ -45,6 +45,9 @@ STYLE: Mapping[str, Any] = {
     "axes.prop_cycle": __import__("cycler").cycler(color=COLORS),
 }
 OTHER_COLOR = "#c5c9cf"
+SUBTITLE_COLOR = "#4d5156"  # the time range under a title
+NOTE_COLOR = "#3c4043"  # the note right of a bar
+MUTED_COLOR = "#6f7782"  # "nothing to show"
 LABEL_MAX = 42  # characters of a label before it is cut with "…"
 
 

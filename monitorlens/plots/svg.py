@@ -26,7 +26,7 @@ import numpy as np
 
 from ..findings import printable
 from .model import HBars, Hist, Line, Note, Plot, Rule, Stack, Stems
-from .style import STYLE, clock
+from .style import MUTED_COLOR, NOTE_COLOR, STYLE, SUBTITLE_COLOR, clock
 
 DPI = float(STYLE["figure.dpi"])
 PX = DPI / 72  # pixels per point
@@ -35,7 +35,7 @@ FONT = STYLE["font.size"] * PX
 TITLE = STYLE["axes.titlesize"] * PX
 SMALL = STYLE["legend.fontsize"] * PX
 SUBTITLE = 10 * PX
-INK, SOFT, GRID = "#1f2124", "#4d5156", STYLE["grid.color"]
+INK, GRID = "#1f2124", STYLE["grid.color"]
 FAMILY = "DejaVu Sans, Verdana, Geneva, sans-serif"
 
 # Advance widths of DejaVu Sans (the font matplotlib draws with) for " " to "~", in
@@ -300,7 +300,7 @@ def _hbars(layer: HBars, sx: _Scale, rows: list[float], slot: float) -> list[str
         left = left + widths
     room = (sx.hi - sx.lo) * 0.01
     for y, total, note in zip(rows, left, layer.notes):
-        out.append(_text(sx(total + room), y, note, SMALL, fill="#3c4043", middle=True))
+        out.append(_text(sx(total + room), y, note, SMALL, fill=NOTE_COLOR, middle=True))
     return out
 
 
@@ -370,11 +370,11 @@ def to_svg(plot: Plot) -> str:
            f"<title>{_xml(plot.title)}: {_xml(plot.subtitle)}</title>",
            f'<rect width="{_n(WIDTH)}" height="{_n(height)}" fill="#fff"/>',
            _text(x0, y0 - 24 * PX, plot.title, TITLE, bold=True),
-           _text(x0, y0 - 8 * PX, plot.subtitle, SUBTITLE, fill=SOFT)]
+           _text(x0, y0 - 8 * PX, plot.subtitle, SUBTITLE, fill=SUBTITLE_COLOR)]
     if plot.empty:
         out.append(f'<rect x="{_n(x0)}" y="{_n(y0)}" width="{_n(x1 - x0)}" height="{_n(y1 - y0)}" fill="none" '
-                   'stroke="#1f2124" stroke-width="1"/>')
-        out.append(_text((x0 + x1) / 2, (y0 + y1) / 2, "nothing to show", FONT, anchor="middle", fill="#6f7782",
+                   f'stroke="{INK}" stroke-width="1"/>')
+        out.append(_text((x0 + x1) / 2, (y0 + y1) / 2, "nothing to show", FONT, anchor="middle", fill=MUTED_COLOR,
                          middle=True))
         return "\n".join(out + ["</svg>"]) + "\n"
     xlo, xhi = _xlim(plot)

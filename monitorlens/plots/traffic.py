@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..errors import InputError
 from .model import HBars, Part, Plot, Stack, Stems, empty_plot
+from .mpl import draw, figure
 from .style import COLORS, OTHER_COLOR, label, naive_utc, palette, time_range
 
 if TYPE_CHECKING:
@@ -30,12 +31,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from ..analysis import Analysis
-
-
-def _on(ax: Axes, plot: Plot) -> Axes:
-    from .mpl import draw
-
-    return draw(ax, plot)
 
 
 def traffic_plot(timeline: pd.DataFrame) -> Plot:
@@ -64,7 +59,7 @@ def plot_traffic(ax: Axes, timeline: pd.DataFrame) -> Axes:
 
     >>> plot_traffic(ax, analysis.timeline)  # doctest: +SKIP
     """
-    return _on(ax, traffic_plot(timeline))
+    return draw(ax, traffic_plot(timeline))
 
 
 def _span_of(table: pd.DataFrame) -> str:
@@ -97,7 +92,7 @@ def plot_top_commands(ax: Axes, commands: pd.DataFrame, top: int = 10) -> Axes:
 
     >>> plot_top_commands(ax, analysis.subcommands)  # doctest: +SKIP
     """
-    return _on(ax, top_commands_plot(commands, top))
+    return draw(ax, top_commands_plot(commands, top))
 
 
 def client_label(client: Any, name: Any) -> str:
@@ -121,7 +116,7 @@ def plot_top_clients(ax: Axes, clients: pd.DataFrame, top: int = 10) -> Axes:
 
     >>> plot_top_clients(ax, analysis.clients)  # doctest: +SKIP
     """
-    return _on(ax, top_clients_plot(clients, top))
+    return draw(ax, top_clients_plot(clients, top))
 
 
 def key_patterns_plot(patterns: pd.DataFrame, top: int = 10) -> Plot:
@@ -148,7 +143,7 @@ def plot_key_patterns(ax: Axes, patterns: pd.DataFrame, top: int = 10) -> Axes:
 
     >>> plot_key_patterns(ax, analysis.key_patterns)  # doctest: +SKIP
     """
-    return _on(ax, key_patterns_plot(patterns, top))
+    return draw(ax, key_patterns_plot(patterns, top))
 
 
 def gaps_plot(gaps: pd.DataFrame, span: tuple[Any, Any] | None = None) -> Plot:
@@ -171,7 +166,7 @@ def plot_gaps(ax: Axes, gaps: pd.DataFrame, span: tuple[Any, Any] | None = None)
 
     >>> plot_gaps(ax, analysis.gaps, span=(analysis.overview.first, analysis.overview.last))  # doctest: +SKIP
     """
-    return _on(ax, gaps_plot(gaps, span))
+    return draw(ax, gaps_plot(gaps, span))
 
 
 # ------------------------------------------------------------------------------ registry
@@ -208,6 +203,4 @@ def chart(kind: str, analysis: Analysis) -> Figure:
     >>> chart("commands", analyze(load("capture.txt")))  # doctest: +SKIP
     <Figure size 1000x460 with 1 Axes>
     """
-    from .mpl import figure
-
     return figure(plot_of(kind, analysis))
