@@ -237,6 +237,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     ns.standalone = argv is None  # this process is the command (python -m monitorlens, the script)
+    code = _run(ns)
+    if ns.standalone:
+        _leave(code)
+    return code
+
+
+def _run(ns: argparse.Namespace) -> int:
     handler: Handler = ns.handler
     try:
         return handler(ns)
@@ -249,3 +256,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _leave(code: int) -> None:
+    """End this process now that the command is done: every file it wrote is closed (each
+    command closes its own), so only the output streams are flushed. The interpreter's
+    teardown of numpy, pyarrow and pandas would take 0.07 to 0.15 s more, and do nothing."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None and not stream.closed:
+                stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can reach the reader
+            pass
+    os._exit(code)

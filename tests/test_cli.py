@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -44,12 +45,30 @@ def test_only_the_command_process_freezes_the_garbage_collector(tmp_path: Path) 
 
     capture = str(SAMPLES / "grammar" / "monitor.txt")
     assert main(["summary", capture]) == 0 and gc.get_freeze_count() == 0  # a library call: untouched
-    script = ("import gc, sys; from monitorlens.cli import main\n"
-              "sys.argv = ['monitorlens', 'summary', sys.argv[1]]; rc = main()\n"
-              "print(rc, gc.get_freeze_count() > 0, file=sys.stderr)\n")
+    # main() ends the process when it is the command: look at the collector on the way out.
+    script = ("import gc, os, sys; from monitorlens.cli import main\n"
+              "leave = os._exit\n"
+              "os._exit = lambda rc: (print(rc, gc.get_freeze_count() > 0, file=sys.stderr, flush=True), leave(rc))\n"
+              "sys.argv = ['monitorlens', 'summary', sys.argv[1]]; main()\n")
     run = subprocess.run([sys.executable, "-c", script, capture], capture_output=True, text=True, cwd=tmp_path,
                          timeout=120)
     assert run.stderr.split()[-2:] == ["0", "True"], run.stderr
+
+
+def test_the_command_process_ends_with_its_output_flushed_and_its_exit_code(tmp_path: Path) -> None:
+    # The process skips the interpreter's teardown: nothing written may be lost on the way.
+    capture = str(SAMPLES / "grammar" / "monitor.txt")
+    assert main(["summary", capture]) == 0  # a library call returns
+    out = tmp_path / "c.parquet"
+    run = subprocess.run([sys.executable, "-m", "monitorlens", "summary", capture, "--json"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 0 and json.loads(run.stdout)["events"] > 0, run.stderr
+    run = subprocess.run([sys.executable, "-m", "monitorlens", "ingest", capture, "-o", str(out)],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 0 and "events" in run.stdout and len(monitorlens.load(out)) > 0
+    run = subprocess.run([sys.executable, "-m", "monitorlens", "summary", str(tmp_path / "missing.txt")],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 1 and "no such file" in run.stderr
 
 
 def test_ingest_never_imports_pandas(tmp_path: Path) -> None:
