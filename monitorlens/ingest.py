@@ -249,8 +249,9 @@ class MonitorStream:
             pending.append((pool.submit(parse_block, block, next_line, final=reader.at_end), bytes_in + len(block)))
             next_line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
             bytes_in += len(block)
-            # One result out per block in, so the workers get a new block between two writes.
-            if len(pending) > 2 * self.workers or pending[0][0].done():
+            # Every result that is ready goes out (to be written) before the next read, so
+            # that no backlog of writes is left for the end, when the workers are idle.
+            while pending and (len(pending) > 2 * self.workers or pending[0][0].done()):
                 future, done = pending.popleft()
                 yield future.result(), done
         for future, done in pending:
