@@ -76,6 +76,15 @@ def lists(offsets: np.ndarray, values: pa.Array) -> pa.ListArray:
     return pa.ListArray.from_arrays(numeric(offsets, "int32"), values)
 
 
+def whole(column: pa.ChunkedArray) -> pa.Array:
+    """A column as one array: its only chunk as it is (``combine_chunks`` would copy it).
+
+    >>> whole(pa.chunked_array([[1], [2]])).to_pylist()
+    [1, 2]
+    """
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def to_numpy(values: pa.Array) -> np.ndarray:
     """An Arrow array of integers without nulls as a zero-copy numpy view.
 

@@ -120,9 +120,9 @@ def _slow_rows(
 
 def _finish(raw: pa.Table) -> pa.Table:
     """Derive every event column from line, ts, db, client, name and args."""
-    args = raw.column("args").combine_chunks()
+    args = arrays.whole(raw.column("args"))
     n = len(args)
-    command = _upper_name(raw.column("name").combine_chunks())
+    command = _upper_name(arrays.whole(raw.column("name")))
     a_off = arrays.to_numpy(args.offsets)
     nargs = np.diff(a_off)
     value_len = arrays.to_numpy(pc.binary_length(args.values))  # arguments are never null
@@ -145,7 +145,7 @@ def _finish(raw: pa.Table) -> pa.Table:
     key_off = arrays.to_numpy(keys.offsets)
     first_key = keys.values.take(arrays.numeric(key_off[:-1], valid=key_off[1:] > key_off[:-1]))
 
-    client, kind, host, port = _client_columns(raw.column("client").combine_chunks())
+    client, kind, host, port = _client_columns(arrays.whole(raw.column("client")))
     return pa.table(
         {
             "line": raw.column("line"),

@@ -52,12 +52,22 @@ def test_fast_path_agrees_with_reference(specs: list[tuple]) -> None:
 
 
 def test_plain_lines_take_the_fast_path() -> None:
-    lines = [grammar.format_line(1_700_000_000_000_001 + i, i % 3, src, [b"GET", b"k:%d" % i, b"v w"])
-             for i, src in enumerate(SOURCES)]
+    dbs = (0, 9, 15, 123, 9999, 1)  # up to fastpath._DB_DIGITS digits
+    lines = [grammar.format_line(1_700_000_000_000_001 + i * 999_999, db, src, [b"GET", b"k:%d" % i, b"v w"])
+             for i, (db, src) in enumerate(zip(dbs, SOURCES, strict=True))]
     lines.append(grammar.format_line(1_700_000_000_000_001, 0, "a:1", [b"SET", b'q"uote']))  # escaped: slow
     for eol in (b"\n", b"\r\n"):
         plain = fastpath.plain_lines(fastpath.Block.of(eol.join(lines) + eol))
         assert plain.lines.tolist() == list(range(len(SOURCES)))
+
+
+def test_line_endings_at_the_end_of_a_block() -> None:
+    # The last line of a block may end with '\r', '\r\n', '\n' or nothing; '\r' elsewhere is a stray byte.
+    line = b'1700000000.000001 [0 a:1] "GET" "k"'
+    for tail, fast in ((b"", True), (b"\n", True), (b"\r", True), (b"\r\n", True), (b"\r\r", False), (b"\r\r\n", False)):
+        plain = fastpath.plain_lines(fastpath.Block.of(line + tail))
+        assert plain.lines.tolist() == ([0] if fast else []), tail
+        assert_agrees_with_reference(line + tail + (b"" if tail.endswith(b"\n") else b"\n"))
 
 
 MUTATIONS = st.lists(
