@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-from numpy.lib.stride_tricks import sliding_window_view
 
 from . import arrays
 
@@ -98,7 +97,7 @@ class Heads:
         if not room.any():
             return cls(room, *(np.zeros(len(start), np.int64) for _ in range(4)))
         start = np.where(room, start, 0)
-        head = sliding_window_view(buf, _REACH)[start]  # row i: the first _REACH bytes of line i
+        head = _windows(buf, _REACH)[start].view(np.uint8).reshape(-1, _REACH)  # row i: line i's first bytes
         words = head.view("<u8")
         # "SSSSSSSSSS.UUUUUU": ten digits of seconds (2001 to 2286: every real
         # capture). Word 0 holds eight of them; word 1 the last two, the dot
@@ -145,7 +144,8 @@ def plain_lines(block: Block) -> Plain:
     ok = (count >= 2) & (count % 2 == 0)
     ok[np.searchsorted(offsets, block.stray, side="right") - 1] = False
     lines = np.flatnonzero(ok)
-    mine = quotes[np.repeat(ok, count)]  # the quotes of those lines: pair k is argument k
+    # The quotes of those lines (pair k is argument k): all of them, unless a line with quotes is out.
+    mine = quotes if (ok | (count == 0)).all() else quotes[np.repeat(ok, count)]
     opening, closing = mine[0::2], mine[1::2]
     argc = count[lines] // 2
     last = np.cumsum(argc) - 1
@@ -162,6 +162,12 @@ def plain_lines(block: Block) -> Plain:
         return Plain(lines, heads, opening, closing, argc)
     keep = np.repeat(ok, argc)
     return Plain(lines[ok], heads[ok], opening[keep], closing[keep], argc[ok])
+
+
+def _windows(buf: np.ndarray, width: int) -> np.ndarray:
+    """Item i is ``buf[i:i + width]`` (a view: no copy). Gathering items copies ``width``
+    bytes each at once: for the 24 bytes of a head, twice as fast as rows of a 2-D sliding window."""
+    return np.ndarray(shape=(max(len(buf) - width + 1, 0),), dtype=f"V{width}", buffer=buf, strides=(1,))
 
 
 def _eight_digits(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
