@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from . import __version__, grammar
 from .errors import InputError, ParseError
-from .parse import BlockResult, parse_block
+from .parse import BlockResult, parse_block, renumber
 from .schema import MONITOR_SCHEMA, REJECTS_KEPT, Provenance, table_to_frame
 
 if TYPE_CHECKING:
@@ -244,10 +244,10 @@ class MonitorStream:
     ) -> Iterator[tuple[BlockResult, int]]:
         """Parsed blocks in file order (with the bytes read so far), at most 2 * workers + 1 in flight."""
         pending: deque[tuple[Future[BlockResult], int]] = deque()
-        next_line, bytes_in = 1, 0
+        bytes_in = 0
         for block in reader.blocks(f):
-            pending.append((pool.submit(parse_block, block, next_line, final=reader.at_end), bytes_in + len(block)))
-            next_line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            # Numbered from 1 here; _account renumbers each block after the lines before it.
+            pending.append((pool.submit(parse_block, block, 1, final=reader.at_end), bytes_in + len(block)))
             bytes_in += len(block)
             # Every result that is ready goes out (to be written) before the next read, so
             # that no backlog of writes is left for the end, when the workers are idle.
@@ -258,6 +258,7 @@ class MonitorStream:
             yield future.result(), done
 
     def _account(self, result: BlockResult, tally: _Tally) -> Iterator[pa.Table]:
+        result = renumber(result, tally.lines)
         for line, reason, text in result.rejects:
             tally.reasons[reason] += 1
             if reason in grammar.IGNORABLE:

@@ -43,8 +43,8 @@ def parse_block(data: bytes, first_line: int = 1, *, final: bool = True) -> Bloc
     ``final`` says the block ends the input: a last line without ``\\n`` that
     does not parse was cut off, and is rejected as truncated.
 
-    >>> parse_block(b'1700000000.000001 [0 127.0.0.1:5] "get" "k"\\n').table.column("command")[0]
-    <pyarrow.StringScalar: 'GET'>
+    >>> parse_block(b'1700000000.000001 [0 127.0.0.1:5] "get" "k"\\n').table.column("command")[0].as_py()
+    'GET'
     """
     block = fastpath.Block.of(data)
     plain = fastpath.plain_lines(block)
@@ -62,6 +62,23 @@ def parse_block(data: bytes, first_line: int = 1, *, final: bool = True) -> Bloc
         raw = raw.take(pc.sort_indices(raw.column("line")))
     result.table = _finish(raw)
     return result
+
+
+def renumber(result: BlockResult, lines_before: int) -> BlockResult:
+    """The result of a block parsed as the input's first, for the block after ``lines_before``
+    lines: a stream hands out blocks without counting their lines first (a pass over each).
+
+    >>> renumber(parse_block(b"garbage\\n"), 10).rejects[0][:2]
+    (11, 'unrecognized')
+    """
+    if not lines_before:
+        return result
+    table = result.table
+    if table.num_rows:
+        line = arrays.to_numpy(arrays.whole(table.column("line"))) + lines_before
+        table = table.set_column(table.schema.get_field_index("line"), "line", arrays.numeric(line))
+    rejects = [(n + lines_before, reason, text) for n, reason, text in result.rejects]
+    return BlockResult(table, result.lines, rejects, result.dialects)
 
 
 _RAW_SCHEMA = pa.schema(

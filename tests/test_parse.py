@@ -203,3 +203,23 @@ def test_blocks_split_mid_capture_give_the_same_rows(tmp_path) -> None:
     parts = pa.concat_tables(list(stream)).to_pandas()
     assert parts["line"].tolist() == whole["line"].tolist() == list(range(1, 3001))
     assert parts["key"].tolist() == whole["key"].tolist()
+
+
+def test_blocks_number_their_rejects_in_the_whole_file(tmp_path) -> None:
+    # Each block is parsed as if it began the file, then renumbered after the lines before it.
+    rows = [b'1700000000.%06d [0 127.0.0.1:1] "GET" "k:%d"\n' % (i, i) for i in range(3000)]
+    for at in (0, 499, 1777, 2999):
+        rows[at] = b"garbage %d\n" % at
+    rows.append(b'1700000000.999999 [0 127.0.0.1:1] "SET" "cut')
+    f = tmp_path / "c.txt"
+    f.write_bytes(b"".join(rows))
+    for block_size in (4096, 1 << 20):
+        stream = monitorlens.ingest.MonitorStream(f, block_size=block_size, workers=2)
+        import pyarrow as pa
+
+        lines = pa.concat_tables(list(stream)).column("line").to_pylist()
+        assert lines == [n for n in range(1, 3001) if n not in (1, 500, 1778, 3000)]
+        assert [(n, reason) for n, reason, _ in stream.provenance.rejects] == [
+            (1, "unrecognized"), (500, "unrecognized"), (1778, "unrecognized"), (3000, "unrecognized"),
+            (3001, "truncated"),
+        ]
