@@ -249,9 +249,11 @@ class MonitorStream:
             # Numbered from 1 here; _account renumbers each block after the lines before it.
             pending.append((pool.submit(parse_block, block, 1, final=reader.at_end), bytes_in + len(block)))
             bytes_in += len(block)
-            # Every result that is ready goes out (to be written) before the next read, so
-            # that no backlog of writes is left for the end, when the workers are idle.
-            while pending and (len(pending) > 2 * self.workers or pending[0][0].done()):
+            # A result that is ready goes out (to be written) at once, as long as a block
+            # waits for each worker meanwhile; else the next block is read first. Writes
+            # then neither starve the workers nor pile up for the end, when they are idle.
+            while pending and (len(pending) > 2 * self.workers or (
+                    pending[0][0].done() and sum(not f.done() for f, _ in pending) > self.workers)):
                 future, done = pending.popleft()
                 yield future.result(), done
         for future, done in pending:
