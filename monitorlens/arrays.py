@@ -1,10 +1,16 @@
-"""Arrow arrays built from numpy buffers and Python lists, without ``pa.array``.
+"""Arrow arrays built from numpy buffers and Python lists, without ``pa.array``, and the
+Arrow kernels the ingest path calls, without ``pyarrow.compute``.
 
 The first call of ``pa.array`` (or ``to_numpy(zero_copy_only=False)``) makes
 pyarrow import pandas to ask whether its argument is a pandas object: about
 half a second, more than the whole parse of a small capture. The ingest path
 (``monitorlens ingest``, which needs no DataFrame) builds its arrays here
 instead, and a test checks that it never imports pandas.
+
+Importing ``pyarrow.compute`` takes 60 ms (it writes a Python wrapper and its
+docstring for each of the 500 kernels), and so does the first ``Array.take``
+or ``Array.cast``, which import it. The kernels here are called by name
+through ``call_function``, the one entry point those wrappers use.
 """
 
 from __future__ import annotations
@@ -13,6 +19,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
+
+try:  # the module that defines call_function; pyarrow.compute re-exports it with the wrappers
+    from pyarrow._compute import CastOptions, call_function
+except ImportError:  # pragma: no cover - a pyarrow that moved it
+    from pyarrow.compute import CastOptions, call_function
 
 
 def numeric(values: np.ndarray, dtype: str | np.dtype = "int64", valid: np.ndarray | None = None) -> pa.Array:
@@ -97,3 +108,30 @@ def to_numpy(values: pa.Array) -> np.ndarray:
     if len(values) == 0:
         return np.zeros(0, dtype)
     return np.frombuffer(values.buffers()[1], dtype)[values.offset : values.offset + len(values)]
+
+
+def take(values: pa.Array | pa.Table, indices: pa.Array) -> pa.Array | pa.Table:
+    """``values.take(indices)``: rows of an array or a table (null where an index is null).
+
+    >>> take(texts(["a", "b"]), numeric(np.array([1, 1, 0]))).to_pylist()
+    ['b', 'b', 'a']
+    """
+    return call_function("take", [values, indices])
+
+
+def cast(values: pa.Array, to: pa.DataType) -> pa.Array:
+    """``values.cast(to)``, checked: text that is not UTF-8 raises ``pa.ArrowInvalid``.
+
+    >>> cast(binaries([b"a"]), pa.string()).type
+    DataType(string)
+    """
+    return call_function("cast", [values], CastOptions.safe(to))
+
+
+def kernel(name: str, *args: pa.Array) -> pa.Array | pa.Scalar:
+    """An Arrow kernel without options, by name: ``kernel("dictionary_encode", values)``.
+
+    >>> kernel("ascii_upper", texts(["get"])).to_pylist()
+    ['GET']
+    """
+    return call_function(name, list(args))

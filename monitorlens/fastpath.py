@@ -213,7 +213,7 @@ def rows(block: Block, plain: Plain, first_line: int) -> dict[str, pa.Array]:
         "line": arrays.numeric(plain.lines + first_line),
         "ts": arrays.numeric(head.ts),
         "db": arrays.numeric(head.db, "int32"),
-        "client": _pieces(block.data, head.source_start, head.source_end).cast(pa.string()),
+        "client": arrays.cast(_pieces(block.data, head.source_start, head.source_end), pa.string()),
         "name": _pieces(block.data, opening[name] + 1, closing[name]),
         "args": arrays.lists(arg_offsets, _pieces(block.data, opening[rest] + 1, closing[rest])),
     }
@@ -231,4 +231,4 @@ def _pieces(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
     tiles = pa.Array.from_buffers(
         pa.large_binary(), max(len(bounds) - 1, 0), [None, pa.py_buffer(bounds), pa.py_buffer(data)]
     )
-    return tiles.take(arrays.numeric(np.arange(0, len(bounds) - 1, 2))).cast(pa.binary())
+    return arrays.cast(arrays.take(tiles, arrays.numeric(np.arange(0, len(bounds) - 1, 2))), pa.binary())

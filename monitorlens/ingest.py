@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Union
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from . import __version__, grammar
+from . import __version__, arrays, grammar
 from .errors import InputError, ParseError
 from .parse import BlockResult, parse_block, renumber
 from .schema import MONITOR_SCHEMA, REJECTS_KEPT, Provenance, table_to_frame
@@ -317,7 +316,7 @@ class _Tally:
 def _span(table: pa.Table, first: int | None, last: int | None) -> tuple[int | None, int | None]:
     if table.num_rows == 0:
         return first, last
-    lo, hi = pc.min_max(table.column("ts").cast(pa.int64())).values()
+    lo, hi = arrays.kernel("min_max", arrays.cast(arrays.whole(table.column("ts")), pa.int64())).values()
     lo, hi = lo.as_py(), hi.as_py()
     return (lo if first is None else min(first, lo)), (hi if last is None else max(last, hi))
 

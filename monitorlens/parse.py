@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import arrays, commands, fastpath, grammar
 from .schema import KEY_RULES, MONITOR_SCHEMA
@@ -59,7 +58,7 @@ def parse_block(data: bytes, first_line: int = 1, *, final: bool = True) -> Bloc
             parts.append(slow)
     raw = pa.concat_tables(parts) if parts else _empty_raw()
     if len(parts) > 1:
-        raw = raw.take(pc.sort_indices(raw.column("line")))
+        raw = arrays.take(raw, arrays.kernel("sort_indices", raw.column("line")))
     result.table = _finish(raw)
     return result
 
@@ -142,11 +141,11 @@ def _finish(raw: pa.Table) -> pa.Table:
     command = _upper_name(arrays.whole(raw.column("name")))
     a_off = arrays.to_numpy(args.offsets)
     nargs = np.diff(a_off)
-    value_len = arrays.to_numpy(pc.binary_length(args.values))  # arguments are never null
+    value_len = arrays.to_numpy(arrays.kernel("binary_length", args.values))  # arguments are never null
     cum = np.concatenate([[0], np.cumsum(value_len, dtype=np.int64)])
     arg_bytes = cum[a_off[1:]] - cum[a_off[:-1]]
 
-    cmd_codes = pc.dictionary_encode(command)
+    cmd_codes = arrays.kernel("dictionary_encode", command)
     names = cmd_codes.dictionary.to_pylist()
     codes = arrays.to_numpy(cmd_codes.indices)
     is_container = np.array([commands.is_container(c) for c in names], dtype=bool)
@@ -154,26 +153,26 @@ def _finish(raw: pa.Table) -> pa.Table:
     sub = pa.nulls(n, pa.string())
     if container_rows.any():
         rows = np.flatnonzero(container_rows)
-        sub_values = _upper_name(args.values.take(arrays.numeric(a_off[rows])))
+        sub_values = _upper_name(arrays.take(args.values, arrays.numeric(a_off[rows])))
         position = np.maximum(np.cumsum(container_rows) - 1, 0)  # of row's value in sub_values
-        sub = sub_values.take(arrays.numeric(position, valid=container_rows))
+        sub = arrays.take(sub_values, arrays.numeric(position, valid=container_rows))
 
     keys, rule = _keys(args, names, codes, sub)
     key_off = arrays.to_numpy(keys.offsets)
-    first_key = keys.values.take(arrays.numeric(key_off[:-1], valid=key_off[1:] > key_off[:-1]))
+    first_key = arrays.take(keys.values, arrays.numeric(key_off[:-1], valid=key_off[1:] > key_off[:-1]))
 
     client, kind, host, port = _client_columns(arrays.whole(raw.column("client")))
     return pa.table(
         {
             "line": raw.column("line"),
-            "ts": pc.cast(raw.column("ts"), pa.timestamp("us", tz="UTC")),
+            "ts": arrays.cast(arrays.whole(raw.column("ts")), pa.timestamp("us", tz="UTC")),
             "db": raw.column("db"),
             "client": client,
             "client_kind": kind,
             "host": host,
             "port": port,
             "command": cmd_codes,
-            "subcommand": pc.dictionary_encode(sub),
+            "subcommand": arrays.kernel("dictionary_encode", sub),
             "args": args,
             "nargs": arrays.numeric(nargs, "int32"),
             "arg_bytes": arrays.numeric(arg_bytes),
@@ -188,7 +187,7 @@ def _finish(raw: pa.Table) -> pa.Table:
 def _decode(values: pa.Array) -> pa.Array:
     """Bytes to text: valid UTF-8 as is (zero copy), anything else with ``\\xHH`` escapes."""
     try:
-        return pc.cast(values, pa.string())
+        return arrays.cast(values, pa.string())
     except pa.ArrowInvalid:
         return arrays.texts([None if v is None else v.decode("utf-8", "backslashreplace") for v in values.to_pylist()])
 
@@ -196,7 +195,7 @@ def _decode(values: pa.Array) -> pa.Array:
 def _upper_name(values: pa.Array) -> pa.Array:
     """A command or subcommand name as text, upper-cased the way Redis compares names: ASCII only."""
     try:
-        return pc.ascii_upper(pc.cast(values, pa.string()))
+        return arrays.kernel("ascii_upper", arrays.cast(values, pa.string()))
     except pa.ArrowInvalid:
         return arrays.texts(
             [None if v is None else v.upper().decode("utf-8", "backslashreplace") for v in values.to_pylist()]
@@ -251,7 +250,7 @@ def _keys(
     order = np.argsort(rows_all, kind="stable")
     counts = np.bincount(rows_all, minlength=n) if n else np.zeros(0, np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    values = _decode(args.values.take(arrays.numeric(pos_all[order])))
+    values = _decode(arrays.take(args.values, arrays.numeric(pos_all[order])))
     rules = pa.DictionaryArray.from_arrays(arrays.numeric(rule, "int32"), _KEY_RULES)
     return arrays.lists(offsets, values), rules
 
@@ -265,11 +264,11 @@ def _by_subcommand(rows: np.ndarray, sub_list: list[str | None]) -> dict[str | N
 
 def _client_columns(client: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
     """client (dictionary-encoded), client_kind, host and port, computed once per distinct source."""
-    enc = pc.dictionary_encode(client)
+    enc = arrays.kernel("dictionary_encode", client)
     facts = [grammar.classify_source(s) for s in enc.dictionary.to_pylist()]
     kind = _recode(enc.indices, [f[0] for f in facts])
     host = _recode(enc.indices, [f[1] for f in facts])
-    port = arrays.optional_ints([f[2] for f in facts]).take(enc.indices)
+    port = arrays.take(arrays.optional_ints([f[2] for f in facts]), enc.indices)
     return enc, kind, host, port
 
 
@@ -278,4 +277,4 @@ def _recode(indices: pa.Array, labels: list[str | None]) -> pa.DictionaryArray:
     distinct = sorted({x for x in labels if x is not None})
     code = {x: i for i, x in enumerate(distinct)}
     mapping = arrays.optional_ints([code.get(x) for x in labels])
-    return pa.DictionaryArray.from_arrays(mapping.take(indices), arrays.texts(distinct))
+    return pa.DictionaryArray.from_arrays(arrays.take(mapping, indices), arrays.texts(distinct))

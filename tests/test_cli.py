@@ -71,13 +71,15 @@ def test_the_command_process_ends_with_its_output_flushed_and_its_exit_code(tmp_
     assert run.returncode == 1 and "no such file" in run.stderr
 
 
-def test_ingest_never_imports_pandas(tmp_path: Path) -> None:
-    # pandas takes about half a second to import: more than parsing a small capture.
+def test_ingest_never_imports_pandas_or_the_compute_wrappers(tmp_path: Path) -> None:
+    # pandas takes about half a second to import: more than parsing a small capture;
+    # pyarrow.compute 60 ms (monitorlens.arrays calls the kernels without it).
     # The grammar sample has lines of the reference parser's path too.
     script = (
         "import sys; from monitorlens.cli import main\n"
         "for name in sys.argv[1:]: main(['ingest', name, '-o', name + '.parquet'])\n"
         "assert 'pandas' not in sys.modules, 'the ingest path imported pandas'\n"
+        "assert 'pyarrow.compute' not in sys.modules, 'the ingest path imported pyarrow.compute'\n"
     )
     captures = []
     for sample in ("grammar/monitor.txt", "incident/monitor.txt.gz"):
