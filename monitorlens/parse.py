@@ -212,12 +212,12 @@ def _keys(
     rule = np.zeros(n, dtype=np.int32)  # index into KEY_RULES
     row_parts: list[np.ndarray] = []
     pos_parts: list[np.ndarray] = []
-    sub_list = sub.to_pylist() if n else []
+    sub_list = sub.to_pylist() if sub.null_count < n else None  # None: no row has a subcommand
     for code, name in enumerate(names):
         rows = np.flatnonzero(codes == code)
         if not len(rows):
             continue
-        groups = _by_subcommand(rows, sub_list) if commands.is_container(name) else {None: rows}
+        groups = _by_subcommand(rows, sub_list) if sub_list and commands.is_container(name) else {None: rows}
         for subname, grows in groups.items():
             if commands.keyless(name, subname):
                 rule[grows] = KEY_RULES.index("none")

@@ -223,3 +223,16 @@ def test_blocks_number_their_rejects_in_the_whole_file(tmp_path) -> None:
             (1, "unrecognized"), (500, "unrecognized"), (1778, "unrecognized"), (3000, "unrecognized"),
             (3001, "truncated"),
         ]
+
+
+def test_container_commands_with_and_without_a_subcommand() -> None:
+    # A bare container command has no subcommand; with none in a block, no row is grouped by one.
+    for data in (b'1700000000.000001 [0 a:1] "CLIENT"\n1700000000.000002 [0 a:1] "get" "k"\n',
+                 b'1700000000.000001 [0 a:1] "client" "setname" "x"\n1700000000.000002 [0 a:1] "CLIENT"\n'
+                 b'1700000000.000003 [0 a:1] "OBJECT" "ENCODING" "k"\n'):
+        t = parse_block(data).table
+        rows = list(zip(*(t.column(c).to_pylist() for c in ("command", "subcommand", "key", "key_rule"))))
+        want = {b"get": [("CLIENT", None, None, "none"), ("GET", None, "k", "spec")],
+                b"set": [("CLIENT", "SETNAME", None, "none"), ("CLIENT", None, None, "none"),
+                         ("OBJECT", "ENCODING", "k", "spec")]}
+        assert rows == want[b"get" if b'"get"' in data else b"set"]
