@@ -252,7 +252,7 @@ class MonitorStream:
             # waits for each worker meanwhile; else the next block is read first. Writes
             # then neither starve the workers nor pile up for the end, when they are idle.
             while pending and (len(pending) > 2 * self.workers or (
-                    pending[0][0].done() and sum(not f.done() for f, _ in pending) > self.workers)):
+                    pending[0][0].done() and sum(not fut.done() for fut, _ in pending) > self.workers)):
                 future, done = pending.popleft()
                 yield future.result(), done
         for future, done in pending:
