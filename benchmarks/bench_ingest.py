@@ -2,6 +2,8 @@
 
     python benchmarks/record_large.py --lines 1000000 -o benchmarks/data/capture-1m.txt
     python benchmarks/bench_ingest.py benchmarks/data/capture-1m.txt --repeat 3
+    python benchmarks/bench_ingest.py benchmarks/data/capture-1m.txt --repeat 9 --check \
+        --only monitorlens regex-script floor-arrow   # exits 1 unless issue 2's targets hold
 
 In one invocation, each contender runs ``--repeat`` times in a fresh process
 (so peak RSS is its own), interleaved, and the medians of wall time and CPU
@@ -83,6 +85,9 @@ def main() -> None:
     ap.add_argument("capture", type=Path)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", nargs="*", help="contenders to run")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 unless issue 2's targets hold: >= 4x the regex script, within 4x of "
+                         "the raw Arrow read (median of per-repeat ratios), peak RSS under 1 GiB")
     ns = ap.parse_args()
     compileall.compile_dir(ROOT / "monitorlens", quiet=1)  # as installed: byte-compiled
     tmp = Path(tempfile.mkdtemp(prefix="monitorlens-bench-"))
@@ -106,14 +111,25 @@ def main() -> None:
         rss = max(r["peak_rss"] for r in runs) / 2**20
         print(f"{name:14s} median {med[name]:7.2f} s wall {cpu[name]:7.2f} s CPU"
               f"  {lines / med[name] / 1e3:8.0f}k lines/s  peak RSS {rss:7.0f} MiB")
+    per_repeat: dict[str, float] = {}
     if "monitorlens" in med:
         for other in med:
             if other != "monitorlens":
                 # the same repeat's runs were made one after the other: their ratio shares the load
                 pairs = sorted(o["seconds"] / m["seconds"] for o, m in zip(results[other], results["monitorlens"]))
+                per_repeat[other] = statistics.median(pairs)
                 print(f"monitorlens vs {other}: {med[other] / med['monitorlens']:.2f}x wall,"
                       f" {cpu[other] / cpu['monitorlens']:.2f}x CPU (>1 means monitorlens is faster);"
-                      f" per repeat {statistics.median(pairs):.2f}x wall ({pairs[0]:.2f}..{pairs[-1]:.2f})")
+                      f" per repeat {per_repeat[other]:.2f}x wall ({pairs[0]:.2f}..{pairs[-1]:.2f})")
+    if ns.check:
+        failed = [text for ok, text in (
+            (per_repeat.get("regex-script", 0) >= 4, "at least 4x faster than the regex script"),
+            (per_repeat.get("floor-arrow", 0) >= 0.25, "within 4x of the raw Arrow read"),
+            (max(r["peak_rss"] for r in results.get("monitorlens", [{"peak_rss": 2**31}])) < 2**30,
+             "peak RSS under 1 GiB"),
+        ) if not ok]
+        print("targets: " + ("all met" if not failed else "NOT met: " + "; ".join(failed)))
+        sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

