@@ -234,6 +234,13 @@ def _summary(ns: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code.
+
+    ``main()`` without arguments is the process (``python -m monitorlens``, the
+    ``monitorlens`` script): it reads ``sys.argv``, freezes the garbage collector after
+    the imports and ends the process when the command is done (see :func:`_leave`).
+    ``main([...])`` from another program does neither and returns.
+    """
     parser = build_parser()
     ns = parser.parse_args(argv)
     ns.standalone = argv is None  # this process is the command (python -m monitorlens, the script)
