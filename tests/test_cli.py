@@ -136,3 +136,40 @@ def test_ingest_of_an_unknown_file_reports_every_line(tmp_path: Path, capsys: py
     empty.write_bytes(b"")
     assert main(["ingest", str(empty), "-o", str(out)]) == 0
     assert "0 events from 0 lines" in capsys.readouterr().out
+
+
+MALLOC_ARENAS = """
+import ctypes, os, re, sys
+from monitorlens.cli import main
+
+def arenas():  # glibc's own account of its arenas: one <heap> each
+    libc = ctypes.CDLL(None)
+    libc.fopen.restype, libc.fopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_char_p]
+    libc.malloc_info.argtypes, libc.fclose.argtypes = [ctypes.c_int, ctypes.c_void_p], [ctypes.c_void_p]
+    fp = libc.fopen(sys.argv[2].encode(), b"w"); libc.malloc_info(0, fp); libc.fclose(fp)
+    return len(re.findall(r'<heap nr="', open(sys.argv[2]).read()))
+
+args = ["ingest", sys.argv[1], "-o", sys.argv[1] + ".parquet"]
+if sys.argv[3] == "library":
+    main(args)
+    print(arenas())
+else:
+    leave = os._exit
+    os._exit = lambda rc: (print(arenas(), flush=True), leave(rc))
+    sys.argv[1:] = args
+    main()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc arenas")
+def test_the_command_process_allocates_from_one_malloc_arena(tmp_path: Path) -> None:
+    # Parse workers' freed memory stays reusable by the threads that run after them.
+    capture = tmp_path / "c.txt.gz"
+    capture.write_bytes((SAMPLES / "incident" / "monitor.txt.gz").read_bytes())
+    counts = {}
+    for mode in ("library", "process"):
+        run = subprocess.run([sys.executable, "-c", MALLOC_ARENAS, str(capture), str(tmp_path / f"{mode}.xml"), mode],
+                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        assert run.returncode == 0, run.stderr
+        counts[mode] = int(run.stdout.split()[-1])
+    assert counts["library"] >= 2 and counts["process"] == 1, counts
