@@ -237,9 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns its exit code.
 
     ``main()`` without arguments is the process (``python -m monitorlens``, the
-    ``monitorlens`` script): it reads ``sys.argv``, freezes the garbage collector after
-    the imports and ends the process when the command is done (see :func:`_leave`).
-    ``main([...])`` from another program does neither and returns.
+    ``monitorlens`` script): it reads ``sys.argv``, keeps to one malloc arena
+    (:func:`_one_malloc_arena`), freezes the garbage collector after the imports and ends
+    the process when the command is done (:func:`_leave`). ``main([...])`` from another
+    program does none of these and returns.
     """
     parser = build_parser()
     ns = parser.parse_args(argv)
