@@ -151,14 +151,20 @@ def _pair_codes(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int, bool]:
     return a * width + b, width, dense
 
 
+def _first_seen(codes: np.ndarray, n: int) -> np.ndarray:
+    """For each code in 0..n-1, the position of its first row (``len(codes)`` if it has none)."""
+    first = np.full(n, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    return first
+
+
 def _pair_counts(a: np.ndarray, b: np.ndarray) -> pd.Series:
     """Counts of each (a, b) code pair present, as a Series with a 2-level index, biggest first
     (ties: the pair seen first comes first, whatever the order of the categories)."""
     pair, width, dense_pairs = _pair_codes(a, b)
     if dense_pairs:
         dense = np.bincount(pair)
-        seen = np.full(len(dense), len(pair), dtype=np.int64)
-        np.minimum.at(seen, pair, np.arange(len(pair)))
+        seen = _first_seen(pair, len(dense))
         present = np.flatnonzero(dense)
         keys = present[np.lexsort((seen[present], -dense[present]))]
         counts = dense[keys]
@@ -443,8 +449,7 @@ def by_client(events: pd.DataFrame, credit_lua: bool = True) -> pd.DataFrame:
     db_text = _joined(dbs.index.get_level_values(0).to_numpy(),
                       dbs.index.get_level_values(1).astype(str).tolist(), ",").reindex(g.codes)
     kind, kinds = codes_of(events["client_kind"], NO_CLIENT)
-    first_row = np.full(n, len(own), dtype=np.int64)
-    np.minimum.at(first_row, own, np.arange(len(own)))
+    first_row = _first_seen(own, n)
     seen = np.flatnonzero(first_row < len(own))
     client_kind = pd.Series(kinds.astype("str")[kind[first_row[seen]]], index=seen)
     labels = pd.Index(clients.astype("str"))[g.codes]
