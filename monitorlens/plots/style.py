@@ -128,7 +128,7 @@ def inline_svg(svg: bytes | str, prefix: str) -> str:
     element of a page), script or event handler; every id (and reference) prefixed so that
     several charts live in one page. Fixed size attributes are dropped (CSS sizes it).
 
-    >>> inline_svg(figure_bytes(chart("gaps", a), "svg"), "gaps-")[:4]  # doctest: +SKIP
+    >>> inline_svg(to_svg(plot_of("gaps", a)), "gaps-")[:4]  # doctest: +SKIP
     '<svg'
     """
     text = svg.decode("utf-8") if isinstance(svg, bytes) else svg
