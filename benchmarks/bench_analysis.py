@@ -30,8 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import monitorlens  # noqa: E402
-from monitorlens.analysis import analyze  # noqa: E402
-from monitorlens.summary import render_text  # noqa: E402
+from monitorlens.analysis.analyze import analyze  # noqa: E402
+from monitorlens.render.summary import render_text  # noqa: E402
 
 SMALL = Path(__file__).resolve().parents[1] / "sample_captures" / "grammar" / "monitor.txt"
 

@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import monitorlens  # noqa: E402
-from monitorlens.analysis import analyze  # noqa: E402
-from monitorlens.report import build_report, make_report  # noqa: E402
+from monitorlens.analysis.analyze import analyze  # noqa: E402
+from monitorlens.render.report import build_report, make_report  # noqa: E402
 
 GOAL = 2.0  # report / ingest
 SMALL = ROOT / "sample_captures" / "grammar" / "monitor.txt"

@@ -24,71 +24,71 @@ _EXPORTS: dict[str, str] = {
     "MonitorlensError": "errors",
     "InputError": "errors",
     "ParseError": "errors",
-    "Finding": "findings",
-    "Evidence": "findings",
-    "Sample": "findings",
+    "Finding": "analysis.findings",
+    "Evidence": "analysis.findings",
+    "Sample": "analysis.findings",
     # reading and storing
-    "MonitorStream": "ingest",
-    "read_monitor": "ingest",
-    "Provenance": "schema",
-    "provenance": "schema",
-    "rejects": "schema",
+    "MonitorStream": "read.ingest",
+    "read_monitor": "read.ingest",
+    "Provenance": "read.schema",
+    "provenance": "read.schema",
+    "rejects": "read.schema",
     "convert": "store",
     "load": "store",
     "read_parquet": "store",
     "write_parquet": "store",
     # comparing two captures
-    "compare": "comparison",
-    "Comparison": "comparison",
+    "compare": "analysis.comparison",
+    "Comparison": "analysis.comparison",
     # key patterns
-    "PatternRules": "patterns",
-    "fingerprint": "patterns",
-    "key_patterns": "patterns",
+    "PatternRules": "analysis.patterns",
+    "fingerprint": "analysis.patterns",
+    "key_patterns": "analysis.patterns",
     # analysis: breakdowns, findings, filters, the summary
-    "Analysis": "analysis",
-    "Overview": "analysis",
-    "analyze": "analysis",
-    "by_command": "breakdowns",
-    "by_client": "breakdowns",
-    "by_key_pattern": "breakdowns",
-    "hot_keys": "breakdowns",
-    "by_db": "breakdowns",
-    "timeline": "breakdowns",
-    "bursts": "breakdowns",
-    "gaps": "breakdowns",
-    "script_callers": "breakdowns",
-    "Thresholds": "rules",
-    "find_all": "rules",
-    "filter_events": "filters",
-    "render_text": "summary",
+    "Analysis": "analysis.analyze",
+    "Overview": "analysis.analyze",
+    "analyze": "analysis.analyze",
+    "by_command": "analysis.breakdowns",
+    "by_client": "analysis.breakdowns",
+    "by_key_pattern": "analysis.breakdowns",
+    "hot_keys": "analysis.breakdowns",
+    "by_db": "analysis.breakdowns",
+    "timeline": "analysis.breakdowns",
+    "bursts": "analysis.breakdowns",
+    "gaps": "analysis.breakdowns",
+    "script_callers": "analysis.breakdowns",
+    "Thresholds": "analysis.rules",
+    "find_all": "analysis.rules",
+    "filter_events": "analysis.filters",
+    "render_text": "render.summary",
     # CLIENT LIST snapshots and connection counts: reading, leaks, findings, names for MONITOR
-    "read_client_list": "clientlist",
-    "read_connection_counts": "clientlist",
-    "read_app_counts": "clientlist",
-    "ClientThresholds": "clients",
-    "attach_names": "clients",
-    "client_counts": "clients",
-    "connection_trends": "clients",
-    "count_trend": "clients",
-    "client_findings": "clients",
-    "connection_count_findings": "clients",
-    "remediation_plan": "clients",
-    "plan_text": "clients",
+    "read_client_list": "read.clientlist",
+    "read_connection_counts": "read.clientlist",
+    "read_app_counts": "read.clientlist",
+    "ClientThresholds": "analysis.clientlist",
+    "attach_names": "analysis.clientlist",
+    "client_counts": "analysis.clientlist",
+    "connection_trends": "analysis.clientlist",
+    "count_trend": "analysis.clientlist",
+    "client_findings": "analysis.clientlist",
+    "connection_count_findings": "analysis.clientlist",
+    "remediation_plan": "analysis.clientlist",
+    "plan_text": "analysis.clientlist",
     # the report: one model, HTML/Markdown/JSON, charts for tickets, redaction
-    "Report": "report",
-    "build_report": "report",
-    "make_report": "report",
-    "make_chart": "report",
-    "redact_line": "redact",
+    "Report": "render.report",
+    "build_report": "render.report",
+    "make_report": "render.report",
+    "make_chart": "render.report",
+    "redact_line": "render.redact",
     # charts: Plots (SVG in a notebook, as in the report) and matplotlib Figures / Axes
-    "plot_of": "plots",
-    "client_plot": "plots",
-    "to_svg": "plots",
-    "chart": "plots",
-    "figure_bytes": "plots",
-    "client_chart": "plots",
-    "plot_connection_growth": "plots",
-    "plot_connected_clients": "plots",
+    "plot_of": "render.plots",
+    "client_plot": "render.plots",
+    "to_svg": "render.plots",
+    "chart": "render.plots",
+    "figure_bytes": "render.plots",
+    "client_chart": "render.plots",
+    "plot_connection_growth": "render.plots",
+    "plot_connected_clients": "render.plots",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -108,10 +108,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .analysis import Analysis, Overview, analyze
-    from .breakdowns import by_client, by_command, by_db, by_key_pattern, bursts, gaps, hot_keys, script_callers, timeline
-    from .clientlist import read_app_counts, read_client_list, read_connection_counts
-    from .clients import (
+    from .analysis.analyze import Analysis, Overview, analyze
+    from .analysis.breakdowns import by_client, by_command, by_db, by_key_pattern, bursts, gaps, hot_keys, script_callers, timeline
+    from .read.clientlist import read_app_counts, read_client_list, read_connection_counts
+    from .analysis.clientlist import (
         ClientThresholds,
         attach_names,
         client_counts,
@@ -122,15 +122,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         plan_text,
         remediation_plan,
     )
-    from .comparison import Comparison, compare
+    from .analysis.comparison import Comparison, compare
     from .errors import InputError, MonitorlensError, ParseError
-    from .filters import filter_events
-    from .findings import Evidence, Finding, Sample
-    from .rules import Thresholds, find_all
-    from .ingest import MonitorStream, read_monitor
-    from .patterns import PatternRules, fingerprint, key_patterns
-    from .plots import client_chart, plot_connected_clients, plot_connection_growth
-    from .plots import chart, client_plot, figure_bytes, plot_of, to_svg
-    from .schema import Provenance, provenance, rejects
+    from .analysis.filters import filter_events
+    from .analysis.findings import Evidence, Finding, Sample
+    from .analysis.rules import Thresholds, find_all
+    from .read.ingest import MonitorStream, read_monitor
+    from .analysis.patterns import PatternRules, fingerprint, key_patterns
+    from .render.plots import client_chart, plot_connected_clients, plot_connection_growth
+    from .render.plots import chart, client_plot, figure_bytes, plot_of, to_svg
+    from .read.schema import Provenance, provenance, rejects
     from .store import convert, load, read_parquet, write_parquet
-    from .summary import render_text
+    from .render.summary import render_text

@@ -210,7 +210,7 @@ def _settle(ns: argparse.Namespace) -> None:
 
 
 def _report(ns: argparse.Namespace) -> int:
-    from .report import report_command
+    from .render.report import report_command
 
     _settle(ns)
     print(report_command(ns), file=sys.stderr if ns.output == "-" else sys.stdout)
@@ -218,7 +218,7 @@ def _report(ns: argparse.Namespace) -> int:
 
 
 def _plot(ns: argparse.Namespace) -> int:
-    from .report import plot_command
+    from .render.report import plot_command
 
     _settle(ns)
     print(plot_command(ns))
@@ -226,7 +226,7 @@ def _plot(ns: argparse.Namespace) -> int:
 
 
 def _summary(ns: argparse.Namespace) -> int:
-    from .summary import summary_command
+    from .render.summary import summary_command
 
     _settle(ns)
     sys.stdout.write(summary_command(ns).rstrip("\n") + "\n")

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import InputError
-from .ingest import MonitorStream, Source, read_monitor
-from .schema import MONITOR_SCHEMA, Provenance, provenance, table_to_frame
+from .read.ingest import MonitorStream, Source, read_monitor
+from .read.schema import MONITOR_SCHEMA, Provenance, provenance, table_to_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,12 +105,12 @@ def ingest(
     >>> ingest("clients.log.gz", "clients.parquet").kind  # doctest: +SKIP
     'clients'
     """
-    from .ingest import detect_kind
+    from .read.ingest import detect_kind
 
     kind = kind or detect_kind(source)
     if kind == "monitor":
         return convert(source, path, errors=errors, progress=progress)
-    from . import clientlist  # pandas: only for the kinds that need it
+    from .read import clientlist  # pandas: only for the kinds that need it
     readers = {
         "clients": clientlist.read_client_list,
         "connections": clientlist.read_connection_counts,

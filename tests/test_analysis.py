@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 import monitorlens
-from monitorlens.analysis import Analysis, analyze, duration_text
+from monitorlens.analysis.analyze import Analysis, analyze, duration_text
 from monitorlens.cli import add_filter_arguments
-from monitorlens.filters import applied_filters, apply_filters, filter_events, parse_time
+from monitorlens.analysis.filters import applied_filters, apply_filters, filter_events, parse_time
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_captures"

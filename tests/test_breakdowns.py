@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import monitorlens
-from monitorlens import breakdowns as bd
-from monitorlens.grammar import format_line
-from monitorlens.patterns import DEFAULT_RULES, PatternRules, fingerprint
+from monitorlens.analysis import breakdowns as bd
+from monitorlens.read.grammar import format_line
+from monitorlens.analysis.patterns import DEFAULT_RULES, PatternRules, fingerprint
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
 

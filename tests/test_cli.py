@@ -73,7 +73,7 @@ def test_the_command_process_ends_with_its_output_flushed_and_its_exit_code(tmp_
 
 def test_ingest_never_imports_pandas_or_the_compute_wrappers(tmp_path: Path) -> None:
     # pandas takes about half a second to import: more than parsing a small capture;
-    # pyarrow.compute 60 ms (monitorlens.arrays calls the kernels without it).
+    # pyarrow.compute 60 ms (monitorlens.read.arrays calls the kernels without it).
     # The grammar sample has lines of the reference parser's path too.
     script = (
         "import sys; from monitorlens.cli import main\n"

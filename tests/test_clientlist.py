@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from monitorlens import clientlist as cl
+from monitorlens.read import clientlist as cl
 from monitorlens.errors import InputError, ParseError
-from monitorlens.grammar import Rejected, parse_line
-from monitorlens.schema import rejects
+from monitorlens.read.grammar import Rejected, parse_line
+from monitorlens.read.schema import rejects
 from monitorlens.testing import RedisServer, redis_server_path
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 import monitorlens
-from monitorlens import clients as cs
-from monitorlens.clientlist import read_app_counts, read_client_list, read_connection_counts
-from monitorlens.findings import Evidence, Finding
+from monitorlens.analysis import clientlist as cs
+from monitorlens.read.clientlist import read_app_counts, read_client_list, read_connection_counts
+from monitorlens.analysis.findings import Evidence, Finding
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
 T0 = 1_700_000_000
@@ -200,7 +200,7 @@ def test_close_asap_and_unnamed() -> None:
 def test_findings_are_sorted_and_json_ready() -> None:
     df = leak()
     found = cs.client_findings(df, cs.ClientThresholds(idle_seconds=120))
-    order = [monitorlens.findings.SEVERITY_ORDER[f.severity] for f in found]
+    order = [monitorlens.analysis.findings.SEVERITY_ORDER[f.severity] for f in found]
     assert order == sorted(order)
     json.dumps([f.to_dict() for f in found])  # evidence holds plain values only
     assert cs.client_findings(df.iloc[:0]) == []

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import monitorlens
-from monitorlens.analysis import analyze
-from monitorlens.comparison import compare
+from monitorlens.analysis.analyze import analyze
+from monitorlens.analysis.comparison import compare
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
 

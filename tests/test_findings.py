@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 
 import monitorlens
-from monitorlens.evidence import Context
-from monitorlens.findings import Finding, printable
-from monitorlens.rules import RULES, Thresholds, blocks_forever, find_all, index_span, keys_scope
-from monitorlens.filters import filter_events
-from monitorlens.grammar import format_line
+from monitorlens.analysis.evidence import Context
+from monitorlens.analysis.findings import Finding, printable
+from monitorlens.analysis.rules import RULES, Thresholds, blocks_forever, find_all, index_span, keys_scope
+from monitorlens.analysis.filters import filter_events
+from monitorlens.read.grammar import format_line
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
 
@@ -324,7 +324,7 @@ def test_thresholds_have_defaults_and_docs() -> None:
 
 
 def test_call_signatures_tell_nul_bytes_from_separators() -> None:
-    from monitorlens.evidence import signatures
+    from monitorlens.analysis.evidence import signatures
 
     calls = [[b"SORT", b"k", b"a\x00", b"b"], [b"SORT", b"k", b"a", b"\x00b"], [b"SORT", b"k", b"a\x00", b"b"],
              [b"SORT", b"k", b"a\\0", b"b"]]

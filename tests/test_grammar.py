@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitorlens import grammar
-from monitorlens.grammar import MonitorLine, Rejected, escape, parse_line, split_args, unescape
+from monitorlens.read import grammar
+from monitorlens.read.grammar import MonitorLine, Rejected, escape, parse_line, split_args, unescape
 
 TS = b"1700000000.000042"
 

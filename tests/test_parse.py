@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import monitorlens
-from monitorlens import fastpath, grammar
-from monitorlens.parse import parse_block
+from monitorlens.read import fastpath
+from monitorlens.read import grammar
+from monitorlens.read.parse import parse_block
 
 SOURCES = ["127.0.0.1:6000", "[::1]:47068", "unix:/tmp/r.sock", "lua", "", "10.0.0.7:1"]
 printable = st.binary(max_size=12).map(lambda b: bytes(c % 95 + 32 for c in b))
@@ -167,7 +168,7 @@ def test_empty_input(tmp_path) -> None:
     empty.write_bytes(b"")
     df = monitorlens.read_monitor(empty)
     assert len(df) == 0
-    assert list(df.columns) == list(monitorlens.schema.MONITOR_COLUMNS)
+    assert list(df.columns) == list(monitorlens.read.schema.MONITOR_COLUMNS)
     assert monitorlens.provenance(df).lines == 0
 
 
@@ -197,7 +198,7 @@ def test_blocks_split_mid_capture_give_the_same_rows(tmp_path) -> None:
     f = tmp_path / "c.txt"
     f.write_bytes(lines)
     whole = monitorlens.read_monitor(f)
-    stream = monitorlens.ingest.MonitorStream(f, block_size=4096, workers=2)
+    stream = monitorlens.read.ingest.MonitorStream(f, block_size=4096, workers=2)
     import pyarrow as pa
 
     parts = pa.concat_tables(list(stream)).to_pandas()
@@ -214,7 +215,7 @@ def test_blocks_number_their_rejects_in_the_whole_file(tmp_path) -> None:
     f = tmp_path / "c.txt"
     f.write_bytes(b"".join(rows))
     for block_size in (4096, 1 << 20):
-        stream = monitorlens.ingest.MonitorStream(f, block_size=block_size, workers=2)
+        stream = monitorlens.read.ingest.MonitorStream(f, block_size=block_size, workers=2)
         import pyarrow as pa
 
         lines = pa.concat_tables(list(stream)).column("line").to_pylist()

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitorlens.errors import InputError
-from monitorlens.patterns import BUILTIN_PLACEHOLDERS, PatternRules, fingerprint, key_patterns
+from monitorlens.analysis.patterns import BUILTIN_PLACEHOLDERS, PatternRules, fingerprint, key_patterns
 
 UUID = "0b1e6f1c-2a57-4c8e-9a53-0d3c5f1e8b2a"
 SHA1 = "5f2b0c9e3a1d4b6f8e7c2a1b0d9e8f7a6b5c4d3e"  # 40 hex digits
@@ -224,7 +224,7 @@ def test_key_patterns_empty_and_all_null() -> None:
 
 
 def test_key_patterns_computes_each_distinct_key_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    import monitorlens.patterns as patterns
+    import monitorlens.analysis.patterns as patterns
 
     seen: list[str] = []
     real = patterns.fingerprint

@@ -1,7 +1,7 @@
 """Charts: the Plot model of each chart and its SVG, written without matplotlib.
 
-The report's charts are SVG text made by monitorlens.plots.svg; PNG files and notebooks
-draw the same Plots with matplotlib (monitorlens.plots.mpl). These tests read the SVG
+The report's charts are SVG text made by monitorlens.render.plots.svg; PNG files and notebooks
+draw the same Plots with matplotlib (monitorlens.render.plots.mpl). These tests read the SVG
 back as XML and compare it with the analysis of the recorded incident, and check that
 both renderers show the same texts.
 """
@@ -22,12 +22,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import monitorlens as ml
-from monitorlens.clientlist import read_client_list
-from monitorlens.clients import attach_names
-from monitorlens.plots import CLIENT_CHARTS, KINDS, client_plot, figure, figure_bytes, plot_of, to_svg
-from monitorlens.plots.model import HBars, Line, Part, Plot, Stack
-from monitorlens.plots.style import COLORS
-from monitorlens.plots.svg import nice_ticks, text_width, time_ticks
+from monitorlens.read.clientlist import read_client_list
+from monitorlens.analysis.clientlist import attach_names
+from monitorlens.render.plots import CLIENT_CHARTS, KINDS, client_plot, figure, figure_bytes, plot_of, to_svg
+from monitorlens.render.plots.model import HBars, Line, Part, Plot, Stack
+from monitorlens.render.plots.style import COLORS
+from monitorlens.render.plots.svg import nice_ticks, text_width, time_ticks
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
 NS = {"svg": "http://www.w3.org/2000/svg"}

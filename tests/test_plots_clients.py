@@ -15,11 +15,11 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 from matplotlib.figure import Figure  # noqa: E402
 
-from monitorlens import clients as cs  # noqa: E402
-from monitorlens import plots  # noqa: E402
-from monitorlens.clientlist import read_client_list, read_connection_counts  # noqa: E402
+from monitorlens.analysis import clientlist as cs  # noqa: E402
+from monitorlens.render import plots  # noqa: E402
+from monitorlens.read.clientlist import read_client_list, read_connection_counts  # noqa: E402
 from monitorlens.errors import InputError  # noqa: E402
-from monitorlens.plots.mpl import figure_bytes, house_style  # noqa: E402
+from monitorlens.render.plots.mpl import figure_bytes, house_style  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
 

@@ -19,12 +19,12 @@ from xml.etree import ElementTree
 import pytest
 
 import monitorlens as ml
-from monitorlens.analysis import analyze
+from monitorlens.analysis.analyze import analyze
 from monitorlens.cli import main
 from monitorlens.commands import key_positions
-from monitorlens.grammar import escape, format_line
-from monitorlens.redact import redact_args, redact_call, redact_line, redacted
-from monitorlens.report import build_report, format_for, make_report, md_code, md_text, render_html
+from monitorlens.read.grammar import escape, format_line
+from monitorlens.render.redact import redact_args, redact_call, redact_line, redacted
+from monitorlens.render.report import build_report, format_for, make_report, md_code, md_text, render_html
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_captures"
@@ -54,7 +54,7 @@ def facts(name: str) -> dict:
 # ----------------------------------------------------------------------------- redaction
 
 # Where the data is, from the Redis documentation of each command (args after the name):
-# an oracle independent of monitorlens.redact's own rules.
+# an oracle independent of monitorlens.render.redact's own rules.
 VALUE_POSITIONS = {
     "SET": lambda n: [1],
     "MSET": lambda n: range(1, n, 2),

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 import monitorlens
-from monitorlens.analysis import analyze
+from monitorlens.analysis.analyze import analyze
 from monitorlens.cli import main
-from monitorlens.grammar import format_line
-from monitorlens.summary import render_text
+from monitorlens.read.grammar import format_line
+from monitorlens.render.summary import render_text
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
 INCIDENT = str(SAMPLES / "incident" / "monitor.txt.gz")

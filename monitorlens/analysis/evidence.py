@@ -2,7 +2,7 @@
 
 :class:`Context` holds what every rule reads of the events (rows by command, client
 labels with names, argument lists, key references), computed once per analysis;
-:func:`evidence` builds an :class:`~monitorlens.findings.Evidence` from the rows a rule
+:func:`evidence` builds an :class:`~monitorlens.analysis.findings.Evidence` from the rows a rule
 picked, with terminal-safe sample lines (:func:`line_text`).
 """
 
@@ -29,7 +29,7 @@ from .breakdowns import (
     take_rows,
     ts_us,
 )
-from .grammar import escape
+from ..read.grammar import escape
 from .findings import Evidence, Sample, printable
 
 if TYPE_CHECKING:

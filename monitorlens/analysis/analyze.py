@@ -26,7 +26,7 @@ from .evidence import Context
 from .findings import Finding
 from .rules import Thresholds, find_all
 from .patterns import DEFAULT_RULES, PatternRules
-from .schema import Provenance, provenance
+from ..read.schema import Provenance, provenance
 
 TIMELINE_TOP = 8  # series in the timeline before the rest is "(other)"
 
@@ -70,9 +70,9 @@ class Overview:
 class Analysis:
     """Everything :func:`analyze` found; DataFrames are full tables (renderers take the top).
 
-    Tables (see :mod:`monitorlens.breakdowns` for their columns): ``commands``
-    (:func:`~monitorlens.breakdowns.by_command`), ``subcommands`` (by command +
-    subcommand), ``clients`` (:func:`~monitorlens.breakdowns.by_client`, lua
+    Tables (see :mod:`monitorlens.analysis.breakdowns` for their columns): ``commands``
+    (:func:`~monitorlens.analysis.breakdowns.by_command`), ``subcommands`` (by command +
+    subcommand), ``clients`` (:func:`~monitorlens.analysis.breakdowns.by_client`, lua
     credited), ``key_patterns``, ``hot_keys`` (the ``top`` hottest), ``dbs``,
     ``timeline`` (wide, 1 s buckets, by command), ``timeline_clients`` (same, by
     client), ``bursts``, ``gaps`` (the longest silences).

@@ -1,10 +1,10 @@
 """The report's client sections, from CLIENT LIST snapshots and connection-count logs.
 
-:func:`client_part` lays out what :mod:`monitorlens.clients` found: connected clients over
+:func:`client_part` lays out what :mod:`monitorlens.analysis.clientlist` found: connected clients over
 time by name, leak trends, idle/blocked/MONITOR clients, output buffers and the remediation
 plan, plus the client findings and the files' provenance. It computes nothing the clients
 module already does; it picks rows and columns and adds the charts of
-:mod:`monitorlens.plots`.
+:mod:`monitorlens.render.plots`.
 
 Example::
 
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .clients import (
+from ..analysis.clientlist import (
     DEFAULTS,
     ClientThresholds,
     client_findings,
@@ -32,10 +32,10 @@ from .clients import (
     plan_text,
     remediation_plan,
 )
-from .schema import provenance
+from ..read.schema import provenance
 
 if TYPE_CHECKING:
-    from .findings import Finding
+    from ..analysis.findings import Finding
     from .report import Chart, Column, Section, SourceInfo, Table
 
 __all__ = ["ClientPart", "client_part"]
@@ -99,7 +99,7 @@ def client_part(
 ) -> ClientPart:
     """The client sections for CLIENT LIST ``snapshots`` and/or a ``connections`` count log.
 
-    ``charts(kind)`` draws a chart of :data:`monitorlens.plots.CLIENT_CHARTS` (or nothing).
+    ``charts(kind)`` draws a chart of :data:`monitorlens.render.plots.CLIENT_CHARTS` (or nothing).
 
     >>> client_part(read_client_list("clients.log.gz"), None, top=5).findings[0].code  # doctest: +SKIP
     'connection-leak'

@@ -29,8 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .commands import lookup
-from .errors import InputError
+from ..commands import lookup
+from ..errors import InputError
 from .patterns import DEFAULT_RULES, PatternRules, key_patterns
 
 SCRIPT_CALLS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
@@ -348,7 +348,7 @@ def setname_names(events: pd.DataFrame) -> pd.DataFrame:
 
     One row per client: client, name (the last one set; ``""`` clears it), ts (when).
     Only the rows of those two commands are looked at, plus the names
-    :func:`monitorlens.filters.filter_events` kept from rows it filtered out.
+    :func:`monitorlens.analysis.filters.filter_events` kept from rows it filtered out.
 
     >>> setname_names(events).head()  # doctest: +SKIP
     """
@@ -383,7 +383,7 @@ def _setname_arg(args: list[bytes], start: int) -> str | None:
 def client_name_table(events: pd.DataFrame) -> pd.DataFrame:
     """name and name_source (``client-list`` or ``setname``) per client that has a name.
 
-    A CLIENT LIST name attached as a ``name`` column (``monitorlens.clients.attach_names``)
+    A CLIENT LIST name attached as a ``name`` column (``monitorlens.analysis.clientlist.attach_names``)
     wins over the last ``CLIENT SETNAME`` / ``HELLO ... SETNAME`` seen in the capture.
 
     >>> client_name_table(events).head()  # doctest: +SKIP
@@ -427,7 +427,7 @@ def by_client(events: pd.DataFrame, credit_lua: bool = True) -> pd.DataFrame:
     ``lua`` lines of its scripts (``lua_count``); ``own_count`` is its lines as
     printed. With ``credit_lua=False`` ``lua`` is a client of its own. ``name`` is
     the CLIENT LIST name when the events carry a ``name`` column (see
-    ``monitorlens.clients.attach_names``), else the last ``CLIENT SETNAME`` /
+    ``monitorlens.analysis.clientlist.attach_names``), else the last ``CLIENT SETNAME`` /
     ``HELLO ... SETNAME`` seen in the capture, else null; ``name_source`` says which.
     ``user`` and ``lib_name`` columns of the events are shown too when present.
 

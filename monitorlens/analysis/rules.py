@@ -23,7 +23,7 @@ from .breakdowns import (
     command_names,
     take_rows,
 )
-from .commands import hidden_from_monitor, lookup
+from ..commands import hidden_from_monitor, lookup
 from .findings import Evidence, Finding, Sample, Severity, printable, sort_findings
 from .evidence import (
     Context,
@@ -583,7 +583,7 @@ def rule_coverage(events: pd.DataFrame, t: Thresholds, ctx: Context | None = Non
 
 
 def _all_names() -> list[str]:
-    from .commands import all_commands
+    from ..commands import all_commands
 
     return list(all_commands())
 
@@ -593,7 +593,7 @@ def _all_names() -> list[str]:
 
 def rule_capture_quality(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """Rejected lines, a truncated end, silences, and a capture too short or too long."""
-    from .schema import provenance, rejects
+    from ..read.schema import provenance, rejects
 
     prov = provenance(events)
     found = []

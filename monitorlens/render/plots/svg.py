@@ -24,7 +24,7 @@ from html import escape
 
 import numpy as np
 
-from ..findings import printable
+from ...analysis.findings import printable
 from .model import HBars, Hist, Line, Note, Plot, Rule, Stack, Stems
 from .style import MUTED_COLOR, NOTE_COLOR, STYLE, SUBTITLE_COLOR, clock
 

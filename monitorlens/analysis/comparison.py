@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis import Analysis, analyze, records
-from .grammar import classify_source
+from .analyze import Analysis, analyze, records
+from ..read.grammar import classify_source
 
 COLUMNS = ["before_count", "after_count", "before_rate", "after_rate", "rate_change", "change"]
 

@@ -19,7 +19,7 @@ from datetime import datetime
 import pandas as pd
 
 from .breakdowns import SETNAMES_ATTR, command_names, script_callers, setname_names
-from .errors import InputError
+from ..errors import InputError
 
 TimeLike = str | float | int | datetime | pd.Timestamp
 Many = str | Iterable[str] | None

@@ -7,7 +7,7 @@ wrote (a quote inside an argument is written ``\\"``), so once the positions of
 the quotes are known the line's shape can be checked, and its fields cut, with
 array operations over a whole block at once: argument k lies between quotes 2k
 and 2k + 1. Every other line (escapes, old dialects, garbage) is left to the
-reference parser, :func:`monitorlens.grammar.parse_line`, one line at a time;
+reference parser, :func:`monitorlens.read.grammar.parse_line`, one line at a time;
 tests check that both give the same result for any line.
 """
 

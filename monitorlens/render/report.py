@@ -1,4 +1,4 @@
-"""The report: one model built from an :class:`~monitorlens.analysis.Analysis`, three renderings.
+"""The report: one model built from an :class:`~monitorlens.analysis.analyze.Analysis`, three renderings.
 
 :func:`build_report` turns an analysis (and optionally the CLIENT LIST analysis) into a
 :class:`Report`: a header with provenance, the findings (values redacted), sections of
@@ -10,7 +10,7 @@ request to any address), :meth:`Report.to_markdown` (for a ticket comment) and
 :meth:`Report.to_json` (for automation) are pure functions of the model, and
 ``_repr_html_`` (a notebook) is the same code as the file. Everything that came from a
 capture is escaped (jinja2 autoescape); argument values are redacted unless
-``show_values=True`` (see :mod:`monitorlens.redact`).
+``show_values=True`` (see :mod:`monitorlens.render.redact`).
 
 The report is deterministic: the same input gives the same bytes. The generation time
 and the time taken are only written when asked for (``stamp=Stamp(...)``, the command
@@ -39,15 +39,15 @@ from typing import Any
 
 import pandas as pd
 
-from . import __version__
-from .analysis import Analysis, Overview, analyze, records
-from .analysis import duration_text as analysis_duration
-from .commands import all_commands, hidden_from_monitor
-from .comparison import Comparison
-from .errors import InputError
-from .findings import Finding, Sample, printable, sort_findings
+from .. import __version__
+from ..analysis.analyze import Analysis, Overview, analyze, records
+from ..analysis.analyze import duration_text as analysis_duration
+from ..commands import all_commands, hidden_from_monitor
+from ..analysis.comparison import Comparison
+from ..errors import InputError
+from ..analysis.findings import Finding, Sample, printable, sort_findings
 from .redact import hidden_values, redact_call, redact_line, redact_text
-from .schema import Provenance
+from ..read.schema import Provenance
 
 __all__ = [
     "Column",
@@ -445,7 +445,7 @@ def _coverage(a: Analysis, show_values: bool) -> Section:
         f"Passwords of AUTH and HELLO ... AUTH are printed as (redacted) by Redis ({auth:,} such commands here).",
         "Argument values are " + ("shown (--show-values)." if show_values else
                                   "redacted in this report: keys, commands and sizes are shown, values "
-                                  "as ‹N bytes› (see monitorlens.redact)."),
+                                  "as ‹N bytes› (see monitorlens.render.redact)."),
         f"{ov.lines:,} lines read: {ov.events:,} events, {ov.rejected:,} rejected, {ov.skipped:,} skipped "
         "(redis-cli's OK and blank lines)." + (" Filters were applied." if ov.filtered else ""),
     ]
@@ -474,7 +474,7 @@ ChartMaker = Callable[[str], tuple[Chart, ...]]
 
 def _inline(kind: str, title: str, make: Callable[[], Any] | None, clients: bool = False) -> Chart:
     """A chart for the model: its SVG drawn when ``make`` (which returns the chart's
-    :class:`~monitorlens.plots.model.Plot`) is given, else only its kind and title
+    :class:`~monitorlens.render.plots.model.Plot`) is given, else only its kind and title
     (Markdown and JSON name the charts; ``plot`` draws them)."""
     from .plots.style import inline_svg
     from .plots.svg import to_svg
@@ -485,14 +485,14 @@ def _inline(kind: str, title: str, make: Callable[[], Any] | None, clients: bool
 
 def chart_of(kind: str, analysis: Analysis, draw: bool = True) -> Chart:
     """The chart ``kind`` of an analysis as inline SVG (the ``plot`` command draws the same)."""
-    from .plots.traffic import KINDS, plot_of
+    from .plots.monitor import KINDS, plot_of
 
     return _inline(kind, KINDS[kind].title, (lambda: plot_of(kind, analysis)) if draw else None)
 
 
 def client_chart_of(kind: str, snapshots: pd.DataFrame, draw: bool = True) -> Chart:
     """The chart ``kind`` of CLIENT LIST snapshots as inline SVG."""
-    from .plots.clients import CLIENT_CHARTS, client_plot
+    from .plots.clientlist import CLIENT_CHARTS, client_plot
 
     return _inline(kind, CLIENT_CHARTS[kind].title, (lambda: client_plot(kind, snapshots)) if draw else None,
                    clients=True)
@@ -516,19 +516,19 @@ def build_report(
 ) -> Report:
     """The report of an analysis; findings first (most severe first), values redacted.
 
-    With CLIENT LIST ``snapshots`` (:func:`~monitorlens.clientlist.read_client_list`; attach
+    With CLIENT LIST ``snapshots`` (:func:`~monitorlens.read.clientlist.read_client_list`; attach
     their names to the events before the analysis) and/or ``connections`` counts, the report
     has the client sections and findings too. ``charts=False`` leaves the charts' SVG out
     (faster; JSON and Markdown only name the charts, with the ``plot`` command that draws each). ``stamp`` writes the generation time and the
     time taken (off by default: the report is deterministic). ``filters`` says which filters
-    made the events (:func:`monitorlens.filters.applied_filters`), for the header.
+    made the events (:func:`monitorlens.analysis.filters.applied_filters`), for the header.
     ``baseline`` (``compare(analyze(baseline_events), analysis)``) adds the section
     "Compared with the baseline" and names the baseline's file in the header.
 
     >>> build_report(analyze(load("capture.txt")), top=5).to_dict()["header"]["events"]  # doctest: +SKIP
     """
     from .report_baseline import baseline_part
-    from .report_clients import client_part
+    from .report_clientlist import client_part
 
     top = analysis.top if top is None else top
     title = title or f"Redis MONITOR report: {Path(analysis.provenance.source).name}"
@@ -570,18 +570,18 @@ def read_inputs(
 ) -> Inputs:
     """Read a capture (text, .gz, Parquet) and the optional CLIENT LIST / connection logs;
     name the events' clients from the snapshots; apply ``events_filter``."""
-    from .store import load
+    from ..store import load
 
     events = load(capture)
     snapshots = counts = None
     if clients is not None:
-        from .clientlist import read_client_list
-        from .clients import attach_names
+        from ..read.clientlist import read_client_list
+        from ..analysis.clientlist import attach_names
 
         snapshots = read_client_list(clients)
         events = attach_names(events, snapshots)
     if connections is not None:
-        from .clientlist import read_connection_counts
+        from ..read.clientlist import read_connection_counts
 
         counts = read_connection_counts(connections)
     if events_filter is not None:
@@ -612,8 +612,8 @@ def make_report(
 
     >>> make_report("incident/monitor.txt.gz", clients="incident/clients.log.gz").write("incident.html")  # doctest: +SKIP
     """
-    from .comparison import compare
-    from .filters import applied_filters
+    from ..analysis.comparison import compare
+    from ..analysis.filters import applied_filters
 
     if baseline_clients is not None and baseline is None:
         raise InputError("--baseline-clients names the clients of a --baseline capture: give the capture too")
@@ -693,7 +693,7 @@ def report_command(ns: Any) -> str:
     >>> report_command(parser.parse_args(["report", "capture.txt", "-o", "r.md"]))  # doctest: +SKIP
     'r.md: markdown report, 3 findings (1 critical), values redacted'
     """
-    from .filters import apply_filters
+    from ..analysis.filters import apply_filters
 
     out = ns.output
     fmt = ns.format or (format_for(out) if out and out != "-" else "html")
@@ -719,7 +719,7 @@ def plot_command(ns: Any) -> str:
     >>> plot_command(parser.parse_args(["plot", "traffic", "capture.txt", "-o", "t.png"]))  # doctest: +SKIP
     't.png: traffic chart'
     """
-    from .filters import apply_filters
+    from ..analysis.filters import apply_filters
 
     out = make_chart(ns.kind, ns.capture, ns.output, clients=ns.clients, top=ns.top,
                      events_filter=lambda events: apply_filters(events, ns))
@@ -730,7 +730,7 @@ def plot_command(ns: Any) -> str:
 
 
 def duration_text(seconds: float) -> str:
-    """A span for a reader: :func:`monitorlens.analysis.duration_text`, and milliseconds
+    """A span for a reader: :func:`monitorlens.analysis.analyze.duration_text`, and milliseconds
     under a second (a capture of a few lines).
 
     >>> duration_text(0.0065), duration_text(30.0)
@@ -839,7 +839,7 @@ def _environment(kind: str) -> Any:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("monitorlens", "templates"),
+        loader=jinja2.PackageLoader("monitorlens.render", "templates"),
         bytecode_cache=_bytecode_cache(),
         autoescape=kind == "html",
         undefined=jinja2.StrictUndefined,
@@ -860,8 +860,8 @@ def _environment(kind: str) -> Any:
 
 
 def _svg_markup(svg: str) -> Any:
-    """A chart's SVG for the HTML page: written by :mod:`monitorlens.plots.svg` (every text
-    escaped) and passed through :func:`monitorlens.plots.style.inline_svg`."""
+    """A chart's SVG for the HTML page: written by :mod:`monitorlens.render.plots.svg` (every text
+    escaped) and passed through :func:`monitorlens.render.plots.style.inline_svg`."""
     import markupsafe
 
     return markupsafe.Markup(svg)

@@ -1,10 +1,10 @@
 """Charts of CLIENT LIST snapshots and connection logs, for an incident ticket.
 
-Each ``*_plot`` function turns a DataFrame of :mod:`monitorlens.clientlist` /
-:mod:`monitorlens.clients` into a :class:`~.model.Plot` (a title, the time range under it,
+Each ``*_plot`` function turns a DataFrame of :mod:`monitorlens.read.clientlist` /
+:mod:`monitorlens.analysis.clientlist` into a :class:`~.model.Plot` (a title, the time range under it,
 units on the axes); each ``plot_*`` function draws it on a matplotlib ``Axes``. The house
-style (:data:`~monitorlens.plots.style.STYLE`, labels, palette) is the one of the MONITOR
-charts in :mod:`monitorlens.plots.traffic`, so both kinds of chart look alike.
+style (:data:`~monitorlens.render.plots.style.STYLE`, labels, palette) is the one of the MONITOR
+charts in :mod:`monitorlens.render.plots.monitor`, so both kinds of chart look alike.
 
 Example::
 
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..clients import (
+from ...analysis.clientlist import (
     DEFAULTS,
     UNNAMED,
     ClientThresholds,
@@ -30,7 +30,7 @@ from ..clients import (
     growth_trends,
     last_rows,
 )
-from ..errors import InputError
+from ...errors import InputError
 from .model import HBars, Hist, Line, Note, Part, Plot, Rule, Stack, empty_plot
 from .mpl import draw, figure
 from .style import COLORS, label, naive_utc, palette, time_range
@@ -108,7 +108,7 @@ def connection_growth_plot(
     thresholds: ClientThresholds = DEFAULTS,
 ) -> Plot:
     """Connections over time with their Theil–Sen trend (dashed) and slope, for the ``top``
-    groups that grow fastest. ``counts`` is tidy (:func:`~monitorlens.clients.client_counts`:
+    groups that grow fastest. ``counts`` is tidy (:func:`~monitorlens.analysis.clientlist.client_counts`:
     snapshot_ts, ``by``, clients) or a plain ``<time>,<clients>`` log (ts, clients) with
     ``by=None``."""
     ts = "snapshot_ts" if "snapshot_ts" in counts.columns else "ts"

@@ -1,6 +1,6 @@
-"""The report's "Compared with the baseline" section, from a :class:`~monitorlens.comparison.Comparison`.
+"""The report's "Compared with the baseline" section, from a :class:`~monitorlens.analysis.comparison.Comparison`.
 
-:func:`baseline_section` lays out what :func:`~monitorlens.comparison.compare` found between a
+:func:`baseline_section` lays out what :func:`~monitorlens.analysis.comparison.compare` found between a
 baseline capture (a calm day, before a deploy) and the reported capture: commands, clients
 and key patterns by rate, and the findings that are new, resolved or still there. It
 computes nothing itself; finding titles are redacted like the report's findings.
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .analysis import duration_text
+from ..analysis.analyze import duration_text
 
 if TYPE_CHECKING:
-    from .comparison import Comparison
+    from ..analysis.comparison import Comparison
     from .report import Column, Section, SourceInfo
 
 __all__ = ["baseline_section"]

@@ -15,7 +15,7 @@ build the same Plots.
 
 from __future__ import annotations
 
-from .clients import (
+from .clientlist import (
     CLIENT_CHARTS,
     client_chart,
     client_plot,
@@ -28,7 +28,7 @@ from .model import Plot
 from .mpl import draw, figure, figure_bytes, house_style
 from .style import STYLE, inline_svg
 from .svg import to_svg
-from .traffic import (
+from .monitor import (
     KINDS,
     chart,
     plot_gaps,

@@ -1,7 +1,7 @@
 """CLIENT LIST and connection-log analysis: counts, leaks, churn, findings, a kill plan.
 
-Every function takes the DataFrames of :mod:`monitorlens.clientlist` and returns a new
-DataFrame (or a list of :class:`~monitorlens.findings.Finding`); none mutates its input.
+Every function takes the DataFrames of :mod:`monitorlens.read.clientlist` and returns a new
+DataFrame (or a list of :class:`~monitorlens.analysis.findings.Finding`); none mutates its input.
 
 A client is followed across snapshots by its ``id`` (Redis never reuses one). Trends
 are fitted in clients per minute with the Theil–Sen estimator (the median of the

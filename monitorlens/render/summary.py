@@ -1,4 +1,4 @@
-"""The terminal view of an :class:`~monitorlens.analysis.Analysis`: plain text, 80 columns.
+"""The terminal view of an :class:`~monitorlens.analysis.analyze.Analysis`: plain text, 80 columns.
 
 Pure: :func:`render_text` turns an Analysis into a string; it computes nothing
 and escapes every text that came from the capture (keys, names, arguments), so
@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from .analysis import Analysis, duration_text
-from .findings import Finding, printable
+from ..analysis.analyze import Analysis, duration_text
+from ..analysis.findings import Finding, printable
 
 MIN_WIDTH = 60
 ELLIPSIS = "~"  # ASCII, so a cut is visible in any terminal encoding
@@ -175,14 +175,14 @@ def summary_command(ns: Any) -> str:
     """
     import json
 
-    from .analysis import analyze
-    from .filters import apply_filters
-    from .store import load
+    from ..analysis.analyze import analyze
+    from ..analysis.filters import apply_filters
+    from ..store import load
 
     events = load(ns.capture)
     if getattr(ns, "clients", None):
-        from .clientlist import read_client_list
-        from .clients import attach_names
+        from ..read.clientlist import read_client_list
+        from ..analysis.clientlist import attach_names
 
         events = attach_names(events, read_client_list(ns.clients))
     analysis = analyze(apply_filters(events, ns), top=ns.top)

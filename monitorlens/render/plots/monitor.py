@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ...errors import InputError
 from .model import HBars, Part, Plot, Stack, Stems, empty_plot
 from .mpl import draw, figure
 from .style import COLORS, OTHER_COLOR, label, naive_utc, palette, time_range
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from ..analysis import Analysis
+    from ...analysis.analyze import Analysis
 
 
 def traffic_plot(timeline: pd.DataFrame) -> Plot:

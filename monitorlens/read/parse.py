@@ -1,8 +1,8 @@
 """Blocks of MONITOR lines to Arrow tables of events. Pure: bytes in, tables out.
 
 Plain lines, nearly all of a real capture, are found and cut for a whole
-block at once by :mod:`monitorlens.fastpath`; every other line (escapes, old
-dialects, garbage) goes through :func:`monitorlens.grammar.parse_line`, the
+block at once by :mod:`monitorlens.read.fastpath`; every other line (escapes, old
+dialects, garbage) goes through :func:`monitorlens.read.grammar.parse_line`, the
 reference parser. Then every event column is derived from the raw ones.
 """
 
@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from . import arrays, commands, fastpath, grammar
+from .. import commands
+from . import arrays, fastpath, grammar
 from .schema import KEY_RULES, MONITOR_SCHEMA
 
 _KEY_RULES = arrays.texts(KEY_RULES)

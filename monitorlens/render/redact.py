@@ -32,8 +32,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .commands import is_container, key_positions
-from .grammar import CLI_MESSAGE, IGNORABLE, Rejected, escape, parse_line, unescape
+from ..commands import is_container, key_positions
+from ..read.grammar import CLI_MESSAGE, IGNORABLE, Rejected, escape, parse_line, unescape
 
 __all__ = [
     "SYNTAX_TOKENS",
@@ -196,7 +196,7 @@ def redact_args(command: str, args: Sequence[bytes], *, show_values: bool = Fals
 
 
 # One argument as printed: quoted the way MONITOR quotes it, possibly cut by monitorlens
-# (``"xxxx..." (100,000 bytes)``, :func:`monitorlens.evidence.line_text`) or by the end of a
+# (``"xxxx..." (100,000 bytes)``, :func:`monitorlens.analysis.evidence.line_text`) or by the end of a
 # truncated line (no closing quote).
 _TOKEN = re.compile(
     r'"(?P<body>(?:[^"\\]|\\.)*)(?:"(?: \((?P<size>\d[\d,]*) bytes\))?|\Z)|(?P<word>\S+)', re.S

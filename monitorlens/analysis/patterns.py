@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from ..errors import InputError
 
 UUID, DATE, EPOCH, INT, IP, ULID, HEX = "uuid", "date", "epoch", "int", "ip", "ulid", "hex"
 BUILTIN_PLACEHOLDERS: tuple[str, ...] = (UUID, DATE, EPOCH, INT, IP, ULID, HEX)

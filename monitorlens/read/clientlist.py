@@ -10,7 +10,7 @@ What people save during an incident (``/work/shared/docs/redis-formats.md`` sect
 - ``uniq -c`` counts per name (``connections_by_app_<epoch>.txt``: ``     12 name=web``).
 
 Grammar functions here take ``str``/``bytes`` and do no I/O; the readers open files only
-through :func:`monitorlens.ingest.open_binary`.
+through :func:`monitorlens.read.ingest.open_binary`.
 
 Columns of :func:`read_client_list` (one row per client per snapshot):
 
@@ -34,8 +34,8 @@ flag_monitor ...   boolean               one column per flag letter (:data:`FLAG
 =================  ====================  =================================================
 
 Bad lines are counted and kept in ``df.attrs["provenance"]``
-(:class:`monitorlens.schema.Provenance`, as for MONITOR captures): read them with
-``monitorlens.schema.rejects(df)`` (columns line, reason, text). ``errors="raise"`` raises
+(:class:`monitorlens.read.schema.Provenance`, as for MONITOR captures): read them with
+``monitorlens.read.schema.rejects(df)`` (columns line, reason, text). ``errors="raise"`` raises
 :class:`~monitorlens.errors.ParseError` at the first one instead.
 """
 
@@ -54,8 +54,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import __version__
-from .errors import InputError, ParseError
+from .. import __version__
+from ..errors import InputError, ParseError
 from .grammar import (
     BLANK,
     CLI_MESSAGE,

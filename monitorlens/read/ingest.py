@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, BinaryIO, Union
 
 import pyarrow as pa
 
-from . import __version__, arrays, grammar
-from .errors import InputError, ParseError
+from .. import __version__
+from . import arrays, grammar
+from ..errors import InputError, ParseError
 from .parse import BlockResult, parse_block, renumber
 from .schema import MONITOR_SCHEMA, REJECTS_KEPT, Provenance, table_to_frame
 
@@ -329,7 +330,7 @@ def _iso(us: int | None) -> str | None:
 
 
 def read_monitor(source: Source, *, errors: str = "skip", workers: int = 2) -> pd.DataFrame:
-    """Read a MONITOR capture into a DataFrame of events (see :mod:`monitorlens.schema`).
+    """Read a MONITOR capture into a DataFrame of events (see :mod:`monitorlens.read.schema`).
 
     ``source`` is a path (plain or gzip), ``-`` for stdin, a binary file
     object, or an iterable of lines (bytes or str). Bad lines are counted and

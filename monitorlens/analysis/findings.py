@@ -1,9 +1,9 @@
 """Findings: what a post-mortem should look at, as data.
 
 A :class:`Finding` is a frozen value; rules build them and templates render
-them. The rules for MONITOR captures live in :mod:`monitorlens.rules` (their
-evidence is gathered by :mod:`monitorlens.evidence`); the rules for CLIENT LIST
-snapshots live in :mod:`monitorlens.clients` and return the same type.
+them. The rules for MONITOR captures live in :mod:`monitorlens.analysis.rules` (their
+evidence is gathered by :mod:`monitorlens.analysis.evidence`); the rules for CLIENT LIST
+snapshots live in :mod:`monitorlens.analysis.clientlist` and return the same type.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The house style of every monitorlens chart, shared by both renderers (:mod:`.svg`, :mod:`.mpl`).
 
-One style for the MONITOR charts (:mod:`monitorlens.plots.traffic`) and the CLIENT LIST
-charts (:mod:`monitorlens.plots.clients`): readable at ticket size, labels cut to fit and
+One style for the MONITOR charts (:mod:`monitorlens.render.plots.monitor`) and the CLIENT LIST
+charts (:mod:`monitorlens.render.plots.clientlist`): readable at ticket size, labels cut to fit and
 never parsed as math, titles with the time range under them, deterministic SVG.
 :func:`inline_svg` turns an SVG into markup safe to inline in the report (no script, no
 comments, ids made unique).
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..findings import printable
+from ...analysis.findings import printable
 
 COLORS = ("#2f5f98", "#e08a1e", "#3a9a5b", "#c2423a", "#7a5aa6", "#8c6d4f", "#d16ba5", "#6f7782",
           "#b5b83a", "#33a6b8")
