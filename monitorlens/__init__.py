@@ -76,9 +76,13 @@ _EXPORTS: dict[str, str] = {
     "plan_text": "analysis.clientlist",
     # the report: one model, HTML/Markdown/JSON, charts for tickets, redaction
     "Report": "render.report",
-    "build_report": "render.report",
-    "make_report": "render.report",
-    "make_chart": "render.report",
+    "build_report": "workflows",  # render.report.build_report, plus the old snapshots=/connections=
+    "make_report": "workflows",
+    "make_chart": "workflows",
+    "summarize": "workflows",
+    "analyze_files": "workflows",
+    "ClientlistAnalysis": "analysis.clientlist_analysis",
+    "analyze_clientlist": "analysis.clientlist_analysis",
     "redact_line": "render.redact",
     # charts: Plots (SVG in a notebook, as in the report) and matplotlib Figures / Axes
     "plot_of": "render.plots",
@@ -134,3 +138,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .read.schema import Provenance, provenance, rejects
     from .store import convert, load, read_parquet, write_parquet
     from .render.summary import render_text
+    from .analysis.clientlist_analysis import ClientlistAnalysis, analyze_clientlist
+    from .render.report import Report
+    from .render.redact import redact_line
+    from .workflows import analyze_files, build_report, make_chart, make_report, summarize

@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 
 import monitorlens
-from monitorlens.analysis.analyze import Analysis, analyze, duration_text
+from monitorlens._human import seconds_text
+from monitorlens.analysis.analyze import Analysis, analyze
 from monitorlens.cli import add_filter_arguments
-from monitorlens.analysis.filters import applied_filters, apply_filters, filter_events, parse_time
+from monitorlens.analysis.filters import applied_filters, filter_events, parse_time
+from monitorlens.cli import events_filter
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_captures"
@@ -114,8 +116,8 @@ def test_empty_analysis() -> None:
     assert [f["code"] for f in doc["findings"]] == ["capture-empty"]
 
 
-def test_duration_text() -> None:
-    assert [duration_text(s) for s in (0.5, 119, 600, 9000)] == ["0.5 s", "119.0 s", "10.0 min", "2.5 h"]
+def test_seconds_text() -> None:
+    assert [seconds_text(s) for s in (0.5, 119, 600, 9000)] == ["0.5 s", "119.0 s", "10.0 min", "2.5 h"]
 
 
 # -------------------------------------------------------------------------- filters
@@ -176,6 +178,6 @@ def test_cli_arguments(grammar: pd.DataFrame) -> None:
     parser = add_filter_arguments(argparse.ArgumentParser())
     ns = parser.parse_args(["--command", "get", "--command", "SET", "--db", "3", "--top", "4"])
     assert ns.top == 4
-    assert set(apply_filters(grammar, ns)["command"].astype(str)) <= {"GET", "SET"}
+    assert set(events_filter(ns)(grammar)["command"].astype(str)) <= {"GET", "SET"}
     with pytest.raises(SystemExit):
         parser.parse_args(["--top", "0"])

@@ -24,7 +24,8 @@ from monitorlens.cli import main
 from monitorlens.commands import key_positions
 from monitorlens.read.grammar import escape, format_line
 from monitorlens.render.redact import redact_args, redact_call, redact_line, redacted
-from monitorlens.render.report import build_report, format_for, make_report, md_code, md_text, render_html
+from monitorlens.render.report import build_report, format_for, md_code, md_text, render_html
+from monitorlens.workflows import make_report
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_captures"

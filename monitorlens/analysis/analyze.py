@@ -13,7 +13,6 @@ Example::
 
 from __future__ import annotations
 
-import math
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -23,7 +22,10 @@ import pandas as pd
 from . import breakdowns as bd
 from .filters import applied_filters
 from .evidence import Context
-from .findings import Finding
+from .clientlist import DEFAULTS as CLIENT_DEFAULTS, ClientThresholds
+from .clientlist_analysis import ClientlistAnalysis, analyze_clientlist
+from .findings import Finding, sort_findings
+from .records import finite, records
 from .rules import Thresholds, find_all
 from .patterns import DEFAULT_RULES, PatternRules
 from ..read.schema import Provenance, provenance
@@ -76,6 +78,10 @@ class Analysis:
     credited), ``key_patterns``, ``hot_keys`` (the ``top`` hottest), ``dbs``,
     ``timeline`` (wide, 1 s buckets, by command), ``timeline_clients`` (same, by
     client), ``bursts``, ``gaps`` (the longest silences).
+
+    ``clientlist`` is the CLIENT LIST part (:class:`~monitorlens.analysis.clientlist_analysis.ClientlistAnalysis`)
+    when snapshots or connection counts were given; ``findings`` holds the findings of
+    both parts, most severe first, so every view lists the same ones.
     """
 
     provenance: Provenance
@@ -93,23 +99,11 @@ class Analysis:
     findings: tuple[Finding, ...]
     thresholds: Thresholds = field(default_factory=Thresholds)
     top: int = 10
+    clientlist: ClientlistAnalysis | None = None
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
         """The ``summary --json`` object (documented in ``docs/summary-json.md``)."""
         return _as_dict(self, self.top if top is None else top)
-
-
-def duration_text(seconds: float) -> str:
-    """A duration for people: seconds under 2 min, minutes under 2 h, then hours.
-
-    >>> duration_text(30.0), duration_text(600), duration_text(9000)
-    ('30.0 s', '10.0 min', '2.5 h')
-    """
-    if seconds < 120:
-        return f"{seconds:,.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:,.1f} min"
-    return f"{seconds / 3600:,.1f} h"
 
 
 def overview(events: pd.DataFrame, prov: Provenance | None = None) -> Overview:
@@ -139,11 +133,18 @@ def analyze(
     thresholds: Thresholds = Thresholds(),
     pattern_rules: PatternRules = DEFAULT_RULES,
     freq: str = "1s",
+    snapshots: pd.DataFrame | None = None,
+    connections: pd.DataFrame | None = None,
+    maxclients: int | None = None,
+    client_thresholds: ClientThresholds = CLIENT_DEFAULTS,
 ) -> Analysis:
     """Analyse events (from :func:`monitorlens.load`, possibly filtered): breakdowns and findings.
 
     ``top`` limits the hot keys kept and is the default of :meth:`Analysis.to_dict`;
-    ``freq`` is the timeline's bucket.
+    ``freq`` is the timeline's bucket. CLIENT LIST ``snapshots``
+    (:func:`~monitorlens.read.clientlist.read_client_list`; attach their names to the events
+    first) and/or a ``connections`` count log add the CLIENT LIST part
+    (:attr:`Analysis.clientlist`, judged with ``client_thresholds`` and ``maxclients``).
 
     >>> a = analyze(read_monitor("sample_captures/incident/monitor.txt.gz"))  # doctest: +SKIP
     >>> a.commands.head(3)  # doctest: +SKIP
@@ -167,10 +168,15 @@ def analyze(
             bursts=bd.bursts(events, freq),
             gaps=bd.gaps(events, top=top),
         )
-        findings = tuple(find_all(events, thresholds, Context.of(events, keys=flat.result())))
+        findings = find_all(events, thresholds, Context.of(events, keys=flat.result()))
+        clientlist = None
+        if snapshots is not None or connections is not None:
+            clientlist = analyze_clientlist(snapshots, connections, thresholds=client_thresholds,
+                                            maxclients=maxclients)
+            findings = sort_findings([*findings, *clientlist.findings])
         key_patterns, hot_keys = keyed.result()
     return Analysis(provenance=prov, **counted, key_patterns=key_patterns, hot_keys=hot_keys,
-                    findings=findings, thresholds=thresholds, top=top)
+                    findings=tuple(findings), thresholds=thresholds, top=top, clientlist=clientlist)
 
 
 def _key_tables(events: pd.DataFrame, flat: Future[bd.FlatKeys], rules: PatternRules, top: int
@@ -181,30 +187,6 @@ def _key_tables(events: pd.DataFrame, flat: Future[bd.FlatKeys], rules: PatternR
 
 
 # ------------------------------------------------------------------------------ JSON
-
-
-def _scalar(value: Any) -> Any:
-    """A DataFrame cell as JSON: ISO times, None for nulls, Python numbers."""
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if value is None or (not isinstance(value, (str, bytes)) and pd.isna(value)):
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isinf(value):
-        return None  # JSON has no infinity (a ratio over a zero baseline)
-    return value
-
-
-def records(table: pd.DataFrame, columns: Mapping[str, str], top: int | None = None) -> list[dict[str, Any]]:
-    """Rows of ``table`` as JSON-ready dicts: ``columns`` maps the table's column -> the JSON name.
-
-    >>> records(by_db(events), {"db": "db", "count": "events"})  # doctest: +SKIP
-    [{'db': 0, 'events': 5622}]
-    """
-    rows = table.head(top) if top is not None else table
-    cols = [c for c in columns if c in rows.columns]
-    return [{columns[c]: _scalar(v) for c, v in zip(cols, row)} for row in rows[cols].itertuples(index=False)]
 
 
 CLIENT_FIELDS = {"client": "client", "name": "name", "name_source": "name_source", "client_kind": "kind",
@@ -252,5 +234,6 @@ def _as_dict(a: Analysis, top: int) -> dict[str, Any]:
         "hot_keys": records(a.hot_keys, KEY_FIELDS, top),
         "bursts": records(a.bursts, BURST_FIELDS, top),
         "gaps": records(a.gaps, GAP_FIELDS, top),
-        "findings": [f.to_dict() for f in a.findings],
+        "findings": [finite(f.to_dict()) for f in a.findings],
+        **({"clientlist": a.clientlist.to_dict(top)} if a.clientlist is not None else {}),
     }

@@ -1,8 +1,8 @@
 """Row filters shared by every command: time range, command, client, database.
 
-:func:`filter_events` is the library call; :func:`apply_filters` applies the
-``--since/--until/--command/--client/--db`` flags that
-:func:`monitorlens.cli.add_filter_arguments` gives every CLI command.
+:func:`filter_events` is the library call; the command line's
+``--since/--until/--command/--client/--db`` flags (:func:`monitorlens.cli.add_filter_arguments`)
+are its arguments.
 
 Example::
 
@@ -11,7 +11,6 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -131,11 +130,3 @@ def _client_mask(events: pd.DataFrame, wanted: list[str]) -> pd.Series:
     chosen = set(events["client"].astype("str")[mask])
     # lua lines follow their caller
     return mask | script_callers(events).isin(chosen)
-
-
-def apply_filters(events: pd.DataFrame, ns: argparse.Namespace) -> pd.DataFrame:
-    """:func:`filter_events` with the flags :func:`monitorlens.cli.add_filter_arguments` added.
-
-    >>> apply_filters(events, parser.parse_args(["--db", "0"]))  # doctest: +SKIP
-    """
-    return filter_events(events, since=ns.since, until=ns.until, command=ns.command, client=ns.client, db=ns.db)

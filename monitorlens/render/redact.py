@@ -31,8 +31,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 from ..commands import is_container, key_positions
+from ..analysis.analyze import Analysis
+from ..analysis.findings import Finding, Sample
 from ..read.grammar import CLI_MESSAGE, IGNORABLE, Rejected, escape, parse_line, unescape
 
 __all__ = [
@@ -45,6 +49,8 @@ __all__ = [
     "redact_call",
     "redact_text",
     "hidden_values",
+    "redact_finding",
+    "redact_findings",
 ]
 
 # Every "token" of every argument in COMMAND DOCS of Redis 7.0.15 (all commands and
@@ -301,3 +307,39 @@ def redact_text(text: str, values: Sequence[str]) -> str:
     for v in sorted({v for v in values if len(v) >= 3}, key=lambda v: (-len(v), v)):
         text = text.replace(v, redacted(len(v.encode("utf-8", "surrogateescape"))))
     return text
+
+
+def redact_finding(f: Finding, show_values: bool = False) -> Finding:
+    """A finding with the values in its sample lines and quoted calls redacted, and any of
+    those values quoted in its text scrubbed.
+
+    >>> redact_finding(f).evidence.samples[0].text  # doctest: +SKIP
+    '1795641904.0 [0 127.0.0.1:5] "SET" "k" ‹5 bytes›'
+    """
+    if show_values:
+        return f
+    ev = f.evidence
+    calls = [str(row["call"]) for row in ev.rows if "call" in row]
+    values = hidden_values([s.text for s in ev.samples] + calls)
+
+    def scrub(value: Any) -> Any:
+        return redact_text(value, values) if isinstance(value, str) else value
+
+    evidence = replace(
+        ev,
+        samples=tuple(Sample(s.line, redact_line(s.text)) for s in ev.samples),
+        rows=tuple({k: redact_call(v) if k == "call" and isinstance(v, str) else scrub(v)
+                    for k, v in row.items()} for row in ev.rows),
+    )
+    return replace(f, title=scrub(f.title), explanation=scrub(f.explanation), action=scrub(f.action),
+                   evidence=evidence)
+
+
+def redact_findings(analysis: Analysis, *, show_values: bool = False) -> Analysis:
+    """The analysis with its findings' values redacted (:func:`redact_finding`), for a view.
+
+    >>> redact_findings(analyze(events)).findings[0].evidence.samples  # doctest: +SKIP
+    """
+    if show_values:
+        return analysis
+    return replace(analysis, findings=tuple(redact_finding(f) for f in analysis.findings))

@@ -18,7 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..analysis.analyze import Analysis, duration_text
+from .._human import seconds_text
+from ..analysis.analyze import Analysis
+from ..analysis.clientlist_analysis import ClientlistAnalysis
 from ..analysis.findings import Finding, printable
 
 MIN_WIDTH = 60
@@ -97,7 +99,7 @@ def _overview(a: Analysis, width: int) -> list[str]:
         end = last.strftime("%H:%M:%S.%f")[:-3] if first.date() == last.date() else last.strftime("%Y-%m-%d %H:%M:%S")
         rate = f", {ov.rate_per_s:,.1f} events/s" if ov.rate_per_s is not None else ""
         lines.append(f"  {first.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]} .. {end} UTC"
-                     f" ({duration_text(ov.duration_s)}){rate}")
+                     f" ({seconds_text(ov.duration_s)}){rate}")
     dbs = ", ".join(map(str, ov.dbs)) or "-"
     lines.append(f"  {ov.clients:,} clients, {ov.commands:,} distinct commands, db {dbs}")
     counts = pd.Series([f.severity for f in a.findings], dtype="str").value_counts()
@@ -146,10 +148,37 @@ def _finding(f: Finding, width: int) -> list[str]:
     return lines
 
 
+TREND_COLUMNS = (
+    Column("name", "name", TEXT, flex=True), Column("first_clients", "first", COUNT, right=True),
+    Column("last_clients", "last", COUNT, right=True), Column("max_clients", "max", COUNT, right=True),
+    Column("slope_per_min", "per min", RATE, right=True), Column("leaking", "leaking", TEXT),
+)
+
+
+def _clientlist(c: ClientlistAnalysis, width: int, top: int) -> list[str]:
+    """The CLIENT LIST part: what was read, connections by name with their trend, the kill plan."""
+    body: list[str] = []
+    if c.snapshots is not None:
+        s = c.snapshots
+        types = ", ".join(f"{n:,} {t}" for t, n in s.client_types.items()) or "none"
+        body.append(f"  {s.count:,} snapshots of {printable(s.provenance.source)}; "
+                    f"{s.connected:,} clients in the last ({types})")
+        body += table(s.trends, TREND_COLUMNS, width, top)
+        if s.plan_text:
+            body += ["  remediation plan (review, then paste into redis-cli):",
+                     *(f"    {printable(line)}" for line in s.plan_text.splitlines())]
+    if c.connections is not None:
+        k = c.connections
+        body.append(f"  {k.rows:,} connection counts of {printable(k.provenance.source)}")
+        body += table(k.trend, TREND_COLUMNS, width, top)
+    return _section("Connections (CLIENT LIST)", body)
+
+
 def render_text(analysis: Analysis, width: int = 80, top: int | None = None) -> str:
     """The summary as text lines of at most ``width`` characters (at least 60).
 
-    Sections: overview, top commands, clients, key patterns, hot keys, findings.
+    Sections: overview, top commands, clients, key patterns, hot keys, the CLIENT LIST part
+    when the analysis has one, findings.
 
     >>> print(render_text(analyze(read_monitor("capture.txt"))))  # doctest: +SKIP
     """
@@ -161,31 +190,8 @@ def render_text(analysis: Analysis, width: int = 80, top: int | None = None) -> 
                     table(a.clients, CLIENT_COLUMNS, width, top), len(a.clients), top)
     out += _section("Key patterns", table(a.key_patterns, PATTERN_COLUMNS, width, top), len(a.key_patterns), top)
     out += _section("Hot keys", table(a.hot_keys, HOT_KEY_COLUMNS, width, top))
+    if a.clientlist is not None:
+        out += _clientlist(a.clientlist, width, top)
     body = [line for f in a.findings for line in ["", *_finding(f, width)]][1:]
     out += _section("Findings, most severe first", body)
     return "\n".join(line if len(line) <= width else _cut(line, width) for line in out) + "\n"
-
-
-def summary_command(ns: Any) -> str:
-    """What ``python -m monitorlens summary`` prints for parsed arguments ``ns``
-    (capture, json, width, clients: CLIENT LIST snapshots whose names are attached to the
-    events first, and the filters of :func:`monitorlens.cli.add_filter_arguments`).
-
-    >>> print(summary_command(parser.parse_args(["summary", "capture.txt", "--json"])))  # doctest: +SKIP
-    """
-    import json
-
-    from ..analysis.analyze import analyze
-    from ..analysis.filters import apply_filters
-    from ..store import load
-
-    events = load(ns.capture)
-    if getattr(ns, "clients", None):
-        from ..read.clientlist import read_client_list
-        from ..analysis.clientlist import attach_names
-
-        events = attach_names(events, read_client_list(ns.clients))
-    analysis = analyze(apply_filters(events, ns), top=ns.top)
-    if ns.json:
-        return json.dumps(analysis.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
-    return render_text(analysis, width=ns.width)
