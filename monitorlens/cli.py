@@ -48,7 +48,7 @@ def _positive(text: str) -> int:
 
 
 def _ingest(ns: argparse.Namespace) -> int:
-    from .store import ingest, progress_printer
+    from .store import ingest, progress_printer  # lazy: each command loads only its own stages
 
     source = ns.capture
     out = ns.output or _default_output(source)
@@ -84,7 +84,7 @@ def _default_output(source: str) -> str:
 
 
 def _sample(ns: argparse.Namespace) -> int:
-    from .live import sample_clients
+    from .live import sample_clients  # lazy: each command loads only its own stages
 
     try:
         import redis
@@ -216,7 +216,7 @@ def _settle(ns: argparse.Namespace) -> None:
 def events_filter(ns: argparse.Namespace) -> Callable[[Any], Any]:
     """The events filter that the flags of :func:`add_filter_arguments` ask for
     (:func:`monitorlens.analysis.filters.filter_events`)."""
-    from .analysis.filters import filter_events
+    from .analysis.filters import filter_events  # lazy: pandas, not for ingest
 
     return lambda events: filter_events(events, since=ns.since, until=ns.until, command=ns.command,
                                         client=ns.client, db=ns.db)
@@ -237,8 +237,8 @@ def default_output(capture: str, fmt: str) -> str:
 
 
 def _report(ns: argparse.Namespace) -> int:
-    from .render.report import format_for
-    from .workflows import make_report
+    from .render.report import format_for  # lazy: each command loads only its own stages
+    from .workflows import make_report  # lazy: as above
 
     _settle(ns)
     out = ns.output
@@ -262,7 +262,7 @@ def _report(ns: argparse.Namespace) -> int:
 
 
 def _plot(ns: argparse.Namespace) -> int:
-    from .workflows import make_chart
+    from .workflows import make_chart  # lazy: each command loads only its own stages
 
     _settle(ns)
     out = make_chart(ns.kind, ns.capture, ns.output, clients=ns.clients, top=ns.top, events_filter=events_filter(ns))
@@ -271,7 +271,7 @@ def _plot(ns: argparse.Namespace) -> int:
 
 
 def _summary(ns: argparse.Namespace) -> int:
-    from .workflows import summarize
+    from .workflows import summarize  # lazy: each command loads only its own stages
 
     _settle(ns)
     text = summarize(ns.capture, clients=ns.clients, connections=ns.connections, top=ns.top,

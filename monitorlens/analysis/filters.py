@@ -17,7 +17,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from .breakdowns import SETNAMES_ATTR, command_names, script_callers, setname_names
+from .breakdowns import SETNAMES_ATTR, client_names, command_names, script_callers, setname_names
 from ..errors import InputError
 
 TimeLike = str | float | int | datetime | pd.Timestamp
@@ -120,8 +120,6 @@ def _describe(value: object) -> str:
 
 
 def _client_mask(events: pd.DataFrame, wanted: list[str]) -> pd.Series:
-    from .breakdowns import client_names
-
     names = client_names(events)
     addresses = set(wanted) | {c for c, n in names.items() if n in wanted}
     mask = events["client"].astype("str").isin(addresses) | events["host"].astype("str").isin(wanted)

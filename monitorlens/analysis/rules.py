@@ -21,9 +21,12 @@ import pyarrow.compute as pc
 from .breakdowns import (
     codes_of,
     command_names,
+    gaps,
     take_rows,
 )
-from ..commands import hidden_from_monitor, lookup
+from ..commands import all_commands, hidden_from_monitor, lookup
+from ..read.schema import provenance, rejects
+from .filters import applied_filters
 from .findings import Evidence, Finding, Sample, Severity, printable, sort_findings
 from .evidence import (
     Context,
@@ -486,8 +489,6 @@ def rule_huge_arguments(events: pd.DataFrame, t: Thresholds, ctx: Context | None
 
 def rule_dominant_client(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """One client (its scripts' lua lines included) sending more than ``client_share`` of all."""
-    from .filters import applied_filters
-
     # A slice chosen by client says nothing about that client's share of the traffic.
     if len(events) < t.client_share_min_events or "client" in applied_filters(events):
         return []
@@ -583,8 +584,6 @@ def rule_coverage(events: pd.DataFrame, t: Thresholds, ctx: Context | None = Non
 
 
 def _all_names() -> list[str]:
-    from ..commands import all_commands
-
     return list(all_commands())
 
 
@@ -593,8 +592,6 @@ def _all_names() -> list[str]:
 
 def rule_capture_quality(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """Rejected lines, a truncated end, silences, and a capture too short or too long."""
-    from ..read.schema import provenance, rejects
-
     prov = provenance(events)
     found = []
     if prov.rejected:
@@ -643,8 +640,6 @@ def rule_capture_quality(events: pd.DataFrame, t: Thresholds, ctx: Context | Non
 
 
 def _silences(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
-    from .breakdowns import gaps
-
     long = gaps(events, top=None, min_gap_us=int(t.silence_s * 1e6))
     if long.empty:
         return []

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...errors import InputError
-from .model import HBars, Hist, Line, Note, Plot, Rule, Stack, Stems
+from .layers import HBars, Hist, Line, Note, Rule, Stack, Stems
 from .style import MUTED_COLOR, NOTE_COLOR, STYLE, SUBTITLE_COLOR, clock
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from .model import Plot
 
 
 @contextmanager

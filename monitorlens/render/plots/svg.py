@@ -21,12 +21,16 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from html import escape
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...analysis.findings import printable
-from .model import HBars, Hist, Line, Note, Plot, Rule, Stack, Stems
+from .layers import HBars, Hist, Line, Note, Rule, Stack, Stems
 from .style import MUTED_COLOR, NOTE_COLOR, STYLE, SUBTITLE_COLOR, clock
+
+if TYPE_CHECKING:
+    from .model import Plot
 
 DPI = float(STYLE["figure.dpi"])
 PX = DPI / 72  # pixels per point
