@@ -854,7 +854,8 @@ def gap_after_by_command(events: pd.DataFrame) -> pd.DataFrame:
     """Sum, mean and max of ``gap_after_us`` (time until the next line) per command.
 
     This is what some tools call "heaviest commands". It is NOT time spent in
-    the command: MONITOR prints a command before it runs and gives no duration;
+    the command: MONITOR gives no duration (from Redis 6.2.4 a line's time is when its command
+    completed, before 6.2.4 when it was received);
     a long gap after a command means nothing arrived, for whatever reason.
 
     >>> gap_after_by_command(events).head()  # doctest: +SKIP

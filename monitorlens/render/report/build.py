@@ -129,7 +129,8 @@ def _dbs(a: Analysis, top: int, charts: ChartMaker) -> Section:
 
 def _gaps(a: Analysis, top: int, charts: ChartMaker) -> Section:
     intro = ("The longest silences between consecutive lines: nothing arrived in MONITOR for that long. "
-             "They are not command durations (MONITOR prints a command before it runs).")
+             "They are not command durations: MONITOR gives none (from Redis 6.2.4 a line's time is when its "
+             "command completed, before 6.2.4 when it was received).")
     return Section("gaps", "Gaps", intro, charts("gaps"), (table_of("Longest gaps", a.gaps, GAP_COLUMNS, top),))
 
 
@@ -148,8 +149,9 @@ def _coverage(a: Analysis, show_values: bool) -> Section:
         + ", ".join(c for c in invisible if c.split()[0] in {"CONFIG", "CLIENT", "DEBUG", "SLOWLOG", "ACL"}
                     and len(c.split()) < 3)[:400]
         + ", ...): this capture cannot tell whether any was run.",
-        "Commands are printed before they run: no durations, no replies, no errors; "
-        "a rejected command (wrong arity, ACL) may still appear.",
+        "No durations, no replies, no errors: from Redis 6.2.4 a line is written when its command has "
+        "completed (its time is the completion time), before 6.2.4 when the command was received; "
+        "commands refused before running (unknown, wrong arity, NOAUTH, ACL denial, OOM) never appear.",
         f"Passwords of AUTH and HELLO ... AUTH are printed as (redacted) by Redis ({auth:,} such commands here).",
         "Argument values are " + ("shown (--show-values)." if show_values else
                                   "redacted in this report: keys, commands and sizes are shown, values "
