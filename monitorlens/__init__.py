@@ -86,23 +86,30 @@ _EXPORTS: dict[str, str] = {
     "redact_line": "render.redact",
     # charts: Plots (SVG in a notebook, as in the report) and matplotlib Figures / Axes
     "plot_of": "render.plots",
-    "client_plot": "render.plots",
+    "clientlist_plot": "render.plots",
     "to_svg": "render.plots",
     "chart": "render.plots",
     "figure_bytes": "render.plots",
-    "client_chart": "render.plots",
+    "clientlist_chart": "render.plots",
     "plot_connection_growth": "render.plots",
     "plot_connected_clients": "render.plots",
+}
+
+# Old names, kept for one release (see CHANGELOG): old name -> the name it became.
+_ALIASES: dict[str, str] = {
+    "client_plot": "clientlist_plot",
+    "client_chart": "clientlist_chart",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
+    current = _ALIASES.get(name, name)
+    module = _EXPORTS.get(current)
     if module is None:
         raise AttributeError(f"module 'monitorlens' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(importlib.import_module(f".{module}", __name__), current)
     globals()[name] = value
     return value
 
@@ -133,8 +140,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .analysis.rules import Thresholds, find_all
     from .read.ingest import MonitorStream, read_monitor
     from .analysis.patterns import PatternRules, fingerprint, key_patterns
-    from .render.plots import client_chart, plot_connected_clients, plot_connection_growth
-    from .render.plots import chart, client_plot, figure_bytes, plot_of, to_svg
+    from .render.plots import clientlist_chart, plot_connected_clients, plot_connection_growth
+    from .render.plots import chart, clientlist_plot, figure_bytes, plot_of, to_svg
+    from .render.plots import clientlist_chart as client_chart, clientlist_plot as client_plot
     from .read.schema import Provenance, provenance, rejects
     from .store import convert, load, read_parquet, write_parquet
     from .render.summary import render_text

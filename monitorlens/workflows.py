@@ -31,7 +31,7 @@ from .analysis.comparison import compare
 from .analysis.findings import sort_findings
 from .errors import InputError
 from .read.clientlist import read_client_list, read_connection_counts
-from .render.plots import CLIENT_CHARTS, KINDS, client_plot, figure, figure_bytes, plot_of, to_svg
+from .render.plots import CLIENTLIST_CHARTS, MONITOR_CHARTS, clientlist_plot, figure, figure_bytes, plot_of, to_svg
 from .render.redact import redact_findings
 from .render.report import TOP, Report, Stamp
 from .render.report import build_report as render_build_report
@@ -173,13 +173,13 @@ def make_chart(
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg"):
         raise InputError(f"{out}: name the chart .png or .svg")
-    if kind not in KINDS and kind not in CLIENT_CHARTS:
-        raise InputError(f"unknown chart {kind!r}: use one of {', '.join([*KINDS, *CLIENT_CHARTS])}")
-    if kind in CLIENT_CHARTS and clients is None:
+    if kind not in MONITOR_CHARTS and kind not in CLIENTLIST_CHARTS:
+        raise InputError(f"unknown chart {kind!r}: use one of {', '.join([*MONITOR_CHARTS, *CLIENTLIST_CHARTS])}")
+    if kind in CLIENTLIST_CHARTS and clients is None:
         raise InputError(f"chart {kind!r} is drawn from CLIENT LIST snapshots: give them with --clients FILE")
     inputs = read_inputs(capture, clients, None, events_filter)
-    if kind in CLIENT_CHARTS:
-        plot = client_plot(kind, inputs.snapshots)
+    if kind in CLIENTLIST_CHARTS:
+        plot = clientlist_plot(kind, inputs.snapshots)
     else:
         plot = plot_of(kind, analyze(inputs.events, top=top))
     # SVG is written directly (the report's charts); PNG is drawn by matplotlib

@@ -358,13 +358,13 @@ LEAK = [
     code("""
     snapshots = ml.read_client_list(SAMPLES / "incident" / "clients.log.gz")
     print(f"{snapshots.snapshot.nunique()} snapshots, {snapshots.id.nunique()} distinct connections")
-    ml.client_chart("connections", snapshots)
+    ml.clientlist_chart("connections", snapshots)
     """),
     md("""
     **4. The leaking application.** `ml.connection_trends` fits the same line per name: the rows
     marked `leaking` grow steadily and far enough to be a leak, not noise.
     """),
-    code('ml.client_chart("growth", snapshots)'),
+    code('ml.clientlist_chart("growth", snapshots)'),
     code("""
     trends = ml.connection_trends(snapshots, "name", maxclients=MAXCLIENTS)
     leaking = trends[trends["leaking"]]

@@ -14,7 +14,7 @@ import monitorlens
 from monitorlens._human import seconds_text
 from monitorlens.analysis.analyze import Analysis, analyze
 from monitorlens.cli import add_filter_arguments
-from monitorlens.analysis.filters import applied_filters, filter_events, parse_time
+from monitorlens.analysis.filters import applied_filters, filter_events, utc_timestamp
 from monitorlens.cli import events_filter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,11 +165,11 @@ def test_filters_keep_provenance_and_do_not_mutate(grammar: pd.DataFrame) -> Non
 
 
 def test_parse_time_errors() -> None:
-    assert parse_time("1795641904.5") == pd.Timestamp("2026-11-25T21:25:04.5Z")
-    assert parse_time(1795641904) == parse_time("2026-11-25T22:25:04+01:00")
+    assert utc_timestamp("1795641904.5") == pd.Timestamp("2026-11-25T21:25:04.5Z")
+    assert utc_timestamp(1795641904) == utc_timestamp("2026-11-25T22:25:04+01:00")
     for bad in ("yesterday", "", "12:99"):
         with pytest.raises(monitorlens.InputError):
-            parse_time(bad)
+            utc_timestamp(bad)
 
 
 def test_cli_arguments(grammar: pd.DataFrame) -> None:

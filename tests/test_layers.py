@@ -141,3 +141,28 @@ def test_every_import_inside_a_function_says_why():
                 if ours and "# lazy:" not in lines[node.lineno - 1] and "# lazy:" not in lines[node.lineno - 2]:
                     silent.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
     assert not silent, "function-local imports without '# lazy: why': " + ", ".join(silent)
+
+
+# Left to the read stage's work on sniffing and errors (issue 16): the same names in two readers.
+# build_report in workflows is the render function plus the deprecated snapshots=/connections=.
+SHARED_NAMES = {"ERRORS", "IGNORABLE", "detect_kind", "build_report"}
+
+
+def test_one_public_name_one_meaning():
+    """No public module-level name is defined in two modules (with two meanings)."""
+    where: dict[str, list[str]] = {}
+    for name, path in MODULES.items():
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names = [node.name]
+            elif isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names = [node.target.id]
+            else:
+                names = []
+            for n in names:
+                if not n.startswith("_"):
+                    where.setdefault(n, []).append(name)
+    twice = {n: m for n, m in where.items() if len(m) > 1 and n not in SHARED_NAMES}
+    assert not twice, f"names defined in more than one module: {twice}"

@@ -113,3 +113,7 @@ def test_same_findings_on_a_recording_of_a_real_server(tmp_path, capsys):
     assert [_key(f) for f in summary] == [_key(f) for f in report]
     codes = {f["code"] for f in summary}
     assert {"keys", "full-read", "monitor-clients"} <= codes
+
+
+def test_old_public_names_are_aliases_of_the_new():
+    assert ml.client_plot is ml.clientlist_plot and ml.client_chart is ml.clientlist_chart

@@ -26,12 +26,12 @@ Many = str | Iterable[str] | None
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d*)?")
 
 
-def parse_time(value: TimeLike) -> pd.Timestamp:
+def utc_timestamp(value: TimeLike) -> pd.Timestamp:
     """A UTC timestamp from epoch seconds (number or numeric text) or ISO 8601 text.
 
     ISO text without a zone is taken as UTC, like every time MONITOR prints.
 
-    >>> parse_time("1795641904.5"), parse_time("2026-11-25 21:25:04")
+    >>> utc_timestamp("1795641904.5"), utc_timestamp("2026-11-25 21:25:04")
     (Timestamp('2026-11-25 21:25:04.500000+0000', tz='UTC'), Timestamp('2026-11-25 21:25:04+0000', tz='UTC'))
     """
     try:
@@ -76,9 +76,9 @@ def filter_events(
     """
     keep = pd.Series(True, index=events.index)
     if since is not None:
-        keep &= events["ts"] >= parse_time(since)
+        keep &= events["ts"] >= utc_timestamp(since)
     if until is not None:
-        keep &= events["ts"] < parse_time(until)
+        keep &= events["ts"] < utc_timestamp(until)
     commands = [c.upper().strip() for c in _many(command)]
     if commands:
         keep &= events["command"].astype("str").isin(commands) | command_names(events).astype("str").isin(commands)

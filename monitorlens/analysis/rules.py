@@ -681,9 +681,9 @@ def _length(events: pd.DataFrame, prov: Any, t: Thresholds) -> list[Finding]:
     return [Finding(code=code, severity="info", title=title, explanation=why, action=action, evidence=ev)]
 
 
-Rule = Callable[[pd.DataFrame, Thresholds, "Context | None"], list[Finding]]
+FindingRule = Callable[[pd.DataFrame, Thresholds, "Context | None"], list[Finding]]
 
-RULES: tuple[Rule, ...] = (
+RULES: tuple[FindingRule, ...] = (
     rule_keys, rule_dangerous, rule_full_reads, rule_blocking_forever, rule_select_churn,
     rule_huge_arguments, rule_dominant_client, rule_unnamed_clients, rule_coverage, rule_capture_quality,
 )

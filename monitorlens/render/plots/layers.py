@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Stack", "Part", "HBars", "Line", "Stems", "Hist", "Rule", "Note", "Layer"]
+__all__ = ["Stack", "Part", "HBars", "Line", "Stems", "Hist", "Marker", "Note", "Layer"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class Hist:
 
 
 @dataclass(frozen=True)
-class Rule:
+class Marker:
     """A dotted vertical line across the chart at ``x`` (a threshold)."""
 
     x: float
@@ -96,4 +96,4 @@ class Note:
     color: str
 
 
-Layer = Stack | HBars | Line | Stems | Hist | Rule | Note
+Layer = Stack | HBars | Line | Stems | Hist | Marker | Note

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .layers import HBars, Hist, Layer, Line, Note, Part, Rule, Stack, Stems
+from .layers import HBars, Hist, Layer, Line, Note, Part, Marker, Stack, Stems
 from .svg import to_svg
 
-__all__ = ["Plot", "empty_plot", "Stack", "Part", "HBars", "Line", "Stems", "Hist", "Rule", "Note", "Layer"]
+__all__ = ["Plot", "empty_plot", "Stack", "Part", "HBars", "Line", "Stems", "Hist", "Marker", "Note", "Layer"]
 
 
 @dataclass(frozen=True)

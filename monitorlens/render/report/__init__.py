@@ -27,12 +27,12 @@ Example::
     '<!DOCTYPE html>'
 """
 
-from .build import TOP, build_report, chart_of, client_chart_of
+from .build import TOP, build_report, chart_of, clientlist_chart_of
 from .html import EVIDENCE_SHOWN, FORMATS, fmt, md_code, md_fence, md_text, render_html, render_json, render_markdown
 from .model import Chart, Column, Header, Report, Section, SourceInfo, Stamp, Table, format_for, table_of
 
 __all__ = [
     "Column", "Table", "Chart", "Section", "Header", "Stamp", "SourceInfo", "Report", "build_report",
-    "chart_of", "client_chart_of", "render_html", "render_markdown", "render_json", "FORMATS", "TOP",
+    "chart_of", "clientlist_chart_of", "render_html", "render_markdown", "render_json", "FORMATS", "TOP",
     "EVIDENCE_SHOWN", "format_for", "table_of", "fmt", "md_text", "md_code", "md_fence",
 ]

@@ -21,16 +21,16 @@ from ...analysis.analyze import Analysis
 from ...analysis.comparison import Comparison
 from ...analysis.findings import sort_findings
 from ...commands import all_commands, hidden_from_monitor
-from ..plots.clientlist import CLIENT_CHARTS, client_plot
-from ..plots.monitor import KINDS, plot_of
+from ..plots.clientlist import CLIENTLIST_CHARTS, clientlist_plot
+from ..plots.monitor import MONITOR_CHARTS, plot_of
 from ..plots.style import inline_svg
 from ..plots.svg import to_svg
 from ..redact import redact_finding, redact_line
 from .baseline import baseline_part
-from .clientlist import client_part
-from .model import Chart, Column, Header, Report, Section, SourceInfo, Stamp, Table, table_of
+from .clientlist import clientlist_part
+from .model import Chart, ChartMaker, Column, Header, Report, Section, SourceInfo, Stamp, Table, table_of
 
-__all__ = ["build_report", "chart_of", "client_chart_of", "TOP"]
+__all__ = ["build_report", "chart_of", "clientlist_chart_of", "TOP"]
 
 TOP = 10  # rows per table unless asked otherwise
 REJECTS_SHOWN = 10  # rejected lines shown in the coverage section
@@ -179,7 +179,6 @@ def _coverage(a: Analysis, show_values: bool) -> Section:
     return Section("coverage", "Coverage: what this capture can and cannot show", "", (), tables, tuple(notes))
 
 
-ChartMaker = Callable[[str], tuple[Chart, ...]]
 
 
 def _inline(kind: str, title: str, make: Callable[[], Any] | None, clients: bool = False) -> Chart:
@@ -192,12 +191,12 @@ def _inline(kind: str, title: str, make: Callable[[], Any] | None, clients: bool
 
 def chart_of(kind: str, analysis: Analysis, draw: bool = True) -> Chart:
     """The chart ``kind`` of an analysis as inline SVG (the ``plot`` command draws the same)."""
-    return _inline(kind, KINDS[kind].title, (lambda: plot_of(kind, analysis)) if draw else None)
+    return _inline(kind, MONITOR_CHARTS[kind].title, (lambda: plot_of(kind, analysis)) if draw else None)
 
 
-def client_chart_of(kind: str, snapshots: pd.DataFrame, draw: bool = True) -> Chart:
+def clientlist_chart_of(kind: str, snapshots: pd.DataFrame, draw: bool = True) -> Chart:
     """The chart ``kind`` of CLIENT LIST snapshots as inline SVG."""
-    return _inline(kind, CLIENT_CHARTS[kind].title, (lambda: client_plot(kind, snapshots)) if draw else None,
+    return _inline(kind, CLIENTLIST_CHARTS[kind].title, (lambda: clientlist_plot(kind, snapshots)) if draw else None,
                    clients=True)
 
 
@@ -237,9 +236,9 @@ def build_report(
         return (chart_of(kind, analysis, draw=charts),)
 
     def client_charts(kind: str) -> tuple[Chart, ...]:
-        return (client_chart_of(kind, snapshots, draw=charts),) if snapshots is not None else ()
+        return (clientlist_chart_of(kind, snapshots, draw=charts),) if snapshots is not None else ()
 
-    part = client_part(clientlist, top=top, charts=client_charts) if clientlist is not None else None
+    part = clientlist_part(clientlist, top=top, charts=client_charts) if clientlist is not None else None
     findings = sort_findings([redact_finding(f, show_values) for f in analysis.findings])
     sections = tuple(make(analysis, top, monitor_charts) for make in MONITOR_SECTIONS)
     compared, baseline_sources = baseline_part(baseline, top=top, show_values=show_values)

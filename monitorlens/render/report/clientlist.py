@@ -1,6 +1,6 @@
 """The report's client sections, from the CLIENT LIST part of an analysis.
 
-:func:`client_part` lays out what :mod:`monitorlens.analysis.clientlist_analysis` found: connected clients over
+:func:`clientlist_part` lays out what :mod:`monitorlens.analysis.clientlist_analysis` found: connected clients over
 time by name, leak trends, idle/blocked/MONITOR clients, output buffers and the remediation
 plan, plus the client findings and the files' provenance. It computes nothing the clients
 module already does; it picks rows and columns and adds the charts of
@@ -8,7 +8,7 @@ module already does; it picks rows and columns and adds the charts of
 
 Example::
 
-    >>> part = client_part(analyze(events, snapshots=read_client_list("clients.log.gz")).clientlist)  # doctest: +SKIP
+    >>> part = clientlist_part(analyze(events, snapshots=read_client_list("clients.log.gz")).clientlist)  # doctest: +SKIP
     >>> [s.id for s in part.sections]  # doctest: +SKIP
     ['connections', 'idle-blocked-monitor', 'output-buffers', 'remediation']
 """
@@ -25,13 +25,13 @@ from ...analysis.clientlist import ClientThresholds
 from ...analysis.clientlist_analysis import ClientlistAnalysis, SnapshotsPart
 from ...analysis.findings import Finding
 from ...read.schema import Provenance
-from .model import Chart, Column, Section, SourceInfo, Table, table_of
+from .model import Chart, ChartMaker, Column, Section, SourceInfo, Table, table_of
 
-__all__ = ["ClientPart", "client_part"]
+__all__ = ["ClientlistPart", "clientlist_part"]
 
 
 @dataclass(frozen=True)
-class ClientPart:
+class ClientlistPart:
     """The client sections of a report, the findings behind them, and the files read."""
 
     sections: tuple[Section, ...]
@@ -51,7 +51,7 @@ TREND_COLUMNS = (("name", "Name", "code"), ("first_clients", "First", "int"), ("
                  ("max_clients", "Max", "int"), ("slope_per_min", "Clients/min (Theil–Sen)", "float"),
                  ("steadiness", "Steps not down", "pct"), ("minutes_to_maxclients", "Min to maxclients", "float"),
                  ("leaking", "Leaking", "text"))
-CLIENT_COLUMNS = (("id", "Id", "int"), ("addr", "Address", "code"), ("name", "Name", "code"),
+CLIENTLIST_COLUMNS = (("id", "Id", "int"), ("addr", "Address", "code"), ("name", "Name", "code"),
                   ("user", "User", "code"), ("client_type", "Type", "text"), ("flags", "Flags", "code"),
                   ("age", "Age (s)", "int"), ("idle", "Idle (s)", "int"), ("cmd", "Last command", "code"),
                   ("last_seen", "Last seen", "time"))
@@ -59,7 +59,7 @@ BUFFER_COLUMNS = (("id", "Id", "int"), ("addr", "Address", "code"), ("name", "Na
                   ("flags", "Flags", "code"), ("omem", "Output buffer", "bytes"), ("oll", "Reply list", "int"),
                   ("qbuf", "Query buffer", "bytes"), ("tot_mem", "Total memory", "bytes"),
                   ("cmd", "Last command", "code"), ("last_seen", "Last seen", "time"))
-PLAN_COLUMNS = (("command", "Command", "code"), ("addr", "Address", "code"), ("name", "Name", "code"),
+PLAN_TABLE_COLUMNS = (("command", "Command", "code"), ("addr", "Address", "code"), ("name", "Name", "code"),
                 ("reason", "Why", "text"), ("finding", "Finding", "code"), ("last_seen", "Last seen", "time"))
 
 
@@ -68,15 +68,14 @@ def _table(title: str, frame: pd.DataFrame, spec: tuple[tuple[str, str, str], ..
     return table_of(title, frame, _columns(*spec), top, note)
 
 
-ChartMaker = Callable[[str], tuple[Chart, ...]]
 
 
-def client_part(part: ClientlistAnalysis, *, top: int = 10, charts: ChartMaker = lambda kind: ()) -> ClientPart:
+def clientlist_part(part: ClientlistAnalysis, *, top: int = 10, charts: ChartMaker = lambda kind: ()) -> ClientlistPart:
     """The client sections of the CLIENT LIST part of an analysis (:attr:`Analysis.clientlist`).
 
-    ``charts(kind)`` draws a chart of :data:`monitorlens.render.plots.CLIENT_CHARTS` (or nothing).
+    ``charts(kind)`` draws a chart of :data:`monitorlens.render.plots.CLIENTLIST_CHARTS` (or nothing).
 
-    >>> client_part(analyze(events, snapshots=snapshots).clientlist, top=5).sections[0].id  # doctest: +SKIP
+    >>> clientlist_part(analyze(events, snapshots=snapshots).clientlist, top=5).sections[0].id  # doctest: +SKIP
     'connections'
     """
     sections: list[Section] = []
@@ -90,7 +89,7 @@ def client_part(part: ClientlistAnalysis, *, top: int = 10, charts: ChartMaker =
             "connection is included.",
             (), (_table("Trend of all connections", c.trend, TREND_COLUMNS, top),),
         ))
-    return ClientPart(tuple(sections), part.findings, tuple(_source(p) for p in part.sources))
+    return ClientlistPart(tuple(sections), part.findings, tuple(_source(p) for p in part.sources))
 
 
 def _snapshot_sections(s: SnapshotsPart, top: int, charts: ChartMaker, thresholds: ClientThresholds) -> list[Section]:
@@ -111,8 +110,8 @@ def _snapshot_sections(s: SnapshotsPart, top: int, charts: ChartMaker, threshold
             f"Clients flagged O (MONITOR) or b (blocked), or idle {thresholds.idle_seconds:,.0f} s or more, "
             "as last listed; then every client of the last snapshot, longest idle first.",
             charts("idle-age"),
-            (_table("MONITOR, blocked and long-idle clients", s.watch, CLIENT_COLUMNS, top),
-             _table("Longest idle clients (last snapshot)", s.idle, CLIENT_COLUMNS, top)),
+            (_table("MONITOR, blocked and long-idle clients", s.watch, CLIENTLIST_COLUMNS, top),
+             _table("Longest idle clients (last snapshot)", s.idle, CLIENTLIST_COLUMNS, top)),
         ),
         Section(
             "output-buffers", "Output and query buffers",
@@ -125,7 +124,7 @@ def _snapshot_sections(s: SnapshotsPart, top: int, charts: ChartMaker, threshold
             "remediation", "Remediation plan",
             "CLIENT KILL lines for the clients the findings name (never a master or replica link). "
             "monitorlens never runs them: review each line, then paste it into redis-cli.",
-            (), (_table("Plan", s.plan, PLAN_COLUMNS, None),),
+            (), (_table("Plan", s.plan, PLAN_TABLE_COLUMNS, None),),
             code=s.plan_text,
         ),
     ]

@@ -25,7 +25,7 @@ from ...read.schema import Provenance
 from .html import FORMATS, render_html, render_json, render_markdown
 
 __all__ = ["Column", "Table", "Chart", "Section", "Header", "Stamp", "SourceInfo", "Report", "format_for",
-           "table_of"]
+           "table_of", "ChartMaker"]
 
 
 @dataclass(frozen=True)
@@ -248,3 +248,6 @@ def table_of(
     """The top ``top`` rows of ``frame`` (all for None) as a :class:`Table` of ``columns``."""
     rows = records(frame, {c.key: c.key for c in columns}, top)
     return Table(title, tuple(columns), tuple(rows), total=len(frame), note=note)
+
+
+ChartMaker = Callable[[str], tuple[Chart, ...]]  # a chart kind -> its charts (none when not drawn)
