@@ -7,6 +7,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from .findings import clip, printable
+
 
 def _scalar(value: Any) -> Any:
     """A DataFrame cell as JSON: ISO times, None for nulls, Python numbers."""
@@ -29,7 +31,14 @@ def records(table: pd.DataFrame, columns: Mapping[str, str], top: int | None = N
     """
     rows = table.head(top) if top is not None else table
     cols = [c for c in columns if c in rows.columns]
-    return [{columns[c]: _scalar(v) for c, v in zip(cols, row)} for row in rows[cols].itertuples(index=False)]
+    return [{columns[c]: _cell(v) for c, v in zip(cols, row)} for row in rows[cols].itertuples(index=False)]
+
+
+def _cell(value: Any) -> Any:
+    """A cell for JSON and for the report's tables: a scalar; texts with their invisible
+    characters escaped (:func:`~monitorlens.analysis.findings.printable`), long ones cut with their size."""
+    value = _scalar(value)
+    return printable(clip(value)) if isinstance(value, str) else value
 
 
 def finite(value: Any) -> Any:

@@ -27,11 +27,10 @@ from .breakdowns import (
 from ..commands import all_commands, hidden_from_monitor, lookup
 from ..read.schema import provenance, rejects
 from .filters import applied_filters
-from .findings import Evidence, Finding, Sample, Severity, printable, sort_findings
+from .findings import Call, Evidence, Finding, Sample, Severity, printable, sort_findings
 from .evidence import (
     Context,
     Shapes,
-    arg_text,
     call_shapes,
     calls_text,
     cell,
@@ -109,7 +108,7 @@ def rule_keys(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -
     scope = scopes[codes]
     n_wide = int(np.isin(scope, ["all", "broad"]).sum())
     wide = n_wide > 0
-    shapes = Shapes(codes, lambda c: f"KEYS {arg_text(patterns[c], 60)} ({scopes[c]})")
+    shapes = Shapes(codes, lambda c: Call.of("KEYS", [patterns[c]], 60, f"({scopes[c]})"))
     counts = pd.Series(scope).value_counts()
     ev = evidence(ctx, pos, t, shapes=shapes, metrics={f"calls_{k}": v for k, v in counts.items()})
     who = ", ".join(ev.clients[:3])
@@ -410,7 +409,7 @@ def rule_blocking_forever(events: pd.DataFrame, t: Thresholds, ctx: Context | No
     hit = pos[verdict[shapes.codes]]
     if len(hit) == 0:
         return []
-    ev = evidence(ctx, hit, t, shapes=Shapes(shapes.codes[verdict[shapes.codes]], shapes.text))
+    ev = evidence(ctx, hit, t, shapes=Shapes(shapes.codes[verdict[shapes.codes]], shapes.call))
     return [Finding(
         code="blocking-forever",
         severity="warning",
