@@ -60,6 +60,8 @@ _EXPORTS: dict[str, str] = {
     "Thresholds": "analysis.rules",
     "find_all": "analysis.rules",
     "filter_events": "analysis.filters",
+    "Filters": "analysis.filters",
+    "ClientNames": "analysis.breakdowns",
     "render_text": "render.summary",
     # CLIENT LIST snapshots and connection counts: reading, leaks, findings, names for MONITOR
     "read_client_list": "read.clientlist",
@@ -135,7 +137,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from .analysis.comparison import Comparison, compare
     from .errors import InputError, MonitorlensError, ParseError
-    from .analysis.filters import filter_events
+    from .analysis.filters import Filters, filter_events
+    from .analysis.breakdowns import ClientNames
     from .analysis.findings import Evidence, Finding, Sample
     from .analysis.rules import Thresholds, find_all
     from .read.ingest import MonitorStream, read_monitor

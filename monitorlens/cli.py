@@ -213,13 +213,12 @@ def _settle(ns: argparse.Namespace) -> None:
         gc.freeze()
 
 
-def events_filter(ns: argparse.Namespace) -> Callable[[Any], Any]:
-    """The events filter that the flags of :func:`add_filter_arguments` ask for
-    (:func:`monitorlens.analysis.filters.filter_events`)."""
-    from .analysis.filters import filter_events  # lazy: pandas, not for ingest
+def filters_of(ns: argparse.Namespace) -> Any:
+    """The :class:`~monitorlens.analysis.filters.Filters` that the flags of
+    :func:`add_filter_arguments` ask for."""
+    from .analysis.filters import Filters  # lazy: pandas, not for ingest
 
-    return lambda events: filter_events(events, since=ns.since, until=ns.until, command=ns.command,
-                                        client=ns.client, db=ns.db)
+    return Filters.of(since=ns.since, until=ns.until, command=ns.command, client=ns.client, db=ns.db)
 
 
 def default_output(capture: str, fmt: str) -> str:
@@ -246,7 +245,7 @@ def _report(ns: argparse.Namespace) -> int:
     out = out or default_output(ns.capture, fmt)
     report = make_report(
         ns.capture, clients=ns.clients, connections=ns.connections, top=ns.top, show_values=ns.show_values,
-        charts=fmt == "html" and not ns.no_charts, timestamp=ns.timestamp, events_filter=events_filter(ns),
+        charts=fmt == "html" and not ns.no_charts, timestamp=ns.timestamp, filters=filters_of(ns),
         baseline=ns.baseline, baseline_clients=ns.baseline_clients,
     )
     if out == "-":
@@ -265,7 +264,7 @@ def _plot(ns: argparse.Namespace) -> int:
     from .workflows import make_chart  # lazy: each command loads only its own stages
 
     _settle(ns)
-    out = make_chart(ns.kind, ns.capture, ns.output, clients=ns.clients, top=ns.top, events_filter=events_filter(ns))
+    out = make_chart(ns.kind, ns.capture, ns.output, clients=ns.clients, top=ns.top, filters=filters_of(ns))
     print(f"{out}: {ns.kind} chart")
     return 0
 
@@ -275,7 +274,7 @@ def _summary(ns: argparse.Namespace) -> int:
 
     _settle(ns)
     text = summarize(ns.capture, clients=ns.clients, connections=ns.connections, top=ns.top,
-                     events_filter=events_filter(ns), as_json=ns.json, width=ns.width, show_values=ns.show_values)
+                     filters=filters_of(ns), as_json=ns.json, width=ns.width, show_values=ns.show_values)
     sys.stdout.write(text.rstrip("\n") + "\n")
     return 0
 

@@ -17,7 +17,6 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,15 @@ from typing import Any
 import pandas as pd
 
 from .analysis.analyze import Analysis, analyze
+from .analysis.breakdowns import ClientNames
 from .analysis.clientlist import attach_names
 from .analysis.clientlist_analysis import analyze_clientlist
 from .analysis.comparison import compare
+from .analysis.filters import Filters
 from .analysis.findings import sort_findings
 from .errors import InputError
 from .read.clientlist import read_client_list, read_connection_counts
+from .read.schema import Provenance, provenance
 from .render.plots import CLIENTLIST_CHARTS, MONITOR_CHARTS, clientlist_plot, figure, figure_bytes, plot_of, to_svg
 from .render.redact import redact_findings
 from .render.report import TOP, Report, Stamp
@@ -41,36 +43,45 @@ from .store import load
 __all__ = ["Inputs", "read_inputs", "analyze_files", "summarize", "make_report", "make_chart", "build_report"]
 
 Path_ = str | os.PathLike[str]
-EventsFilter = Callable[[pd.DataFrame], pd.DataFrame]
 
 
 @dataclass(frozen=True, eq=False)
 class Inputs:
-    """What a command reads: the (filtered) events, with names when CLIENT LIST is given."""
+    """What a command reads: the (filtered) events, with names when CLIENT LIST is given, and
+    what the analysis must know about them: the capture's provenance, the filters that made
+    the events and the names clients set in the whole capture."""
 
     events: pd.DataFrame
+    provenance: Provenance
     snapshots: pd.DataFrame | None = None
     connections: pd.DataFrame | None = None
+    filters: Filters = Filters()
+    names: ClientNames | None = None
 
 
 def read_inputs(
     capture: Path_,
     clients: Path_ | None = None,
     connections: Path_ | None = None,
-    events_filter: EventsFilter | None = None,
+    filters: Filters = Filters(),
 ) -> Inputs:
     """Read a capture (text, .gz, Parquet) and the optional CLIENT LIST / connection logs;
-    name the events' clients from the snapshots; apply ``events_filter``."""
+    name the events' clients from the snapshots; keep the events ``filters`` match."""
     events = load(capture)
+    prov = provenance(events)
     snapshots = counts = None
     if clients is not None:
         snapshots = read_client_list(clients)
         events = attach_names(events, snapshots)
     if connections is not None:
         counts = read_connection_counts(connections)
-    if events_filter is not None:
-        events = events_filter(events)
-    return Inputs(events, snapshots, counts)
+    names = ClientNames.of(events) if filters else None  # before the filter drops CLIENT SETNAME lines
+    return Inputs(filters.apply(events) if filters else events, prov, snapshots, counts, filters, names)
+
+
+def _analyze(inputs: Inputs, top: int, maxclients: int | None) -> Analysis:
+    return analyze(inputs.events, top=top, snapshots=inputs.snapshots, connections=inputs.connections,
+                   maxclients=maxclients, filters=inputs.filters, names=inputs.names, provenance=inputs.provenance)
 
 
 def analyze_files(
@@ -80,16 +91,14 @@ def analyze_files(
     connections: Path_ | None = None,
     maxclients: int | None = None,
     top: int = TOP,
-    events_filter: EventsFilter | None = None,
+    filters: Filters = Filters(),
 ) -> Analysis:
     """The one :class:`~monitorlens.analysis.analyze.Analysis` of a capture and its CLIENT LIST
     and connection-count logs, that ``summary``, ``report`` and ``plot`` all render.
 
     >>> analyze_files("capture.txt.gz", clients="clients.log.gz").clientlist.findings  # doctest: +SKIP
     """
-    inputs = read_inputs(capture, clients, connections, events_filter)
-    return analyze(inputs.events, top=top, snapshots=inputs.snapshots, connections=inputs.connections,
-                   maxclients=maxclients)
+    return _analyze(read_inputs(capture, clients, connections, filters), top, maxclients)
 
 
 def summarize(
@@ -99,7 +108,7 @@ def summarize(
     connections: Path_ | None = None,
     maxclients: int | None = None,
     top: int = TOP,
-    events_filter: EventsFilter | None = None,
+    filters: Filters = Filters(),
     as_json: bool = False,
     width: int = 80,
     show_values: bool = False,
@@ -110,7 +119,7 @@ def summarize(
     >>> print(summarize("capture.txt", as_json=True))  # doctest: +SKIP
     """
     analysis = analyze_files(capture, clients=clients, connections=connections, maxclients=maxclients,
-                             top=top, events_filter=events_filter)
+                             top=top, filters=filters)
     analysis = redact_findings(analysis, show_values=show_values)
     if as_json:
         return json.dumps(analysis.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
@@ -127,14 +136,14 @@ def make_report(
     show_values: bool = False,
     charts: bool = True,
     timestamp: bool = False,
-    events_filter: EventsFilter | None = None,
+    filters: Filters = Filters(),
     baseline: Path_ | None = None,
     baseline_clients: Path_ | None = None,
 ) -> Report:
     """Read a capture (text, .gz or Parquet) and optional CLIENT LIST (``clients``) and
     connection-count logs, analyse them and build the report: the ``report`` command.
 
-    ``events_filter`` narrows the events before the analysis (the CLI's shared filters);
+    ``filters`` narrow the events before the analysis (the CLI's shared filters);
     ``timestamp`` writes the generation time and the time taken into the header. A
     ``baseline`` capture (read whole, unfiltered; names from ``baseline_clients``) adds the
     section "Compared with the baseline".
@@ -146,7 +155,7 @@ def make_report(
     started = time.perf_counter()
     before = read_inputs(baseline, baseline_clients).events if baseline is not None else None
     analysis = analyze_files(capture, clients=clients, connections=connections, maxclients=maxclients, top=top,
-                             events_filter=events_filter)
+                             filters=filters)
     comparison = compare(analyze(before, top=top), analysis) if before is not None else None
     report = render_build_report(analysis, top=top, show_values=show_values, charts=charts,
                                  filters=analysis.overview.filters, baseline=comparison)
@@ -162,7 +171,7 @@ def make_chart(
     *,
     clients: Path_ | None = None,
     top: int = TOP,
-    events_filter: EventsFilter | None = None,
+    filters: Filters = Filters(),
 ) -> Path:
     """Draw chart ``kind`` of a capture's report into ``output`` (.png or .svg): the ``plot``
     command. Client charts (connections, growth, idle-age, output-buffers...) need ``clients``.
@@ -177,11 +186,11 @@ def make_chart(
         raise InputError(f"unknown chart {kind!r}: use one of {', '.join([*MONITOR_CHARTS, *CLIENTLIST_CHARTS])}")
     if kind in CLIENTLIST_CHARTS and clients is None:
         raise InputError(f"chart {kind!r} is drawn from CLIENT LIST snapshots: give them with --clients FILE")
-    inputs = read_inputs(capture, clients, None, events_filter)
+    inputs = read_inputs(capture, clients, None, filters)
     if kind in CLIENTLIST_CHARTS:
         plot = clientlist_plot(kind, inputs.snapshots)
     else:
-        plot = plot_of(kind, analyze(inputs.events, top=top))
+        plot = plot_of(kind, _analyze(inputs, top, None))
     # SVG is written directly (the report's charts); PNG is drawn by matplotlib
     out.write_bytes(to_svg(plot).encode() if fmt == "svg" else figure_bytes(figure(plot), "png"))
     return out

@@ -16,7 +16,8 @@ import monitorlens
 from monitorlens.analysis.evidence import Context
 from monitorlens.analysis.findings import Finding, printable
 from monitorlens.analysis.rules import RULES, Thresholds, blocks_forever, find_all, index_span, keys_scope
-from monitorlens.analysis.filters import filter_events
+from monitorlens.analysis.breakdowns import ClientNames
+from monitorlens.analysis.filters import Filters, filter_events
 from monitorlens.read.grammar import format_line
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
@@ -177,9 +178,10 @@ def test_grammar_capture(grammar: pd.DataFrame) -> None:
 
 
 def test_names_survive_filters(grammar: pd.DataFrame) -> None:
-    found = find_all(filter_events(grammar, command="keys"))
+    found = find_all(filter_events(grammar, command="keys"), names=ClientNames.of(grammar))
     assert one(found, "keys").evidence.clients[0].endswith("(grammar-app)")
-    assert "dominant-client" not in codes(find_all(filter_events(grammar, client="grammar-app")))
+    assert "dominant-client" not in codes(find_all(filter_events(grammar, client="grammar-app"),
+                                                   filters=Filters.of(client="grammar-app")))
 
 
 # ---------------------------------------------------------------- arguments, literally

@@ -20,7 +20,8 @@ from typing import Any, Mapping
 import pandas as pd
 
 from . import breakdowns as bd
-from .filters import applied_filters
+from .breakdowns import ClientNames
+from .filters import Filters
 from .evidence import Context
 from .clientlist import DEFAULTS as CLIENT_DEFAULTS, ClientThresholds
 from .clientlist_analysis import ClientlistAnalysis, analyze_clientlist
@@ -28,7 +29,8 @@ from .findings import Finding, sort_findings
 from .records import finite, records
 from .rules import Thresholds, find_all
 from .patterns import DEFAULT_RULES, PatternRules
-from ..read.schema import Provenance, provenance
+from ..read.schema import Provenance
+from ..read.schema import provenance as provenance_of
 
 TIMELINE_TOP = 8  # series in the timeline before the rest is "(other)"
 
@@ -106,12 +108,13 @@ class Analysis:
         return _as_dict(self, self.top if top is None else top)
 
 
-def overview(events: pd.DataFrame, prov: Provenance | None = None) -> Overview:
-    """The :class:`Overview` of events (and of the source their provenance describes).
+def overview(events: pd.DataFrame, prov: Provenance | None = None, filters: Filters = Filters()) -> Overview:
+    """The :class:`Overview` of events (and of the source their provenance describes),
+    made by ``filters``.
 
     >>> overview(events).rate_per_s  # doctest: +SKIP
     """
-    prov = prov if prov is not None else provenance(events)
+    prov = prov if prov is not None else provenance_of(events)
     seconds = bd.span_seconds(events)
     first = events["ts"].min().isoformat() if len(events) else None
     last = events["ts"].max().isoformat() if len(events) else None
@@ -121,8 +124,7 @@ def overview(events: pd.DataFrame, prov: Provenance | None = None) -> Overview:
         skipped=sum(prov.skipped.values()), first=first, last=last, duration_s=seconds,
         rate_per_s=len(events) / seconds if seconds > 0 else None,
         clients=int(events["client"].nunique()), commands=int(events["command"].nunique()), dbs=dbs,
-        filtered=len(events) != prov.events or bool(applied_filters(events)),
-        filters=applied_filters(events),
+        filtered=len(events) != prov.events or bool(filters), filters=filters.describe(),
     )
 
 
@@ -137,6 +139,9 @@ def analyze(
     connections: pd.DataFrame | None = None,
     maxclients: int | None = None,
     client_thresholds: ClientThresholds = CLIENT_DEFAULTS,
+    filters: Filters = Filters(),
+    names: ClientNames | None = None,
+    provenance: Provenance | None = None,
 ) -> Analysis:
     """Analyse events (from :func:`monitorlens.load`, possibly filtered): breakdowns and findings.
 
@@ -146,10 +151,16 @@ def analyze(
     first) and/or a ``connections`` count log add the CLIENT LIST part
     (:attr:`Analysis.clientlist`, judged with ``client_thresholds`` and ``maxclients``).
 
+    Nothing is read from ``events.attrs`` but the provenance the readers put there, and
+    ``provenance`` given here wins: when the events are a filtered part of a capture, give
+    the ``filters`` that made them (:class:`~monitorlens.analysis.filters.Filters`: reported,
+    and a client filter turns off the dominant-client rule) and the capture's ``names``
+    (:class:`~monitorlens.analysis.breakdowns.ClientNames`, taken before the filter).
+
     >>> a = analyze(read_monitor("sample_captures/incident/monitor.txt.gz"))  # doctest: +SKIP
     >>> a.commands.head(3)  # doctest: +SKIP
     """
-    prov = provenance(events)
+    prov = provenance if provenance is not None else provenance_of(events)
     # Strategy: one worker thread does the key work, mostly Arrow kernels that release the
     # GIL: it flattens and dictionary-encodes the keys while pandas counts the breakdowns
     # here, then fingerprints them and builds the key tables while the rules run here (the
@@ -158,17 +169,17 @@ def analyze(
         flat = pool.submit(bd.flatten_keys, bd.keys_column(events))
         keyed = pool.submit(_key_tables, events, flat, pattern_rules, top)  # runs after flat
         counted = dict(
-            overview=overview(events, prov),
+            overview=overview(events, prov, filters),
             commands=bd.by_command(events),
             subcommands=bd.by_command(events, subcommands=True),
-            clients=bd.by_client(events, credit_lua=True),
+            clients=bd.by_client(events, credit_lua=True, names=names),
             dbs=bd.by_db(events),
             timeline=bd.timeline(events, freq, by="command", top=TIMELINE_TOP),
             timeline_clients=bd.timeline(events, freq, by="client", top=TIMELINE_TOP),
             bursts=bd.bursts(events, freq),
             gaps=bd.gaps(events, top=top),
         )
-        findings = find_all(events, thresholds, Context.of(events, keys=flat.result()))
+        findings = find_all(events, thresholds, Context.of(events, keys=flat.result(), filters=filters, names=names))
         clientlist = None
         if snapshots is not None or connections is not None:
             clientlist = analyze_clientlist(snapshots, connections, thresholds=client_thresholds,

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .breakdowns import (
+    ClientNames,
     FlatKeys,
     arrow_column,
     client_names,
@@ -29,6 +30,7 @@ from .breakdowns import (
     take_rows,
     ts_us,
 )
+from .filters import Filters
 from .findings import Call, Evidence, Sample, clip, printable, quoted
 
 if TYPE_CHECKING:
@@ -67,14 +69,14 @@ def line_text(ts: pd.Timestamp, db: Any, client: str, command: str, args: Iterab
 # ---------------------------------------------------------------------------- evidence
 
 
-def client_labels(events: pd.DataFrame) -> dict[str, str]:
+def client_labels(events: pd.DataFrame, names: ClientNames | None = None) -> dict[str, str]:
     """``client -> "client (name)"`` for clients whose name is known.
 
     >>> client_labels(events)["127.0.0.1:52872"]  # doctest: +SKIP
     '127.0.0.1:52872 (leaky-app)'
     """
-    names = client_names(events)
-    return {c: f"{c} ({printable(n)})" for c, n in names.items() if isinstance(n, str) and n}
+    known = client_names(events, names)
+    return {c: f"{c} ({printable(n)})" for c, n in known.items() if isinstance(n, str) and n}
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,14 +96,17 @@ class Context:
     command: np.ndarray
     commands: pd.Index
     keys: FlatKeys | None = None
+    filters: Filters = Filters()
 
     @classmethod
-    def of(cls, events: pd.DataFrame, keys: FlatKeys | None = None) -> "Context":
-        """The context of a capture; ``keys`` reuses an already flattened :class:`FlatKeys`."""
+    def of(cls, events: pd.DataFrame, keys: FlatKeys | None = None, *, filters: Filters = Filters(),
+           names: ClientNames | None = None) -> "Context":
+        """The context of a capture; ``keys`` reuses an already flattened :class:`FlatKeys`;
+        ``filters`` made the events out of a capture whose names are ``names``."""
         callers, clients = codes_of(script_callers(events))
         command, commands = codes_of(events["command"])
-        return cls(events, callers, pd.Index(clients.astype("str")), client_labels(events),
-                   command, pd.Index(commands.astype("str")), keys)
+        return cls(events, callers, pd.Index(clients.astype("str")), client_labels(events, names),
+                   command, pd.Index(commands.astype("str")), keys, filters)
 
     @cached_property
     def flat(self) -> FlatKeys:

@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
+from .filters import Filters
 from .breakdowns import (
+    ClientNames,
     codes_of,
     command_names,
     gaps,
@@ -26,7 +28,6 @@ from .breakdowns import (
 )
 from ..commands import all_commands, hidden_from_monitor, lookup
 from ..read.schema import provenance, rejects
-from .filters import applied_filters
 from .findings import Call, Evidence, Finding, Sample, Severity, printable, sort_findings
 from .evidence import (
     Context,
@@ -489,9 +490,9 @@ def rule_huge_arguments(events: pd.DataFrame, t: Thresholds, ctx: Context | None
 def rule_dominant_client(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """One client (its scripts' lua lines included) sending more than ``client_share`` of all."""
     # A slice chosen by client says nothing about that client's share of the traffic.
-    if len(events) < t.client_share_min_events or "client" in applied_filters(events):
-        return []
     ctx = ctx or Context.of(events)
+    if len(events) < t.client_share_min_events or ctx.filters.client:
+        return []
     shares = np.bincount(ctx.callers) / len(events)
     found = []
     for code in np.flatnonzero(shares > t.client_share):
@@ -691,16 +692,18 @@ ctx=None) -> list[Finding]``; ``ctx`` (a :class:`Context`) is built when not giv
 
 
 def find_all(events: pd.DataFrame, thresholds: Thresholds = Thresholds(),
-             context: Context | None = None) -> list[Finding]:
+             context: Context | None = None, *, filters: Filters = Filters(),
+             names: ClientNames | None = None) -> list[Finding]:
     """Every MONITOR rule's findings for these events, most severe first.
 
     ``context`` lets a caller that already flattened the keys share them
-    (``Context.of(events, keys=...)``); it is built once otherwise.
+    (``Context.of(events, keys=...)``); it is built once otherwise, from ``filters`` (what
+    made these events out of a capture) and that capture's ``names``.
 
     >>> [f.code for f in find_all(read_monitor("sample_captures/incident/monitor.txt.gz"))]  # doctest: +SKIP
     ['keys', 'blocking-forever', 'full-read', ...]
     """
-    ctx = context or Context.of(events)
+    ctx = context or Context.of(events, filters=filters, names=names)
     found: list[Finding] = []
     for rule in RULES:
         found.extend(rule(events, thresholds, ctx))
