@@ -263,7 +263,7 @@ def test_dominant_client() -> None:
     assert finding.evidence.metrics["share"] == pytest.approx(300 / 350)
     assert finding.evidence.clients == (C,)
     assert "dominant-client" not in codes(find_all(lines(*rows[:150])))  # under client_share_min_events
-    assert "dominant-client" not in codes(find_all(lines(*rows), Thresholds(client_share=0.9)))
+    assert "dominant-client" not in codes(find_all(lines(*rows), thresholds=Thresholds(client_share=0.9)))
 
 
 def test_unnamed_clients_with_client_list_names() -> None:

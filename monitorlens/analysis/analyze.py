@@ -179,7 +179,7 @@ def analyze(
             bursts=bd.bursts(events, freq),
             gaps=bd.gaps(events, top=top),
         )
-        findings = find_all(events, thresholds, Context.of(events, keys=flat.result(), filters=filters, names=names))
+        findings = find_all(events, thresholds=thresholds, context=Context.of(events, keys=flat.result(), filters=filters, names=names))
         clientlist = None
         if snapshots is not None or connections is not None:
             clientlist = analyze_clientlist(snapshots, connections, thresholds=client_thresholds,

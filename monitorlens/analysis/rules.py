@@ -691,8 +691,8 @@ RULES: tuple[FindingRule, ...] = (
 ctx=None) -> list[Finding]``; ``ctx`` (a :class:`Context`) is built when not given."""
 
 
-def find_all(events: pd.DataFrame, thresholds: Thresholds = Thresholds(),
-             context: Context | None = None, *, filters: Filters = Filters(),
+def find_all(events: pd.DataFrame, *, thresholds: Thresholds = Thresholds(),
+             context: Context | None = None, filters: Filters = Filters(),
              names: ClientNames | None = None) -> list[Finding]:
     """Every MONITOR rule's findings for these events, most severe first.
 
