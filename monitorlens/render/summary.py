@@ -161,12 +161,15 @@ def _clientlist(c: ClientlistAnalysis, width: int, top: int) -> list[str]:
     if c.snapshots is not None:
         s = c.snapshots
         types = ", ".join(f"{n:,} {t}" for t, n in s.client_types.items()) or "none"
-        body.append(f"  {s.count:,} snapshots of {printable(s.provenance.source)}; "
-                    f"{s.connected:,} clients in the last ({types})")
+        body += textwrap.wrap(f"{s.count:,} snapshots of {printable(s.provenance.source)}; "
+                              f"{s.connected:,} clients in the last ({types})", width=width,
+                              initial_indent="  ", subsequent_indent="    ")
         body += table(s.trends, TREND_TEXT_COLUMNS, width, top)
         if s.plan_text:
-            body += ["  remediation plan (review, then paste into redis-cli):",
-                     *(f"    {printable(line)}" for line in s.plan_text.splitlines())]
+            lines = s.plan_text.splitlines()  # two per client: why, then the command
+            more = f" (first {top} of {len(lines) // 2}; all in --json)" if len(lines) > 2 * top else ""
+            body += [f"  kill plan{more}, to review before pasting:",
+                     *(f"    {printable(line)}" for line in lines[: 2 * top])]
     if c.connections is not None:
         k = c.connections
         body.append(f"  {k.rows:,} connection counts of {printable(k.provenance.source)}")
