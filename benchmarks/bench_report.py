@@ -42,7 +42,8 @@ sys.path.insert(0, str(ROOT))
 
 import monitorlens  # noqa: E402
 from monitorlens.analysis.analyze import analyze  # noqa: E402
-from monitorlens.render.report import build_report, make_report  # noqa: E402
+from monitorlens.render.report import build_report  # noqa: E402
+from monitorlens.workflows import make_report  # noqa: E402
 
 GOAL = 2.0  # report / ingest
 SMALL = ROOT / "sample_captures" / "grammar" / "monitor.txt"

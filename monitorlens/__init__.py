@@ -60,6 +60,8 @@ _EXPORTS: dict[str, str] = {
     "Thresholds": "analysis.rules",
     "find_all": "analysis.rules",
     "filter_events": "analysis.filters",
+    "Filters": "analysis.filters",
+    "ClientNames": "analysis.breakdowns",
     "render_text": "render.summary",
     # CLIENT LIST snapshots and connection counts: reading, leaks, findings, names for MONITOR
     "read_client_list": "read.clientlist",
@@ -76,29 +78,40 @@ _EXPORTS: dict[str, str] = {
     "plan_text": "analysis.clientlist",
     # the report: one model, HTML/Markdown/JSON, charts for tickets, redaction
     "Report": "render.report",
-    "build_report": "render.report",
-    "make_report": "render.report",
-    "make_chart": "render.report",
+    "build_report": "workflows",  # render.report.build_report, plus the old snapshots=/connections=
+    "make_report": "workflows",
+    "make_chart": "workflows",
+    "summarize": "workflows",
+    "analyze_files": "workflows",
+    "ClientlistAnalysis": "analysis.clientlist_analysis",
+    "analyze_clientlist": "analysis.clientlist_analysis",
     "redact_line": "render.redact",
     # charts: Plots (SVG in a notebook, as in the report) and matplotlib Figures / Axes
     "plot_of": "render.plots",
-    "client_plot": "render.plots",
+    "clientlist_plot": "render.plots",
     "to_svg": "render.plots",
     "chart": "render.plots",
     "figure_bytes": "render.plots",
-    "client_chart": "render.plots",
+    "clientlist_chart": "render.plots",
     "plot_connection_growth": "render.plots",
     "plot_connected_clients": "render.plots",
+}
+
+# Old names, kept for one release (see CHANGELOG): old name -> the name it became.
+_ALIASES: dict[str, str] = {
+    "client_plot": "clientlist_plot",
+    "client_chart": "clientlist_chart",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
+    current = _ALIASES.get(name, name)
+    module = _EXPORTS.get(current)
     if module is None:
         raise AttributeError(f"module 'monitorlens' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(importlib.import_module(f".{module}", __name__), current)
     globals()[name] = value
     return value
 
@@ -124,13 +137,19 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from .analysis.comparison import Comparison, compare
     from .errors import InputError, MonitorlensError, ParseError
-    from .analysis.filters import filter_events
+    from .analysis.filters import Filters, filter_events
+    from .analysis.breakdowns import ClientNames
     from .analysis.findings import Evidence, Finding, Sample
     from .analysis.rules import Thresholds, find_all
     from .read.ingest import MonitorStream, read_monitor
     from .analysis.patterns import PatternRules, fingerprint, key_patterns
-    from .render.plots import client_chart, plot_connected_clients, plot_connection_growth
-    from .render.plots import chart, client_plot, figure_bytes, plot_of, to_svg
+    from .render.plots import clientlist_chart, plot_connected_clients, plot_connection_growth
+    from .render.plots import chart, clientlist_plot, figure_bytes, plot_of, to_svg
+    from .render.plots import clientlist_chart as client_chart, clientlist_plot as client_plot
     from .read.schema import Provenance, provenance, rejects
     from .store import convert, load, read_parquet, write_parquet
     from .render.summary import render_text
+    from .analysis.clientlist_analysis import ClientlistAnalysis, analyze_clientlist
+    from .render.report import Report
+    from .render.redact import redact_line
+    from .workflows import analyze_files, build_report, make_chart, make_report, summarize

@@ -10,6 +10,7 @@ import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 from pathlib import Path
 
 from . import __version__
@@ -47,7 +48,7 @@ def _positive(text: str) -> int:
 
 
 def _ingest(ns: argparse.Namespace) -> int:
-    from .store import ingest, progress_printer
+    from .store import ingest, progress_printer  # lazy: each command loads only its own stages
 
     source = ns.capture
     out = ns.output or _default_output(source)
@@ -83,7 +84,7 @@ def _default_output(source: str) -> str:
 
 
 def _sample(ns: argparse.Namespace) -> int:
-    from .live import sample_clients
+    from .live import sample_clients  # lazy: each command loads only its own stages
 
     try:
         import redis
@@ -151,7 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("capture", help="capture file (.txt, .gz, .parquet) or - for stdin")
     p.add_argument("--json", action="store_true", help="print one JSON object (docs/summary-json.md)")
     p.add_argument("--width", type=int, default=80, help="text width (default 80)")
-    p.add_argument("--clients", metavar="FILE", help="CLIENT LIST snapshots: application names for addresses")
+    p.add_argument("--clients", metavar="FILE",
+                   help="CLIENT LIST snapshots: names for addresses, the CLIENT LIST part and its findings")
+    p.add_argument("--connections", metavar="FILE", help="connection counts (<epoch>,<clients> CSV)")
+    p.add_argument("--show-values", action="store_true", help="show argument values (redacted by default)")
     add_filter_arguments(p)
     p.set_defaults(handler=_summary)
 
@@ -209,27 +213,69 @@ def _settle(ns: argparse.Namespace) -> None:
         gc.freeze()
 
 
+def filters_of(ns: argparse.Namespace) -> Any:
+    """The :class:`~monitorlens.analysis.filters.Filters` that the flags of
+    :func:`add_filter_arguments` ask for."""
+    from .analysis.filters import Filters  # lazy: pandas, not for ingest
+
+    return Filters.of(since=ns.since, until=ns.until, command=ns.command, client=ns.client, db=ns.db)
+
+
+def default_output(capture: str, fmt: str) -> str:
+    """``incident/monitor.txt.gz`` -> ``monitor-report.html`` (in the current directory).
+
+    >>> default_output("incident/monitor.txt.gz", "md")
+    'monitor-report.md'
+    """
+    if capture == "-":
+        return f"report.{fmt}"
+    name = Path(capture).name
+    for suffix in (".gz", ".txt", ".log", ".parquet"):
+        name = name.removesuffix(suffix)
+    return f"{name}-report.{fmt}"
+
+
 def _report(ns: argparse.Namespace) -> int:
-    from .render.report import report_command
+    from .render.report import format_for  # lazy: each command loads only its own stages
+    from .workflows import make_report  # lazy: as above
 
     _settle(ns)
-    print(report_command(ns), file=sys.stderr if ns.output == "-" else sys.stdout)
+    out = ns.output
+    fmt = ns.format or (format_for(out) if out and out != "-" else "html")
+    out = out or default_output(ns.capture, fmt)
+    report = make_report(
+        ns.capture, clients=ns.clients, connections=ns.connections, top=ns.top, show_values=ns.show_values,
+        charts=fmt == "html" and not ns.no_charts, timestamp=ns.timestamp, filters=filters_of(ns),
+        baseline=ns.baseline, baseline_clients=ns.baseline_clients,
+    )
+    if out == "-":
+        sys.stdout.write(report.render(fmt))
+    else:
+        report.write(out, fmt)
+    counts = {s: sum(1 for f in report.findings if f.severity == s) for s in ("critical", "warning", "info")}
+    shown = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
+    values = "values SHOWN" if ns.show_values else "values redacted"
+    print(f"{out}: {fmt} report, {len(report.findings)} findings ({shown}), {values}",
+          file=sys.stderr if ns.output == "-" else sys.stdout)
     return 0
 
 
 def _plot(ns: argparse.Namespace) -> int:
-    from .render.report import plot_command
+    from .workflows import make_chart  # lazy: each command loads only its own stages
 
     _settle(ns)
-    print(plot_command(ns))
+    out = make_chart(ns.kind, ns.capture, ns.output, clients=ns.clients, top=ns.top, filters=filters_of(ns))
+    print(f"{out}: {ns.kind} chart")
     return 0
 
 
 def _summary(ns: argparse.Namespace) -> int:
-    from .render.summary import summary_command
+    from .workflows import summarize  # lazy: each command loads only its own stages
 
     _settle(ns)
-    sys.stdout.write(summary_command(ns).rstrip("\n") + "\n")
+    text = summarize(ns.capture, clients=ns.clients, connections=ns.connections, top=ns.top,
+                     filters=filters_of(ns), as_json=ns.json, width=ns.width, show_values=ns.show_values)
+    sys.stdout.write(text.rstrip("\n") + "\n")
     return 0
 
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import InputError
-from .read.ingest import MonitorStream, Source, read_monitor
+from .read.ingest import MonitorStream, Source, detect_kind, read_monitor
 from .read.schema import MONITOR_SCHEMA, Provenance, provenance, table_to_frame
 
 if TYPE_CHECKING:
@@ -105,12 +105,10 @@ def ingest(
     >>> ingest("clients.log.gz", "clients.parquet").kind  # doctest: +SKIP
     'clients'
     """
-    from .read.ingest import detect_kind
-
     kind = kind or detect_kind(source)
     if kind == "monitor":
         return convert(source, path, errors=errors, progress=progress)
-    from .read import clientlist  # pandas: only for the kinds that need it
+    from .read import clientlist  # lazy: pandas, only for the kinds that need it (ingest of a capture never loads it)
     readers = {
         "clients": clientlist.read_client_list,
         "connections": clientlist.read_connection_counts,

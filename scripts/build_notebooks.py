@@ -206,10 +206,11 @@ POSTMORTEM = [
     """),
     md("""
     **3. Analyse, and look at the overview.** `ml.analyze` computes every breakdown and finding
-    once; the overview says how long the capture is, how busy, and how many clients and commands.
+    once, the CLIENT LIST part included (`a.clientlist`); the overview says how long the capture
+    is, how busy, and how many clients and commands.
     """),
     code("""
-    a = ml.analyze(events)
+    a = ml.analyze(events, snapshots=snapshots)
     pd.Series(a.overview.to_dict()).to_frame("capture")
     """),
     md("""
@@ -272,8 +273,7 @@ POSTMORTEM = [
     (each one slows the server), a subscriber whose output buffer grows, a connection leak.
     """),
     code("""
-    client_findings = ml.client_findings(snapshots)
-    pd.DataFrame([{"severity": f.severity, "code": f.code, "title": f.title} for f in client_findings])
+    pd.DataFrame([{"severity": f.severity, "code": f.code, "title": f.title} for f in a.clientlist.findings])
     """),
     md("""
     **10. A chart for the ticket.** Every chart above is the report's own (a `Plot`, drawn as
@@ -291,7 +291,7 @@ POSTMORTEM = [
     paste the Markdown into the ticket.
     """),
     code("""
-    report = ml.build_report(a, snapshots=snapshots)
+    report = ml.build_report(a)
     html = report.write(OUT / "incident-report.html")
     md_file = report.write(OUT / "incident-report.md")
     print(f"wrote {html} ({html.stat().st_size:,} bytes) and {md_file}")
@@ -358,13 +358,13 @@ LEAK = [
     code("""
     snapshots = ml.read_client_list(SAMPLES / "incident" / "clients.log.gz")
     print(f"{snapshots.snapshot.nunique()} snapshots, {snapshots.id.nunique()} distinct connections")
-    ml.client_chart("connections", snapshots)
+    ml.clientlist_chart("connections", snapshots)
     """),
     md("""
     **4. The leaking application.** `ml.connection_trends` fits the same line per name: the rows
     marked `leaking` grow steadily and far enough to be a leak, not noise.
     """),
-    code('ml.client_chart("growth", snapshots)'),
+    code('ml.clientlist_chart("growth", snapshots)'),
     code("""
     trends = ml.connection_trends(snapshots, "name", maxclients=MAXCLIENTS)
     leaking = trends[trends["leaking"]]

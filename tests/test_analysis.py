@@ -11,9 +11,12 @@ import pandas as pd
 import pytest
 
 import monitorlens
-from monitorlens.analysis.analyze import Analysis, analyze, duration_text
+from monitorlens._human import seconds_text
+from monitorlens.analysis.analyze import Analysis, analyze
 from monitorlens.cli import add_filter_arguments
-from monitorlens.analysis.filters import applied_filters, apply_filters, filter_events, parse_time
+from monitorlens.analysis.breakdowns import ClientNames
+from monitorlens.analysis.filters import Filters, filter_events, utc_timestamp
+from monitorlens.cli import filters_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_captures"
@@ -114,8 +117,8 @@ def test_empty_analysis() -> None:
     assert [f["code"] for f in doc["findings"]] == ["capture-empty"]
 
 
-def test_duration_text() -> None:
-    assert [duration_text(s) for s in (0.5, 119, 600, 9000)] == ["0.5 s", "119.0 s", "10.0 min", "2.5 h"]
+def test_seconds_text() -> None:
+    assert [seconds_text(s) for s in (0.5, 119, 600, 9000)] == ["0.5 s", "119.0 s", "10.0 min", "2.5 h"]
 
 
 # -------------------------------------------------------------------------- filters
@@ -131,7 +134,7 @@ def test_filter_by_command(grammar: pd.DataFrame) -> None:
     assert len(filter_events(grammar, command="client setname")) == f["client|setname"]
     assert len(filter_events(grammar, command="CLIENT")) == f["client|setname"]
     assert len(filter_events(grammar, command=["get", "Set"])) == f["get"] + f["set"]
-    assert applied_filters(filter_events(grammar, command=["get", "Set"])) == {"command": "GET, SET"}
+    assert Filters.of(command=["get", "Set"]).describe() == {"command": "GET, SET"}
 
 
 def test_filter_by_client(grammar: pd.DataFrame) -> None:
@@ -162,12 +165,27 @@ def test_filters_keep_provenance_and_do_not_mutate(grammar: pd.DataFrame) -> Non
     assert analyze(out).overview.filtered and not analyze(grammar).overview.filtered
 
 
+def test_filters_and_names_travel_explicitly_and_survive_pandas(grammar: pd.DataFrame) -> None:
+    """What analyze knows of a filter comes from the objects given, not from df.attrs: a
+    concat (which drops attrs) changes nothing."""
+    filters = Filters.of(command="GET")
+    names = ClientNames.of(grammar)
+    part = filters.apply(grammar)
+    assert "CLIENT" not in set(part["command"].astype(str))  # the SETNAME lines are gone...
+    copied = pd.concat([part])
+    copied.attrs = part.attrs  # provenance stays the readers' business
+    a = analyze(copied, filters=filters, names=names)
+    assert a.overview.filters == {"command": "GET"} and a.overview.filtered
+    assert "grammar-app" in set(a.clients["name"].dropna())  # ...but the names are not
+    assert "grammar-app" not in set(analyze(copied).clients["name"].dropna())
+
+
 def test_parse_time_errors() -> None:
-    assert parse_time("1795641904.5") == pd.Timestamp("2026-11-25T21:25:04.5Z")
-    assert parse_time(1795641904) == parse_time("2026-11-25T22:25:04+01:00")
+    assert utc_timestamp("1795641904.5") == pd.Timestamp("2026-11-25T21:25:04.5Z")
+    assert utc_timestamp(1795641904) == utc_timestamp("2026-11-25T22:25:04+01:00")
     for bad in ("yesterday", "", "12:99"):
         with pytest.raises(monitorlens.InputError):
-            parse_time(bad)
+            utc_timestamp(bad)
 
 
 def test_cli_arguments(grammar: pd.DataFrame) -> None:
@@ -176,6 +194,6 @@ def test_cli_arguments(grammar: pd.DataFrame) -> None:
     parser = add_filter_arguments(argparse.ArgumentParser())
     ns = parser.parse_args(["--command", "get", "--command", "SET", "--db", "3", "--top", "4"])
     assert ns.top == 4
-    assert set(apply_filters(grammar, ns)["command"].astype(str)) <= {"GET", "SET"}
+    assert set(filters_of(ns).apply(grammar)["command"].astype(str)) <= {"GET", "SET"}
     with pytest.raises(SystemExit):
         parser.parse_args(["--top", "0"])

@@ -16,7 +16,8 @@ import monitorlens
 from monitorlens.analysis.evidence import Context
 from monitorlens.analysis.findings import Finding, printable
 from monitorlens.analysis.rules import RULES, Thresholds, blocks_forever, find_all, index_span, keys_scope
-from monitorlens.analysis.filters import filter_events
+from monitorlens.analysis.breakdowns import ClientNames
+from monitorlens.analysis.filters import Filters, filter_events
 from monitorlens.read.grammar import format_line
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
@@ -82,7 +83,7 @@ def test_keys_by_legacy_reports(incident: pd.DataFrame, incident_findings: list[
     assert keys.evidence.clients == tuple(sender(incident, "KEYS"))
     # legacy-reports' 4 lines are its only lines: one client, KEYS only
     assert f["lines_by_client_name"]["legacy-reports"] == len(sent)
-    by_call = {r["call"]: r["count"] for r in keys.evidence.rows}
+    by_call = {str(r["call"]): r["count"] for r in keys.evidence.rows}
     expected = {}
     for k in sent:
         scope = "all" if k["pattern"] == "*" else "prefix"
@@ -127,7 +128,7 @@ def test_blpop_zero_by_worker(incident: pd.DataFrame, incident_findings: list[Fi
     (worker,) = sender(incident, "BLPOP")
     assert finding.evidence.clients == (worker,)
     assert (incident["client"].astype(str) == worker).sum() == f["lines_by_client_name"]["worker"]
-    assert [r["call"] for r in finding.evidence.rows] == ['BLPOP "jobs" "0"']
+    assert [str(r["call"]) for r in finding.evidence.rows] == ['BLPOP "jobs" "0"']
 
 
 def test_incident_findings_exactly(incident_findings: list[Finding]) -> None:
@@ -157,7 +158,7 @@ def test_grammar_capture(grammar: pd.DataFrame) -> None:
     f = facts("grammar")
     found = find_all(grammar)
     keys = one(found, "keys")
-    assert {r["call"] for r in keys.evidence.rows} == {'KEYS "*" (all)', 'KEYS "pipe:*" (prefix)'}
+    assert {str(r["call"]) for r in keys.evidence.rows} == {'KEYS "*" (all)', 'KEYS "pipe:*" (prefix)'}
     blocking = one(found, "blocking-forever")  # queue:never 0, not queue:empty 0.1 nor the served one
     assert blocking.evidence.keys == ("queue:never",) and blocking.evidence.count == 1
     huge = one(found, "huge-argument")
@@ -177,9 +178,10 @@ def test_grammar_capture(grammar: pd.DataFrame) -> None:
 
 
 def test_names_survive_filters(grammar: pd.DataFrame) -> None:
-    found = find_all(filter_events(grammar, command="keys"))
+    found = find_all(filter_events(grammar, command="keys"), names=ClientNames.of(grammar))
     assert one(found, "keys").evidence.clients[0].endswith("(grammar-app)")
-    assert "dominant-client" not in codes(find_all(filter_events(grammar, client="grammar-app")))
+    assert "dominant-client" not in codes(find_all(filter_events(grammar, client="grammar-app"),
+                                                   filters=Filters.of(client="grammar-app")))
 
 
 # ---------------------------------------------------------------- arguments, literally
@@ -242,7 +244,7 @@ def test_dangerous_commands() -> None:
     flush = [f for f in found if f.code == "flush"]
     assert sorted(f.evidence.commands for f in flush) == [("FLUSHALL",), ("FLUSHDB",)]
     assert all(f.severity == "critical" for f in flush)
-    assert one(flush, "flush", "FLUSHALL").evidence.rows[0]["call"] == 'FLUSHALL "ASYNC"'
+    assert str(one(flush, "flush", "FLUSHALL").evidence.rows[0]["call"]) == 'FLUSHALL "ASYNC"'
     dangerous = {f.title.split(":")[0]: f for f in found if f.code == "dangerous-command"}
     assert set(dangerous) == {"SCRIPT FLUSH", "DEBUG"}  # SCRIPT LOAD is harmless
     assert dangerous["DEBUG"].severity == "critical" and "hides" in dangerous["DEBUG"].explanation
@@ -261,7 +263,7 @@ def test_dominant_client() -> None:
     assert finding.evidence.metrics["share"] == pytest.approx(300 / 350)
     assert finding.evidence.clients == (C,)
     assert "dominant-client" not in codes(find_all(lines(*rows[:150])))  # under client_share_min_events
-    assert "dominant-client" not in codes(find_all(lines(*rows), Thresholds(client_share=0.9)))
+    assert "dominant-client" not in codes(find_all(lines(*rows), thresholds=Thresholds(client_share=0.9)))
 
 
 def test_unnamed_clients_with_client_list_names() -> None:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 import monitorlens as ml
 from monitorlens.read.clientlist import read_client_list
 from monitorlens.analysis.clientlist import attach_names
-from monitorlens.render.plots import CLIENT_CHARTS, KINDS, client_plot, figure, figure_bytes, plot_of, to_svg
+from monitorlens.render.plots import CLIENTLIST_CHARTS, MONITOR_CHARTS, clientlist_plot, figure, figure_bytes, plot_of, to_svg
 from monitorlens.render.plots.model import HBars, Line, Part, Plot, Stack
 from monitorlens.render.plots.style import COLORS
 from monitorlens.render.plots.svg import nice_ticks, text_width, time_ticks
@@ -58,7 +58,7 @@ def bars(svg: str, color: str) -> list[tuple[float, float]]:
 
 
 def test_every_chart_is_deterministic_well_formed_svg(analysis: ml.Analysis, snapshots: pd.DataFrame) -> None:
-    plots = {k: plot_of(k, analysis) for k in KINDS} | {k: client_plot(k, snapshots) for k in CLIENT_CHARTS}
+    plots = {k: plot_of(k, analysis) for k in MONITOR_CHARTS} | {k: clientlist_plot(k, snapshots) for k in CLIENTLIST_CHARTS}
     for kind, plot in plots.items():
         svg = to_svg(plot)
         root = parsed(svg)
@@ -66,7 +66,7 @@ def test_every_chart_is_deterministic_well_formed_svg(analysis: ml.Analysis, sna
         shown = texts(svg)
         assert shown[0] == plot.title and shown[1] == plot.subtitle, kind
         assert plot.xlabel in shown and "nothing to show" not in shown, kind
-        assert svg == to_svg(plot_of(kind, analysis) if kind in KINDS else client_plot(kind, snapshots))
+        assert svg == to_svg(plot_of(kind, analysis) if kind in MONITOR_CHARTS else clientlist_plot(kind, snapshots))
         assert not re.search(r"<script|\son\w+=|href=", svg), kind
 
 
@@ -105,7 +105,7 @@ def test_traffic_stack_adds_up_to_the_rate(analysis: ml.Analysis) -> None:
 
 
 def test_growth_names_the_leak(snapshots: pd.DataFrame) -> None:
-    plot = client_plot("growth", snapshots)
+    plot = clientlist_plot("growth", snapshots)
     dashed = [layer for layer in plot.layers if isinstance(layer, Line) and layer.dashed]
     assert len(dashed) == 1  # only the growing group gets a trend line
     shown = texts(to_svg(plot))
@@ -127,12 +127,12 @@ def test_a_plot_shows_itself_in_a_notebook(analysis: ml.Analysis) -> None:
 
 def test_empty_plots_say_so() -> None:
     empty = ml.analyze(ml.read_monitor([b"OK\n"]))
-    for kind in KINDS:
+    for kind in MONITOR_CHARTS:
         assert "nothing to show" in texts(to_svg(plot_of(kind, empty)))
 
 
 def test_both_renderers_show_the_same_texts(analysis: ml.Analysis, snapshots: pd.DataFrame) -> None:
-    for plot in (plot_of("traffic", analysis), client_plot("output-buffers", snapshots)):
+    for plot in (plot_of("traffic", analysis), clientlist_plot("output-buffers", snapshots)):
         ax = figure(plot).axes[0]
         legend = [t.get_text() for t in ax.get_legend().get_texts()]
         assert legend and set(legend) <= set(texts(to_svg(plot)))

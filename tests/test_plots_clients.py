@@ -100,16 +100,16 @@ def test_empty_inputs_draw_a_note() -> None:
 def test_names_are_text_not_math() -> None:
     line = "id=1 addr=1.2.3.4:5 fd=8 name=$x^2$ age=1 idle=1 flags=N omem=5000 cmd=get"
     df = read_client_list(io.BytesIO(f"# 1700000000\n{line}\n# 1700000005\n{line}\n".encode()))
-    fig = plots.client_chart("connections", df)
+    fig = plots.clientlist_chart("connections", df)
     assert fig.axes[0].get_legend().get_texts()[0].get_text() == "$x^2$"
     assert figure_bytes(fig, "png")[:4] == b"\x89PNG"
 
 
 def test_every_registered_chart_renders(incident: pd.DataFrame) -> None:
-    for kind in plots.CLIENT_CHARTS:
-        fig = plots.client_chart(kind, incident)
+    for kind in plots.CLIENTLIST_CHARTS:
+        fig = plots.clientlist_chart(kind, incident)
         assert len(fig.axes) == 1 and fig.axes[0].get_title(loc="left")
-    svg = figure_bytes(plots.client_chart("growth", incident), "svg")
-    assert svg == figure_bytes(plots.client_chart("growth", incident), "svg")  # deterministic
+    svg = figure_bytes(plots.clientlist_chart("growth", incident), "svg")
+    assert svg == figure_bytes(plots.clientlist_chart("growth", incident), "svg")  # deterministic
     with pytest.raises(InputError, match="use one of"):
-        plots.client_chart("pie", incident)
+        plots.clientlist_chart("pie", incident)

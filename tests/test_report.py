@@ -23,8 +23,10 @@ from monitorlens.analysis.analyze import analyze
 from monitorlens.cli import main
 from monitorlens.commands import key_positions
 from monitorlens.read.grammar import escape, format_line
-from monitorlens.render.redact import redact_args, redact_call, redact_line, redacted
-from monitorlens.render.report import build_report, format_for, make_report, md_code, md_text, render_html
+from monitorlens.analysis.findings import Call, Sample
+from monitorlens.render.redact import redact_args, redact_call, redact_line, redact_sample, redacted
+from monitorlens.render.report import build_report, format_for, md_code, md_text, render_html
+from monitorlens.workflows import make_report
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_captures"
@@ -142,14 +144,24 @@ def test_redact_args_keys_syntax_and_numbers():
 
 def test_redact_line_handles_cut_and_rejected_lines():
     head = '1795641874.277048 [0 127.0.0.1:49926] '
-    assert redact_line(head + '"SET" "huge:blob" "xxxx..." (100,000 bytes)') == head + '"SET" "huge:blob" ‹100,000 bytes›'
     assert redact_line(head + '"SET" "k" "never closed') == head + '"SET" "k" ‹12 bytes›'
     assert redact_line(head + '"SET" "k" garbage "x"') == head + '"SET" "k" ‹11 bytes›'
     assert redact_line("garbage with secrets") == redacted(20)
     assert redact_line("OK") == "OK"
     assert redact_line("Error: Server closed the connection") == "Error: Server closed the connection"
-    assert redact_call('SET "k" "v" (all)') == 'SET "k" ‹1 byte› (all)'
-    assert redact_call('SET "k" "v" trailing secret') == 'SET "k" ‹1 byte› ‹15 bytes›'
+    assert redact_line(head + '"CONFIG" "SET" "requirepass" "s3cret"', show_values=True) == (
+        head + '"CONFIG" "SET" "requirepass" ‹credential›')
+
+
+def test_calls_and_samples_are_redacted_by_role_from_their_bytes():
+    assert redact_call(Call.of("SET", [b"k", b"v"], note="(all)")) == 'SET "k" ‹1 byte› (all)'
+    assert redact_call(Call.of("SET", [b"huge:blob", b"x" * 100_000])) == 'SET "huge:blob" ‹100,000 bytes›'
+    assert redact_call(Call.of("SET", [b"huge:blob", b"x" * 100_000]), show_values=True) == (
+        'SET "huge:blob" "' + "x" * 40 + '..." (100,000 bytes)')
+    sample = Sample(7, "", time="2026-11-25T21:25:04.5+00:00", db=0, source="127.0.0.1:5", command="SET",
+                    args=(b"k", b"y" * 81), sizes=(1, 5_000))
+    assert redact_sample(sample).text == '1795641904.500000 [0 127.0.0.1:5] "SET" "k" ‹5,000 bytes›'
+    assert redact_sample(sample, show_values=True).text.endswith('"' + "y" * 80 + '..." (5,000 bytes)')
 
 
 def test_keys_are_keys_by_the_command_table():

@@ -13,7 +13,7 @@ import pytest
 
 import monitorlens as ml
 from monitorlens.cli import main
-from monitorlens.render.report_baseline import baseline_section
+from monitorlens.render.report.baseline import baseline_section
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_captures"
 INCIDENT = SAMPLES / "incident"

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from monitorlens.live import capture_monitor, client_list_bytes
-from monitorlens.render.report import make_report
+from monitorlens.workflows import make_report
 from monitorlens.testing import RedisServer, redis_server_path
 
 redis = pytest.importorskip("redis")

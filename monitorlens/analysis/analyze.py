@@ -13,7 +13,6 @@ Example::
 
 from __future__ import annotations
 
-import math
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -21,12 +20,17 @@ from typing import Any, Mapping
 import pandas as pd
 
 from . import breakdowns as bd
-from .filters import applied_filters
+from .breakdowns import ClientNames
+from .filters import Filters
 from .evidence import Context
-from .findings import Finding
+from .clientlist import DEFAULTS as CLIENT_DEFAULTS, ClientThresholds
+from .clientlist_analysis import ClientlistAnalysis, analyze_clientlist
+from .findings import Finding, sort_findings
+from .records import finite, records
 from .rules import Thresholds, find_all
 from .patterns import DEFAULT_RULES, PatternRules
-from ..read.schema import Provenance, provenance
+from ..read.schema import Provenance
+from ..read.schema import provenance as provenance_of
 
 TIMELINE_TOP = 8  # series in the timeline before the rest is "(other)"
 
@@ -76,6 +80,10 @@ class Analysis:
     credited), ``key_patterns``, ``hot_keys`` (the ``top`` hottest), ``dbs``,
     ``timeline`` (wide, 1 s buckets, by command), ``timeline_clients`` (same, by
     client), ``bursts``, ``gaps`` (the longest silences).
+
+    ``clientlist`` is the CLIENT LIST part (:class:`~monitorlens.analysis.clientlist_analysis.ClientlistAnalysis`)
+    when snapshots or connection counts were given; ``findings`` holds the findings of
+    both parts, most severe first, so every view lists the same ones.
     """
 
     provenance: Provenance
@@ -93,31 +101,20 @@ class Analysis:
     findings: tuple[Finding, ...]
     thresholds: Thresholds = field(default_factory=Thresholds)
     top: int = 10
+    clientlist: ClientlistAnalysis | None = None
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
         """The ``summary --json`` object (documented in ``docs/summary-json.md``)."""
         return _as_dict(self, self.top if top is None else top)
 
 
-def duration_text(seconds: float) -> str:
-    """A duration for people: seconds under 2 min, minutes under 2 h, then hours.
-
-    >>> duration_text(30.0), duration_text(600), duration_text(9000)
-    ('30.0 s', '10.0 min', '2.5 h')
-    """
-    if seconds < 120:
-        return f"{seconds:,.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:,.1f} min"
-    return f"{seconds / 3600:,.1f} h"
-
-
-def overview(events: pd.DataFrame, prov: Provenance | None = None) -> Overview:
-    """The :class:`Overview` of events (and of the source their provenance describes).
+def overview(events: pd.DataFrame, prov: Provenance | None = None, filters: Filters = Filters()) -> Overview:
+    """The :class:`Overview` of events (and of the source their provenance describes),
+    made by ``filters``.
 
     >>> overview(events).rate_per_s  # doctest: +SKIP
     """
-    prov = prov if prov is not None else provenance(events)
+    prov = prov if prov is not None else provenance_of(events)
     seconds = bd.span_seconds(events)
     first = events["ts"].min().isoformat() if len(events) else None
     last = events["ts"].max().isoformat() if len(events) else None
@@ -127,8 +124,7 @@ def overview(events: pd.DataFrame, prov: Provenance | None = None) -> Overview:
         skipped=sum(prov.skipped.values()), first=first, last=last, duration_s=seconds,
         rate_per_s=len(events) / seconds if seconds > 0 else None,
         clients=int(events["client"].nunique()), commands=int(events["command"].nunique()), dbs=dbs,
-        filtered=len(events) != prov.events or bool(applied_filters(events)),
-        filters=applied_filters(events),
+        filtered=len(events) != prov.events or bool(filters), filters=filters.describe(),
     )
 
 
@@ -139,16 +135,32 @@ def analyze(
     thresholds: Thresholds = Thresholds(),
     pattern_rules: PatternRules = DEFAULT_RULES,
     freq: str = "1s",
+    snapshots: pd.DataFrame | None = None,
+    connections: pd.DataFrame | None = None,
+    maxclients: int | None = None,
+    client_thresholds: ClientThresholds = CLIENT_DEFAULTS,
+    filters: Filters = Filters(),
+    names: ClientNames | None = None,
+    provenance: Provenance | None = None,
 ) -> Analysis:
     """Analyse events (from :func:`monitorlens.load`, possibly filtered): breakdowns and findings.
 
     ``top`` limits the hot keys kept and is the default of :meth:`Analysis.to_dict`;
-    ``freq`` is the timeline's bucket.
+    ``freq`` is the timeline's bucket. CLIENT LIST ``snapshots``
+    (:func:`~monitorlens.read.clientlist.read_client_list`; attach their names to the events
+    first) and/or a ``connections`` count log add the CLIENT LIST part
+    (:attr:`Analysis.clientlist`, judged with ``client_thresholds`` and ``maxclients``).
+
+    Nothing is read from ``events.attrs`` but the provenance the readers put there, and
+    ``provenance`` given here wins: when the events are a filtered part of a capture, give
+    the ``filters`` that made them (:class:`~monitorlens.analysis.filters.Filters`: reported,
+    and a client filter turns off the dominant-client rule) and the capture's ``names``
+    (:class:`~monitorlens.analysis.breakdowns.ClientNames`, taken before the filter).
 
     >>> a = analyze(read_monitor("sample_captures/incident/monitor.txt.gz"))  # doctest: +SKIP
     >>> a.commands.head(3)  # doctest: +SKIP
     """
-    prov = provenance(events)
+    prov = provenance if provenance is not None else provenance_of(events)
     # Strategy: one worker thread does the key work, mostly Arrow kernels that release the
     # GIL: it flattens and dictionary-encodes the keys while pandas counts the breakdowns
     # here, then fingerprints them and builds the key tables while the rules run here (the
@@ -157,20 +169,25 @@ def analyze(
         flat = pool.submit(bd.flatten_keys, bd.keys_column(events))
         keyed = pool.submit(_key_tables, events, flat, pattern_rules, top)  # runs after flat
         counted = dict(
-            overview=overview(events, prov),
+            overview=overview(events, prov, filters),
             commands=bd.by_command(events),
             subcommands=bd.by_command(events, subcommands=True),
-            clients=bd.by_client(events, credit_lua=True),
+            clients=bd.by_client(events, credit_lua=True, names=names),
             dbs=bd.by_db(events),
             timeline=bd.timeline(events, freq, by="command", top=TIMELINE_TOP),
             timeline_clients=bd.timeline(events, freq, by="client", top=TIMELINE_TOP),
             bursts=bd.bursts(events, freq),
             gaps=bd.gaps(events, top=top),
         )
-        findings = tuple(find_all(events, thresholds, Context.of(events, keys=flat.result())))
+        findings = find_all(events, thresholds=thresholds, context=Context.of(events, keys=flat.result(), filters=filters, names=names))
+        clientlist = None
+        if snapshots is not None or connections is not None:
+            clientlist = analyze_clientlist(snapshots, connections, thresholds=client_thresholds,
+                                            maxclients=maxclients)
+            findings = sort_findings([*findings, *clientlist.findings])
         key_patterns, hot_keys = keyed.result()
     return Analysis(provenance=prov, **counted, key_patterns=key_patterns, hot_keys=hot_keys,
-                    findings=findings, thresholds=thresholds, top=top)
+                    findings=tuple(findings), thresholds=thresholds, top=top, clientlist=clientlist)
 
 
 def _key_tables(events: pd.DataFrame, flat: Future[bd.FlatKeys], rules: PatternRules, top: int
@@ -181,30 +198,6 @@ def _key_tables(events: pd.DataFrame, flat: Future[bd.FlatKeys], rules: PatternR
 
 
 # ------------------------------------------------------------------------------ JSON
-
-
-def _scalar(value: Any) -> Any:
-    """A DataFrame cell as JSON: ISO times, None for nulls, Python numbers."""
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if value is None or (not isinstance(value, (str, bytes)) and pd.isna(value)):
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isinf(value):
-        return None  # JSON has no infinity (a ratio over a zero baseline)
-    return value
-
-
-def records(table: pd.DataFrame, columns: Mapping[str, str], top: int | None = None) -> list[dict[str, Any]]:
-    """Rows of ``table`` as JSON-ready dicts: ``columns`` maps the table's column -> the JSON name.
-
-    >>> records(by_db(events), {"db": "db", "count": "events"})  # doctest: +SKIP
-    [{'db': 0, 'events': 5622}]
-    """
-    rows = table.head(top) if top is not None else table
-    cols = [c for c in columns if c in rows.columns]
-    return [{columns[c]: _scalar(v) for c, v in zip(cols, row)} for row in rows[cols].itertuples(index=False)]
 
 
 CLIENT_FIELDS = {"client": "client", "name": "name", "name_source": "name_source", "client_kind": "kind",
@@ -252,5 +245,6 @@ def _as_dict(a: Analysis, top: int) -> dict[str, Any]:
         "hot_keys": records(a.hot_keys, KEY_FIELDS, top),
         "bursts": records(a.bursts, BURST_FIELDS, top),
         "gaps": records(a.gaps, GAP_FIELDS, top),
-        "findings": [f.to_dict() for f in a.findings],
+        "findings": [finite(f.to_dict()) for f in a.findings],
+        **({"clientlist": a.clientlist.to_dict(top)} if a.clientlist is not None else {}),
     }

@@ -40,7 +40,6 @@ LUA = "lua"
 OTHER = "(other)"
 NO_CLIENT = "(none)"  # MONITOR lines of Redis 2.4 and the "(db N)" dialect name no client
 MIX_TOP = 3  # entries in a "command mix" text: "GET 60%, HGET 30%, SET 10%"
-SETNAMES_ATTR = "setname_names"  # events.attrs key: (client, name, ts) tuples of rows filtered out
 ACCESS = ("read", "write", "other")
 
 
@@ -343,12 +342,28 @@ def by_command(events: pd.DataFrame, subcommands: bool = False) -> pd.DataFrame:
                   clients=clients, arg_bytes=arg_bytes.astype("int64"))[columns]
 
 
+@dataclass(frozen=True, eq=False)
+class ClientNames:
+    """The names clients gave themselves in a whole capture (``table``: client, name, ts; see
+    :func:`setname_names`), taken before a filter drops the CLIENT SETNAME lines, so that the
+    filtered events still show who is who.
+
+    >>> names = ClientNames.of(events); analyze(filter_events(events, command="GET"), names=names)  # doctest: +SKIP
+    """
+
+    table: pd.DataFrame
+
+    @classmethod
+    def of(cls, events: pd.DataFrame) -> "ClientNames":
+        """The names set in ``events``."""
+        return cls(setname_names(events))
+
+
 def setname_names(events: pd.DataFrame) -> pd.DataFrame:
     """Names clients gave themselves in the capture: ``CLIENT SETNAME n`` or ``HELLO ... SETNAME n``.
 
     One row per client: client, name (the last one set; ``""`` clears it), ts (when).
-    Only the rows of those two commands are looked at, plus the names
-    :func:`monitorlens.analysis.filters.filter_events` kept from rows it filtered out.
+    Only the rows of those two commands are looked at.
 
     >>> setname_names(events).head()  # doctest: +SKIP
     """
@@ -364,7 +379,6 @@ def setname_names(events: pd.DataFrame) -> pd.DataFrame:
             name = _setname_arg(argv, start)
             if name is not None:
                 rows.append((client, name, ts))
-    rows = list(events.attrs.get(SETNAMES_ATTR, ())) + rows
     table = pd.DataFrame(rows, columns=["client", "name", "ts"]).astype({"client": "str", "name": "str"})
     table = table.sort_values("ts", kind="stable").drop_duplicates("client", keep="last")
     return table.reset_index(drop=True)
@@ -380,15 +394,16 @@ def _setname_arg(args: list[bytes], start: int) -> str | None:
     return None
 
 
-def client_name_table(events: pd.DataFrame) -> pd.DataFrame:
+def client_name_table(events: pd.DataFrame, names: ClientNames | None = None) -> pd.DataFrame:
     """name and name_source (``client-list`` or ``setname``) per client that has a name.
 
     A CLIENT LIST name attached as a ``name`` column (``monitorlens.analysis.clientlist.attach_names``)
-    wins over the last ``CLIENT SETNAME`` / ``HELLO ... SETNAME`` seen in the capture.
+    wins over the last ``CLIENT SETNAME`` / ``HELLO ... SETNAME`` seen in the capture (in
+    ``names`` when given: those of the whole capture, the events being a filtered part).
 
     >>> client_name_table(events).head()  # doctest: +SKIP
     """
-    seen = setname_names(events).set_index("client")["name"]
+    seen = (names.table if names is not None else setname_names(events)).set_index("client")["name"]
     out = pd.DataFrame({"name": seen.astype("str"), "name_source": "setname"})
     if "name" in events.columns:
         last = last_known(events, "name")
@@ -412,15 +427,15 @@ def last_known(events: pd.DataFrame, column: str) -> pd.Series:
     return pd.Series(picked.to_numpy(), index=pd.Index(clients.astype("str"))[picked.index], dtype="str")
 
 
-def client_names(events: pd.DataFrame) -> pd.Series:
+def client_names(events: pd.DataFrame, names: ClientNames | None = None) -> pd.Series:
     """The known name per client (index: client); clients with no known name are absent.
 
     >>> client_names(events).head()  # doctest: +SKIP
     """
-    return client_name_table(events)["name"]
+    return client_name_table(events, names)["name"]
 
 
-def by_client(events: pd.DataFrame, credit_lua: bool = True) -> pd.DataFrame:
+def by_client(events: pd.DataFrame, credit_lua: bool = True, *, names: ClientNames | None = None) -> pd.DataFrame:
     """Events per client: count, share, rate_per_s, first, last, name, command mix, dbs.
 
     ``count`` is what the client sent itself plus, with ``credit_lua=True``, the
@@ -453,10 +468,10 @@ def by_client(events: pd.DataFrame, credit_lua: bool = True) -> pd.DataFrame:
     seen = np.flatnonzero(first_row < len(own))
     client_kind = pd.Series(kinds.astype("str")[kind[first_row[seen]]], index=seen)
     labels = pd.Index(clients.astype("str"))[g.codes]
-    names = client_name_table(events).reindex(labels)
+    known = client_name_table(events, names).reindex(labels)
     table = _table(
         "client", labels, g, len(events), span_seconds(events),
-        name=names["name"].to_numpy(), name_source=names["name_source"].to_numpy(),
+        name=known["name"].to_numpy(), name_source=known["name_source"].to_numpy(),
         client_kind=client_kind.reindex(g.codes).to_numpy(), own_count=own_count,
         lua_count=g.count - own_count, dbs=db_text.to_numpy(), command_mix=mix_text.to_numpy(),
     )
@@ -854,7 +869,8 @@ def gap_after_by_command(events: pd.DataFrame) -> pd.DataFrame:
     """Sum, mean and max of ``gap_after_us`` (time until the next line) per command.
 
     This is what some tools call "heaviest commands". It is NOT time spent in
-    the command: MONITOR prints a command before it runs and gives no duration;
+    the command: MONITOR gives no duration (from Redis 6.2.4 a line's time is when its command
+    completed, before 6.2.4 when it was received);
     a long gap after a command means nothing arrived, for whatever reason.
 
     >>> gap_after_by_command(events).head()  # doctest: +SKIP

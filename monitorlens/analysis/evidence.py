@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .breakdowns import (
+    ClientNames,
     FlatKeys,
     arrow_column,
     client_names,
@@ -29,8 +30,8 @@ from .breakdowns import (
     take_rows,
     ts_us,
 )
-from ..read.grammar import escape
-from .findings import Evidence, Sample, printable
+from .filters import Filters
+from .findings import Call, Evidence, Sample, clip, printable, quoted
 
 if TYPE_CHECKING:
     from .rules import Thresholds
@@ -41,9 +42,18 @@ if TYPE_CHECKING:
 
 def arg_text(arg: bytes, limit: int) -> str:
     """One argument as MONITOR quotes it, cut to ``limit`` bytes with its length said."""
-    if len(arg) <= limit:
-        return escape(arg).decode("ascii")
-    return escape(arg[:limit]).decode("ascii")[:-1] + f'..." ({len(arg):,} bytes)'
+    return quoted(arg, len(arg), limit)
+
+
+def line_head(ts: Any, db: Any, client: str) -> str:
+    """The head of a MONITOR line re-rendered from an event: time, and ``[db source]``.
+
+    >>> line_head(pd.Timestamp(1.5e15, unit="us", tz="UTC"), 0, "lua")
+    '1500000000.000000 [0 lua]'
+    """
+    us = pd.Timestamp(ts).value // 1000  # .value is nanoseconds whatever the unit
+    head = f"{us // 1_000_000}.{us % 1_000_000:06d}"
+    return head + (f" [{db} {printable(client)}]" if db is not None and not pd.isna(db) else "")
 
 
 def line_text(ts: pd.Timestamp, db: Any, client: str, command: str, args: Iterable[bytes], limit: int = 80) -> str:
@@ -52,24 +62,21 @@ def line_text(ts: pd.Timestamp, db: Any, client: str, command: str, args: Iterab
     >>> line_text(pd.Timestamp(1.5e15, unit="us", tz="UTC"), 0, "lua", "GET", [b"k"])
     '1500000000.000000 [0 lua] "GET" "k"'
     """
-    us = pd.Timestamp(ts).value // 1000  # .value is nanoseconds whatever the unit
-    head = f"{us // 1_000_000}.{us % 1_000_000:06d}"
-    head += f" [{db} {printable(client)}]" if not pd.isna(db) else ""
     parts = [arg_text(command.encode(), limit)] + [arg_text(bytes(a), limit) for a in args]
-    return f"{head} {' '.join(parts)}"
+    return f"{line_head(ts, db, client)} {' '.join(parts)}"
 
 
 # ---------------------------------------------------------------------------- evidence
 
 
-def client_labels(events: pd.DataFrame) -> dict[str, str]:
+def client_labels(events: pd.DataFrame, names: ClientNames | None = None) -> dict[str, str]:
     """``client -> "client (name)"`` for clients whose name is known.
 
     >>> client_labels(events)["127.0.0.1:52872"]  # doctest: +SKIP
     '127.0.0.1:52872 (leaky-app)'
     """
-    names = client_names(events)
-    return {c: f"{c} ({printable(n)})" for c, n in names.items() if isinstance(n, str) and n}
+    known = client_names(events, names)
+    return {c: f"{c} ({printable(n)})" for c, n in known.items() if isinstance(n, str) and n}
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,14 +96,17 @@ class Context:
     command: np.ndarray
     commands: pd.Index
     keys: FlatKeys | None = None
+    filters: Filters = Filters()
 
     @classmethod
-    def of(cls, events: pd.DataFrame, keys: FlatKeys | None = None) -> "Context":
-        """The context of a capture; ``keys`` reuses an already flattened :class:`FlatKeys`."""
+    def of(cls, events: pd.DataFrame, keys: FlatKeys | None = None, *, filters: Filters = Filters(),
+           names: ClientNames | None = None) -> "Context":
+        """The context of a capture; ``keys`` reuses an already flattened :class:`FlatKeys`;
+        ``filters`` made the events out of a capture whose names are ``names``."""
         callers, clients = codes_of(script_callers(events))
         command, commands = codes_of(events["command"])
-        return cls(events, callers, pd.Index(clients.astype("str")), client_labels(events),
-                   command, pd.Index(commands.astype("str")), keys)
+        return cls(events, callers, pd.Index(clients.astype("str")), client_labels(events, names),
+                   command, pd.Index(commands.astype("str")), keys, filters)
 
     @cached_property
     def flat(self) -> FlatKeys:
@@ -128,10 +138,10 @@ class Context:
 
 @dataclass(frozen=True)
 class Shapes:
-    """What tells calls apart in evidence rows: a code per selected row and the text of a code."""
+    """What tells calls apart in evidence rows: a code per selected row and the call of a code."""
 
     codes: np.ndarray
-    text: Callable[[int], str]
+    call: Callable[[int], Call]
 
 
 def iso(ts: Any) -> str | None:
@@ -146,13 +156,20 @@ def _samples(ctx: Context, pos: np.ndarray, t: Thresholds) -> tuple[Sample, ...]
     head = pos[: t.samples]
     events = ctx.events
     db = events["db"].to_numpy(dtype="float64", na_value=np.nan)[head]
-    return tuple(
-        Sample(int(line), line_text(pd.Timestamp(int(us), unit="us", tz="UTC"), d if np.isnan(d) else int(d),
-                                    client, str(ctx.commands[cmd]), args, t.sample_arg_bytes))
-        for line, us, d, client, cmd, args in zip(
+    samples = []
+    for line, us, d, client, cmd, args in zip(
             events["line"].to_numpy()[head], ts_us(events)[head], db, labels_at(events["client"], head),
-            ctx.command[head], ctx.args(head))
-    )
+            ctx.command[head], ctx.args(head)):
+        ts, db_, command = pd.Timestamp(int(us), unit="us", tz="UTC"), None if np.isnan(d) else int(d), \
+            str(ctx.commands[cmd])
+        argv = [bytes(a) for a in args]
+        samples.append(Sample(
+            int(line), line_text(ts, db_, client, command, argv, t.sample_arg_bytes), time=ts.isoformat(),
+            db=db_, source=str(client), command=command,
+            # kept cut: a sample never holds more than arg_limit + 1 bytes of an argument
+            args=tuple(a[: t.sample_arg_bytes + 1] for a in argv), sizes=tuple(len(a) for a in argv),
+            arg_limit=t.sample_arg_bytes))
+    return tuple(samples)
 
 
 def cell(value: Any) -> Any:
@@ -179,7 +196,7 @@ def _shape_rows(ctx: Context, pos: np.ndarray, us: np.ndarray, shapes: Shapes, t
     g = pd.Series(us).groupby(pair).agg(["size", "min", "max"])
     g = g.sort_values("size", ascending=False, kind="stable").head(t.rows)
     return tuple(
-        {"client": ctx.label(ctx.clients[p // width]), "call": printable(shapes.text(int(p % width))),
+        {"client": ctx.label(ctx.clients[p // width]), "call": shapes.call(int(p % width)),
          "count": int(n), "first": _iso_us(lo), "last": _iso_us(hi)}
         for p, n, lo, hi in zip(g.index, g["size"], g["min"], g["max"])
     )
@@ -212,7 +229,7 @@ def evidence(
         last=_iso_us(us.max()) if len(pos) else None,
         commands=tuple(ctx.commands[pd.unique(ctx.command[pos])]),
         clients=tuple(ctx.label(ctx.clients[c]) for c in who),
-        keys=tuple(printable(str(k)) for k in ctx.flat.keys.take(pa.array(key_codes, pa.int64())).to_pylist()),
+        keys=tuple(printable(clip(str(k))) for k in ctx.flat.keys.take(pa.array(key_codes, pa.int64())).to_pylist()),
         samples=_samples(ctx, pos, t),
         metrics={k: cell(v) for k, v in (metrics or {}).items()},
         rows=_shape_rows(ctx, pos, us, shapes, t) if shapes is not None and len(pos) else (),
@@ -250,12 +267,11 @@ def call_shapes(ctx: Context, pos: np.ndarray, limit: int = 40) -> Shapes:
     firsts = pd.Series(np.arange(len(pair))).groupby(pair).first().to_numpy()
     reps = pos[firsts]
 
-    def text(code: int) -> str:
+    def call(code: int) -> Call:
         row = int(reps[code])
-        args = ctx.args([row])[0]
-        return " ".join([str(ctx.commands[ctx.command[row]])] + [arg_text(bytes(a), limit) for a in args])
+        return Call.of(str(ctx.commands[ctx.command[row]]), ctx.args([row])[0], limit)
 
-    return Shapes(pair.astype(np.int64), text)
+    return Shapes(pair.astype(np.int64), call)
 
 
 def calls_text(n: int) -> str:

@@ -1,8 +1,8 @@
 """Row filters shared by every command: time range, command, client, database.
 
-:func:`filter_events` is the library call; :func:`apply_filters` applies the
-``--since/--until/--command/--client/--db`` flags that
-:func:`monitorlens.cli.add_filter_arguments` gives every CLI command.
+:func:`filter_events` is the library call; the command line's
+``--since/--until/--command/--client/--db`` flags (:func:`monitorlens.cli.add_filter_arguments`)
+are its arguments.
 
 Example::
 
@@ -11,14 +11,14 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
 
-from .breakdowns import SETNAMES_ATTR, command_names, script_callers, setname_names
+from .breakdowns import client_names, command_names, script_callers
 from ..errors import InputError
 
 TimeLike = str | float | int | datetime | pd.Timestamp
@@ -27,12 +27,12 @@ Many = str | Iterable[str] | None
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d*)?")
 
 
-def parse_time(value: TimeLike) -> pd.Timestamp:
+def utc_timestamp(value: TimeLike) -> pd.Timestamp:
     """A UTC timestamp from epoch seconds (number or numeric text) or ISO 8601 text.
 
     ISO text without a zone is taken as UTC, like every time MONITOR prints.
 
-    >>> parse_time("1795641904.5"), parse_time("2026-11-25 21:25:04")
+    >>> utc_timestamp("1795641904.5"), utc_timestamp("2026-11-25 21:25:04")
     (Timestamp('2026-11-25 21:25:04.500000+0000', tz='UTC'), Timestamp('2026-11-25 21:25:04+0000', tz='UTC'))
     """
     try:
@@ -49,10 +49,61 @@ def parse_time(value: TimeLike) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
-def _many(value: Many) -> list[str]:
+def _many(value: Many) -> tuple[str, ...]:
     if value is None:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
+        return ()
+    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which events to keep: every filter given must match (see :func:`filter_events`).
+
+    The same object narrows the events (:meth:`apply`) and travels with them into
+    :func:`~monitorlens.analysis.analyze.analyze` (``filters=``), which reports it and lets
+    it decide rules (a slice chosen by client says nothing about that client's share).
+
+    >>> Filters.of(command=["get", "Set"]).describe()
+    {'command': 'GET, SET'}
+    """
+
+    since: TimeLike | None = None
+    until: TimeLike | None = None
+    command: tuple[str, ...] = ()
+    client: tuple[str, ...] = ()
+    db: tuple[int, ...] | None = None
+
+    @classmethod
+    def of(cls, since: TimeLike | None = None, until: TimeLike | None = None, command: Many = None,
+           client: Many = None, db: int | Iterable[int] | None = None) -> "Filters":
+        """Filters from the loose forms :func:`filter_events` takes (a name or several...)."""
+        dbs = None if db is None else (int(db),) if isinstance(db, (int, str)) else tuple(int(d) for d in db)
+        return cls(since, until, tuple(c.upper().strip() for c in _many(command)), _many(client), dbs)
+
+    def __bool__(self) -> bool:
+        return self != Filters()
+
+    def describe(self) -> dict[str, str]:
+        """What was asked, for headers: ``{"command": "GET, SET"}`` (only the filters given)."""
+        given = {"since": self.since, "until": self.until, "command": self.command or None,
+                 "client": self.client or None, "db": self.db}
+        return {k: _describe(v) for k, v in given.items() if v is not None}
+
+    def apply(self, events: pd.DataFrame) -> pd.DataFrame:
+        """The events these filters keep (a new DataFrame)."""
+        keep = pd.Series(True, index=events.index)
+        if self.since is not None:
+            keep &= events["ts"] >= utc_timestamp(self.since)
+        if self.until is not None:
+            keep &= events["ts"] < utc_timestamp(self.until)
+        if self.command:
+            keep &= events["command"].astype("str").isin(self.command) | command_names(events).astype("str").isin(
+                self.command)
+        if self.client:
+            keep &= _client_mask(events, list(self.client))
+        if self.db is not None:
+            keep &= events["db"].isin(self.db).fillna(False).astype(bool)
+        return events.copy(deep=False) if bool(keep.all()) else events[keep.to_numpy()]  # no copy of what all pass
 
 
 def filter_events(
@@ -73,45 +124,12 @@ def filter_events(
       column from CLIENT LIST). A client's scripts' ``lua`` lines come along.
     - ``db``: database numbers.
 
+    To analyse the result as a filtered part of a capture, give ``analyze`` the same
+    :class:`Filters` and the capture's :class:`~monitorlens.analysis.breakdowns.ClientNames`.
+
     >>> filter_events(events, command="keys", client="legacy-reports")  # doctest: +SKIP
     """
-    keep = pd.Series(True, index=events.index)
-    if since is not None:
-        keep &= events["ts"] >= parse_time(since)
-    if until is not None:
-        keep &= events["ts"] < parse_time(until)
-    commands = [c.upper().strip() for c in _many(command)]
-    if commands:
-        keep &= events["command"].astype("str").isin(commands) | command_names(events).astype("str").isin(commands)
-    clients = _many(client)
-    if clients:
-        keep &= _client_mask(events, clients)
-    if db is not None:
-        dbs = [int(db)] if isinstance(db, (int, str)) else [int(d) for d in db]
-        keep &= events["db"].isin(dbs).fillna(False).astype(bool)
-    everything = bool(keep.all())
-    out = events.copy(deep=False) if everything else events[keep.to_numpy()]  # no copy of what all pass
-    out.attrs = dict(events.attrs)
-    given = {"since": since, "until": until, "command": commands or None, "client": clients or None, "db": db}
-    out.attrs[FILTERS_ATTR] = {**events.attrs.get(FILTERS_ATTR, {}),
-                               **{k: _describe(v) for k, v in given.items() if v is not None}}
-    if not everything:
-        # Keep who named themselves, so the filtered rows still show names.
-        named = setname_names(events)
-        out.attrs[SETNAMES_ATTR] = tuple(zip(named["client"], named["name"], named["ts"]))
-    return out
-
-
-FILTERS_ATTR = "filters"  # events.attrs key: {filter name: what was asked}, for headers and rules
-
-
-def applied_filters(events: pd.DataFrame) -> dict[str, str]:
-    """The filters :func:`filter_events` applied to these events (``{}`` for none).
-
-    >>> applied_filters(filter_events(events, command=["get", "set"]))  # doctest: +SKIP
-    {'command': 'GET, SET'}
-    """
-    return dict(events.attrs.get(FILTERS_ATTR, {}))
+    return Filters.of(since, until, command, client, db).apply(events)
 
 
 def _describe(value: object) -> str:
@@ -121,8 +139,6 @@ def _describe(value: object) -> str:
 
 
 def _client_mask(events: pd.DataFrame, wanted: list[str]) -> pd.Series:
-    from .breakdowns import client_names
-
     names = client_names(events)
     addresses = set(wanted) | {c for c, n in names.items() if n in wanted}
     mask = events["client"].astype("str").isin(addresses) | events["host"].astype("str").isin(wanted)
@@ -131,11 +147,3 @@ def _client_mask(events: pd.DataFrame, wanted: list[str]) -> pd.Series:
     chosen = set(events["client"].astype("str")[mask])
     # lua lines follow their caller
     return mask | script_callers(events).isin(chosen)
-
-
-def apply_filters(events: pd.DataFrame, ns: argparse.Namespace) -> pd.DataFrame:
-    """:func:`filter_events` with the flags :func:`monitorlens.cli.add_filter_arguments` added.
-
-    >>> apply_filters(events, parser.parse_args(["--db", "0"]))  # doctest: +SKIP
-    """
-    return filter_events(events, since=ns.since, until=ns.until, command=ns.command, client=ns.client, db=ns.db)

@@ -12,16 +12,78 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
+from ..read.grammar import escape
+
 Severity = Literal["critical", "warning", "info"]
 SEVERITY_ORDER: Mapping[str, int] = {"critical": 0, "warning": 1, "info": 2}
 
 
+def quoted(arg: bytes, size: int | None = None, limit: int = 80) -> str:
+    """One argument as MONITOR quotes it, cut to ``limit`` bytes with its whole ``size`` said.
+
+    >>> quoted(b"k"), quoted(b"x" * 5, limit=3)
+    ('"k"', '"xxx..." (5 bytes)')
+    """
+    size = len(arg) if size is None else size
+    if size <= limit and len(arg) <= limit:
+        return escape(arg).decode("ascii")
+    return escape(arg[:limit]).decode("ascii")[:-1] + f'..." ({size:,} bytes)'
+
+
+@dataclass(frozen=True)
+class Call:
+    """A command as a finding's evidence quotes it: its name, its arguments (each cut to
+    ``limit`` + 1 bytes, with its whole size) and a note such as ``(all)``.
+
+    ``str()`` is the call with nothing hidden; views redact it by argument role
+    (:func:`monitorlens.render.redact.redact_call`).
+    """
+
+    command: str
+    args: tuple[bytes, ...] = ()
+    sizes: tuple[int, ...] = ()
+    limit: int = 40
+    note: str = ""
+
+    @classmethod
+    def of(cls, command: str, args: Any, limit: int = 40, note: str = "") -> "Call":
+        """A call from whole arguments (kept cut, with their sizes)."""
+        argv = [bytes(a) for a in args]
+        return cls(command, tuple(a[: limit + 1] for a in argv), tuple(len(a) for a in argv), limit, note)
+
+    def __str__(self) -> str:
+        words = [self.command, *(quoted(a, n, self.limit) for a, n in zip(self.args, self.sizes))]
+        return " ".join(words) + (f" {self.note}" if self.note else "")
+
+
 @dataclass(frozen=True)
 class Sample:
-    """One source line that shows a finding: its line number and its text."""
+    """One source line that shows a finding: its line number, its text and, for an event,
+    what it is made of (time, database, source, command, argument bytes).
+
+    ``text`` is the line re-rendered from the event with nothing hidden (long arguments cut
+    to ``arg_limit`` bytes), or a rejected line as read. Views never print it as is: they
+    render the event again with each argument shown or hidden by its role
+    (:func:`monitorlens.render.redact.redact_sample`); only a rejected line, which has no
+    structure, is redacted from its text.
+    """
 
     line: int
     text: str
+    time: str | None = None  # ISO 8601 UTC
+    db: int | None = None
+    source: str | None = None  # the client label: address as printed, and its name when known
+    command: str | None = None  # None: not an event (a rejected line)
+    args: tuple[bytes, ...] = ()  # each cut to arg_limit + 1 bytes (enough to know it was cut)
+    sizes: tuple[int, ...] = ()  # each argument's whole size in bytes
+    arg_limit: int = 80
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: line, text, and the time and source of an event (arguments are in the text)."""
+        out: dict[str, Any] = {"line": self.line, "text": self.text}
+        if self.command is not None:
+            out |= {"time": self.time, "source": self.source}
+        return out
 
 
 @dataclass(frozen=True)
@@ -67,9 +129,9 @@ class Finding:
                 "commands": list(ev.commands),
                 "clients": list(ev.clients),
                 "keys": list(ev.keys),
-                "samples": [{"line": s.line, "text": s.text} for s in ev.samples],
+                "samples": [s.to_dict() for s in ev.samples],
                 "metrics": dict(ev.metrics),
-                "rows": [dict(r) for r in ev.rows],
+                "rows": [{k: str(v) if isinstance(v, Call) else v for k, v in r.items()} for r in ev.rows],
             },
         }
 
@@ -79,13 +141,33 @@ def sort_findings(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.code))
 
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0, DEL, C1; soft hyphen; zero-width and bidi marks, embeddings, overrides and isolates;
+# line/paragraph separators; word joiner and invisible operators; the BOM / zero-width no-break.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\xad\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def printable(text: str) -> str:
-    """Text safe for a terminal: control characters (C0, DEL, C1) and bidi overrides escaped.
+    """Text safe for a terminal: control characters (C0, DEL, C1) and the characters that
+    hide or reorder text (zero-width, bidi, BOM) escaped, so ``user:\\u200b1`` never looks
+    like ``user:1``.
 
     >>> printable("a\\x1b[31mred\\u202e")
     'a\\\\x1b[31mred\\\\u202e'
+    >>> printable("user:\\u200b1")
+    'user:\\\\u200b1'
     """
     return _UNSAFE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
+TEXT_LIMIT = 200  # characters of one key, name or value shown in any table or list
+
+
+def clip(text: str, limit: int = TEXT_LIMIT) -> str:
+    """A long text (a 20 MB key) cut to ``limit`` characters, with its whole size said.
+
+    >>> clip("k" * 5, 3), clip("short")
+    ('kkk... (5 bytes)', 'short')
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text.encode('utf-8', 'surrogateescape')):,} bytes)"

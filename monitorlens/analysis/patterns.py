@@ -134,10 +134,10 @@ _BUILTIN: dict[str, Callable[[str, PatternRules], bool]] = {
     HEX: _is_hex,
 }
 
-Rule = tuple["str | re.Pattern[str]", str]
+PatternRule = tuple["str | re.Pattern[str]", str]
 
 
-def _compile(pairs: tuple[Rule, ...], what: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+def _compile(pairs: tuple[PatternRule, ...], what: str) -> tuple[tuple[re.Pattern[str], str], ...]:
     compiled = []
     for pair in pairs:
         try:
@@ -173,8 +173,8 @@ class PatternRules:
 
     delimiters: str = ":"
     placeholders: tuple[str, ...] = BUILTIN_PLACEHOLDERS
-    extra: tuple[Rule, ...] = ()
-    rules: tuple[Rule, ...] = ()
+    extra: tuple[PatternRule, ...] = ()
+    rules: tuple[PatternRule, ...] = ()
     hex_min_len: int = HEX_MIN_LEN
     _extra: tuple[tuple[re.Pattern[str], str], ...] = field(init=False, repr=False, compare=False)
     _rules: tuple[tuple[re.Pattern[str], str], ...] = field(init=False, repr=False, compare=False)

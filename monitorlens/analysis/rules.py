@@ -18,17 +18,20 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
+from .filters import Filters
 from .breakdowns import (
+    ClientNames,
     codes_of,
     command_names,
+    gaps,
     take_rows,
 )
-from ..commands import hidden_from_monitor, lookup
-from .findings import Evidence, Finding, Sample, Severity, printable, sort_findings
+from ..commands import all_commands, hidden_from_monitor, lookup
+from ..read.schema import provenance, rejects
+from .findings import Call, Evidence, Finding, Sample, Severity, printable, sort_findings
 from .evidence import (
     Context,
     Shapes,
-    arg_text,
     call_shapes,
     calls_text,
     cell,
@@ -106,7 +109,7 @@ def rule_keys(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -
     scope = scopes[codes]
     n_wide = int(np.isin(scope, ["all", "broad"]).sum())
     wide = n_wide > 0
-    shapes = Shapes(codes, lambda c: f"KEYS {arg_text(patterns[c], 60)} ({scopes[c]})")
+    shapes = Shapes(codes, lambda c: Call.of("KEYS", [patterns[c]], 60, f"({scopes[c]})"))
     counts = pd.Series(scope).value_counts()
     ev = evidence(ctx, pos, t, shapes=shapes, metrics={f"calls_{k}": v for k, v in counts.items()})
     who = ", ".join(ev.clients[:3])
@@ -407,7 +410,7 @@ def rule_blocking_forever(events: pd.DataFrame, t: Thresholds, ctx: Context | No
     hit = pos[verdict[shapes.codes]]
     if len(hit) == 0:
         return []
-    ev = evidence(ctx, hit, t, shapes=Shapes(shapes.codes[verdict[shapes.codes]], shapes.text))
+    ev = evidence(ctx, hit, t, shapes=Shapes(shapes.codes[verdict[shapes.codes]], shapes.call))
     return [Finding(
         code="blocking-forever",
         severity="warning",
@@ -486,12 +489,10 @@ def rule_huge_arguments(events: pd.DataFrame, t: Thresholds, ctx: Context | None
 
 def rule_dominant_client(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """One client (its scripts' lua lines included) sending more than ``client_share`` of all."""
-    from .filters import applied_filters
-
     # A slice chosen by client says nothing about that client's share of the traffic.
-    if len(events) < t.client_share_min_events or "client" in applied_filters(events):
-        return []
     ctx = ctx or Context.of(events)
+    if len(events) < t.client_share_min_events or ctx.filters.client:
+        return []
     shares = np.bincount(ctx.callers) / len(events)
     found = []
     for code in np.flatnonzero(shares > t.client_share):
@@ -583,8 +584,6 @@ def rule_coverage(events: pd.DataFrame, t: Thresholds, ctx: Context | None = Non
 
 
 def _all_names() -> list[str]:
-    from ..commands import all_commands
-
     return list(all_commands())
 
 
@@ -593,8 +592,6 @@ def _all_names() -> list[str]:
 
 def rule_capture_quality(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
     """Rejected lines, a truncated end, silences, and a capture too short or too long."""
-    from ..read.schema import provenance, rejects
-
     prov = provenance(events)
     found = []
     if prov.rejected:
@@ -643,8 +640,6 @@ def rule_capture_quality(events: pd.DataFrame, t: Thresholds, ctx: Context | Non
 
 
 def _silences(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
-    from .breakdowns import gaps
-
     long = gaps(events, top=None, min_gap_us=int(t.silence_s * 1e6))
     if long.empty:
         return []
@@ -686,9 +681,9 @@ def _length(events: pd.DataFrame, prov: Any, t: Thresholds) -> list[Finding]:
     return [Finding(code=code, severity="info", title=title, explanation=why, action=action, evidence=ev)]
 
 
-Rule = Callable[[pd.DataFrame, Thresholds, "Context | None"], list[Finding]]
+FindingRule = Callable[[pd.DataFrame, Thresholds, "Context | None"], list[Finding]]
 
-RULES: tuple[Rule, ...] = (
+RULES: tuple[FindingRule, ...] = (
     rule_keys, rule_dangerous, rule_full_reads, rule_blocking_forever, rule_select_churn,
     rule_huge_arguments, rule_dominant_client, rule_unnamed_clients, rule_coverage, rule_capture_quality,
 )
@@ -696,17 +691,19 @@ RULES: tuple[Rule, ...] = (
 ctx=None) -> list[Finding]``; ``ctx`` (a :class:`Context`) is built when not given."""
 
 
-def find_all(events: pd.DataFrame, thresholds: Thresholds = Thresholds(),
-             context: Context | None = None) -> list[Finding]:
+def find_all(events: pd.DataFrame, *, thresholds: Thresholds = Thresholds(),
+             context: Context | None = None, filters: Filters = Filters(),
+             names: ClientNames | None = None) -> list[Finding]:
     """Every MONITOR rule's findings for these events, most severe first.
 
     ``context`` lets a caller that already flattened the keys share them
-    (``Context.of(events, keys=...)``); it is built once otherwise.
+    (``Context.of(events, keys=...)``); it is built once otherwise, from ``filters`` (what
+    made these events out of a capture) and that capture's ``names``.
 
     >>> [f.code for f in find_all(read_monitor("sample_captures/incident/monitor.txt.gz"))]  # doctest: +SKIP
     ['keys', 'blocking-forever', 'full-read', ...]
     """
-    ctx = context or Context.of(events)
+    ctx = context or Context.of(events, filters=filters, names=names)
     found: list[Finding] = []
     for rule in RULES:
         found.extend(rule(events, thresholds, ctx))

@@ -88,7 +88,7 @@ def detect_kind(source: Source) -> str:
     first = next((ln for ln in head.split(b"\n", 50)[:50] if ln.strip()), b"")
     if grammar.looks_like_monitor(first):
         return "monitor"  # the common case, without loading the CLIENT LIST readers (and pandas)
-    from .clientlist import detect_kind as sniff
+    from .clientlist import detect_kind as sniff  # lazy: the CLIENT LIST readers load pandas
 
     # Nothing recognizable (an empty file, garbage): read it as a capture, whose
     # reader counts and reports every line it rejects.

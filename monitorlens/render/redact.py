@@ -31,8 +31,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ..commands import is_container, key_positions
+from ..analysis.analyze import Analysis
+from ..analysis.evidence import line_head
+from ..analysis.findings import Call, Finding, Sample, quoted
 from ..read.grammar import CLI_MESSAGE, IGNORABLE, Rejected, escape, parse_line, unescape
 
 __all__ = [
@@ -43,8 +47,10 @@ __all__ = [
     "redact_args",
     "redact_line",
     "redact_call",
-    "redact_text",
-    "hidden_values",
+    "redact_sample",
+    "credentials",
+    "redact_finding",
+    "redact_findings",
 ]
 
 # Every "token" of every argument in COMMAND DOCS of Redis 7.0.15 (all commands and
@@ -182,122 +188,168 @@ def _shown(command: str, args: Sequence[bytes]) -> set[int]:
     return shown
 
 
+# Credentials never print, even with show_values: the arguments that are passwords.
+CONFIG_SECRETS = frozenset({b"requirepass", b"masterauth", b"tls-key-file-pass", b"tls-client-key-file-pass"})
+CREDENTIAL = "‹credential›"
+
+
+def credentials(command: str, args: Sequence[bytes]) -> set[int]:
+    """Indices of ``args`` that are passwords: AUTH and HELLO ... AUTH (unless Redis already
+    printed ``(redacted)``), CONFIG SET requirepass/masterauth/TLS key passwords, MIGRATE ...
+    AUTH/AUTH2, ACL SETUSER ``>password``/``<password``/``#hash``/``!hash``.
+
+    >>> sorted(credentials("MIGRATE", [b"h", b"6379", b"", b"0", b"5000", b"AUTH2", b"u", b"pw", b"KEYS", b"k"]))
+    [6, 7]
+    >>> sorted(credentials("CONFIG", [b"SET", b"requirepass", b"s3cret", b"maxmemory", b"1gb"]))
+    [2]
+    """
+    command, n = command.upper(), len(args)
+    words = [a.upper() if len(a) <= 16 else b"" for a in args]
+    found: set[int] = set()
+    if command == "AUTH":
+        found = set(range(n))
+    elif command == "HELLO" and b"AUTH" in words:
+        i = words.index(b"AUTH")
+        found = {i + 1, i + 2} & set(range(n))
+    elif command == "CONFIG" and n > 1 and words[0] == b"SET":
+        found = {i + 1 for i in range(1, n - 1, 2) if args[i].lower() in CONFIG_SECRETS}
+    elif command == "MIGRATE":
+        for i, w in enumerate(words):
+            if w == b"KEYS":
+                break
+            if w == b"AUTH":
+                found |= {i + 1} & set(range(n))
+            elif w == b"AUTH2":
+                found |= {i + 1, i + 2} & set(range(n))
+    elif command == "ACL" and n > 2 and words[0] == b"SETUSER":
+        found = {i for i in range(2, n) if args[i][:1] in (b">", b"<", b"#", b"!")}
+    return {i for i in found if args[i] != REDIS_REDACTED}
+
+
+def _cells(command: str, args: Sequence[bytes], sizes: Sequence[int] | None, limit: int | None,
+           show_values: bool) -> list[str]:
+    """Each argument shown (quoted, cut to ``limit``) or hidden by its role; credentials always hidden."""
+    sizes = [len(a) for a in args] if sizes is None else list(sizes)
+    command = command.upper()
+    secret = credentials(command, args)
+    shown = set(range(len(args))) if show_values else _shown(command, args)
+    cells = []
+    for i, (a, n) in enumerate(zip(args, sizes)):
+        if i in secret:
+            cells.append(CREDENTIAL)
+        elif i in shown:
+            cells.append(quoted(a, n, limit) if limit is not None else escape(a).decode("ascii"))
+        else:
+            cells.append(redacted(n))
+    return cells
+
+
 def redact_args(command: str, args: Sequence[bytes], *, show_values: bool = False) -> list[str]:
-    """Each argument as the report shows it: quoted as MONITOR quotes it, or ``‹N bytes›``.
+    """Each argument as the report shows it: quoted as MONITOR quotes it, or ``‹N bytes›``;
+    a credential is ``‹credential›`` even with ``show_values``.
 
     >>> redact_args("LRANGE", [b"feed", b"0", b"-1"])
     ['"feed"', '"0"', '"-1"']
     >>> redact_args("HSET", [b"user:1", b"email", b"a@b.c"])
     ['"user:1"', '‹5 bytes›', '‹5 bytes›']
     """
-    command = command.upper()
-    shown = range(len(args)) if show_values else _shown(command, args)
-    return [escape(a).decode("ascii") if i in shown else redacted(len(a)) for i, a in enumerate(args)]
+    return _cells(command, args, None, None, show_values)
 
 
-# One argument as printed: quoted the way MONITOR quotes it, possibly cut by monitorlens
-# (``"xxxx..." (100,000 bytes)``, :func:`monitorlens.analysis.evidence.line_text`) or by the end of a
+def redact_call(call: Call, *, show_values: bool = False) -> str:
+    """A call of a finding's evidence, each argument shown or hidden by its role.
+
+    >>> redact_call(Call.of("SET", [b"user:1", b"hunter2"], note="(all)"))
+    'SET "user:1" ‹7 bytes› (all)'
+    """
+    words = [call.command, *_cells(call.command, call.args, call.sizes, call.limit, show_values)]
+    return " ".join(words) + (f" {call.note}" if call.note else "")
+
+
+def redact_sample(sample: Sample, *, show_values: bool = False) -> Sample:
+    """A sample whose text is its event rendered again, each argument shown or hidden by its
+    role (credentials always hidden); a rejected line (no event) redacted from its text.
+
+    >>> redact_sample(Sample(5, "", time="2026-11-25T21:25:04+00:00", db=0, source="127.0.0.1:5",
+    ...                      command="SET", args=(b"k", b"v"), sizes=(1, 1))).text
+    '1795641904.000000 [0 127.0.0.1:5] "SET" "k" ‹1 byte›'
+    """
+    if sample.command is None:
+        return replace(sample, text=redact_line(sample.text, show_values=show_values))
+    cells = _cells(sample.command, sample.args, sample.sizes or None, sample.arg_limit, show_values)
+    head = line_head(sample.time, sample.db, sample.source or "")
+    text = " ".join([head, quoted(sample.command.encode(), limit=sample.arg_limit), *cells])
+    return replace(sample, text=text)
+
+
+# A rejected line is input that did not parse: what of it can be shown is decided from its
+# tokens. One argument as printed: quoted the way MONITOR quotes it, or cut by the end of a
 # truncated line (no closing quote).
-_TOKEN = re.compile(
-    r'"(?P<body>(?:[^"\\]|\\.)*)(?:"(?: \((?P<size>\d[\d,]*) bytes\))?|\Z)|(?P<word>\S+)', re.S
-)
-_ANNOTATION = re.compile(r"(?:\s*\([\w ,.:+-]*\))*\s*")  # "(all)", "(prefix)" after a call
+_TOKEN = re.compile(r'"(?P<body>(?:[^"\\]|\\.)*)(?:"|\Z)|(?P<word>\S+)', re.S)
 
 
 def _unescape(body: str) -> bytes:
     raw = body.encode("utf-8", "surrogateescape")
     try:
-        return unescape(raw.removesuffix(b"...")) if b"\\" in raw else raw.removesuffix(b"...")
+        return unescape(raw) if b"\\" in raw else raw
     except (ValueError, UnicodeDecodeError):  # an escape cut in the middle
         return raw
 
 
-def _redact_tokens(text: str, *, bare_command: bool, hidden: list[str] | None = None) -> str | None:
-    """Command text (``"SET" "k" "v"`` or ``SET "k" "v"``) with values redacted; None if it
-    does not start with a command. The values hidden are added to ``hidden`` (as printed,
-    and unescaped) when given."""
-    tokens = list(_TOKEN.finditer(text))
-    if not tokens or (tokens[0]["word"] is not None and not bare_command):
-        return None
-    first = tokens[0]
-    command = first["word"] if first["word"] is not None else first["body"]
-    args: list[re.Match[str]] = []
-    for t in tokens[1:]:
-        if t["word"] is not None:
-            break
-        args.append(t)
-    shown = _shown(command.upper(), [_unescape(t["body"]) for t in args])
-    words = [first.group(0)]
-    for i, t in enumerate(args):
-        size = int(t["size"].replace(",", "")) if t["size"] else len(_unescape(t["body"]))
-        words.append(t.group(0) if i in shown else redacted(size))
-        if i not in shown and hidden is not None:
-            body = t["body"].removesuffix("...")
-            hidden += [body, _unescape(body).decode("utf-8", "replace")]
-    end = args[-1].end() if args else first.end()
-    tail = text[end:]
-    if tail and not _ANNOTATION.fullmatch(tail):
-        tail = " " + redacted(len(tail.strip().encode("utf-8", "surrogateescape")))
-    return " ".join(words) + tail
-
-
-def redact_call(text: str, *, show_values: bool = False) -> str:
-    """A command as findings quote it (``SET "k" "v..." (9 bytes)``) with its values redacted.
-
-    >>> redact_call('SET "user:1" "hunter2" (all)')
-    'SET "user:1" ‹7 bytes› (all)'
-    """
-    if show_values:
-        return text
-    out = _redact_tokens(text, bare_command=True)
-    return out if out is not None else redacted(len(text.encode("utf-8", "surrogateescape")))
-
-
 def redact_line(text: str, *, show_values: bool = False) -> str:
-    """A MONITOR line (as in a capture, or cut by monitorlens) with its values redacted.
+    """A line of a capture (a rejected one: it is no event) with its values redacted.
 
-    A line that does not parse keeps its head, command name, and the keys and syntax of its
-    complete arguments; the rest becomes its size. redis-cli's own lines (``OK``, ``Error:
-    ...``) are kept.
+    A line keeps its head, command name, and the keys and syntax of its complete arguments;
+    the rest becomes its size; credentials are hidden even with ``show_values``. redis-cli's
+    own lines (``OK``, ``Error: ...``) are kept.
 
     >>> redact_line('1700000000.000001 [0 127.0.0.1:5] "SET" "k" "v"')
     '1700000000.000001 [0 127.0.0.1:5] "SET" "k" ‹1 byte›'
     """
-    if show_values:
-        return text
     parsed = parse_line(text.encode("utf-8", "surrogateescape"))
     if isinstance(parsed, Rejected) and (parsed.reason in IGNORABLE or parsed.reason == CLI_MESSAGE):
         return text  # redis-cli's own words ("OK", "Error: Server closed the connection")
     head = _HEAD.match(text)
     rest = text[head.end():] if head else text
-    out = _redact_tokens(rest, bare_command=False)
-    if out is None:
+    tokens = list(_TOKEN.finditer(rest))
+    if not tokens or tokens[0]["word"] is not None:
         return (head.group(0) if head else "") + redacted(len(rest.encode("utf-8", "surrogateescape")))
-    return (head.group(0) if head else "") + out
+    args: list[re.Match[str]] = []
+    for t in tokens[1:]:
+        if t["word"] is not None:
+            break
+        args.append(t)
+    command = tokens[0]["body"]
+    values = [_unescape(t["body"]) for t in args]
+    cells = _cells(command, values, None, None, show_values)
+    words = [tokens[0].group(0), *(t.group(0) if c.startswith('"') else c for t, c in zip(args, cells))]
+    end = args[-1].end() if args else tokens[0].end()
+    tail = rest[end:].strip()
+    if tail:
+        words.append(tail if show_values else redacted(len(tail.encode("utf-8", "surrogateescape"))))
+    return (head.group(0) if head else "") + " ".join(words)
 
 
-def hidden_values(texts: Sequence[str]) -> list[str]:
-    """The values :func:`redact_line` / :func:`redact_call` hide in these texts, as printed
-    and unescaped: what :func:`redact_text` should scrub from free text around them.
+def redact_finding(f: Finding, show_values: bool = False) -> Finding:
+    """A finding as a view shows it: the arguments of its samples and calls shown or hidden by
+    their role (credentials never shown); its prose is never touched.
 
-    >>> hidden_values(['SET "k" "v1"', 'GET "k"'])
-    ['v1', 'v1']
+    >>> redact_finding(f).evidence.samples[0].text  # doctest: +SKIP
+    '1795641904.000000 [0 127.0.0.1:5] "SET" "k" ‹5 bytes›'
     """
-    found: list[str] = []
-    for text in texts:
-        head = _HEAD.match(text)
-        _redact_tokens(text[head.end():] if head else text, bare_command=True, hidden=found)
-    return found
+    ev = f.evidence
+    evidence = replace(
+        ev,
+        samples=tuple(redact_sample(s, show_values=show_values) for s in ev.samples),
+        rows=tuple({k: redact_call(v, show_values=show_values) if isinstance(v, Call) else v
+                    for k, v in row.items()} for row in ev.rows),
+    )
+    return replace(f, evidence=evidence)
 
 
-def redact_text(text: str, values: Sequence[str]) -> str:
-    """``text`` with every occurrence of the given value strings replaced by their size.
+def redact_findings(analysis: Analysis, *, show_values: bool = False) -> Analysis:
+    """The analysis with its findings as views show them (:func:`redact_finding`).
 
-    A safety net for free text (a finding's title) that may quote an argument.
-
-    >>> redact_text("SET of 'hunter2' seen", ["hunter2"])
-    "SET of '‹7 bytes›' seen"
+    >>> redact_findings(analyze(events)).findings[0].evidence.samples  # doctest: +SKIP
     """
-    for v in sorted({v for v in values if len(v) >= 3}, key=lambda v: (-len(v), v)):
-        text = text.replace(v, redacted(len(v.encode("utf-8", "surrogateescape"))))
-    return text
+    return replace(analysis, findings=tuple(redact_finding(f, show_values) for f in analysis.findings))

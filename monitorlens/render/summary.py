@@ -18,7 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..analysis.analyze import Analysis, duration_text
+from .._human import seconds_text
+from ..analysis.analyze import Analysis
+from ..analysis.clientlist_analysis import ClientlistAnalysis
 from ..analysis.findings import Finding, printable
 
 MIN_WIDTH = 60
@@ -26,7 +28,7 @@ ELLIPSIS = "~"  # ASCII, so a cut is visible in any terminal encoding
 
 
 @dataclass(frozen=True)
-class Column:
+class TextColumn:
     """One column of a text table: source column, heading, formatter, alignment, priority.
 
     Columns with ``flex=True`` take the width left over and are cut to fit.
@@ -54,10 +56,10 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + ELLIPSIS
 
 
-def table(frame: pd.DataFrame, columns: Sequence[Column], width: int, top: int, indent: int = 2) -> list[str]:
+def table(frame: pd.DataFrame, columns: Sequence[TextColumn], width: int, top: int, indent: int = 2) -> list[str]:
     """Rows of ``frame`` (the first ``top``) as aligned text lines no wider than ``width``.
 
-    >>> table(pd.DataFrame({"a": ["x"], "n": [3]}), [Column("a", "A", flex=True), Column("n", "N", right=True)], 20, 5)
+    >>> table(pd.DataFrame({"a": ["x"], "n": [3]}), [TextColumn("a", "A", flex=True), TextColumn("n", "N", right=True)], 20, 5)
     ['  A     N', '  x     3']
     """
     if frame.empty:
@@ -97,7 +99,7 @@ def _overview(a: Analysis, width: int) -> list[str]:
         end = last.strftime("%H:%M:%S.%f")[:-3] if first.date() == last.date() else last.strftime("%Y-%m-%d %H:%M:%S")
         rate = f", {ov.rate_per_s:,.1f} events/s" if ov.rate_per_s is not None else ""
         lines.append(f"  {first.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]} .. {end} UTC"
-                     f" ({duration_text(ov.duration_s)}){rate}")
+                     f" ({seconds_text(ov.duration_s)}){rate}")
     dbs = ", ".join(map(str, ov.dbs)) or "-"
     lines.append(f"  {ov.clients:,} clients, {ov.commands:,} distinct commands, db {dbs}")
     counts = pd.Series([f.severity for f in a.findings], dtype="str").value_counts()
@@ -108,25 +110,25 @@ def _overview(a: Analysis, width: int) -> list[str]:
     return lines
 
 
-COMMAND_COLUMNS = (
-    Column("command", "command", TEXT, flex=True), Column("count", "count", COUNT, right=True),
-    Column("share", "share", SHARE, right=True), Column("rate_per_s", "/s", RATE, right=True),
-    Column("clients", "clients", COUNT, right=True), Column("first", "first", CLOCK),
-    Column("last", "last", CLOCK),
+COMMAND_TEXT_COLUMNS = (
+    TextColumn("command", "command", TEXT, flex=True), TextColumn("count", "count", COUNT, right=True),
+    TextColumn("share", "share", SHARE, right=True), TextColumn("rate_per_s", "/s", RATE, right=True),
+    TextColumn("clients", "clients", COUNT, right=True), TextColumn("first", "first", CLOCK),
+    TextColumn("last", "last", CLOCK),
 )
-CLIENT_COLUMNS = (
-    Column("client", "client", TEXT, flex=True), Column("name", "name", TEXT, flex=True),
-    Column("count", "events", COUNT, right=True), Column("share", "share", SHARE, right=True),
-    Column("lua_count", "lua", COUNT, right=True), Column("command_mix", "mix", TEXT, flex=True),
+CLIENT_TEXT_COLUMNS = (
+    TextColumn("client", "client", TEXT, flex=True), TextColumn("name", "name", TEXT, flex=True),
+    TextColumn("count", "events", COUNT, right=True), TextColumn("share", "share", SHARE, right=True),
+    TextColumn("lua_count", "lua", COUNT, right=True), TextColumn("command_mix", "mix", TEXT, flex=True),
 )
-PATTERN_COLUMNS = (
-    Column("pattern", "pattern", TEXT, flex=True), Column("count", "refs", COUNT, right=True),
-    Column("share", "share", SHARE, right=True), Column("keys", "keys", COUNT, right=True),
-    Column("read_share", "read", SHARE, right=True), Column("command_mix", "mix", TEXT, flex=True),
+PATTERN_TEXT_COLUMNS = (
+    TextColumn("pattern", "pattern", TEXT, flex=True), TextColumn("count", "refs", COUNT, right=True),
+    TextColumn("share", "share", SHARE, right=True), TextColumn("keys", "keys", COUNT, right=True),
+    TextColumn("read_share", "read", SHARE, right=True), TextColumn("command_mix", "mix", TEXT, flex=True),
 )
-HOT_KEY_COLUMNS = (
-    Column("key", "key", TEXT, flex=True), Column("count", "refs", COUNT, right=True),
-    Column("clients", "clients", COUNT, right=True), Column("command_mix", "mix", TEXT, flex=True),
+HOT_KEY_TEXT_COLUMNS = (
+    TextColumn("key", "key", TEXT, flex=True), TextColumn("count", "refs", COUNT, right=True),
+    TextColumn("clients", "clients", COUNT, right=True), TextColumn("command_mix", "mix", TEXT, flex=True),
 )
 
 
@@ -146,46 +148,53 @@ def _finding(f: Finding, width: int) -> list[str]:
     return lines
 
 
+TREND_TEXT_COLUMNS = (
+    TextColumn("name", "name", TEXT, flex=True), TextColumn("first_clients", "first", COUNT, right=True),
+    TextColumn("last_clients", "last", COUNT, right=True), TextColumn("max_clients", "max", COUNT, right=True),
+    TextColumn("slope_per_min", "per min", RATE, right=True), TextColumn("leaking", "leaking", TEXT),
+)
+
+
+def _clientlist(c: ClientlistAnalysis, width: int, top: int) -> list[str]:
+    """The CLIENT LIST part: what was read, connections by name with their trend, the kill plan."""
+    body: list[str] = []
+    if c.snapshots is not None:
+        s = c.snapshots
+        types = ", ".join(f"{n:,} {t}" for t, n in s.client_types.items()) or "none"
+        body += textwrap.wrap(f"{s.count:,} snapshots of {printable(s.provenance.source)}; "
+                              f"{s.connected:,} clients in the last ({types})", width=width,
+                              initial_indent="  ", subsequent_indent="    ")
+        body += table(s.trends, TREND_TEXT_COLUMNS, width, top)
+        if s.plan_text:
+            lines = s.plan_text.splitlines()  # two per client: why, then the command
+            more = f" (first {top} of {len(lines) // 2}; all in --json)" if len(lines) > 2 * top else ""
+            body += [f"  kill plan{more}, to review before pasting:",
+                     *(f"    {printable(line)}" for line in lines[: 2 * top])]
+    if c.connections is not None:
+        k = c.connections
+        body.append(f"  {k.rows:,} connection counts of {printable(k.provenance.source)}")
+        body += table(k.trend, TREND_TEXT_COLUMNS, width, top)
+    return _section("Connections (CLIENT LIST)", body)
+
+
 def render_text(analysis: Analysis, width: int = 80, top: int | None = None) -> str:
     """The summary as text lines of at most ``width`` characters (at least 60).
 
-    Sections: overview, top commands, clients, key patterns, hot keys, findings.
+    Sections: overview, top commands, clients, key patterns, hot keys, the CLIENT LIST part
+    when the analysis has one, findings.
 
     >>> print(render_text(analyze(read_monitor("capture.txt"))))  # doctest: +SKIP
     """
     a, width = analysis, max(width, MIN_WIDTH)
     top = a.top if top is None else top
     out = _overview(a, width)
-    out += _section("Top commands", table(a.commands, COMMAND_COLUMNS, width, top), len(a.commands), top)
+    out += _section("Top commands", table(a.commands, COMMAND_TEXT_COLUMNS, width, top), len(a.commands), top)
     out += _section("Clients (lua lines credited to their script's caller)",
-                    table(a.clients, CLIENT_COLUMNS, width, top), len(a.clients), top)
-    out += _section("Key patterns", table(a.key_patterns, PATTERN_COLUMNS, width, top), len(a.key_patterns), top)
-    out += _section("Hot keys", table(a.hot_keys, HOT_KEY_COLUMNS, width, top))
+                    table(a.clients, CLIENT_TEXT_COLUMNS, width, top), len(a.clients), top)
+    out += _section("Key patterns", table(a.key_patterns, PATTERN_TEXT_COLUMNS, width, top), len(a.key_patterns), top)
+    out += _section("Hot keys", table(a.hot_keys, HOT_KEY_TEXT_COLUMNS, width, top))
+    if a.clientlist is not None:
+        out += _clientlist(a.clientlist, width, top)
     body = [line for f in a.findings for line in ["", *_finding(f, width)]][1:]
     out += _section("Findings, most severe first", body)
     return "\n".join(line if len(line) <= width else _cut(line, width) for line in out) + "\n"
-
-
-def summary_command(ns: Any) -> str:
-    """What ``python -m monitorlens summary`` prints for parsed arguments ``ns``
-    (capture, json, width, clients: CLIENT LIST snapshots whose names are attached to the
-    events first, and the filters of :func:`monitorlens.cli.add_filter_arguments`).
-
-    >>> print(summary_command(parser.parse_args(["summary", "capture.txt", "--json"])))  # doctest: +SKIP
-    """
-    import json
-
-    from ..analysis.analyze import analyze
-    from ..analysis.filters import apply_filters
-    from ..store import load
-
-    events = load(ns.capture)
-    if getattr(ns, "clients", None):
-        from ..read.clientlist import read_client_list
-        from ..analysis.clientlist import attach_names
-
-        events = attach_names(events, read_client_list(ns.clients))
-    analysis = analyze(apply_filters(events, ns), top=ns.top)
-    if ns.json:
-        return json.dumps(analysis.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
-    return render_text(analysis, width=ns.width)

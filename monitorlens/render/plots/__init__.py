@@ -1,9 +1,9 @@
 """Charts for an incident ticket: a model of each chart, and two renderers.
 
 - :mod:`.model`: :class:`Plot`, what a chart shows (title, time range, axes, layers);
-- :mod:`.traffic`: MONITOR charts (traffic over time, top commands, clients, key patterns,
-  gaps) and :data:`KINDS`; :mod:`.clients`: CLIENT LIST charts (clients over time, growth
-  with trends, idle/age, output buffers) and :data:`CLIENT_CHARTS`;
+- :mod:`.monitor`: MONITOR charts (traffic over time, top commands, clients, key patterns,
+  gaps) and :data:`MONITOR_CHARTS`; :mod:`.clientlist`: CLIENT LIST charts (clients over time, growth
+  with trends, idle/age, output buffers) and :data:`CLIENTLIST_CHARTS`;
 - :mod:`.svg`: a Plot as SVG text without matplotlib (the report, ``plot -o x.svg``);
 - :mod:`.mpl`: a Plot on a matplotlib ``Axes`` (PNG, notebooks); matplotlib is imported
   only when one of its functions runs;
@@ -16,9 +16,9 @@ build the same Plots.
 from __future__ import annotations
 
 from .clientlist import (
-    CLIENT_CHARTS,
-    client_chart,
-    client_plot,
+    CLIENTLIST_CHARTS,
+    clientlist_chart,
+    clientlist_plot,
     plot_connected_clients,
     plot_connection_growth,
     plot_idle_age,
@@ -29,7 +29,7 @@ from .mpl import draw, figure, figure_bytes, house_style
 from .style import STYLE, inline_svg
 from .svg import to_svg
 from .monitor import (
-    KINDS,
+    MONITOR_CHARTS,
     chart,
     plot_gaps,
     plot_key_patterns,
@@ -48,7 +48,7 @@ __all__ = [
     "figure_bytes",
     "to_svg",
     "inline_svg",
-    "KINDS",
+    "MONITOR_CHARTS",
     "plot_of",
     "chart",
     "plot_traffic",
@@ -56,9 +56,9 @@ __all__ = [
     "plot_top_clients",
     "plot_key_patterns",
     "plot_gaps",
-    "CLIENT_CHARTS",
-    "client_plot",
-    "client_chart",
+    "CLIENTLIST_CHARTS",
+    "clientlist_plot",
+    "clientlist_chart",
     "plot_connected_clients",
     "plot_connection_growth",
     "plot_idle_age",

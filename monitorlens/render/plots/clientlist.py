@@ -8,7 +8,7 @@ charts in :mod:`monitorlens.render.plots.monitor`, so both kinds of chart look a
 
 Example::
 
-    >>> fig = client_chart("connections", read_client_list("clients.log.gz"))  # doctest: +SKIP
+    >>> fig = clientlist_chart("connections", read_client_list("clients.log.gz"))  # doctest: +SKIP
     >>> open("connections.png", "wb").write(figure_bytes(fig, "png"))  # doctest: +SKIP
 """
 
@@ -31,7 +31,7 @@ from ...analysis.clientlist import (
     last_rows,
 )
 from ...errors import InputError
-from .model import HBars, Hist, Line, Note, Part, Plot, Rule, Stack, empty_plot
+from .model import HBars, Hist, Line, Note, Part, Plot, Marker, Stack, empty_plot
 from .mpl import draw, figure
 from .style import COLORS, label, naive_utc, palette, time_range
 
@@ -48,9 +48,9 @@ __all__ = [
     "plot_connection_growth",
     "plot_idle_age",
     "plot_output_buffers",
-    "CLIENT_CHARTS",
-    "client_plot",
-    "client_chart",
+    "CLIENTLIST_CHARTS",
+    "clientlist_plot",
+    "clientlist_chart",
 ]
 
 
@@ -179,7 +179,7 @@ def idle_age_plot(snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAUL
     layers = (
         Hist(bins, np.histogram(age + 1, bins=bins)[0], COLORS[0], f"age ({len(age):,} clients)"),
         Hist(bins, np.histogram(idle + 1, bins=bins)[0], COLORS[1], f"idle ({len(idle):,} clients)", filled=True),
-        Rule(thresholds.idle_seconds + 1, "#c2423a", f"idle threshold {thresholds.idle_seconds:g} s"),
+        Marker(thresholds.idle_seconds + 1, "#c2423a", f"idle threshold {thresholds.idle_seconds:g} s"),
     )
     when = latest["snapshot_ts"].dropna()
     shown = "last snapshot " + (when.max().strftime("%Y-%m-%d %H:%M:%S UTC") if len(when) else "(no time)")
@@ -212,11 +212,11 @@ def output_buffers_plot(snapshots: pd.DataFrame, top: int = 10, thresholds: Clie
     names = [f"id {i} " + (f"({n})" if isinstance(n, str) and n else UNNAMED) for i, n in zip(peak["id"], peak["name"])]
     notes = [f"{m:,.2f} MiB, {kind}, {oll:,} blocks" for m, kind, oll in zip(mib, peak["client_type"], peak["oll"].fillna(0))]
     xmax = float(mib.max()) * 1.18 or 1
-    layers: tuple[HBars | Rule, ...] = (HBars(tuple(label(n) for n in names), (Part(mib, COLORS[0]),), tuple(notes)),)
+    layers: tuple[HBars | Marker, ...] = (HBars(tuple(label(n) for n in names), (Part(mib, COLORS[0]),), tuple(notes)),)
     for limit, color, what in ((thresholds.omem_warning_bytes, "#e08a1e", "warning"),
                                (thresholds.omem_critical_bytes, "#c2423a", "critical")):  # fmt: skip
         if limit / MiB <= xmax:
-            layers += (Rule(limit / MiB, color, f"{what} {limit / MiB:g} MiB"),)
+            layers += (Marker(limit / MiB, color, f"{what} {limit / MiB:g} MiB"),)
     return Plot(title, _snapshot_span(snapshots) + "; peak of each client over the snapshots", layers,
                 xlabel="peak output buffer (omem, MiB)", xlim=(0, xmax), legend="inside")
 
@@ -235,37 +235,37 @@ def plot_output_buffers(
 
 
 @dataclass(frozen=True)
-class ClientChart:
+class ClientlistChart:
     """A chart of CLIENT LIST snapshots: its title and its Plot."""
 
     title: str
     make: Callable[[pd.DataFrame, ClientThresholds], Plot]
 
 
-CLIENT_CHARTS: dict[str, ClientChart] = {
-    "connections": ClientChart("Connected clients by name", lambda df, t: connected_clients_plot(df, "name")),
-    "client-types": ClientChart("Connected clients by type", lambda df, t: connected_clients_plot(df, "client_type")),
-    "growth": ClientChart("Connection growth by name", lambda df, t: connection_growth_plot(
+CLIENTLIST_CHARTS: dict[str, ClientlistChart] = {
+    "connections": ClientlistChart("Connected clients by name", lambda df, t: connected_clients_plot(df, "name")),
+    "client-types": ClientlistChart("Connected clients by type", lambda df, t: connected_clients_plot(df, "client_type")),
+    "growth": ClientlistChart("Connection growth by name", lambda df, t: connection_growth_plot(
         client_counts(df, "name"), "name", thresholds=t)),
-    "growth-hosts": ClientChart("Connection growth by host", lambda df, t: connection_growth_plot(
+    "growth-hosts": ClientlistChart("Connection growth by host", lambda df, t: connection_growth_plot(
         client_counts(df, "host"), "host", thresholds=t)),
-    "idle-age": ClientChart("Idle time and age", lambda df, t: idle_age_plot(df, t)),
-    "output-buffers": ClientChart("Output buffers", lambda df, t: output_buffers_plot(df, thresholds=t)),
+    "idle-age": ClientlistChart("Idle time and age", lambda df, t: idle_age_plot(df, t)),
+    "output-buffers": ClientlistChart("Output buffers", lambda df, t: output_buffers_plot(df, thresholds=t)),
 }  # fmt: skip
 """Every chart of CLIENT LIST snapshots, by name."""
 
 
-def client_plot(kind: str, snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS) -> Plot:
-    """The :class:`~.model.Plot` of chart ``kind`` (one of :data:`CLIENT_CHARTS`)."""
-    if kind not in CLIENT_CHARTS:
-        raise InputError(f"unknown chart {kind!r}: use one of {', '.join(CLIENT_CHARTS)}")
-    return CLIENT_CHARTS[kind].make(snapshots, thresholds)
+def clientlist_plot(kind: str, snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS) -> Plot:
+    """The :class:`~.model.Plot` of chart ``kind`` (one of :data:`CLIENTLIST_CHARTS`)."""
+    if kind not in CLIENTLIST_CHARTS:
+        raise InputError(f"unknown chart {kind!r}: use one of {', '.join(CLIENTLIST_CHARTS)}")
+    return CLIENTLIST_CHARTS[kind].make(snapshots, thresholds)
 
 
-def client_chart(kind: str, snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS) -> Figure:
-    """The matplotlib figure of chart ``kind`` (one of :data:`CLIENT_CHARTS`) for CLIENT LIST snapshots.
+def clientlist_chart(kind: str, snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS) -> Figure:
+    """The matplotlib figure of chart ``kind`` (one of :data:`CLIENTLIST_CHARTS`) for CLIENT LIST snapshots.
 
-    >>> client_chart("growth", read_client_list("clients.log.gz"))  # doctest: +SKIP
+    >>> clientlist_chart("growth", read_client_list("clients.log.gz"))  # doctest: +SKIP
     <Figure size 1000x460 with 1 Axes>
     """
-    return figure(client_plot(kind, snapshots, thresholds))
+    return figure(clientlist_plot(kind, snapshots, thresholds))

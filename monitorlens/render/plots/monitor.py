@@ -173,32 +173,32 @@ def plot_gaps(ax: Axes, gaps: pd.DataFrame, span: tuple[Any, Any] | None = None)
 
 
 @dataclass(frozen=True)
-class Kind:
+class MonitorChart:
     """A chart KIND: its title, and its Plot from an analysis."""
 
     title: str
     make: Callable[[Analysis], Plot]
 
 
-KINDS: dict[str, Kind] = {
-    "traffic": Kind("Traffic over time (commands/s by command)", lambda a: traffic_plot(a.timeline)),
-    "commands": Kind("Top commands", lambda a: top_commands_plot(a.subcommands, a.top)),
-    "clients": Kind("Top clients", lambda a: top_clients_plot(a.clients, a.top)),
-    "key-patterns": Kind("Key patterns (reads and writes)", lambda a: key_patterns_plot(a.key_patterns, a.top)),
-    "gaps": Kind("Longest gaps between lines", lambda a: gaps_plot(a.gaps, span=(a.overview.first, a.overview.last))),
+MONITOR_CHARTS: dict[str, MonitorChart] = {
+    "traffic": MonitorChart("Traffic over time (commands/s by command)", lambda a: traffic_plot(a.timeline)),
+    "commands": MonitorChart("Top commands", lambda a: top_commands_plot(a.subcommands, a.top)),
+    "clients": MonitorChart("Top clients", lambda a: top_clients_plot(a.clients, a.top)),
+    "key-patterns": MonitorChart("Key patterns (reads and writes)", lambda a: key_patterns_plot(a.key_patterns, a.top)),
+    "gaps": MonitorChart("Longest gaps between lines", lambda a: gaps_plot(a.gaps, span=(a.overview.first, a.overview.last))),
 }
 """Every chart of a MONITOR report, by the KIND ``python -m monitorlens plot`` takes."""
 
 
 def plot_of(kind: str, analysis: Analysis) -> Plot:
-    """The :class:`~.model.Plot` of chart ``kind`` (one of :data:`KINDS`) for an analysis."""
-    if kind not in KINDS:
-        raise InputError(f"unknown chart {kind!r}: use one of {', '.join(KINDS)}")
-    return KINDS[kind].make(analysis)
+    """The :class:`~.model.Plot` of chart ``kind`` (one of :data:`MONITOR_CHARTS`) for an analysis."""
+    if kind not in MONITOR_CHARTS:
+        raise InputError(f"unknown chart {kind!r}: use one of {', '.join(MONITOR_CHARTS)}")
+    return MONITOR_CHARTS[kind].make(analysis)
 
 
 def chart(kind: str, analysis: Analysis) -> Figure:
-    """The matplotlib figure of chart ``kind`` (one of :data:`KINDS`) for an analysis.
+    """The matplotlib figure of chart ``kind`` (one of :data:`MONITOR_CHARTS`) for an analysis.
 
     >>> chart("commands", analyze(load("capture.txt")))  # doctest: +SKIP
     <Figure size 1000x460 with 1 Axes>

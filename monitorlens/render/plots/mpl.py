@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...errors import InputError
-from .model import HBars, Hist, Line, Note, Plot, Rule, Stack, Stems
+from .layers import HBars, Hist, Line, Note, Marker, Stack, Stems
 from .style import MUTED_COLOR, NOTE_COLOR, STYLE, SUBTITLE_COLOR, clock
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from .model import Plot
 
 
 @contextmanager
@@ -81,7 +83,7 @@ def _layer(ax: Axes, layer: object, xmax: float) -> None:
     elif isinstance(layer, Hist):
         ax.stairs(layer.counts, layer.edges, fill=layer.filled, color=layer.color, label=layer.label or None,
                   linewidth=1.8, alpha=0.55 if layer.filled else 1.0)
-    elif isinstance(layer, Rule):
+    elif isinstance(layer, Marker):
         ax.axvline(layer.x, color=layer.color, linestyle=":", linewidth=1.4, label=layer.label or None)
     elif isinstance(layer, Note):
         ax.annotate(layer.text, xy=(layer.x, layer.y), xytext=(4, 0), textcoords="offset points", fontsize=9,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..._human import duration_text
 from ...analysis.findings import printable
 
 COLORS = ("#2f5f98", "#e08a1e", "#3a9a5b", "#c2423a", "#7a5aa6", "#8c6d4f", "#d16ba5", "#6f7782",
@@ -105,8 +106,6 @@ def time_range(first: Any, last: Any) -> str:
         return "no events"
     a, b = _utc(first), _utc(last)
     seconds = (b - a).total_seconds()
-    from ..report import duration_text
-
     span = duration_text(seconds)
     end = b.strftime("%H:%M:%S") if a.date() == b.date() else b.strftime("%Y-%m-%d %H:%M:%S")
     return f"{a.strftime('%Y-%m-%d %H:%M:%S')} → {end} UTC ({span})"

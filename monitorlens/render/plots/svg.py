@@ -21,12 +21,16 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from html import escape
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...analysis.findings import printable
-from .model import HBars, Hist, Line, Note, Plot, Rule, Stack, Stems
+from .layers import HBars, Hist, Line, Note, Marker, Stack, Stems
 from .style import MUTED_COLOR, NOTE_COLOR, STYLE, SUBTITLE_COLOR, clock
+
+if TYPE_CHECKING:
+    from .model import Plot
 
 DPI = float(STYLE["figure.dpi"])
 PX = DPI / 72  # pixels per point
@@ -230,7 +234,7 @@ def _legend_entries(plot: Plot) -> list[tuple[str, str, str]]:
             out.append((layer.label, layer.color, "dashed" if layer.dashed else "line"))
         elif isinstance(layer, Hist) and layer.label:
             out.append((layer.label, layer.color, "box" if layer.filled else "outline"))
-        elif isinstance(layer, Rule) and layer.label:
+        elif isinstance(layer, Marker) and layer.label:
             out.append((layer.label, layer.color, "dotted"))
     return out
 
@@ -332,7 +336,7 @@ def _layer(layer: object, sx: _Scale, sy: _Scale, y0: float, y1: float) -> list[
                 for x, y in zip(xs, ys)]
     if isinstance(layer, Hist):
         return _hist(layer, sx, sy)
-    if isinstance(layer, Rule):
+    if isinstance(layer, Marker):
         x = float(sx(layer.x))
         return [f'<line x1="{_n(x)}" y1="{_n(y0)}" x2="{_n(x)}" y2="{_n(y1)}" stroke="{layer.color}" '
                 f'stroke-width="{_n(1.4 * PX)}" stroke-dasharray="2 3"/>']

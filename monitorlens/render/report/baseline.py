@@ -14,13 +14,12 @@ Example::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
-from ..analysis.analyze import duration_text
-
-if TYPE_CHECKING:
-    from ..analysis.comparison import Comparison
-    from .report import Column, Section, SourceInfo
+from ..._human import seconds_text
+from ...analysis.comparison import Comparison
+from ..redact import redact_finding
+from .model import Column, Section, SourceInfo, table_of
 
 __all__ = ["baseline_section"]
 
@@ -32,8 +31,6 @@ FINDING_COLUMNS = (("status", "Status", "text"), ("severity", "Severity", "text"
 
 
 def _columns(key: str, label: str) -> tuple[Column, ...]:
-    from .report import Column
-
     return (Column(key, label, "code"), *(Column(k, lab, kind) for k, lab, kind in RATE_COLUMNS))
 
 
@@ -46,14 +43,12 @@ def baseline_section(comparison: Comparison, *, top: int = 10, show_values: bool
     >>> baseline_section(compare(before, after), top=5).id  # doctest: +SKIP
     'baseline'
     """
-    from .report import Column, Section, redact_finding, table_of
-
     c = comparison
     before, after = c.before.overview, c.after.overview
     titles = {f.title: redact_finding(f, show_values).title for f in (*c.before.findings, *c.after.findings)}
     findings = c.findings.assign(title=c.findings["title"].map(lambda t: titles.get(t, t)))
     intro = (
-        f"Baseline: {before.source} ({before.events:,} events over {duration_text(before.duration_s)}). "
+        f"Baseline: {before.source} ({before.events:,} events over {seconds_text(before.duration_s)}). "
         "Counts are compared by rate, per second of each capture's own span; clients by name when "
         "known, else by host. Filters apply to this capture only; the baseline is read whole."
     )
@@ -66,7 +61,7 @@ def baseline_section(comparison: Comparison, *, top: int = 10, show_values: bool
             table_of("Findings: new, resolved, still there", findings,
                      tuple(Column(k, lab, kind) for k, lab, kind in FINDING_COLUMNS), None),
         ),
-        notes=(f"This capture: {after.events:,} events over {duration_text(after.duration_s)}.",),
+        notes=(f"This capture: {after.events:,} events over {seconds_text(after.duration_s)}.",),
     )
 
 
@@ -80,9 +75,5 @@ def baseline_part(
     """
     if comparison is None:
         return (), ()
-    from dataclasses import replace
-
-    from .report import SourceInfo
-
     source = replace(SourceInfo.of(comparison.before.provenance), kind="baseline")
     return (baseline_section(comparison, top=top, show_values=show_values),), (source,)

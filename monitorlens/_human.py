@@ -1,0 +1,46 @@
+"""Text for people: durations, sizes and times as every view writes them. Below all stages."""
+
+from __future__ import annotations
+
+__all__ = ["seconds_text", "duration_text", "bytes_text", "time_text"]
+
+
+def seconds_text(seconds: float) -> str:
+    """A duration in seconds under 2 min, minutes under 2 h, then hours (the terminal's).
+
+    >>> seconds_text(30.0), seconds_text(600), seconds_text(9000)
+    ('30.0 s', '10.0 min', '2.5 h')
+    """
+    if seconds < 120:
+        return f"{seconds:,.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:,.1f} min"
+    return f"{seconds / 3600:,.1f} h"
+
+
+def duration_text(seconds: float) -> str:
+    """A span for a reader: :func:`seconds_text`, and milliseconds under a second (a capture
+    of a few lines).
+
+    >>> duration_text(0.0065), duration_text(30.0)
+    ('6.5 ms', '30.0 s')
+    """
+    return f"{seconds * 1000:,.1f} ms" if seconds < 1 else seconds_text(seconds)
+
+
+def bytes_text(n: float) -> str:
+    """Bytes in binary units, as CLIENT LIST thresholds are (``1 MiB`` = 1,048,576).
+
+    >>> bytes_text(512), bytes_text(7524968)
+    ('512 B', '7.2 MiB')
+    """
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} GiB"  # pragma: no cover
+
+
+def time_text(iso: str) -> str:
+    """``2026-11-25T21:25:04.031511+00:00`` -> ``2026-11-25 21:25:04.031511``."""
+    return iso.replace("T", " ").removesuffix("+00:00")

@@ -1,0 +1,202 @@
+"""The report's renderings: HTML (one offline page), Markdown (a ticket comment) and JSON.
+
+Pure functions of a :class:`~monitorlens.render.report.model.Report`; everything that came
+from a capture is escaped (jinja2 autoescape for HTML, :func:`md_text`/:func:`md_code` for
+Markdown, :func:`~monitorlens.analysis.findings.printable` for both).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from ..._human import bytes_text, duration_text, time_text
+from ...analysis.findings import printable
+from ...analysis.records import finite
+
+if TYPE_CHECKING:
+    from .model import Report
+
+__all__ = ["FORMATS", "EVIDENCE_SHOWN", "fmt", "md_text", "md_code", "md_fence", "render_html",
+           "render_markdown", "render_json", "row_kind", "more"]
+
+FORMATS = ("html", "md", "json")
+EVIDENCE_SHOWN = 10  # clients, keys and rows of a finding's evidence shown in HTML/Markdown (JSON: all)
+
+
+_ROW_KINDS = {
+    **dict.fromkeys(("first", "last", "last_seen", "snapshot_ts", "start", "end"), "time"),
+    **dict.fromkeys(("count", "calls", "id", "age", "idle", "events", "clients", "keys"), "int"),
+    **dict.fromkeys(("omem", "qbuf", "tot_mem", "bytes", "arg_bytes"), "bytes"),
+    **dict.fromkeys(("share",), "pct"),
+    **dict.fromkeys(("call", "client", "addr", "command", "key", "name", "cmd"), "code"),
+}
+
+
+def row_kind(key: str, value: Any = None) -> str:
+    """How to show a finding's evidence row cell ``key`` (the rows are free-form dicts).
+
+    >>> row_kind("first"), row_kind("count", 3), row_kind("reason", "x")
+    ('time', 'int', 'text')
+    """
+    kind = _ROW_KINDS.get(key, "text")
+    if kind in ("int", "bytes", "pct") and not isinstance(value, (int, float)):
+        return "text"
+    return kind
+
+
+def more(items: Sequence[Any], shown: int = EVIDENCE_SHOWN) -> str:
+    """``" and 62 more"`` after the first ``shown`` of ``items``, or nothing.
+
+    >>> more(range(72)), more(range(3))
+    (' and 62 more', '')
+    """
+    return f" and {len(items) - shown:,} more" if len(items) > shown else ""
+
+
+def fmt(value: Any, kind: str = "text") -> str:
+    """One cell as text, by column kind (see :class:`Column`); null is ``–``.
+
+    >>> fmt(0.1234, "pct"), fmt(54156, "us"), fmt(1234567, "int"), fmt(None, "int"), fmt(4.0, "num")
+    ('12.3%', '54.2 ms', '1,234,567', '–', '4')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "float":
+        return "∞" if math.isinf(value) else f"{value:,.1f}"
+    if kind == "num":  # a metric: as an integer when it is one
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return printable(str(value))
+        return "∞" if math.isinf(value) else f"{value:,.3f}".rstrip("0").rstrip(".")
+    if kind == "pct":
+        return f"{100 * value:.1f}%"
+    if kind == "rate":
+        return f"{value:,.1f}/s"
+    if kind == "us":
+        return f"{value / 1000:,.1f} ms"
+    if kind == "bytes":
+        return bytes_text(float(value))
+    if kind == "time":
+        return time_text(str(value))
+    return printable(str(value))
+
+
+def _context(report: Report) -> dict[str, Any]:
+    h = report.header
+    return {"r": report, "h": h, "duration": duration_text(h.overview.duration_s),
+            "time": time_text, "counts": {s: sum(1 for f in report.findings if f.severity == s)
+                                      for s in ("critical", "warning", "info")}}
+
+
+def _bytecode_cache() -> Any:
+    """Jinja's cache of compiled templates, in its private per-user temporary directory
+    (compiling the two templates took 0.19 s of every report); none if it cannot be made."""
+    import jinja2
+
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):
+        return None
+
+
+@cache
+def _environment(kind: str) -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("monitorlens.render.report", "templates"),
+        bytecode_cache=_bytecode_cache(),
+        autoescape=kind == "html",
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["fmt"] = fmt
+    env.globals["row_kind"] = row_kind
+    env.globals["shown"] = EVIDENCE_SHOWN
+    env.globals["more"] = more
+    env.filters["visible"] = printable
+    env.filters["md"] = md_text
+    env.filters["mdcode"] = md_code
+    env.filters["fence"] = md_fence
+    env.filters["svg"] = _svg_markup
+    return env
+
+
+def _svg_markup(svg: str) -> Any:
+    """A chart's SVG for the HTML page: written by :mod:`monitorlens.render.plots.svg` (every text
+    escaped) and passed through :func:`monitorlens.render.plots.style.inline_svg`."""
+    import markupsafe
+
+    return markupsafe.Markup(svg)
+
+
+def render_html(report: Report) -> str:
+    """The report as one self-contained HTML page (no script; CSP forbids any request).
+
+    >>> "<script" in render_html(rep)  # doctest: +SKIP
+    False
+    """
+    return _environment("html").get_template("report.html.j2").render(_context(report))
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|&~"})
+_MD_LINE_START = re.compile(r"^(?:([#+=>-])|(\d+)([.)]))")
+
+
+def md_text(text: Any) -> str:
+    """Plain text for Markdown, one line: Markdown and HTML specials escaped.
+
+    >>> print(md_text("<b>*x*</b> 2.6+"), md_text("2.6+"), md_text("# x"))
+    \\<b\\>\\*x\\*\\</b\\> 2.6+ 2\\.6+ \\# x
+    """
+    escaped = printable(str(text)).translate(_MD_SPECIAL)
+    return _MD_LINE_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", escaped)
+
+
+def md_code(text: Any) -> str:
+    """Capture text as a Markdown code span (safe in table cells: ``|`` escaped).
+
+    >>> print(md_code("a`b|c"))
+    ``a`b\\|c``
+    """
+    s = printable(str(text)).replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", s)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
+def md_fence(texts: Any) -> str:
+    """A code fence longer than any run of backticks in ``texts``.
+
+    >>> md_fence(["a ```` b"])
+    '`````'
+    """
+    longest = max((len(run) for t in texts for run in re.findall(r"`+", printable(str(t)))), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def render_markdown(report: Report) -> str:
+    """The report as Markdown for a ticket comment (tables, no charts; run ``plot`` for images).
+
+    >>> render_markdown(rep).splitlines()[0]  # doctest: +SKIP
+    '# Redis MONITOR report: monitor.txt.gz'
+    """
+    return _environment("md").get_template("report.md.j2").render(_context(report))
+
+
+def render_json(report: Report) -> str:
+    """The report model as JSON text (sorted keys, two-space indent, UTF-8 kept; inf/NaN as null).
+
+    >>> json.loads(render_json(rep))["header"]["events"]  # doctest: +SKIP
+    """
+    return json.dumps(finite(report.to_dict()), indent=2, sort_keys=True, ensure_ascii=False,
+                      allow_nan=False) + "\n"

@@ -1,0 +1,218 @@
+"""Workflows: paths in, one result out; one function per command of the command line.
+
+Each function reads its inputs with the read stage (:func:`monitorlens.load`,
+:func:`~monitorlens.read.clientlist.read_client_list`...), makes one
+:func:`~monitorlens.analysis.analyze.analyze` and renders it: the same calls a notebook
+makes. ``cli.py`` only turns flags into these arguments.
+
+Example::
+
+    >>> make_report("incident/monitor.txt.gz", clients="incident/clients.log.gz").write("incident.html")  # doctest: +SKIP
+    >>> print(summarize("incident/monitor.txt.gz", clients="incident/clients.log.gz"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .analysis.analyze import Analysis, analyze
+from .analysis.breakdowns import ClientNames
+from .analysis.clientlist import attach_names
+from .analysis.clientlist_analysis import analyze_clientlist
+from .analysis.comparison import compare
+from .analysis.filters import Filters
+from .analysis.findings import sort_findings
+from .errors import InputError
+from .read.clientlist import read_client_list, read_connection_counts
+from .read.schema import Provenance, provenance
+from .render.plots import CLIENTLIST_CHARTS, MONITOR_CHARTS, clientlist_plot, figure, figure_bytes, plot_of, to_svg
+from .render.redact import redact_findings
+from .render.report import TOP, Report, Stamp
+from .render.report import build_report as render_build_report
+from .render.summary import render_text
+from .store import load
+
+__all__ = ["Inputs", "read_inputs", "analyze_files", "summarize", "make_report", "make_chart", "build_report"]
+
+Path_ = str | os.PathLike[str]
+
+
+@dataclass(frozen=True, eq=False)
+class Inputs:
+    """What a command reads: the (filtered) events, with names when CLIENT LIST is given, and
+    what the analysis must know about them: the capture's provenance, the filters that made
+    the events and the names clients set in the whole capture."""
+
+    events: pd.DataFrame
+    provenance: Provenance
+    snapshots: pd.DataFrame | None = None
+    connections: pd.DataFrame | None = None
+    filters: Filters = Filters()
+    names: ClientNames | None = None
+
+
+def read_inputs(
+    capture: Path_,
+    clients: Path_ | None = None,
+    connections: Path_ | None = None,
+    filters: Filters = Filters(),
+) -> Inputs:
+    """Read a capture (text, .gz, Parquet) and the optional CLIENT LIST / connection logs;
+    name the events' clients from the snapshots; keep the events ``filters`` match."""
+    events = load(capture)
+    prov = provenance(events)
+    snapshots = counts = None
+    if clients is not None:
+        snapshots = read_client_list(clients)
+        events = attach_names(events, snapshots)
+    if connections is not None:
+        counts = read_connection_counts(connections)
+    names = ClientNames.of(events) if filters else None  # before the filter drops CLIENT SETNAME lines
+    return Inputs(filters.apply(events) if filters else events, prov, snapshots, counts, filters, names)
+
+
+def _analyze(inputs: Inputs, top: int, maxclients: int | None) -> Analysis:
+    return analyze(inputs.events, top=top, snapshots=inputs.snapshots, connections=inputs.connections,
+                   maxclients=maxclients, filters=inputs.filters, names=inputs.names, provenance=inputs.provenance)
+
+
+def analyze_files(
+    capture: Path_,
+    *,
+    clients: Path_ | None = None,
+    connections: Path_ | None = None,
+    maxclients: int | None = None,
+    top: int = TOP,
+    filters: Filters = Filters(),
+) -> Analysis:
+    """The one :class:`~monitorlens.analysis.analyze.Analysis` of a capture and its CLIENT LIST
+    and connection-count logs, that ``summary``, ``report`` and ``plot`` all render.
+
+    >>> analyze_files("capture.txt.gz", clients="clients.log.gz").clientlist.findings  # doctest: +SKIP
+    """
+    return _analyze(read_inputs(capture, clients, connections, filters), top, maxclients)
+
+
+def summarize(
+    capture: Path_,
+    *,
+    clients: Path_ | None = None,
+    connections: Path_ | None = None,
+    maxclients: int | None = None,
+    top: int = TOP,
+    filters: Filters = Filters(),
+    as_json: bool = False,
+    width: int = 80,
+    show_values: bool = False,
+) -> str:
+    """What ``summary`` prints: the text view, or the ``summary --json`` object; argument
+    values in findings are redacted unless ``show_values``.
+
+    >>> print(summarize("capture.txt", as_json=True))  # doctest: +SKIP
+    """
+    analysis = analyze_files(capture, clients=clients, connections=connections, maxclients=maxclients,
+                             top=top, filters=filters)
+    analysis = redact_findings(analysis, show_values=show_values)
+    if as_json:
+        return json.dumps(analysis.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
+    return render_text(analysis, width=width)
+
+
+def make_report(
+    capture: Path_,
+    *,
+    clients: Path_ | None = None,
+    connections: Path_ | None = None,
+    maxclients: int | None = None,
+    top: int = TOP,
+    show_values: bool = False,
+    charts: bool = True,
+    timestamp: bool = False,
+    filters: Filters = Filters(),
+    baseline: Path_ | None = None,
+    baseline_clients: Path_ | None = None,
+) -> Report:
+    """Read a capture (text, .gz or Parquet) and optional CLIENT LIST (``clients``) and
+    connection-count logs, analyse them and build the report: the ``report`` command.
+
+    ``filters`` narrow the events before the analysis (the CLI's shared filters);
+    ``timestamp`` writes the generation time and the time taken into the header. A
+    ``baseline`` capture (read whole, unfiltered; names from ``baseline_clients``) adds the
+    section "Compared with the baseline".
+
+    >>> make_report("incident/monitor.txt.gz", clients="incident/clients.log.gz").write("incident.html")  # doctest: +SKIP
+    """
+    if baseline_clients is not None and baseline is None:
+        raise InputError("--baseline-clients names the clients of a --baseline capture: give the capture too")
+    started = time.perf_counter()
+    before = read_inputs(baseline, baseline_clients).events if baseline is not None else None
+    analysis = analyze_files(capture, clients=clients, connections=connections, maxclients=maxclients, top=top,
+                             filters=filters)
+    comparison = compare(analyze(before, top=top), analysis) if before is not None else None
+    report = render_build_report(analysis, top=top, show_values=show_values, charts=charts,
+                                 filters=analysis.overview.filters, baseline=comparison)
+    if timestamp:
+        report = replace(report, header=replace(report.header, stamp=Stamp.now(started)))
+    return report
+
+
+def make_chart(
+    kind: str,
+    capture: Path_,
+    output: Path_,
+    *,
+    clients: Path_ | None = None,
+    top: int = TOP,
+    filters: Filters = Filters(),
+) -> Path:
+    """Draw chart ``kind`` of a capture's report into ``output`` (.png or .svg): the ``plot``
+    command. Client charts (connections, growth, idle-age, output-buffers...) need ``clients``.
+
+    >>> make_chart("traffic", "capture.txt.gz", "traffic.png")  # doctest: +SKIP
+    """
+    out = Path(output)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("png", "svg"):
+        raise InputError(f"{out}: name the chart .png or .svg")
+    if kind not in MONITOR_CHARTS and kind not in CLIENTLIST_CHARTS:
+        raise InputError(f"unknown chart {kind!r}: use one of {', '.join([*MONITOR_CHARTS, *CLIENTLIST_CHARTS])}")
+    if kind in CLIENTLIST_CHARTS and clients is None:
+        raise InputError(f"chart {kind!r} is drawn from CLIENT LIST snapshots: give them with --clients FILE")
+    inputs = read_inputs(capture, clients, None, filters)
+    if kind in CLIENTLIST_CHARTS:
+        plot = clientlist_plot(kind, inputs.snapshots)
+    else:
+        plot = plot_of(kind, _analyze(inputs, top, None))
+    # SVG is written directly (the report's charts); PNG is drawn by matplotlib
+    out.write_bytes(to_svg(plot).encode() if fmt == "svg" else figure_bytes(figure(plot), "png"))
+    return out
+
+
+def build_report(
+    analysis: Analysis,
+    *,
+    snapshots: pd.DataFrame | None = None,
+    connections: pd.DataFrame | None = None,
+    **options: Any,
+) -> Report:
+    """:func:`monitorlens.render.report.build_report`, which still takes the CLIENT LIST
+    ``snapshots`` and ``connections`` of release 0.1 (deprecated: give them to
+    :func:`~monitorlens.analysis.analyze.analyze`; removed in the next release).
+
+    >>> build_report(analyze(events, snapshots=snapshots))  # doctest: +SKIP
+    """
+    if snapshots is not None or connections is not None:
+        warnings.warn("build_report(snapshots=, connections=) is deprecated: pass them to analyze()",
+                      DeprecationWarning, stacklevel=2)
+        part = analyze_clientlist(snapshots, connections)
+        analysis = replace(analysis, clientlist=part,
+                           findings=tuple(sort_findings([*analysis.findings, *part.findings])))
+    return render_build_report(analysis, **options)
