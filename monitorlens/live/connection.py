@@ -78,7 +78,13 @@ class Target:
             import redis
         except ImportError:
             raise InputError("the live commands need redis-py: pip install 'monitorlens[live]'") from None
-        return redis.Redis(client_name=name, single_connection_client=True, **self.redis_kwargs())
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        # No retries: during an incident a refused connection or a wrong password is
+        # reported at once, not after redis-py's backoff.
+        return redis.Redis(client_name=name, single_connection_client=True, retry=Retry(NoBackoff(), 0),
+                           **self.redis_kwargs())  # fmt: skip
 
     def open_socket(self) -> socket.socket:
         """A connected socket (TLS-wrapped with ``tls``), before any command is sent."""

@@ -1,0 +1,299 @@
+"""`capture` against real throwaway redis-servers: the bundle, each stop rule, MONITOR always
+ended, counts reconciled with commandstats, no password anywhere. Every loop is bounded."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+redis = pytest.importorskip("redis")
+
+from monitorlens.analysis.reconcile import reconcile  # noqa: E402
+from monitorlens.errors import InputError  # noqa: E402
+from monitorlens.live import CaptureLimits, Target, capture, client_list_bytes  # noqa: E402
+from monitorlens.read.bundle import open_bundle  # noqa: E402
+from monitorlens.read.clientlist import read_client_list, read_connection_counts  # noqa: E402
+from monitorlens.read.ingest import read_monitor  # noqa: E402
+from monitorlens.testing import RedisServer, redis_server_path  # noqa: E402
+
+pytestmark = pytest.mark.skipif(redis_server_path() is None, reason="needs redis-server (apt-get install redis-server)")
+
+PASSWORD = "capture-secret-7f3a"
+ACL_PASSWORD = "acl-secret-91bd"
+ACL = {"user": f"alice on >{ACL_PASSWORD} ~* &* +@all"}
+FAST = dict(baseline=0.3, guard_every=0.25, every=0.4)
+LINE = re.compile(rb'^\d+\.\d{6} \[\d+ [^\]]*\] "')
+
+
+def wait_for(check, what: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def monitors(server: RedisServer) -> list[bytes]:
+    """CLIENT LIST lines of MONITOR clients (flag O), from a fresh connection."""
+    r = server.client(single_connection_client=True, protocol=2)
+    try:
+        return [line for line in client_list_bytes(r).splitlines() if re.search(rb" flags=\w*O", line)]
+    finally:
+        r.close()
+
+
+class Traffic:
+    """A client sending a paced mix of commands until stopped (at most ``limit`` seconds)."""
+
+    def __init__(self, server: RedisServer, *, mix: bool = False, per_tick: int = 20, limit: float = 20.0,
+                 value: bytes = b"v") -> None:  # fmt: skip
+        self.server, self.mix, self.per_tick, self.limit, self.value = server, mix, per_tick, limit, value
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "Traffic":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.limit
+        try:
+            r = self.server.client(single_connection_client=True, protocol=2, client_name="app", socket_timeout=10)
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                p = r.pipeline(transaction=False)
+                for i in range(self.per_tick):
+                    p.set(f"k{i}", self.value)
+                    p.get(f"k{i}")
+                p.execute()
+                if self.mix:
+                    self._mix(r)
+                time.sleep(0.01)
+        except redis.ConnectionError:
+            pass  # the server was killed on purpose
+        except BaseException as e:  # noqa: BLE001
+            self.error = e
+
+    def _mix(self, r) -> None:  # type: ignore[no-untyped-def]
+        r.config_get("maxclients")
+        r.execute_command("CLIENT", "LIST")
+        for bad in (("GET",), ("NOSUCHCOMMAND", "x")):
+            with pytest.raises(redis.ResponseError):
+                r.execute_command(*bad)
+        r.set("str", "x")
+        with pytest.raises(redis.ResponseError):
+            r.incr("str")
+        r.eval("redis.call('set', 'e', 1) return redis.call('get', 'e')", 0)
+        with r.pipeline(transaction=True) as p:
+            p.incr("c").get("c").execute()
+        # A new connection that authenticates: MONITOR shows its AUTH/HELLO, redacted.
+        fresh = self.server.client(single_connection_client=True, protocol=2, username="alice",
+                                   password=ACL_PASSWORD, client_name="fresh")  # fmt: skip
+        fresh.ping()
+        fresh.close()
+
+
+@pytest.fixture(scope="module")
+def secured():
+    with RedisServer(requirepass=PASSWORD, config=ACL) as s:
+        yield s
+
+
+def test_bundle_files_reconcile_exactly_and_no_password_anywhere(secured: RedisServer, tmp_path: Path) -> None:
+    folder = tmp_path / "incident"
+    env = {**os.environ, "REDISCLI_AUTH": ACL_PASSWORD}
+    with Traffic(secured, mix=True) as traffic:
+        wait_for(lambda: b"name=app " in client_list_bytes(secured.client(protocol=2)), "the traffic")
+        proc = subprocess.run(
+            [sys.executable, "-m", "monitorlens", "capture", "-s", secured.unix_path, "--user", "alice",
+             "-o", str(folder), "--duration", "1.5", "--baseline", "0.3", "--guard-every", "0.25", "--every", "0.4",
+             "--max-drop", "100%"],
+            capture_output=True, env=env, timeout=60,
+        )  # fmt: skip
+    assert traffic.error is None
+    assert proc.returncode == 0, proc.stderr
+    assert b"stopped: duration" in proc.stdout
+    assert b"Traceback" not in proc.stderr and b"\r" not in proc.stderr  # no progress when not a tty
+
+    assert sorted(p.name for p in folder.iterdir()) == ["clients.log.gz", "connections.csv", "monitor.txt.gz", "server.json"]
+    monitor = gzip.open(folder / "monitor.txt.gz").read()
+    assert monitor.startswith(b"OK\n") and monitor.endswith(b"\n")
+    lines = monitor.split(b"\n")[1:-1]
+    assert len(lines) > 500 and all(LINE.match(line) for line in lines)
+    assert any(b'"AUTH" "(redacted)" "(redacted)"' in line for line in lines)  # the fresh connections' AUTH
+
+    server = json.loads((folder / "server.json").read_text())
+    cap = server["capture"]
+    assert cap["stop"]["reason"] == "duration" and cap["exact"] is True and cap["monitor_left"] is False
+    assert cap["lines"] == len(lines) and cap["client_name"] == "monitorlens-capture"
+    assert server["version"] == secured.version and server["maxclients"] == 10000
+    assert server["target"] == f"unix://alice@{secured.unix_path}?db=0"
+    for when in ("before", "after"):
+        assert {"server", "clients", "stats", "commandstats"} <= server[when].keys()
+
+    snaps = read_client_list(folder / "clients.log.gz")
+    assert snaps["snapshot"].nunique() == cap["snapshots"] >= 3
+    mine = snaps[snaps["id"] == cap["client_id"]]
+    assert len(mine) == cap["snapshots"] and set(mine["name"]) == {"monitorlens-capture"}
+    assert mine["flag_monitor"].all()
+    counts = read_connection_counts(folder / "connections.csv")
+    assert counts["clients"].tolist() == snaps.groupby("snapshot").size().tolist()
+
+    # Every command MONITOR can show: shown == run; the rest is accounted for exactly.
+    rec = reconcile(read_monitor(folder / "monitor.txt.gz"), open_bundle(folder).server)
+    assert rec is not None and rec.exact
+    t = rec.table.set_index("command")
+    assert rec.mismatched.empty, rec.table
+    assert t.loc["get", "shown"] == t.loc["get", "run"] > 100
+    assert t.loc["eval", "shown"] == t.loc["eval", "run"] > 0
+    assert t.loc["config|get", "shown"] == 0 and t.loc["config|get", "unseen"] == t.loc["config|get", "run"] > 0
+    own_lists = cap["own_unseen"]["client|list"]
+    assert own_lists >= cap["snapshots"] + 1  # the snapshots and the guard's buffer checks
+    assert t.loc["client|list", "unseen"] == t.loc["client|list", "run"] - own_lists > 0  # the app's
+    assert t.loc["get", "rejected"] > 0 and t.loc["incrby", "failed"] > 0
+    assert t.loc["monitor", "run"] == 1 and t.loc["monitor", "unseen"] == 0
+    assert rec.errors.get("ERR", 0) > 0
+    get_line = next(line for line in rec.lines() if line.startswith("GET: "))
+    n = f"{t.loc['get', 'run']:,}"
+    assert get_line == f"GET: {n} shown, {n} run"
+
+    # The capture's connections are gone, and no password is in any file or output.
+    assert monitors(secured) == []
+    blobs = [proc.stdout, proc.stderr, monitor, gzip.open(folder / "clients.log.gz").read(),
+             (folder / "connections.csv").read_bytes(), (folder / "server.json").read_bytes()]  # fmt: skip
+    for blob in blobs:
+        assert PASSWORD.encode() not in blob and ACL_PASSWORD.encode() not in blob
+
+
+def test_line_cap_stops_and_keeps_the_count_exact(secured: RedisServer, tmp_path: Path) -> None:
+    target = Target(unix_socket=secured.unix_path, password=PASSWORD)
+    with Traffic(secured, per_tick=50):
+        res = capture(target, tmp_path / "b", CaptureLimits(duration=20, max_lines=700, max_drop=1, **FAST))
+    assert res.reason == "max-lines" and res.lines == 700 and res.exact and res.ok
+    assert res.seconds < 10
+    data = gzip.open(tmp_path / "b" / "monitor.txt.gz").read()
+    assert data.count(b"\n") == 701  # OK and the 700 lines
+    b = open_bundle(tmp_path / "b")
+    rec = reconcile(read_monitor(b.monitor), b.server)
+    assert rec.mismatched.empty, rec.table  # lines past the cap are counted as unkept
+    assert rec.table["shown"].sum() == 700
+    assert monitors(secured) == []
+
+
+def test_byte_cap(secured: RedisServer, tmp_path: Path) -> None:
+    target = Target(unix_socket=secured.unix_path, password=PASSWORD)
+    with Traffic(secured, per_tick=50):
+        res = capture(target, tmp_path / "b", CaptureLimits(duration=20, max_bytes=20_000, max_drop=1, **FAST))
+    assert res.reason == "max-bytes" and 19_000 < res.bytes <= 20_000
+    assert len(gzip.open(tmp_path / "b" / "monitor.txt.gz").read()) == res.bytes + 3  # with "OK\n"
+
+
+def test_duration_on_an_idle_server_and_wrong_password(tmp_path: Path) -> None:
+    with RedisServer(requirepass=PASSWORD) as s:
+        t0 = time.monotonic()
+        res = capture(Target(port=s.port, password=PASSWORD), tmp_path / "b", CaptureLimits(duration=0.8, **FAST))
+        assert res.reason == "duration" and res.ok and 0.8 <= time.monotonic() - t0 < 5
+        assert gzip.open(tmp_path / "b" / "monitor.txt.gz").read().startswith(b"OK\n")
+        with pytest.raises(InputError, match="authentication failed") as e:
+            capture(Target(port=s.port, password="not-the-password"), tmp_path / "c", CaptureLimits(duration=1))
+        assert "not-the-password" not in str(e.value)
+        with pytest.raises(InputError, match="already holds a capture"):
+            capture(Target(port=s.port, password=PASSWORD), tmp_path / "b", CaptureLimits(duration=1))
+        assert monitors(s) == []
+
+
+def test_throughput_drop_from_a_real_slowdown_stops_the_capture(tmp_path: Path) -> None:
+    with RedisServer(config={"enable-debug-command": "yes"}) as s:
+        target = Target(port=s.port)
+        result: dict = {}
+        with Traffic(s, per_tick=10):
+            t = threading.Thread(target=lambda: result.update(r=capture(
+                target, tmp_path / "b", CaptureLimits(duration=15, max_drop=0.3, **FAST))))  # fmt: skip
+            t.start()
+            wait_for(lambda: monitors(s), "MONITOR to start")
+            time.sleep(0.6)  # a few guard samples at the normal rate
+            s.client(protocol=2, socket_timeout=10).execute_command("DEBUG", "SLEEP", "1.2")
+            t.join(20)
+        res = result["r"]
+        assert res.reason == "throughput-drop", res.text()
+        assert "below the baseline" in res.detail and res.seconds < 10
+        guard = json.loads((tmp_path / "b" / "server.json").read_text())["guard"]
+        assert guard["judged"] and guard["baseline_ops_per_sec"] > 200
+        assert guard["samples"][-1]["ops_per_sec"] < 0.7 * guard["baseline_ops_per_sec"]
+        assert monitors(s) == []
+
+
+def test_server_killed_mid_capture_keeps_a_readable_bundle(tmp_path: Path) -> None:
+    s = RedisServer()
+    s.start()
+    try:
+        result: dict = {}
+        with Traffic(s, per_tick=5):
+            t = threading.Thread(target=lambda: result.update(r=capture(
+                Target(port=s.port), tmp_path / "b", CaptureLimits(duration=15, max_drop=1, **FAST))))  # fmt: skip
+            t.start()
+            wait_for(lambda: monitors(s), "MONITOR to start")
+            time.sleep(0.3)
+            s.proc.kill()
+            t.join(20)
+    finally:
+        s.stop()
+    res = result["r"]
+    assert res.reason == "server-lost" and not res.ok and res.lines > 0
+    data = gzip.open(tmp_path / "b" / "monitor.txt.gz").read()  # a complete gzip stream
+    assert data.count(b"\n") == res.lines + 1
+    server = json.loads((tmp_path / "b" / "server.json").read_text())
+    assert server["capture"]["stop"]["reason"] == "server-lost" and server["after"] is None
+    assert read_client_list(tmp_path / "b" / "clients.log.gz")["snapshot"].nunique() >= 1
+
+
+def test_sigterm_ends_monitor_and_closes_the_files(tmp_path: Path) -> None:
+    with RedisServer() as s, Traffic(s, per_tick=5):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitorlens", "capture", f"redis://127.0.0.1:{s.port}/0", "-o", str(tmp_path / "b"),
+             "--duration", "30", "--baseline", "0.3", "--max-drop", "100%"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            wait_for(lambda: monitors(s), "MONITOR to start", timeout=15)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, err
+        assert b"stopped: signal (SIGTERM received)" in out
+        assert monitors(s) == []
+    server = json.loads((tmp_path / "b" / "server.json").read_text())
+    assert server["capture"]["stop"]["reason"] == "signal" and server["capture"]["exact"] is True
+    assert gzip.open(tmp_path / "b" / "monitor.txt.gz").read().startswith(b"OK\n")
+
+
+def test_output_buffer_guard_stops_a_capture_that_falls_behind(tmp_path: Path) -> None:
+    with RedisServer() as s, Traffic(s, per_tick=20, value=b"x" * 20_000):
+        stall = threading.Event()
+
+        def slow_reader(status: dict) -> None:  # the capture stops reading for a while
+            if not stall.is_set():
+                stall.set()
+                time.sleep(1.0)
+
+        res = capture(Target(port=s.port), tmp_path / "b",
+                      CaptureLimits(duration=10, max_omem=256 * 1024, max_drop=1, **FAST), progress=slow_reader)  # fmt: skip
+        assert res.reason == "output-buffer", res.text()
+        assert monitors(s) == []
