@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ redis = pytest.importorskip("redis")
 
 from monitorlens.analysis.reconcile import reconcile  # noqa: E402
 from monitorlens.errors import InputError  # noqa: E402
-from monitorlens.live import CaptureLimits, Target, capture, client_list_bytes  # noqa: E402
+from monitorlens.live import CaptureLimits, Target, capture, capture_monitor, client_list_bytes  # noqa: E402
 from monitorlens.read.bundle import open_bundle  # noqa: E402
 from monitorlens.read.clientlist import read_client_list, read_connection_counts  # noqa: E402
 from monitorlens.read.ingest import read_monitor  # noqa: E402
@@ -297,3 +298,35 @@ def test_output_buffer_guard_stops_a_capture_that_falls_behind(tmp_path: Path) -
                       CaptureLimits(duration=10, max_omem=256 * 1024, max_drop=1, **FAST), progress=slow_reader)  # fmt: skip
         assert res.reason == "output-buffer", res.text()
         assert monitors(s) == []
+
+
+@pytest.mark.skipif(shutil.which("redis-cli") is None, reason="needs redis-cli")
+def test_lines_are_byte_for_byte_what_redis_cli_monitor_prints(tmp_path: Path) -> None:
+    with RedisServer() as s:
+        cli_out: dict = {}
+        cli = threading.Thread(target=lambda: cli_out.update(
+            p=capture_monitor(s.cli_args(), tmp_path / "cli.txt", seconds=3.5)))  # fmt: skip
+        ours: dict = {}
+        mine = threading.Thread(target=lambda: ours.update(r=capture(
+            Target(port=s.port), tmp_path / "b", CaptureLimits(duration=2.5, max_drop=1, **FAST))))  # fmt: skip
+        cli.start()
+        mine.start()
+        wait_for(lambda: len(monitors(s)) == 2, "both MONITORs")
+        app = s.client(single_connection_client=True, protocol=2, client_name="odd")
+        odd = [b'a "quoted" value', b"line\nbreak\r\t\x07\x08", "café ☕".encode(), bytes(range(256)), b"\\", b" "]
+        for i, value in enumerate(odd):
+            app.set(f"k:{i}", value)
+            app.hset("h", value, value)
+        app.eval("return redis.call('get', KEYS[1])", 1, "k:0")
+        addr = re.search(rb"addr=(\S+) .* name=odd ", client_list_bytes(s.client(protocol=2))).group(1)
+        mine.join(20)
+        cli.join(20)
+    theirs = (tmp_path / "cli.txt").read_bytes()
+    kept = gzip.open(tmp_path / "b" / "monitor.txt.gz").read()
+    assert theirs.startswith(b"OK\n") and kept.startswith(b"OK\n")
+
+    def app_lines(data: bytes) -> list[bytes]:
+        return [line for line in data.split(b"\n") if b" " + addr + b"] " in line or b" lua] " in line]
+
+    assert len(app_lines(kept)) == 2 * len(odd) + 1 + 1 + 1  # SET/HSET each, CLIENT SETNAME, EVAL, its GET
+    assert app_lines(kept) == app_lines(theirs)
