@@ -128,10 +128,13 @@ def _capture(ns: argparse.Namespace) -> int:
         duration=ns.duration, max_lines=ns.max_lines, max_bytes=ns.max_bytes, max_drop=ns.max_drop,
         baseline=ns.baseline, max_omem=ns.max_omem, every=ns.every, guard_every=ns.guard_every,
     )  # fmt: skip
-    result = capture(target_from_args(ns), ns.output, limits, progress=capture_progress(sys.stderr))
+    progress = capture_progress(sys.stderr)
+    result = capture(target_from_args(ns), ns.output, limits, progress=progress)
+    if progress is not None:
+        sys.stderr.write("\n")
     print(result.text())
     if result.monitor_left:
-        print(f"Error: the server still lists the MONITOR connection (id {result.monitor_left})", file=sys.stderr)
+        print("Error: the server still lists the MONITOR connection after it was closed", file=sys.stderr)
         return 1
     if not result.ok:
         print(f"Error: the capture ended early: {result.reason} ({result.detail}); "
@@ -151,6 +154,9 @@ def _watch(ns: argparse.Namespace) -> int:
     )  # fmt: skip
     result = watch(target_from_args(ns), opts, out=sys.stdout)
     print(result.text(), file=sys.stderr if not ns.quiet else sys.stdout)
+    if result.reason == "server-lost":
+        print(f"Error: the connection to the server was lost ({result.detail})", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -25,7 +25,7 @@ from monitorlens.live import CaptureLimits, Target, capture, capture_monitor, cl
 from monitorlens.read.bundle import open_bundle  # noqa: E402
 from monitorlens.read.clientlist import read_client_list, read_connection_counts  # noqa: E402
 from monitorlens.read.ingest import read_monitor  # noqa: E402
-from monitorlens.testing import RedisServer, redis_server_path  # noqa: E402
+from monitorlens.testing import RedisServer, free_port, redis_server_path  # noqa: E402
 
 pytestmark = pytest.mark.skipif(redis_server_path() is None, reason="needs redis-server (apt-get install redis-server)")
 
@@ -330,3 +330,58 @@ def test_lines_are_byte_for_byte_what_redis_cli_monitor_prints(tmp_path: Path) -
 
     assert len(app_lines(kept)) == 2 * len(odd) + 1 + 1 + 1  # SET/HSET each, CLIENT SETNAME, EVAL, its GET
     assert app_lines(kept) == app_lines(theirs)
+
+
+def test_a_killed_capture_leaves_a_readable_file_and_no_monitor(tmp_path: Path) -> None:
+    with RedisServer() as s, Traffic(s, per_tick=5):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitorlens", "capture", f"redis://127.0.0.1:{s.port}/0", "-o", str(tmp_path / "b"),
+             "--duration", "30", "--baseline", "0.3", "--max-drop", "100%"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_for(lambda: monitors(s), "MONITOR to start", timeout=15)
+            time.sleep(1.6)  # past a flush, which runs every second
+        finally:
+            proc.kill()
+            proc.wait(10)
+        wait_for(lambda: not monitors(s), "the server to drop the killed MONITOR")
+    events = read_monitor(tmp_path / "b" / "monitor.txt.gz")  # cut short, but readable up to the last flush
+    assert len(events) > 50
+    assert not (tmp_path / "b" / "server.json").exists()  # SIGKILL leaves no time to write it
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
+def test_capture_over_tls_verifies_the_server(tmp_path: Path) -> None:
+    ca_key, ca, key, csr, cert = (tmp_path / n for n in ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem"))
+    ext = tmp_path / "ext.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1\n")
+    for cmd in (
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "1", "-subj", "/CN=test-ca"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert, "-days", "1",
+         "-extfile", ext],
+    ):  # fmt: skip
+        subprocess.run(["openssl", *map(str, cmd)], check=True, capture_output=True, timeout=60)
+    tls_port = free_port()
+    config = {"tls-port": str(tls_port), "tls-cert-file": str(cert), "tls-key-file": str(key),
+              "tls-ca-cert-file": str(ca), "tls-auth-clients": "no"}  # fmt: skip
+    with RedisServer(config=config) as s, Traffic(s, per_tick=5):
+        url = f"rediss://127.0.0.1:{tls_port}/0"
+        res = capture(parse_target(url, "--cacert", str(ca)), tmp_path / "b",
+                      CaptureLimits(duration=0.8, max_drop=1, **FAST))  # fmt: skip
+        assert res.reason == "duration" and res.exact and res.lines > 50
+        assert json.loads((tmp_path / "b" / "server.json").read_text())["target"] == url
+        with pytest.raises(InputError, match="certificate verify failed"):  # no CA: the server is not trusted
+            capture(parse_target(url), tmp_path / "c", CaptureLimits(duration=0.5))
+        assert monitors(s) == []
+
+
+def parse_target(*argv: str) -> Target:
+    import argparse
+
+    from monitorlens.live.connection import add_target_arguments, target_from_args
+
+    p = argparse.ArgumentParser(add_help=False)
+    add_target_arguments(p)
+    return target_from_args(p.parse_args(list(argv)), {})

@@ -31,9 +31,10 @@ def _part(title: str, rows: pd.DataFrame, detail) -> list[str]:  # type: ignore[
 
 
 def render_view(server: str, snapshot: pd.DataFrame, g: ClientGauges, findings: list[Finding], plan: str,
-                *, maxclients: int | None = None) -> str:  # fmt: skip
+                *, maxclients: int | None = None, alerts: list[str] | None = None) -> str:  # fmt: skip
     """The view as text: totals, clients by type and name, the most idle, blocked clients,
-    the largest output buffers, MONITORs, active findings and the CLIENT KILL plan."""
+    the largest output buffers, MONITORs, active findings, the CLIENT KILL plan and, for a
+    terminal that redraws it, the last ``alerts`` lines."""
     when = pd.Timestamp(g.ts, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC")
     of = f" of maxclients {maxclients:,}" if maxclients else ""
     types = ", ".join(f"{t} {n}" for t, n in g.by_type.items() if n)
@@ -61,4 +62,7 @@ def render_view(server: str, snapshot: pd.DataFrame, g: ClientGauges, findings: 
     if plan:
         lines.append("CLIENT KILL plan, to review (nothing is sent):")
         lines += ["  " + line for line in plan.splitlines()]
+    if alerts:
+        lines.append("recent alerts:")
+        lines += ["  " + line for line in alerts]
     return "\n".join(lines) + "\n"

@@ -36,6 +36,7 @@ from .view import render_view
 __all__ = ["WatchOptions", "WatchResult", "Alerts", "watch", "CLIENT_NAME"]
 
 CLIENT_NAME = "monitorlens-watch"
+RECENT_ALERTS = 8
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ def watch(target: Target, opts: WatchOptions = WatchOptions(), *, out: IO[str] |
     restore = catch_stop_signals(stop, signals)
     window: deque[pd.DataFrame] = deque(maxlen=max(1, opts.window))
     alerts, snapshots = Alerts(), SnapshotLog(log, csv)
+    recent: deque[str] = deque(maxlen=RECENT_ALERTS)  # shown in the view, which a terminal redraws
     shown_plan = ""
     start = time.monotonic()
     try:
@@ -177,10 +179,14 @@ def watch(target: Target, opts: WatchOptions = WatchOptions(), *, out: IO[str] |
             lines = alerts.update(findings, when)
             result.alerts += sum(line.startswith("ALERT") for line in lines)
             text = plan_text(plan) if plan is not None and len(plan) else ""
-            if opts.screen:
+            recent.extend(lines)
+            if opts.screen and out.isatty():
+                view = render_view(target.display(), latest, gauges, findings, text, maxclients=maxclients,
+                                   alerts=list(recent))  # fmt: skip
+                out.write("\x1b[H\x1b[2J" + view)
+            elif opts.screen:
                 view = render_view(target.display(), latest, gauges, findings, text, maxclients=maxclients)
-                clear = "\x1b[H\x1b[2J" if out.isatty() else ""
-                out.write(clear + view + "".join(line + "\n" for line in lines) + ("" if clear else "\n"))
+                out.write(view + "".join(line + "\n" for line in lines) + "\n")
             else:
                 out.write("".join(line + "\n" for line in lines))
                 if text and text != shown_plan:
