@@ -263,15 +263,26 @@ def test_server_killed_mid_capture_keeps_a_readable_bundle(tmp_path: Path) -> No
     assert read_client_list(tmp_path / "b" / "clients.log.gz")["snapshot"].nunique() >= 1
 
 
+def capture_process(server: RedisServer, folder: Path) -> subprocess.Popen:
+    """``python -m monitorlens capture`` for 30 s in its own process, once its MONITOR runs."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitorlens", "capture", f"redis://127.0.0.1:{server.port}/0", "-o", str(folder),
+         "--duration", "30", "--baseline", "0.3", "--max-drop", "100%"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: monitors(server), "MONITOR to start", timeout=15)
+    except BaseException:
+        proc.kill()
+        proc.wait(10)
+        raise
+    return proc
+
+
 def test_sigterm_ends_monitor_and_closes_the_files(tmp_path: Path) -> None:
     with RedisServer() as s, Traffic(s, per_tick=5):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "monitorlens", "capture", f"redis://127.0.0.1:{s.port}/0", "-o", str(tmp_path / "b"),
-             "--duration", "30", "--baseline", "0.3", "--max-drop", "100%"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
+        proc = capture_process(s, tmp_path / "b")
         try:
-            wait_for(lambda: monitors(s), "MONITOR to start", timeout=15)
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=15)
         finally:
@@ -334,13 +345,8 @@ def test_lines_are_byte_for_byte_what_redis_cli_monitor_prints(tmp_path: Path) -
 
 def test_a_killed_capture_leaves_a_readable_file_and_no_monitor(tmp_path: Path) -> None:
     with RedisServer() as s, Traffic(s, per_tick=5):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "monitorlens", "capture", f"redis://127.0.0.1:{s.port}/0", "-o", str(tmp_path / "b"),
-             "--duration", "30", "--baseline", "0.3", "--max-drop", "100%"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        proc = capture_process(s, tmp_path / "b")
         try:
-            wait_for(lambda: monitors(s), "MONITOR to start", timeout=15)
             time.sleep(1.6)  # past a flush, which runs every second
         finally:
             proc.kill()
