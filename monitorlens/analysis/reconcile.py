@@ -28,14 +28,14 @@ import pandas as pd
 
 from ..commands import hidden_from_monitor
 
-__all__ = ["Reconciliation", "reconcile", "shown_counts", "COLUMNS"]
+__all__ = ["Reconciliation", "reconcile", "shown_counts", "RECONCILE_COLUMNS"]
 
-COLUMNS = ("command", "shown", "unkept", "run", "own_unseen", "unseen", "failed", "rejected", "hidden")
+RECONCILE_COLUMNS = ("command", "shown", "unkept", "run", "own_unseen", "unseen", "failed", "rejected", "hidden")
 
 
 @dataclass(frozen=True)
 class Reconciliation:
-    """The comparison of one bundle; ``table`` has one row per command (:data:`COLUMNS`).
+    """The comparison of one bundle; ``table`` has one row per command (:data:`RECONCILE_COLUMNS`).
 
     >>> print(reconcile(events, bundle.server).lines()[0])  # doctest: +SKIP
     GET: 1,605 shown, 1,605 run
@@ -160,8 +160,8 @@ def reconcile(events: pd.DataFrame, server: Mapping[str, Any]) -> Reconciliation
             "unseen": run - s - u - o, "failed": delta("failed_calls"), "rejected": delta("rejected_calls"),
             "hidden": hidden_from_monitor(cmd, sub or None),
         })  # fmt: skip
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
-    table = table.astype({c: "int64" for c in COLUMNS[1:-1]} | {"hidden": "bool"})
+    table = pd.DataFrame(rows, columns=list(RECONCILE_COLUMNS))
+    table = table.astype({c: "int64" for c in RECONCILE_COLUMNS[1:-1]} | {"hidden": "bool"})
     table = table.sort_values(["run", "command"], ascending=[False, True], kind="stable").reset_index(drop=True)
     stop = cap.get("stop") or {}
     maxclients = server.get("maxclients")

@@ -42,21 +42,19 @@ from typing import IO, Any, Callable
 
 from ..commands import is_container
 from ..errors import InputError
+from ..read.bundle import BUNDLE_FILES, FORMAT
 from .connection import Target
 from .info import SECTIONS, parse_info
 from .resp import ConnectionLost, RespReader, encode
 from .signals import catch_stop_signals
 from .snapshots import SnapshotLog, client_list_bytes, raw_reply
 
-__all__ = ["CaptureLimits", "CaptureResult", "capture", "FORMAT", "CLIENT_NAME", "STOP_REASONS"]
+__all__ = ["CaptureLimits", "CaptureResult", "capture", "CAPTURE_NAME", "STOP_REASONS"]
 
-FORMAT = "monitorlens-capture/1"
-CLIENT_NAME = "monitorlens-capture"  # the MONITOR connection
+CAPTURE_NAME = "monitorlens-capture"  # the MONITOR connection
 CONTROL_NAME = "monitorlens-capture-control"  # INFO, CLIENT LIST: the guard and the snapshots
-MONITOR_FILE, CLIENTS_FILE, CONNECTIONS_FILE, SERVER_FILE = (
-    "monitor.txt.gz", "clients.log.gz", "connections.csv", "server.json"
-)  # fmt: skip
-MiB = 1 << 20
+# The bundle's files, as its reader looks for them first.
+MONITOR_FILE, CLIENTS_FILE, CONNECTIONS_FILE, SERVER_FILE = (BUNDLE_FILES[k][0] for k in BUNDLE_FILES)
 
 #: Why a capture stopped (``server.json`` ``capture.stop.reason``).
 STOP_REASONS = {
@@ -85,7 +83,7 @@ class CaptureLimits:
     duration: float = 30.0
     #: MONITOR lines and uncompressed bytes written at most.
     max_lines: int = 1_000_000
-    max_bytes: int = 256 * MiB
+    max_bytes: int = 256 << 20
     #: Stop when commands/s fall by more than this share of the baseline (1 disables it).
     max_drop: float = 0.3
     #: Seconds of INFO stats sampling before MONITOR starts, to measure the baseline.
@@ -93,7 +91,7 @@ class CaptureLimits:
     #: A baseline under this many commands/s is too small to judge a drop by.
     min_baseline_ops: float = 20.0
     #: Stop when the MONITOR connection's own output buffer passes this many bytes.
-    max_omem: int = 32 * MiB
+    max_omem: int = 32 << 20
     #: Seconds between guard samples, and between CLIENT LIST snapshots.
     guard_every: float = 1.0
     every: float = 5.0
@@ -134,7 +132,7 @@ class CaptureResult:
     def text(self) -> str:
         """One line for the terminal."""
         return (
-            f"{self.folder}: {self.lines:,} MONITOR lines ({self.bytes / MiB:.1f} MiB) in {self.seconds:.1f} s, "
+            f"{self.folder}: {self.lines:,} MONITOR lines ({self.bytes / (1 << 20):.1f} MiB) in {self.seconds:.1f} s, "
             f"{self.snapshots} CLIENT LIST snapshots; stopped: {self.reason} ({self.detail})"
         )
 
@@ -239,7 +237,7 @@ class _Session:
         setup: list[tuple[str, bytes]] = []
         if t.password is not None:
             setup.append(("auth", encode("AUTH", *([t.user] if t.user else []), t.password)))
-        setup += [("name", encode("CLIENT", "SETNAME", CLIENT_NAME)), ("id", encode("CLIENT", "ID"))]
+        setup += [("name", encode("CLIENT", "SETNAME", CAPTURE_NAME)), ("id", encode("CLIENT", "ID"))]
         for what, cmd in setup:
             self.sock.sendall(cmd)
             kind, payload = reader.reply(t.timeout)
@@ -507,7 +505,7 @@ def _run(s: _Session) -> None:
 def _write_server_json(s: _Session) -> None:
     res = s.result
     s.server["capture"] = {
-        "client_name": CLIENT_NAME,
+        "client_name": CAPTURE_NAME,
         "client_id": s.monitor_id,
         "control_client_name": CONTROL_NAME,
         "control_client_id": getattr(s, "control_id", None),

@@ -33,9 +33,9 @@ from .signals import catch_stop_signals
 from .snapshots import SnapshotLog, raw_reply
 from .view import render_view
 
-__all__ = ["WatchOptions", "WatchResult", "Alerts", "watch", "CLIENT_NAME"]
+__all__ = ["WatchOptions", "WatchResult", "Alerts", "watch", "WATCH_NAME"]
 
-CLIENT_NAME = "monitorlens-watch"
+WATCH_NAME = "monitorlens-watch"
 RECENT_ALERTS = 8
 
 
@@ -134,7 +134,7 @@ def watch(target: Target, opts: WatchOptions = WatchOptions(), *, out: IO[str] |
     thresholds = opts.limits()
     result = WatchResult()
     try:
-        client = target.redis(CLIENT_NAME)
+        client = target.redis(WATCH_NAME)
         maxclients = _maxclients(client)
     except redis.AuthenticationError as e:
         raise InputError(f"{target.display()}: authentication failed ({e})") from None

@@ -19,15 +19,17 @@ from typing import Any
 
 from ..errors import InputError
 
-__all__ = ["Bundle", "is_bundle", "open_bundle", "BUNDLE_FILES"]
+__all__ = ["Bundle", "is_bundle", "open_bundle", "BUNDLE_FILES", "FORMAT"]
 
-#: The names looked for, in order of preference, for each part of a bundle.
+#: The names looked for, in order of preference, for each part of a bundle (``capture``
+#: writes the first of each).
 BUNDLE_FILES: dict[str, tuple[str, ...]] = {
     "monitor": ("monitor.txt.gz", "monitor.txt"),
     "clients": ("clients.log.gz", "clients.log"),
     "connections": ("connections.csv",),
     "server": ("server.json",),
 }
+#: The ``format`` of a bundle's server.json.
 FORMAT = "monitorlens-capture/1"
 
 
