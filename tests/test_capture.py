@@ -391,3 +391,15 @@ def parse_target(*argv: str) -> Target:
     p = argparse.ArgumentParser(add_help=False)
     add_target_arguments(p)
     return target_from_args(p.parse_args(list(argv)), {})
+
+
+def test_a_user_without_monitor_permission_gets_a_clear_error(secured: RedisServer, tmp_path: Path) -> None:
+    admin = secured.client(protocol=2)
+    admin.execute_command("ACL", "SETUSER", "bob", "on", ">bob-secret", "~*", "&*", "+@all", "-monitor")
+    with pytest.raises(InputError, match="MONITOR refused .*NOPERM") as e:
+        capture(Target(unix_socket=secured.unix_path, user="bob", password="bob-secret"), tmp_path / "b",
+                CaptureLimits(duration=1, **FAST))  # fmt: skip
+    assert "bob-secret" not in str(e.value)
+    server = json.loads((tmp_path / "b" / "server.json").read_text())
+    assert server["capture"]["stop"]["reason"] == "error" and "NOPERM" in server["capture"]["stop"]["detail"]
+    assert monitors(secured) == []

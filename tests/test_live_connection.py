@@ -66,3 +66,20 @@ def test_capture_of_an_unreachable_server_is_an_error_and_writes_nothing(tmp_pat
     err = capsys.readouterr().err
     assert err.startswith("Error: redis://127.0.0.1:1/0: ") and "pw-never-shown" not in err
     assert not (tmp_path / "b").exists()
+
+
+def test_progress_shows_only_on_a_terminal() -> None:
+    import io
+
+    from monitorlens.live.progress import capture_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert capture_progress(io.StringIO()) is None
+    term = Terminal()
+    show = capture_progress(term)
+    show({"seconds": 2.0, "lines": 12345, "bytes": 3 << 20, "snapshots": 1, "ops_per_sec": 900.0,
+          "baseline": 1000.0, "omem": 4096})  # fmt: skip
+    assert term.getvalue().startswith("\r") and "12,345 lines" in term.getvalue() and "baseline 1,000/s" in term.getvalue()

@@ -480,7 +480,8 @@ def _run(s: _Session) -> None:
         res.reason, res.detail = stop.reason, stop.detail
     except ConnectionLost as e:
         res.reason, res.detail = "server-lost", str(e)
-    except InputError:
+    except InputError as e:  # refused at the start (MONITOR or INFO not allowed): said, and saved
+        res.reason, res.detail = "error", str(e)
         raise
     except Exception as e:  # noqa: BLE001 - any failure still ends MONITOR and keeps the files
         import redis
