@@ -37,3 +37,16 @@ def test_subcommands_are_merged_before_7_and_split_from_7(tmp_path) -> None:
 
 def test_no_reconciliation_without_both_infos() -> None:
     assert reconcile(pd.DataFrame(), {"version": "7.0.15", "before": stats(get=1), "after": None}) is None
+
+
+def test_to_dict_is_plain_json(tmp_path) -> None:
+    import json
+
+    (tmp_path / "m.txt").write_bytes(LINES)
+    server = {"version": "7.0.15", "maxclients": 64, "before": stats(get=1),
+              "after": stats(get=3, client__setname=1, config__get=2), "capture": {"exact": True}}  # fmt: skip
+    d = reconcile(read_monitor(tmp_path / "m.txt"), server).to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert d["maxclients"] == 64 and d["shown"] == 3 and d["run"] == 5
+    assert {"command": "config|get", "shown": 0, "unkept": 0, "run": 2, "own_unseen": 0, "unseen": 2, "failed": 0,
+            "rejected": 0, "hidden": True} in d["commands"]

@@ -69,6 +69,16 @@ class Reconciliation:
         """Rows of commands MONITOR shows whose counts still differ (should be empty when exact)."""
         return self.table[~self.table["hidden"] & (self.table["unseen"] != 0)]
 
+    def to_dict(self) -> dict[str, Any]:
+        """The comparison as plain JSON values (``summary --json``, the report's JSON)."""
+        return {
+            "exact": self.exact, "version": self.version, "maxclients": self.maxclients,
+            "stop_reason": self.stop_reason, "stop_detail": self.stop_detail,
+            "shown": self.shown_total, "run": self.run_total, "errors": dict(self.errors),
+            "commands": [{k: (bool(v) if k == "hidden" else v if k == "command" else int(v)) for k, v in row.items()}
+                         for row in self.table.to_dict("records")],
+        }  # fmt: skip
+
     def lines(self) -> list[str]:
         """One line per command, ``GET: 1,605 shown, 1,605 run``, most run first, then
         what ran unseen, refusals and errors."""
