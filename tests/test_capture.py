@@ -169,6 +169,9 @@ def test_bundle_files_reconcile_exactly_and_no_password_anywhere(secured: RedisS
     assert t.loc["get", "rejected"] > 0 and t.loc["incrby", "failed"] > 0
     assert t.loc["monitor", "run"] == 1 and t.loc["monitor", "unseen"] == 0
     assert rec.errors.get("ERR", 0) > 0
+    assert rec.headline().startswith(f"MONITOR showed {len(lines):,} of the {int(t['others'].sum()):,} commands "
+                                     "the server ran (exact); unseen: ")  # fmt: skip
+    assert "CONFIG GET" in rec.headline() and "GET 0" not in rec.headline()
     get_line = next(line for line in rec.lines() if line.startswith("GET: "))
     n = f"{t.loc['get', 'run']:,}"
     assert get_line == f"GET: {n} shown, {n} run"

@@ -49,4 +49,4 @@ def test_to_dict_is_plain_json(tmp_path) -> None:
     assert json.loads(json.dumps(d)) == d
     assert d["maxclients"] == 64 and d["shown"] == 3 and d["run"] == 5
     assert {"command": "config|get", "shown": 0, "unkept": 0, "run": 2, "own_unseen": 0, "unseen": 2, "failed": 0,
-            "rejected": 0, "hidden": True} in d["commands"]
+            "rejected": 0, "hidden": True, "others": 2} in d["commands"]

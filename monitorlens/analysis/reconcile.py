@@ -10,7 +10,8 @@ after it ended (taken on the MONITOR connection itself, so nothing else runs in 
   line or byte limit, counted but not kept;
 - ``own_unseen``: the capture's own commands MONITOR cannot show (the INFO sent with
   MONITOR, MONITOR, its CLIENT LIST snapshots);
-- ``unseen = run - shown - unkept - own_unseen``: what others ran that MONITOR did not show
+- ``others = run - own_unseen``: what ran, the capture's hidden commands left out;
+- ``unseen = others - shown - unkept``: what others ran that MONITOR did not show
   (admin commands such as CONFIG, CLIENT LIST). On an exact capture it is 0 for every
   command MONITOR shows.
 
@@ -30,7 +31,8 @@ from ..commands import hidden_from_monitor
 
 __all__ = ["Reconciliation", "reconcile", "shown_counts", "RECONCILE_COLUMNS"]
 
-RECONCILE_COLUMNS = ("command", "shown", "unkept", "run", "own_unseen", "unseen", "failed", "rejected", "hidden")
+RECONCILE_COLUMNS = ("command", "shown", "unkept", "run", "own_unseen", "others", "unseen", "failed", "rejected",
+                     "hidden")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,20 @@ class Reconciliation:
         """Commands the server ran in the window (commandstats calls)."""
         return int(self.table["run"].sum())
 
+    def headline(self) -> str:
+        """One line: how much of what the server ran MONITOR showed, and whether exactly.
+
+        >>> rec.headline()  # doctest: +SKIP
+        'MONITOR showed 8,706 of the 8,948 commands the server ran (exact); unseen: CONFIG GET 121, CLIENT LIST 121'
+        """
+        t = self.table
+        others = int(t["others"].sum())
+        how = "exact" if self.exact else "approximate: the capture did not end cleanly"
+        unseen = self.unseen
+        names = ", ".join(f"{c.upper().replace('|', ' ')} {n:,}" for c, n in zip(unseen["command"], unseen["unseen"]))
+        return (f"MONITOR showed {self.shown_total:,} of the {others:,} commands the server ran ({how})"
+                + (f"; unseen: {names}" if names else ""))
+
     @property
     def unseen(self) -> pd.DataFrame:
         """Rows of commands others ran that MONITOR did not show (``unseen > 0``)."""
@@ -84,11 +100,11 @@ class Reconciliation:
         what ran unseen, refusals and errors."""
         out = []
         for r in self.table.itertuples(index=False):
-            if r.shown or r.run - r.own_unseen > 0:
+            if r.shown or r.others > 0:
                 label = r.command.upper().replace("|", " ")
                 extra = f" ({r.unkept:,} more after the limit, not kept)" if r.unkept else ""
                 hidden = " (MONITOR never shows it)" if r.hidden else ""
-                out.append(f"{label}: {r.shown:,} shown, {r.run - r.own_unseen:,} run{extra}{hidden}")
+                out.append(f"{label}: {r.shown:,} shown, {r.others:,} run{extra}{hidden}")
         failed = self.table[self.table["failed"] > 0]
         if len(failed):
             out.append("failed while running: " + ", ".join(f"{c.upper()} {n:,}" for c, n in zip(failed["command"], failed["failed"])))
@@ -166,7 +182,7 @@ def reconcile(events: pd.DataFrame, server: Mapping[str, Any]) -> Reconciliation
             continue
         cmd, _, sub = name.partition("|")
         rows.append({
-            "command": name, "shown": s, "unkept": u, "run": run, "own_unseen": o,
+            "command": name, "shown": s, "unkept": u, "run": run, "own_unseen": o, "others": run - o,
             "unseen": run - s - u - o, "failed": delta("failed_calls"), "rejected": delta("rejected_calls"),
             "hidden": hidden_from_monitor(cmd, sub or None),
         })  # fmt: skip
