@@ -324,8 +324,10 @@ class _Session:
 
     def monitor_omem(self) -> int | None:
         self.own["client|list"] += 1
-        raw = raw_reply(self.control, "CLIENT", "LIST", "ID", self.monitor_id)
-        m = re.search(rb"\bomem=(\d+)", raw)
+        # CLIENT LIST ID exists from 6.2; before, the whole list is searched for the id.
+        ids = ("ID", self.monitor_id) if self._version() >= (6, 2) else ()
+        raw = raw_reply(self.control, "CLIENT", "LIST", *ids)
+        m = re.search(rb"^id=%d .*?\bomem=(\d+)" % self.monitor_id, raw, re.M)
         if m is None:
             raise _Stop("server-lost", "the MONITOR connection is no longer listed by the server")
         return int(m.group(1))
