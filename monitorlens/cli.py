@@ -258,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         "top commands, clients, key patterns and findings, or one JSON object with --json.",
         epilog="example: python -m monitorlens summary capture.txt.gz --since 2026-11-25T21:25:00Z --top 5",
     )
-    p.add_argument("capture", help="capture file (.txt, .gz, .parquet) or - for stdin")
+    p.add_argument("capture", help="capture file (.txt, .gz, .parquet), - for stdin, or a bundle folder from capture")
     p.add_argument("--json", action="store_true", help="print one JSON object (docs/summary-json.md)")
     p.add_argument("--width", type=int, default=80, help="text width (default 80)")
     p.add_argument("--clients", metavar="FILE",
@@ -277,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         "is deterministic (no generation time unless --timestamp).",
         epilog="example: python -m monitorlens report capture.txt.gz --clients clients.log -o incident.html",
     )
-    p.add_argument("capture", help="capture file (.txt, .gz, .parquet) or - for stdin")
+    p.add_argument("capture", help="capture file (.txt, .gz, .parquet), - for stdin, or a bundle folder from capture")
     p.add_argument("-o", "--output", help="file to write (default: <capture>-report.<format>); - for stdout")
     p.add_argument("--format", choices=("html", "md", "json"),
                    help="html, md or json (default: from the output's suffix, else html)")
@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("kind", metavar="KIND", help="traffic, commands, clients, key-patterns, gaps, or a client "
                    "chart (connections, client-types, growth, growth-hosts, idle-age, output-buffers)")
-    p.add_argument("capture", help="capture file (.txt, .gz, .parquet) or - for stdin")
+    p.add_argument("capture", help="capture file (.txt, .gz, .parquet), - for stdin, or a bundle folder from capture")
     p.add_argument("-o", "--output", required=True, help="image to write: .png or .svg")
     p.add_argument("--clients", metavar="FILE", help="CLIENT LIST snapshots (names, client charts)")
     add_filter_arguments(p)

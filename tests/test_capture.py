@@ -20,6 +20,7 @@ import pytest
 redis = pytest.importorskip("redis")
 
 from monitorlens.analysis.reconcile import reconcile  # noqa: E402
+from monitorlens.cli import main  # noqa: E402
 from monitorlens.errors import InputError  # noqa: E402
 from monitorlens.live import CaptureLimits, Target, capture, capture_monitor, client_list_bytes  # noqa: E402
 from monitorlens.read.bundle import open_bundle  # noqa: E402
@@ -115,7 +116,7 @@ def secured():
         yield s
 
 
-def test_bundle_files_reconcile_exactly_and_no_password_anywhere(secured: RedisServer, tmp_path: Path) -> None:
+def test_bundle_files_reconcile_exactly_and_no_password_anywhere(secured: RedisServer, tmp_path: Path, capsys) -> None:
     folder = tmp_path / "incident"
     env = {**os.environ, "REDISCLI_AUTH": ACL_PASSWORD}
     with Traffic(secured, mix=True) as traffic:
@@ -176,9 +177,27 @@ def test_bundle_files_reconcile_exactly_and_no_password_anywhere(secured: RedisS
     n = f"{t.loc['get', 'run']:,}"
     assert get_line == f"GET: {n} shown, {n} run"
 
+    # summary and report take the folder as it is: the reconciliation, the CLIENT LIST part, maxclients.
+    assert main(["summary", str(folder), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["reconciliation"] == rec.to_dict() and summary["clientlist"]["maxclients"] == 10000
+    assert main(["summary", str(folder)]) == 0
+    text = capsys.readouterr().out
+    assert rec.headline().split(";")[0] in text.replace("\n    ", " ") and get_line in text
+    assert main(["report", str(folder), "-o", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    coverage = next(s for s in report["sections"] if s["id"] == "coverage")
+    table = next(t for t in coverage["tables"] if t["title"].startswith("MONITOR against what the server ran"))
+    rows = {r["command"]: r for r in table["rows"]}
+    assert rows["GET"]["shown"] == rows["GET"]["others"] == t.loc["get", "run"]
+    assert rows["CONFIG GET"]["unseen"] == t.loc["config|get", "run"]
+    assert main(["report", str(folder), "-o", str(tmp_path / "r.html")]) == 0
+    html = (tmp_path / "r.html").read_text()
+    capsys.readouterr()
+
     # The capture's connections are gone, and no password is in any file or output.
     assert monitors(secured) == []
-    blobs = [proc.stdout, proc.stderr, monitor, gzip.open(folder / "clients.log.gz").read(),
+    blobs = [proc.stdout, proc.stderr, monitor, html.encode(), json.dumps(report).encode(), gzip.open(folder / "clients.log.gz").read(),
              (folder / "connections.csv").read_bytes(), (folder / "server.json").read_bytes()]  # fmt: skip
     for blob in blobs:
         assert PASSWORD.encode() not in blob and ACL_PASSWORD.encode() not in blob
