@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..analysis.clientlist import UNNAMED
-from ..analysis.findings import Finding
+from ..analysis.clientlist_analysis import SnapshotsPart
 from .gauges import ClientGauges
 
 __all__ = ["render_view"]
@@ -30,11 +30,11 @@ def _part(title: str, rows: pd.DataFrame, detail) -> list[str]:  # type: ignore[
     return [f"{title}{more}:"] + [f"  {_who(r)}  {detail(r)}" for _, r in rows.head(ROWS).iterrows()]
 
 
-def render_view(server: str, snapshot: pd.DataFrame, g: ClientGauges, findings: list[Finding], plan: str,
-                *, maxclients: int | None = None, alerts: list[str] | None = None) -> str:  # fmt: skip
+def render_view(server: str, part: SnapshotsPart, g: ClientGauges, *, maxclients: int | None = None,
+                alerts: list[str] | None = None) -> str:  # fmt: skip
     """The view as text: totals, clients by type and name, the most idle, blocked clients,
-    the largest output buffers, MONITORs, active findings, the CLIENT KILL plan and, for a
-    terminal that redraws it, the last ``alerts`` lines."""
+    the largest output buffers, MONITORs (as listed now), the findings and the CLIENT KILL
+    plan of the CLIENT LIST analysis, and for a terminal that redraws it, the last ``alerts``."""
     when = pd.Timestamp(g.ts, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC")
     of = f" of maxclients {maxclients:,}" if maxclients else ""
     types = ", ".join(f"{t} {n}" for t, n in g.by_type.items() if n)
@@ -46,22 +46,22 @@ def render_view(server: str, snapshot: pd.DataFrame, g: ClientGauges, findings: 
         f"MONITOR {g.monitors}",
         f"by name: {shown}",
     ]
-    if not snapshot.empty:
-        normal = snapshot[(snapshot["client_type"] == "normal") & ~snapshot["flag_blocked"].fillna(False).astype(bool)]
-        lines += _part("most idle", normal.sort_values("idle", ascending=False),
-                       lambda r: f"idle {r['idle']} s, last {r.get('cmd')}")
-        blocked = snapshot[snapshot["flag_blocked"].fillna(False).astype(bool)].sort_values("idle", ascending=False)
-        lines += _part("blocked", blocked, lambda r: f"on {r.get('cmd')} for {r['idle']} s")
-        buffers = snapshot[snapshot["omem"].fillna(0) > 0].sort_values("omem", ascending=False)
-        lines += _part("output buffers", buffers, lambda r: f"omem {_mib(r['omem'])}, {r.get('oll')} blocks")
-        monitors = snapshot[snapshot["client_type"] == "monitor"].sort_values("age", ascending=False)
-        lines += _part("MONITOR", monitors, lambda r: f"running {r['age']} s")  # fmt: skip
-    if findings:
+    idle, watch = part.idle, part.watch[part.watch["connected"]]
+    blocked = idle["flag_blocked"].fillna(False).astype(bool)
+    lines += _part("most idle", idle[(idle["client_type"] == "normal") & ~blocked],
+                   lambda r: f"idle {r['idle']} s, last {r.get('cmd')}")
+    lines += _part("blocked", watch[watch["flag_blocked"].fillna(False).astype(bool)].sort_values("idle", ascending=False),
+                   lambda r: f"on {r.get('cmd')} for {r['idle']} s")
+    lines += _part("output buffers", part.buffers[part.buffers["connected"] & (part.buffers["omem"].fillna(0) > 0)],
+                   lambda r: f"omem {_mib(r['omem'])}, {r.get('oll')} blocks")
+    lines += _part("MONITOR", watch[watch["client_type"] == "monitor"].sort_values("age", ascending=False),
+                   lambda r: f"running {r['age']} s")  # fmt: skip
+    if part.findings:
         lines.append("findings:")
-        lines += [f"  [{f.severity}] {f.code}: {f.title}" for f in findings]
-    if plan:
+        lines += [f"  [{f.severity}] {f.code}: {f.title}" for f in part.findings]
+    if part.plan_text:
         lines.append("CLIENT KILL plan, to review (nothing is sent):")
-        lines += ["  " + line for line in plan.splitlines()]
+        lines += ["  " + line for line in part.plan_text.splitlines()]
     if alerts:
         lines.append("recent alerts:")
         lines += ["  " + line for line in alerts]

@@ -1,11 +1,12 @@
 """``watch``: CLIENT LIST every N seconds, a terminal view, alerts, gauges. Read-only.
 
 Each snapshot is parsed with :func:`monitorlens.read.clientlist.read_client_list` and the
-last ``window`` snapshots are judged by :func:`monitorlens.analysis.clientlist.client_findings`
-with the same :class:`~monitorlens.analysis.clientlist.ClientThresholds` as a report, so an
-alert here is a finding there. A finding that appears (or gets more severe) prints an
-``ALERT`` line; one that goes away prints ``CLEARED``. The CLIENT KILL plan is printed for
-review and never sent: the only commands sent are CLIENT LIST, CLIENT SETNAME, INFO.
+last ``window`` snapshots are analysed by
+:func:`monitorlens.analysis.clientlist_analysis.analyze_clientlist` with the same
+:class:`~monitorlens.analysis.clientlist.ClientThresholds` as a report, so an alert here is
+a finding there and the plan is the report's. A finding that appears (or gets more severe)
+prints an ``ALERT`` line; one that goes away prints ``CLEARED``. The CLIENT KILL plan is
+printed for review and never sent: the only commands sent are CLIENT LIST, CLIENT SETNAME, INFO.
 
 Memory: the last ``window`` snapshots (rows = clients × window), nothing that grows with time.
 """
@@ -22,7 +23,8 @@ from typing import IO, Any
 
 import pandas as pd
 
-from ..analysis.clientlist import DEFAULTS, ClientThresholds, client_findings, plan_text, remediation_plan
+from ..analysis.clientlist import DEFAULTS, ClientThresholds
+from ..analysis.clientlist_analysis import analyze_clientlist
 from ..analysis.findings import SEVERITY_ORDER, Finding
 from ..errors import InputError
 from ..read.clientlist import read_client_list
@@ -169,8 +171,8 @@ def watch(target: Target, opts: WatchOptions = WatchOptions(), *, out: IO[str] |
             result.snapshots += 1
             latest = window[-1]
             snaps = pd.concat(list(window), ignore_index=True) if len(window) > 1 else latest
-            findings = client_findings(snaps, thresholds, maxclients=maxclients)
-            plan = remediation_plan(snaps, findings) if findings else None
+            part = analyze_clientlist(snaps, thresholds=thresholds, maxclients=maxclients).snapshots
+            findings = list(part.findings)
             gauges = client_gauges(latest, ts, thresholds.idle_seconds)
             collector.update(gauges)
             if opts.textfile:
@@ -178,14 +180,13 @@ def watch(target: Target, opts: WatchOptions = WatchOptions(), *, out: IO[str] |
             when = pd.Timestamp(ts, unit="s", tz="UTC").isoformat(timespec="seconds")
             lines = alerts.update(findings, when)
             result.alerts += sum(line.startswith("ALERT") for line in lines)
-            text = plan_text(plan) if plan is not None and len(plan) else ""
+            text = part.plan_text
             recent.extend(lines)
             if opts.screen and out.isatty():
-                view = render_view(target.display(), latest, gauges, findings, text, maxclients=maxclients,
-                                   alerts=list(recent))  # fmt: skip
+                view = render_view(target.display(), part, gauges, maxclients=maxclients, alerts=list(recent))
                 out.write("\x1b[H\x1b[2J" + view)
             elif opts.screen:
-                view = render_view(target.display(), latest, gauges, findings, text, maxclients=maxclients)
+                view = render_view(target.display(), part, gauges, maxclients=maxclients)
                 out.write(view + "".join(line + "\n" for line in lines) + "\n")
             else:
                 out.write("".join(line + "\n" for line in lines))
