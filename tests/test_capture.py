@@ -193,6 +193,8 @@ def test_bundle_files_reconcile_exactly_and_no_password_anywhere(secured: RedisS
     assert rows["CONFIG GET"]["unseen"] == t.loc["config|get", "run"]
     assert main(["report", str(folder), "-o", str(tmp_path / "r.html")]) == 0
     html = (tmp_path / "r.html").read_text()
+    assert "<caption>MONITOR against what the server ran (server.json)</caption>" in html
+    assert '<td class="code">CONFIG GET</td>' in html
     assert main(["plot", "connections", str(folder), "-o", str(tmp_path / "c.svg")]) == 0  # the bundle's CLIENT LIST
     assert (tmp_path / "c.svg").read_text().startswith("<svg")
     capsys.readouterr()
