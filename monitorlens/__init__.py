@@ -76,6 +76,11 @@ _EXPORTS: dict[str, str] = {
     "connection_count_findings": "analysis.clientlist",
     "remediation_plan": "analysis.clientlist",
     "plan_text": "analysis.clientlist",
+    # a capture bundle: its files, and MONITOR against what the server ran
+    "Bundle": "read.bundle",
+    "open_bundle": "read.bundle",
+    "Reconciliation": "analysis.reconcile",
+    "reconcile": "analysis.reconcile",
     # the report: one model, HTML/Markdown/JSON, charts for tickets, redaction
     "Report": "render.report",
     "build_report": "workflows",  # render.report.build_report, plus the old snapshots=/connections=
@@ -124,6 +129,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .analysis.analyze import Analysis, Overview, analyze
     from .analysis.breakdowns import by_client, by_command, by_db, by_key_pattern, bursts, gaps, hot_keys, script_callers, timeline
     from .read.clientlist import read_app_counts, read_client_list, read_connection_counts
+    from .read.bundle import Bundle, open_bundle
+    from .analysis.reconcile import Reconciliation, reconcile
     from .analysis.clientlist import (
         ClientThresholds,
         attach_names,

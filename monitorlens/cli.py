@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import InputError, MonitorlensError
+from .live.connection import add_target_arguments
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -83,21 +84,79 @@ def _default_output(source: str) -> str:
     return str(Path(source).with_name(name + ".parquet"))
 
 
-def _sample(ns: argparse.Namespace) -> int:
-    from .live import sample_clients  # lazy: each command loads only its own stages
+def _size(text: str) -> int:
+    """A byte count: ``1048576``, ``64K``, ``256M``, ``1G`` (powers of 1024)."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1:] if t[-1:] in units else ""
+    try:
+        n = float(t[: len(t) - len(unit)]) * units[unit]
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a size like 64M, got {text!r}")
+    return int(n)
 
+
+def _share(text: str) -> float:
+    """A share: ``30%`` or ``0.3``."""
     try:
-        import redis
-    except ImportError:
-        raise InputError("the live helpers need redis-py: pip install 'monitorlens[live]'") from None
-    client = redis.Redis.from_url(ns.url, socket_timeout=10)
+        v = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        v = -1
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share like 30% or 0.3, got {text!r}")
+    return v
+
+
+def _seconds(text: str) -> float:
     try:
-        taken = sample_clients(
-            client, ns.output, interval=ns.every, count=ns.count, connections_csv=ns.csv
-        )
-    except redis.RedisError as e:
-        raise InputError(f"{ns.url}: {e}") from None
-    print(f"{ns.output}: {taken} CLIENT LIST snapshots" + (f", counts in {ns.csv}" if ns.csv else ""))
+        v = float(text)
+    except ValueError:
+        v = -1
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return v
+
+
+def _capture(ns: argparse.Namespace) -> int:
+    from .live.capture import CaptureLimits, capture  # lazy: each command loads only its own stages
+    from .live.connection import target_from_args  # lazy: as above
+    from .live.progress import capture_progress  # lazy: as above
+
+    limits = CaptureLimits(
+        duration=ns.duration, max_lines=ns.max_lines, max_bytes=ns.max_bytes, max_drop=ns.max_drop,
+        baseline=ns.baseline, max_omem=ns.max_omem, every=ns.every, guard_every=ns.guard_every,
+    )  # fmt: skip
+    progress = capture_progress(sys.stderr)
+    result = capture(target_from_args(ns), ns.output, limits, progress=progress)
+    if progress is not None:
+        sys.stderr.write("\n")
+    print(result.text())
+    if result.monitor_left:
+        print("Error: the server still lists the MONITOR connection after it was closed", file=sys.stderr)
+        return 1
+    if not result.ok:
+        print(f"Error: the capture ended early: {result.reason} ({result.detail}); "
+              f"what it got is in {ns.output}", file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
+
+
+def _watch(ns: argparse.Namespace) -> int:
+    from .live.connection import target_from_args  # lazy: each command loads only its own stages
+    from .live.watch import WatchOptions, watch  # lazy: pandas and the analysis, only for watch
+
+    opts = WatchOptions(
+        every=ns.every, count=ns.count, duration=ns.duration, log=ns.log, csv=ns.csv,
+        prometheus_port=ns.prometheus, prometheus_host=ns.bind, textfile=ns.textfile,
+        idle_seconds=ns.idle, screen=not ns.quiet,
+    )  # fmt: skip
+    result = watch(target_from_args(ns), opts, out=sys.stdout)
+    print(result.text(), file=sys.stderr if not ns.quiet else sys.stdout)
+    if result.reason == "server-lost":
+        print(f"Error: the connection to the server was lost ({result.detail})", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -128,19 +187,69 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_ingest)
 
     p = sub.add_parser(
-        "sample",
-        help="save CLIENT LIST snapshots of a live server (read-only)",
-        description="Append timestamped CLIENT LIST snapshots of a live server to a file, "
-        "and optionally the timestamp,clients counts, every N seconds. Sends only CLIENT LIST.",
-        epilog="example: python -m monitorlens sample redis://127.0.0.1:6379 --every 60 --count 30 "
-        "-o clients.log --csv connections.csv",
+        "capture",
+        add_help=False,
+        help="a bounded MONITOR capture of a live server, as one bundle folder",
+        description="Run MONITOR on a live server within hard limits and save one bundle folder: "
+        "monitor.txt.gz (lines as redis-cli MONITOR prints them), clients.log.gz and connections.csv "
+        "(CLIENT LIST every --every s), server.json (INFO before and after, maxclients, why it stopped). "
+        "A guard stops early when the server's commands/s fall more than --max-drop below the rate "
+        "measured just before, or when the MONITOR connection's output buffer passes --max-omem. "
+        "MONITOR always ends: at a limit, on Ctrl-C or SIGTERM, on an error. The password is never "
+        "printed or saved; prefer REDISCLI_AUTH to -a.",
+        epilog="example: REDISCLI_AUTH=... python -m monitorlens capture redis://10.0.0.5:6379/0 "
+        "-o incident/ --duration 30\n         python -m monitorlens report incident/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("url", help="redis://[user:password@]host:port[/db] or unix:///path/redis.sock")
-    p.add_argument("-o", "--output", required=True, help="snapshot file to append to")
-    p.add_argument("--every", type=float, default=60.0, help="seconds between snapshots (default 60)")
-    p.add_argument("--count", type=int, default=60, help="how many snapshots (default 60)")
-    p.add_argument("--csv", help="also append <epoch>,<clients> rows to this file")
-    p.set_defaults(handler=_sample)
+    add_target_arguments(p)
+    p.add_argument("-o", "--output", required=True, metavar="FOLDER", help="new bundle folder to write")
+    g = p.add_argument_group("limits (the first reached stops the capture)")
+    g.add_argument("--duration", type=_seconds, default=30.0, metavar="S", help="seconds of MONITOR (default 30)")
+    g.add_argument("--max-lines", type=_positive, default=1_000_000, metavar="N", help="lines (default 1000000)")
+    g.add_argument("--max-bytes", type=_size, default=256 << 20, metavar="SIZE",
+                   help="uncompressed bytes (default 256M)")
+    g.add_argument("--max-drop", type=_share, default=0.3, metavar="SHARE",
+                   help="stop when commands/s fall by more than this share of the baseline (default 30%%; 100%% disables)")
+    g.add_argument("--max-omem", type=_size, default=32 << 20, metavar="SIZE",
+                   help="stop when MONITOR's own output buffer passes this (default 32M)")
+    g.add_argument("--baseline", type=float, default=2.0, metavar="S",
+                   help="seconds to measure commands/s before MONITOR starts (default 2)")
+    g.add_argument("--guard-every", type=_seconds, default=1.0, metavar="S", help="seconds between guard checks (default 1)")
+    g.add_argument("--every", type=_seconds, default=5.0, metavar="S", help="seconds between CLIENT LIST snapshots (default 5)")
+    p.set_defaults(handler=_capture)
+
+    for name, summary in (("watch", "watch a live server's clients: terminal view, alerts, Prometheus gauges"),
+                          ("sample", "save CLIENT LIST snapshots of a live server (watch --log, quietly)")):  # fmt: skip
+        p = sub.add_parser(
+            name,
+            add_help=False,
+            help=summary,
+            description="Every --every s, one CLIENT LIST: a one-screen view of the clients (by type and "
+            "name, the most idle, blocked, output buffers, MONITORs), alert lines when a finding's threshold "
+            "is crossed and the CLIENT KILL plan to review (nothing is ever killed); --log/--csv save the "
+            "snapshots, --prometheus serves gauges, --textfile writes them for node_exporter. Sends only "
+            "CLIENT LIST and INFO. `sample` is `watch --quiet` kept for the shell loops that call it.",
+            epilog=f"example: python -m monitorlens {name} redis://127.0.0.1:6379 --every 5 --duration 600 "
+            "--log clients.log --csv connections.csv" + (" --prometheus 9121" if name == "watch" else ""),
+        )
+        add_target_arguments(p)
+        p.add_argument("-o", "--log", "--output", dest="log", metavar="FILE", required=name == "sample",
+                       help="append the snapshots to FILE (the clients.log format)")
+        p.add_argument("--csv", metavar="FILE", help="append <epoch>,<clients> rows to FILE")
+        p.add_argument("--every", type=_seconds, default=5.0 if name == "watch" else 60.0, metavar="S",
+                       help=f"seconds between snapshots (default {5 if name == 'watch' else 60})")
+        p.add_argument("--count", type=_positive, default=None if name == "watch" else 60, metavar="N",
+                       help="stop after N snapshots" + ("" if name == "watch" else " (default 60)"))
+        p.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds")
+        p.add_argument("--idle", type=_seconds, default=None, metavar="S",
+                       help="a normal client idle this long is an alert (default: the findings' 3600)")
+        p.add_argument("--prometheus", type=int, metavar="PORT", help="serve the gauges over HTTP on PORT")
+        p.add_argument("--bind", default="127.0.0.1", metavar="ADDR",
+                       help="address to serve the gauges on (default 127.0.0.1)")
+        p.add_argument("--textfile", metavar="PATH", help="write the gauges to PATH (.prom) for node_exporter")
+        p.add_argument("-q", "--quiet", action="store_true", default=name == "sample",
+                       help="no terminal view, only alerts")
+        p.set_defaults(handler=_watch)
 
     p = sub.add_parser(
         "summary",
@@ -149,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         "top commands, clients, key patterns and findings, or one JSON object with --json.",
         epilog="example: python -m monitorlens summary capture.txt.gz --since 2026-11-25T21:25:00Z --top 5",
     )
-    p.add_argument("capture", help="capture file (.txt, .gz, .parquet) or - for stdin")
+    p.add_argument("capture", help="capture file (.txt, .gz, .parquet), - for stdin, or a bundle folder from capture")
     p.add_argument("--json", action="store_true", help="print one JSON object (docs/summary-json.md)")
     p.add_argument("--width", type=int, default=80, help="text width (default 80)")
     p.add_argument("--clients", metavar="FILE",
@@ -168,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         "is deterministic (no generation time unless --timestamp).",
         epilog="example: python -m monitorlens report capture.txt.gz --clients clients.log -o incident.html",
     )
-    p.add_argument("capture", help="capture file (.txt, .gz, .parquet) or - for stdin")
+    p.add_argument("capture", help="capture file (.txt, .gz, .parquet), - for stdin, or a bundle folder from capture")
     p.add_argument("-o", "--output", help="file to write (default: <capture>-report.<format>); - for stdout")
     p.add_argument("--format", choices=("html", "md", "json"),
                    help="html, md or json (default: from the output's suffix, else html)")
@@ -195,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("kind", metavar="KIND", help="traffic, commands, clients, key-patterns, gaps, or a client "
                    "chart (connections, client-types, growth, growth-hosts, idle-age, output-buffers)")
-    p.add_argument("capture", help="capture file (.txt, .gz, .parquet) or - for stdin")
+    p.add_argument("capture", help="capture file (.txt, .gz, .parquet), - for stdin, or a bundle folder from capture")
     p.add_argument("-o", "--output", required=True, help="image to write: .png or .svg")
     p.add_argument("--clients", metavar="FILE", help="CLIENT LIST snapshots (names, client charts)")
     add_filter_arguments(p)

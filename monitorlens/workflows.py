@@ -31,6 +31,8 @@ from .analysis.comparison import compare
 from .analysis.filters import Filters
 from .analysis.findings import sort_findings
 from .errors import InputError
+from .analysis.reconcile import Reconciliation, reconcile
+from .read.bundle import is_bundle, open_bundle
 from .read.clientlist import read_client_list, read_connection_counts
 from .read.schema import Provenance, provenance
 from .render.plots import CLIENTLIST_CHARTS, MONITOR_CHARTS, clientlist_plot, figure, figure_bytes, plot_of, to_svg
@@ -57,6 +59,8 @@ class Inputs:
     connections: pd.DataFrame | None = None
     filters: Filters = Filters()
     names: ClientNames | None = None
+    maxclients: int | None = None
+    reconciliation: Reconciliation | None = None
 
 
 def read_inputs(
@@ -66,9 +70,20 @@ def read_inputs(
     filters: Filters = Filters(),
 ) -> Inputs:
     """Read a capture (text, .gz, Parquet) and the optional CLIENT LIST / connection logs;
-    name the events' clients from the snapshots; keep the events ``filters`` match."""
+    name the events' clients from the snapshots; keep the events ``filters`` match.
+
+    ``capture`` may be a bundle folder (``python -m monitorlens capture -o incident/``): its
+    monitor.txt.gz, clients.log.gz and connections.csv are read (unless ``clients`` or
+    ``connections`` are given), its ``maxclients`` kept, and its MONITOR lines reconciled
+    with the server's commandstats (before any filter)."""
+    bundle = open_bundle(capture) if is_bundle(capture) else None
+    if bundle is not None:
+        if bundle.monitor is None:
+            raise InputError(f"{bundle.folder}: this bundle has no monitor.txt.gz: nothing to analyse")
+        capture, clients, connections = bundle.monitor, clients or bundle.clients, connections or bundle.connections
     events = load(capture)
     prov = provenance(events)
+    reconciliation = reconcile(events, bundle.server) if bundle is not None else None
     snapshots = counts = None
     if clients is not None:
         snapshots = read_client_list(clients)
@@ -76,12 +91,14 @@ def read_inputs(
     if connections is not None:
         counts = read_connection_counts(connections)
     names = ClientNames.of(events) if filters else None  # before the filter drops CLIENT SETNAME lines
-    return Inputs(filters.apply(events) if filters else events, prov, snapshots, counts, filters, names)
+    return Inputs(filters.apply(events) if filters else events, prov, snapshots, counts, filters, names,
+                  bundle.maxclients if bundle is not None else None, reconciliation)
 
 
 def _analyze(inputs: Inputs, top: int, maxclients: int | None) -> Analysis:
     return analyze(inputs.events, top=top, snapshots=inputs.snapshots, connections=inputs.connections,
-                   maxclients=maxclients, filters=inputs.filters, names=inputs.names, provenance=inputs.provenance)
+                   maxclients=maxclients if maxclients is not None else inputs.maxclients, filters=inputs.filters,
+                   names=inputs.names, provenance=inputs.provenance, reconciliation=inputs.reconciliation)
 
 
 def analyze_files(
@@ -184,9 +201,9 @@ def make_chart(
         raise InputError(f"{out}: name the chart .png or .svg")
     if kind not in MONITOR_CHARTS and kind not in CLIENTLIST_CHARTS:
         raise InputError(f"unknown chart {kind!r}: use one of {', '.join([*MONITOR_CHARTS, *CLIENTLIST_CHARTS])}")
-    if kind in CLIENTLIST_CHARTS and clients is None:
-        raise InputError(f"chart {kind!r} is drawn from CLIENT LIST snapshots: give them with --clients FILE")
     inputs = read_inputs(capture, clients, None, filters)
+    if kind in CLIENTLIST_CHARTS and inputs.snapshots is None:
+        raise InputError(f"chart {kind!r} is drawn from CLIENT LIST snapshots: give them with --clients FILE")
     if kind in CLIENTLIST_CHARTS:
         plot = clientlist_plot(kind, inputs.snapshots)
     else:

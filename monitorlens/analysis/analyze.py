@@ -25,6 +25,7 @@ from .filters import Filters
 from .evidence import Context
 from .clientlist import DEFAULTS as CLIENT_DEFAULTS, ClientThresholds
 from .clientlist_analysis import ClientlistAnalysis, analyze_clientlist
+from .reconcile import Reconciliation
 from .findings import Finding, sort_findings
 from .records import finite, records
 from .rules import Thresholds, find_all
@@ -83,7 +84,9 @@ class Analysis:
 
     ``clientlist`` is the CLIENT LIST part (:class:`~monitorlens.analysis.clientlist_analysis.ClientlistAnalysis`)
     when snapshots or connection counts were given; ``findings`` holds the findings of
-    both parts, most severe first, so every view lists the same ones.
+    both parts, most severe first, so every view lists the same ones. ``reconciliation``
+    compares a capture bundle's MONITOR lines with the server's commandstats
+    (:func:`~monitorlens.analysis.reconcile.reconcile`) when the input was a bundle.
     """
 
     provenance: Provenance
@@ -102,6 +105,7 @@ class Analysis:
     thresholds: Thresholds = field(default_factory=Thresholds)
     top: int = 10
     clientlist: ClientlistAnalysis | None = None
+    reconciliation: Reconciliation | None = None
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
         """The ``summary --json`` object (documented in ``docs/summary-json.md``)."""
@@ -142,6 +146,7 @@ def analyze(
     filters: Filters = Filters(),
     names: ClientNames | None = None,
     provenance: Provenance | None = None,
+    reconciliation: Reconciliation | None = None,
 ) -> Analysis:
     """Analyse events (from :func:`monitorlens.load`, possibly filtered): breakdowns and findings.
 
@@ -150,6 +155,7 @@ def analyze(
     (:func:`~monitorlens.read.clientlist.read_client_list`; attach their names to the events
     first) and/or a ``connections`` count log add the CLIENT LIST part
     (:attr:`Analysis.clientlist`, judged with ``client_thresholds`` and ``maxclients``).
+    ``reconciliation`` (of the whole capture, made before any filter) is kept as is.
 
     Nothing is read from ``events.attrs`` but the provenance the readers put there, and
     ``provenance`` given here wins: when the events are a filtered part of a capture, give
@@ -187,7 +193,8 @@ def analyze(
             findings = sort_findings([*findings, *clientlist.findings])
         key_patterns, hot_keys = keyed.result()
     return Analysis(provenance=prov, **counted, key_patterns=key_patterns, hot_keys=hot_keys,
-                    findings=tuple(findings), thresholds=thresholds, top=top, clientlist=clientlist)
+                    findings=tuple(findings), thresholds=thresholds, top=top, clientlist=clientlist,
+                    reconciliation=reconciliation)
 
 
 def _key_tables(events: pd.DataFrame, flat: Future[bd.FlatKeys], rules: PatternRules, top: int
@@ -247,4 +254,5 @@ def _as_dict(a: Analysis, top: int) -> dict[str, Any]:
         "gaps": records(a.gaps, GAP_FIELDS, top),
         "findings": [finite(f.to_dict()) for f in a.findings],
         **({"clientlist": a.clientlist.to_dict(top)} if a.clientlist is not None else {}),
+        **({"reconciliation": a.reconciliation.to_dict()} if a.reconciliation is not None else {}),
     }

@@ -22,6 +22,7 @@ from .._human import seconds_text
 from ..analysis.analyze import Analysis
 from ..analysis.clientlist_analysis import ClientlistAnalysis
 from ..analysis.findings import Finding, printable
+from ..analysis.reconcile import Reconciliation
 
 MIN_WIDTH = 60
 ELLIPSIS = "~"  # ASCII, so a cut is visible in any terminal encoding
@@ -107,7 +108,18 @@ def _overview(a: Analysis, width: int) -> list[str]:
     lines.append(f"  findings: {tally or 'none'} (below)")
     if a.provenance.rejects_by_reason:
         lines.append("  rejected: " + ", ".join(f"{n:,} {r}" for r, n in a.provenance.rejects_by_reason.items()))
+    if a.reconciliation is not None:
+        lines += textwrap.wrap(a.reconciliation.headline(), width=width, initial_indent="  ", subsequent_indent="    ")
     return lines
+
+
+def _reconciliation(rec: Reconciliation, width: int) -> list[str]:
+    """MONITOR against the server's commandstats, a line per command (most run first)."""
+    stop = f"; the capture stopped: {rec.stop_reason} ({rec.stop_detail})" if rec.stop_reason else ""
+    head = textwrap.wrap(f"{'Exact' if rec.exact else 'Approximate'} counts from server.json{stop}.", width=width,
+                         initial_indent="  ", subsequent_indent="    ")  # fmt: skip
+    body = [textwrap.shorten(line, width=width - 2, placeholder="...") for line in rec.lines()]
+    return _section("MONITOR against what the server ran (commandstats)", head + ["  " + line for line in body])
 
 
 COMMAND_TEXT_COLUMNS = (
@@ -181,7 +193,7 @@ def render_text(analysis: Analysis, width: int = 80, top: int | None = None) -> 
     """The summary as text lines of at most ``width`` characters (at least 60).
 
     Sections: overview, top commands, clients, key patterns, hot keys, the CLIENT LIST part
-    when the analysis has one, findings.
+    when the analysis has one, MONITOR against the server's counts for a capture bundle, findings.
 
     >>> print(render_text(analyze(read_monitor("capture.txt"))))  # doctest: +SKIP
     """
@@ -195,6 +207,8 @@ def render_text(analysis: Analysis, width: int = 80, top: int | None = None) -> 
     out += _section("Hot keys", table(a.hot_keys, HOT_KEY_TEXT_COLUMNS, width, top))
     if a.clientlist is not None:
         out += _clientlist(a.clientlist, width, top)
+    if a.reconciliation is not None:
+        out += _reconciliation(a.reconciliation, width)
     body = [line for f in a.findings for line in ["", *_finding(f, width)]][1:]
     out += _section("Findings, most severe first", body)
     return "\n".join(line if len(line) <= width else _cut(line, width) for line in out) + "\n"

@@ -20,6 +20,7 @@ from ..._human import duration_text
 from ...analysis.analyze import Analysis
 from ...analysis.comparison import Comparison
 from ...analysis.findings import sort_findings
+from ...analysis.reconcile import Reconciliation
 from ...commands import all_commands, hidden_from_monitor
 from ..plots.clientlist import CLIENTLIST_CHARTS, clientlist_plot
 from ..plots.monitor import MONITOR_CHARTS, plot_of
@@ -148,7 +149,8 @@ def _coverage(a: Analysis, show_values: bool) -> Section:
         f"MONITOR never shows admin commands ({len(invisible)} in Redis 7.0: "
         + ", ".join(c for c in invisible if c.split()[0] in {"CONFIG", "CLIENT", "DEBUG", "SLOWLOG", "ACL"}
                     and len(c.split()) < 3)[:400]
-        + ", ...): this capture cannot tell whether any was run.",
+        + (", ...): the table of the server's counts says which ran." if a.reconciliation is not None
+           else ", ...): this capture cannot tell whether any was run."),
         "No durations, no replies, no errors: from Redis 6.2.4 a line is written when its command has "
         "completed (its time is the completion time), before 6.2.4 when the command was received; "
         "commands refused before running (unknown, wrong arity, NOAUTH, ACL denial, OOM) never appear.",
@@ -176,7 +178,39 @@ def _coverage(a: Analysis, show_values: bool) -> Section:
     )
     sample = Table("Rejected lines (first ones)", REJECT_COLUMNS, shown, total=int(prov.rejected))
     tables = (reasons, sample) if prov.rejected else ()
+    if a.reconciliation is not None:
+        table, more = _reconciliation(a.reconciliation)
+        tables, notes = (table, *tables), [*more, *notes]
     return Section("coverage", "Coverage: what this capture can and cannot show", "", (), tables, tuple(notes))
+
+
+RECONCILE_REPORT_COLUMNS = (
+    Column("command", "Command", "code"), Column("shown", "Shown by MONITOR", "int"),
+    Column("others", "Run (commandstats)", "int"), Column("unseen", "Run unseen", "int"),
+    Column("unkept", "Shown after the limit, not kept", "int"), Column("failed", "Failed", "int"),
+    Column("rejected", "Refused before running", "int"),
+)
+
+
+def _reconciliation(rec: Reconciliation) -> tuple[Table, list[str]]:
+    """The coverage table of a bundle's MONITOR lines against the server's commandstats, and its notes."""
+    rows = tuple(
+        {"command": r["command"].upper().replace("|", " "), **{c.key: int(r[c.key]) for c in RECONCILE_REPORT_COLUMNS[1:]}}
+        for r in rec.table.to_dict("records") if r["shown"] or r["others"] or r["failed"] or r["rejected"]
+    )  # fmt: skip
+    table = Table("MONITOR against what the server ran (server.json)", RECONCILE_REPORT_COLUMNS, rows, total=len(rows))
+    notes = [rec.headline() + "."]
+    notes.append("The counts are exact: INFO was read on the MONITOR connection right before MONITOR started and "
+                 "while it still ran, so nothing else ran in between; the capture's own INFO, MONITOR and CLIENT "
+                 "LIST are left out." if rec.exact else
+                 "The counts are approximate: the capture did not end on its MONITOR connection, so commands "
+                 "run just before or after MONITOR may be counted.")  # fmt: skip
+    if rec.stop_reason:
+        notes.append(f"The capture stopped: {rec.stop_reason} ({rec.stop_detail}).")
+    if rec.errors:
+        notes.append("Error replies while capturing (INFO errorstats): "
+                     + ", ".join(f"{k} {v:,}" for k, v in rec.errors.items()) + ".")
+    return table, notes
 
 
 

@@ -1,4 +1,4 @@
-"""Sample a live Redis during an incident: CLIENT LIST snapshots and a MONITOR capture.
+"""CLIENT LIST snapshots of a live server, and ``redis-cli MONITOR`` run for a while.
 
 The two things an on-call engineer runs by hand, done the same way every time::
 
@@ -23,9 +23,9 @@ import os
 import subprocess
 import threading
 import time
-from typing import Any
+from typing import IO, Any
 
-__all__ = ["sample_clients", "capture_monitor", "client_list_bytes"]
+__all__ = ["sample_clients", "capture_monitor", "client_list_bytes", "raw_reply", "SnapshotLog"]
 
 StrPath = str | os.PathLike[str]
 
@@ -45,6 +45,49 @@ def client_list_bytes(client: Any) -> bytes:
         raw = raw.encode("utf-8", "surrogateescape")
     raw = raw.replace(b"\r\n", b"\n")
     return raw if raw.endswith(b"\n") or not raw else raw + b"\n"
+
+
+class SnapshotLog:
+    """Writes CLIENT LIST snapshots to an open binary ``log`` (and ``<epoch>,<clients>``
+    rows to an open text ``csv``), each flushed at once so the files can be read meanwhile.
+
+    The one writer of the ``clients.log`` format: ``sample_clients``, ``capture`` and
+    ``watch`` all take their snapshots through it.
+    """
+
+    def __init__(self, log: IO[bytes] | None, csv: IO[str] | None = None) -> None:
+        self.log = log
+        self.csv = csv
+
+    def take(self, client: Any) -> tuple[float, bytes]:
+        """Send one CLIENT LIST, write it; return its time and the raw reply."""
+        now = time.time()
+        raw = client_list_bytes(client)
+        self.write(now, raw)
+        return now, raw
+
+    def write(self, now: float, raw: bytes) -> None:
+        """Write one snapshot taken at ``now`` (epoch seconds)."""
+        if self.log is not None:
+            self.log.write(f"# {now:.6f}\n".encode("ascii") + raw)
+            self.log.flush()
+        if self.csv is not None:
+            clients = raw.count(b"\n")
+            self.csv.write(f"{int(now)},{clients}\n")
+            self.csv.flush()
+
+
+def raw_reply(client: Any, *args: Any) -> bytes:
+    """One command's reply as the server sent it (no decoding, no redis-py parsing), on a
+    redis-py client made with ``single_connection_client=True``.
+
+    redis-py turns INFO into a dict of its own making; a capture keeps what Redis said.
+    """
+    conn = client.connection
+    if conn is None:
+        raise ValueError("raw_reply needs a redis-py client made with single_connection_client=True")
+    conn.send_command(*args)
+    return conn.read_response(disable_decoding=True)
 
 
 def sample_clients(
@@ -74,15 +117,9 @@ def sample_clients(
     with open(out_path, "ab") as log:
         csv = open(connections_csv, "a", encoding="ascii") if connections_csv is not None else None
         try:
+            snapshots = SnapshotLog(log, csv)
             while taken < count and not stop.is_set():
-                now = time.time()
-                raw = client_list_bytes(client)
-                log.write(f"# {now:.6f}\n".encode("ascii") + raw)
-                log.flush()
-                if csv is not None:
-                    clients = raw.count(b"\n")
-                    csv.write(f"{int(now)},{clients}\n")
-                    csv.flush()
+                snapshots.take(client)
                 taken += 1
                 # Keep to the schedule: a slow CLIENT LIST does not push later snapshots back.
                 if taken < count:
