@@ -296,8 +296,15 @@ def test_empty_capture_gives_a_report(tmp_path):
     capture = tmp_path / "empty.txt"
     capture.write_text("OK\n")
     rep = build_report(analyze(ml.load(capture)), charts=True)
-    assert "No finding" in rep.to_html() or rep.findings
-    assert json.loads(rep.to_json())["header"]["events"] == 0
+    assert [(f.code, f.severity) for f in rep.findings] == [("capture-empty", "warning")]
+    doc = json.loads(rep.to_json())
+    assert doc["header"]["events"] == 0 and doc["header"]["skipped"] == 1
+    assert [len(t["rows"]) for s in doc["sections"] for t in s["tables"]] == [0] * 6
+    page = rep.to_html()
+    assert "No events to analyse" in page
+    # every chart is drawn, and says it has nothing to show instead of an empty frame
+    charts = re.findall(r"<svg.*?</svg>", page, re.S)
+    assert len(charts) == 5 and all("no events" in svg for svg in charts)
 
 
 def test_repr_html_is_the_same_page():
@@ -327,10 +334,20 @@ def stable(doc: dict) -> dict:
 def test_golden_report_model(name):
     path = GOLDEN / f"report-{name}.json"
     got = stable(report(name).to_dict())
-    if UPDATE or not path.exists():
+    if UPDATE:
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(got, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    if not path.exists():
+        pytest.fail(f"{path} is missing: write it with MONITORLENS_UPDATE_GOLDEN=1, then review and commit it")
     assert got == json.loads(path.read_text())
+
+
+def test_every_sample_capture_has_its_golden_files():
+    """A new sample capture fails here until its golden files are written; no golden file is left over."""
+    samples = {d.name for d in SAMPLES.iterdir() if any(d.glob("monitor.txt*"))}
+    assert samples == set(CAPTURES)
+    assert {p.name for p in GOLDEN.glob("*.json")} == {f"{kind}-{name}.json" for kind in ("report", "summary")
+                                                        for name in samples}
 
 
 # ----------------------------------------------------------------------------- CLI, determinism
