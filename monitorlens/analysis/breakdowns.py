@@ -20,7 +20,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -40,7 +40,6 @@ LUA = "lua"
 OTHER = "(other)"
 NO_CLIENT = "(none)"  # MONITOR lines of Redis 2.4 and the "(db N)" dialect name no client
 MIX_TOP = 3  # entries in a "command mix" text: "GET 60%, HGET 30%, SET 10%"
-ACCESS = ("read", "write", "other")
 
 
 # ------------------------------------------------------------------------ coded columns
@@ -115,17 +114,6 @@ def span_seconds(events: pd.DataFrame) -> float:
 
 def _rate(count: pd.Series, seconds: float) -> pd.Series:
     return count / seconds if seconds > 0 else count * np.nan
-
-
-def per_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
-    """``fn`` applied once per distinct non-null value, spread back over the Series (nulls stay null).
-
-    >>> per_distinct(pd.Series(["GET", "GET", None]), str.lower).tolist()
-    ['get', 'get', None]
-    """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    found = np.array([fn(v) for v in uniques] + [None], dtype=object)
-    return pd.Series(found[codes], index=values.index, name=values.name)
 
 
 DENSE_PAIRS = 1 << 24  # count pairs with bincount below this many possible pairs, else by hashing
@@ -501,15 +489,6 @@ def by_db(events: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------- keys
-
-
-def exploded_keys(events: pd.DataFrame) -> pd.DataFrame:
-    """One row per (event, key) for every key of every event: ``row`` (position in events), ``key``.
-
-    >>> exploded_keys(events).key.nunique()  # doctest: +SKIP
-    """
-    kt = flat_keys(events)
-    return pd.DataFrame({"row": kt.row, "key": pd.Series(kt.keys.to_pandas(), dtype="str").to_numpy()[kt.key]})
 
 
 @dataclass(frozen=True)
