@@ -151,6 +151,10 @@ def test_redact_line_handles_cut_and_rejected_lines():
     assert redact_line("Error: Server closed the connection") == "Error: Server closed the connection"
     assert redact_line(head + '"CONFIG" "SET" "requirepass" "s3cret"', show_values=True) == (
         head + '"CONFIG" "SET" "requirepass" ‹credential›')
+    # the head is the grammar's, in every dialect; text that only looks like one is a value
+    for other in ('1795641874.277048 (db 3) ', '1795641874.277048 ', '1795641874.277048 [0 caf\u00e9:1] '):
+        assert redact_line(other + '"SET" "k" "never closed') == other + '"SET" "k" ‹12 bytes›'
+    assert redact_line('17956418740000.277048 [0 a:1] "SET" "k" "v"') == redacted(43)
 
 
 def test_calls_and_samples_are_redacted_by_role_from_their_bytes():

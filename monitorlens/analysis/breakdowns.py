@@ -351,9 +351,18 @@ def setname_names(events: pd.DataFrame) -> pd.DataFrame:
     """Names clients gave themselves in the capture: ``CLIENT SETNAME n`` or ``HELLO ... SETNAME n``.
 
     One row per client: client, name (the last one set; ``""`` clears it), ts (when).
-    Only the rows of those two commands are looked at.
 
     >>> setname_names(events).head()  # doctest: +SKIP
+    """
+    return setname_calls(events).drop_duplicates("client", keep="last").reset_index(drop=True)
+
+
+def setname_calls(events: pd.DataFrame) -> pd.DataFrame:
+    """Every ``CLIENT SETNAME n`` and ``HELLO ... SETNAME n`` of the capture, in time order:
+    client, name (``""`` clears it), ts. Only the rows of those two commands are looked at.
+
+    >>> setname_calls(events).name.tolist()  # doctest: +SKIP
+    ['checkout', 'checkout-v2']
     """
     command = events["command"]
     sets = np.flatnonzero(((command == "CLIENT") & (events["subcommand"] == "SETNAME")).to_numpy())
@@ -368,8 +377,7 @@ def setname_names(events: pd.DataFrame) -> pd.DataFrame:
             if name is not None:
                 rows.append((client, name, ts))
     table = pd.DataFrame(rows, columns=["client", "name", "ts"]).astype({"client": "str", "name": "str"})
-    table = table.sort_values("ts", kind="stable").drop_duplicates("client", keep="last")
-    return table.reset_index(drop=True)
+    return table.sort_values("ts", kind="stable").reset_index(drop=True)
 
 
 def _setname_arg(args: list[bytes], start: int) -> str | None:
