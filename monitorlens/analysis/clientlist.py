@@ -17,8 +17,8 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from .breakdowns import setname_calls
 from .findings import SEVERITY_ORDER, Evidence, Finding, Severity
+from .breakdowns import setname_calls
 
 MiB = 1 << 20
 
