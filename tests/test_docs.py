@@ -66,6 +66,18 @@ def test_readme_names_every_flag_of_every_command() -> None:
     assert not missing, f"README does not name these flags: {missing}"
 
 
+def test_readme_names_every_choice_and_chart_kind() -> None:
+    """The values a flag takes (`--format html|md|json`) and the charts `plot KIND` draws."""
+    from monitorlens.render.plots import CLIENTLIST_CHARTS, MONITOR_CHARTS
+
+    values = {f"{' '.join(path)} {action.option_strings[0]} {choice}"
+              for path, parser in commands(cli.build_parser()) for action in parser._actions
+              if action.option_strings and action.choices for choice in action.choices}
+    values |= {f"plot {kind}" for kind in [*MONITOR_CHARTS, *CLIENTLIST_CHARTS]}
+    missing = sorted(v for v in values if not named(v.rsplit(" ", 1)[1]))
+    assert not missing, f"README does not name these values: {missing}"
+
+
 def test_named_needs_the_whole_flag() -> None:
     assert named("--since") and named("--until")  # "--since/--until"
     assert not named("--show") and not named("--base")  # only --show-values, --baseline are there
