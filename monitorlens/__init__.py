@@ -7,9 +7,14 @@ as Parquet, find what made the load, and write a self-contained report::
     events = ml.read_monitor("capture.txt.gz")
     ml.write_parquet(events, "capture.parquet")
 
+One verb per stage: ``read_*`` (and ``load``) reads, ``analyze`` analyses, ``find_*``
+finds problems, ``plot_*``/``chart_*`` draw, ``make_*`` goes from paths to one result
+(``make_report``, ``make_summary``, ``make_chart``).
+
 Names are imported on first use (PEP 562), so ``python -m monitorlens ingest``
 streams a capture to Parquet without paying for pandas. To export a name, add
-it to ``_EXPORTS`` with the module that defines it.
+it to ``_EXPORTS`` with the module that defines it (``module:attribute`` where the
+module's name for it differs).
 """
 
 from __future__ import annotations
@@ -72,8 +77,8 @@ _EXPORTS: dict[str, str] = {
     "client_counts": "analysis.clientlist",
     "connection_trends": "analysis.clientlist",
     "count_trend": "analysis.clientlist",
-    "client_findings": "analysis.clientlist",
-    "connection_count_findings": "analysis.clientlist",
+    "find_in_clientlist": "analysis.clientlist:client_findings",
+    "find_in_connection_counts": "analysis.clientlist:connection_count_findings",
     "remediation_plan": "analysis.clientlist",
     "plan_text": "analysis.clientlist",
     # a capture bundle: its files, and MONITOR against what the server ran
@@ -86,26 +91,31 @@ _EXPORTS: dict[str, str] = {
     "build_report": "workflows",  # render.report.build_report, plus the old snapshots=/connections=
     "make_report": "workflows",
     "make_chart": "workflows",
-    "summarize": "workflows",
+    "make_summary": "workflows:summarize",
     "analyze_files": "workflows",
     "ClientlistAnalysis": "analysis.clientlist_analysis",
     "analyze_clientlist": "analysis.clientlist_analysis",
     "redact_line": "render.redact",
     # charts: Plots (SVG in a notebook, as in the report) and matplotlib Figures / Axes
     "plot_of": "render.plots",
-    "clientlist_plot": "render.plots",
+    "plot_clientlist": "render.plots:clientlist_plot",
     "to_svg": "render.plots",
     "chart": "render.plots",
     "figure_bytes": "render.plots",
-    "clientlist_chart": "render.plots",
+    "chart_clientlist": "render.plots:clientlist_chart",
     "plot_connection_growth": "render.plots",
     "plot_connected_clients": "render.plots",
 }
 
 # Old names, kept for one release (see CHANGELOG): old name -> the name it became.
 _ALIASES: dict[str, str] = {
-    "client_plot": "clientlist_plot",
-    "client_chart": "clientlist_chart",
+    "client_plot": "plot_clientlist",
+    "client_chart": "chart_clientlist",
+    "clientlist_plot": "plot_clientlist",
+    "clientlist_chart": "chart_clientlist",
+    "client_findings": "find_in_clientlist",
+    "connection_count_findings": "find_in_connection_counts",
+    "summarize": "make_summary",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -113,10 +123,11 @@ __all__ = ["__version__", *_EXPORTS]
 
 def __getattr__(name: str) -> Any:
     current = _ALIASES.get(name, name)
-    module = _EXPORTS.get(current)
-    if module is None:
+    where = _EXPORTS.get(current)
+    if where is None:
         raise AttributeError(f"module 'monitorlens' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), current)
+    module, _, attribute = where.partition(":")
+    value = getattr(importlib.import_module(f".{module}", __name__), attribute or current)
     globals()[name] = value
     return value
 
@@ -136,7 +147,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         attach_names,
         client_counts,
         client_findings,
+        client_findings as find_in_clientlist,
         connection_count_findings,
+        connection_count_findings as find_in_connection_counts,
         connection_trends,
         count_trend,
         plan_text,
@@ -152,6 +165,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .analysis.patterns import PatternRules, fingerprint, key_patterns
     from .render.plots import clientlist_chart, plot_connected_clients, plot_connection_growth
     from .render.plots import chart, clientlist_plot, figure_bytes, plot_of, to_svg
+    from .render.plots import clientlist_chart as chart_clientlist, clientlist_plot as plot_clientlist
     from .render.plots import clientlist_chart as client_chart, clientlist_plot as client_plot
     from .read.schema import Provenance, provenance, rejects
     from .store import convert, load, read_parquet, write_parquet
@@ -160,3 +174,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .render.report import Report
     from .render.redact import redact_line
     from .workflows import analyze_files, build_report, make_chart, make_report, summarize
+    from .workflows import summarize as make_summary

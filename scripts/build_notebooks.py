@@ -358,13 +358,13 @@ LEAK = [
     code("""
     snapshots = ml.read_client_list(SAMPLES / "incident" / "clients.log.gz")
     print(f"{snapshots.snapshot.nunique()} snapshots, {snapshots.id.nunique()} distinct connections")
-    ml.clientlist_chart("connections", snapshots)
+    ml.chart_clientlist("connections", snapshots)
     """),
     md("""
     **4. The leaking application.** `ml.connection_trends` fits the same line per name: the rows
     marked `leaking` grow steadily and far enough to be a leak, not noise.
     """),
-    code('ml.clientlist_chart("growth", snapshots)'),
+    code('ml.chart_clientlist("growth", snapshots)'),
     code("""
     trends = ml.connection_trends(snapshots, "name", maxclients=MAXCLIENTS)
     leaking = trends[trends["leaking"]]
@@ -394,11 +394,11 @@ LEAK = [
     leaked[["id", "addr", "name", "age", "idle", "cmd", "lib_name"]].sort_values("age", ascending=False).head(10)
     """),
     md("""
-    **7. Everything CLIENT LIST shows.** `ml.client_findings` checks the snapshots for leaks,
+    **7. Everything CLIENT LIST shows.** `ml.find_in_clientlist` checks the snapshots for leaks,
     forgotten MONITORs, full output buffers, idle and blocked clients; most severe first.
     """),
     code("""
-    findings = ml.client_findings(snapshots, maxclients=MAXCLIENTS)
+    findings = ml.find_in_clientlist(snapshots, maxclients=MAXCLIENTS)
     pd.DataFrame([{"severity": f.severity, "code": f.code, "title": f.title} for f in findings])
     """),
     code("""

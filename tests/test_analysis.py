@@ -37,7 +37,10 @@ def sample(request: pytest.FixtureRequest) -> tuple[str, pd.DataFrame, dict]:
 
 def test_json_against_golden(sample: tuple[str, pd.DataFrame, dict]) -> None:
     name, _, doc = sample
-    golden = json.loads((GOLDEN / f"summary-{name}.json").read_text())
+    path = GOLDEN / f"summary-{name}.json"
+    if not path.exists():
+        pytest.fail(f"{path} is missing: write it by hand from sample_captures/README.md")
+    golden = json.loads(path.read_text())
     if "commands" in golden:
         assert sorted(doc["commands"]) == golden["commands"]
         assert sorted(k for k in doc["subcommands"] if " " in k) == golden["subcommands"]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import monitorlens
@@ -243,14 +244,16 @@ def test_inputs_are_not_mutated() -> None:
 
 
 def events(*rows: tuple[float, str, str, list[bytes]]) -> pd.DataFrame:
-    """MONITOR events: (seconds after T0, source, command, args after the command)."""
+    """MONITOR events with the columns names come from (as read_monitor makes them): (seconds
+    after T0, source, command, args after the command)."""
     return pd.DataFrame(
         {
             "ts": pd.to_datetime([T0 + r[0] for r in rows], unit="s", utc=True).as_unit("us"),
             "client": pd.Categorical([r[1] for r in rows]),
             "command": [r[2] for r in rows],
             "subcommand": [r[3][0].decode().upper() if r[2] == "CLIENT" else None for r in rows],
-            "args": [r[3] for r in rows],
+            "args": pd.Series([r[3] for r in rows], dtype=pd.ArrowDtype(pa.list_(pa.binary()))),
+            "nargs": [len(r[3]) for r in rows],
         }
     )
 

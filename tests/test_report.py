@@ -151,6 +151,10 @@ def test_redact_line_handles_cut_and_rejected_lines():
     assert redact_line("Error: Server closed the connection") == "Error: Server closed the connection"
     assert redact_line(head + '"CONFIG" "SET" "requirepass" "s3cret"', show_values=True) == (
         head + '"CONFIG" "SET" "requirepass" ‹credential›')
+    # the head is the grammar's, in every dialect; text that only looks like one is a value
+    for other in ('1795641874.277048 (db 3) ', '1795641874.277048 ', '1795641874.277048 [0 caf\u00e9:1] '):
+        assert redact_line(other + '"SET" "k" "never closed') == other + '"SET" "k" ‹12 bytes›'
+    assert redact_line('17956418740000.277048 [0 a:1] "SET" "k" "v"') == redacted(43)
 
 
 def test_calls_and_samples_are_redacted_by_role_from_their_bytes():
@@ -296,8 +300,15 @@ def test_empty_capture_gives_a_report(tmp_path):
     capture = tmp_path / "empty.txt"
     capture.write_text("OK\n")
     rep = build_report(analyze(ml.load(capture)), charts=True)
-    assert "No finding" in rep.to_html() or rep.findings
-    assert json.loads(rep.to_json())["header"]["events"] == 0
+    assert [(f.code, f.severity) for f in rep.findings] == [("capture-empty", "warning")]
+    doc = json.loads(rep.to_json())
+    assert doc["header"]["events"] == 0 and doc["header"]["skipped"] == 1
+    assert [len(t["rows"]) for s in doc["sections"] for t in s["tables"]] == [0] * 6
+    page = rep.to_html()
+    assert "No events to analyse" in page
+    # every chart is drawn, and says it has nothing to show instead of an empty frame
+    charts = re.findall(r"<svg.*?</svg>", page, re.S)
+    assert len(charts) == 5 and all("no events" in svg for svg in charts)
 
 
 def test_repr_html_is_the_same_page():
@@ -327,10 +338,20 @@ def stable(doc: dict) -> dict:
 def test_golden_report_model(name):
     path = GOLDEN / f"report-{name}.json"
     got = stable(report(name).to_dict())
-    if UPDATE or not path.exists():
+    if UPDATE:
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(got, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    if not path.exists():
+        pytest.fail(f"{path} is missing: write it with MONITORLENS_UPDATE_GOLDEN=1, then review and commit it")
     assert got == json.loads(path.read_text())
+
+
+def test_every_sample_capture_has_its_golden_files():
+    """A new sample capture fails here until its golden files are written; no golden file is left over."""
+    samples = {d.name for d in SAMPLES.iterdir() if any(d.glob("monitor.txt*"))}
+    assert samples == set(CAPTURES)
+    assert {p.name for p in GOLDEN.glob("*.json")} == {f"{kind}-{name}.json" for kind in ("report", "summary")
+                                                        for name in samples}
 
 
 # ----------------------------------------------------------------------------- CLI, determinism

@@ -20,7 +20,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -40,7 +40,6 @@ LUA = "lua"
 OTHER = "(other)"
 NO_CLIENT = "(none)"  # MONITOR lines of Redis 2.4 and the "(db N)" dialect name no client
 MIX_TOP = 3  # entries in a "command mix" text: "GET 60%, HGET 30%, SET 10%"
-ACCESS = ("read", "write", "other")
 
 
 # ------------------------------------------------------------------------ coded columns
@@ -115,17 +114,6 @@ def span_seconds(events: pd.DataFrame) -> float:
 
 def _rate(count: pd.Series, seconds: float) -> pd.Series:
     return count / seconds if seconds > 0 else count * np.nan
-
-
-def per_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
-    """``fn`` applied once per distinct non-null value, spread back over the Series (nulls stay null).
-
-    >>> per_distinct(pd.Series(["GET", "GET", None]), str.lower).tolist()
-    ['get', 'get', None]
-    """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    found = np.array([fn(v) for v in uniques] + [None], dtype=object)
-    return pd.Series(found[codes], index=values.index, name=values.name)
 
 
 DENSE_PAIRS = 1 << 24  # count pairs with bincount below this many possible pairs, else by hashing
@@ -363,9 +351,18 @@ def setname_names(events: pd.DataFrame) -> pd.DataFrame:
     """Names clients gave themselves in the capture: ``CLIENT SETNAME n`` or ``HELLO ... SETNAME n``.
 
     One row per client: client, name (the last one set; ``""`` clears it), ts (when).
-    Only the rows of those two commands are looked at.
 
     >>> setname_names(events).head()  # doctest: +SKIP
+    """
+    return setname_calls(events).drop_duplicates("client", keep="last").reset_index(drop=True)
+
+
+def setname_calls(events: pd.DataFrame) -> pd.DataFrame:
+    """Every ``CLIENT SETNAME n`` and ``HELLO ... SETNAME n`` of the capture, in time order:
+    client, name (``""`` clears it), ts. Only the rows of those two commands are looked at.
+
+    >>> setname_calls(events).name.tolist()  # doctest: +SKIP
+    ['checkout', 'checkout-v2']
     """
     command = events["command"]
     sets = np.flatnonzero(((command == "CLIENT") & (events["subcommand"] == "SETNAME")).to_numpy())
@@ -380,8 +377,7 @@ def setname_names(events: pd.DataFrame) -> pd.DataFrame:
             if name is not None:
                 rows.append((client, name, ts))
     table = pd.DataFrame(rows, columns=["client", "name", "ts"]).astype({"client": "str", "name": "str"})
-    table = table.sort_values("ts", kind="stable").drop_duplicates("client", keep="last")
-    return table.reset_index(drop=True)
+    return table.sort_values("ts", kind="stable").reset_index(drop=True)
 
 
 def _setname_arg(args: list[bytes], start: int) -> str | None:
@@ -501,15 +497,6 @@ def by_db(events: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------- keys
-
-
-def exploded_keys(events: pd.DataFrame) -> pd.DataFrame:
-    """One row per (event, key) for every key of every event: ``row`` (position in events), ``key``.
-
-    >>> exploded_keys(events).key.nunique()  # doctest: +SKIP
-    """
-    kt = flat_keys(events)
-    return pd.DataFrame({"row": kt.row, "key": pd.Series(kt.keys.to_pandas(), dtype="str").to_numpy()[kt.key]})
 
 
 @dataclass(frozen=True)

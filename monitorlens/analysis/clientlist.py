@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .findings import SEVERITY_ORDER, Evidence, Finding, Severity
+from .breakdowns import setname_calls
 
 MiB = 1 << 20
 
@@ -712,7 +713,7 @@ def attach_names(
     left = left[left["ts"].notna()]
     rows = _address_rows(snapshots)
     matched = _match_listed(left, rows, tol)
-    named = _apply_setnames(matched, _setnames(out, src))
+    named = _apply_setnames(matched, _setnames(out))
     result = named.set_index("_pos").reindex(np.arange(len(out)))
     for column, dtype in (*((c, "str") for c in NAME_COLUMNS), ("client_id", "Int64"), ("name_source", "str")):
         out[column] = result[column].astype(dtype).set_axis(out.index)
@@ -771,31 +772,14 @@ def _match_listed(left: pd.DataFrame, rows: pd.DataFrame, tol: pd.Timedelta) -> 
     return out
 
 
-def _setnames(events: pd.DataFrame, src: pd.Series) -> pd.DataFrame:
-    """``(ts, src, set_name)`` of every CLIENT SETNAME / HELLO ... SETNAME in the capture."""
-    command = events["command"].astype("str").str.upper()
-    sub = events["subcommand"].astype("str").str.upper() if "subcommand" in events else pd.Series("", index=events.index)
-    mask = ((command == "CLIENT") & (sub == "SETNAME")) | (command == "HELLO")
-    mask &= ~src.str.startswith("unix:") & ~src.isin(["lua", "", "?:0"])
-    rows = []
-    for ts, where, cmd, args in zip(events["ts"][mask], src[mask], command[mask], events["args"][mask]):
-        args = list(args) if args is not None else []
-        name = _named(args, cmd)
-        if name is not None:
-            rows.append((ts, where, name))
-    out = pd.DataFrame(rows, columns=["ts", "src", "set_name"])
-    out["ts"] = out["ts"].astype(events["ts"].dtype)
-    return out.sort_values("ts", kind="stable")
-
-
-def _named(args: list[bytes], command: str) -> str | None:
-    """The name set by CLIENT SETNAME (args[1]) or by HELLO's SETNAME option."""
-    if command == "CLIENT":
-        return args[1].decode("utf-8", "backslashreplace") if len(args) > 1 else None
-    for i, arg in enumerate(args[:-1]):
-        if bytes(arg).upper() == b"SETNAME":
-            return args[i + 1].decode("utf-8", "backslashreplace")
-    return None
+def _setnames(events: pd.DataFrame) -> pd.DataFrame:
+    """``(ts, src, set_name)`` of every CLIENT SETNAME / HELLO ... SETNAME in the capture but
+    those of unix sockets, scripts and modules (rule 3 of :func:`attach_names`)."""
+    calls = setname_calls(events)
+    src = calls["client"].fillna("")
+    keep = ~src.str.startswith("unix:") & ~src.isin(["lua", "", "?:0"])
+    return pd.DataFrame({"ts": calls["ts"][keep].astype(events["ts"].dtype), "src": src[keep],
+                         "set_name": calls["name"][keep]})
 
 
 def _apply_setnames(matched: pd.DataFrame, sets: pd.DataFrame) -> pd.DataFrame:

@@ -41,9 +41,12 @@ DIALECT_NO_DB = "no-db"  # <ts> "cmd" ...        (2.4)
 # itself contain "]" (IPv6), so the head ends at the first '] "'. Seconds have
 # at most 12 digits (year 33658) and the db at most 9 (Redis's limit is
 # INT_MAX), so that every time and db fits its column; longer is garbage.
-_MODERN = re.compile(rb'(\d{1,12})\.(\d{6}) \[(\d{1,9}) (.*?)\] (".*)\Z', re.S)
-_DB_PAREN = re.compile(rb'(\d{1,12})\.(\d{6}) \(db (\d{1,9})\) (".*)\Z', re.S)
-_NO_DB = re.compile(rb'(\d{1,12})\.(\d{6}) (".*)\Z', re.S)
+_TIME, _DB_SOURCE, _PAREN_DB = rb"(\d{1,12})\.(\d{6}) ", rb"\[(\d{1,9}) (.*?)\] ", rb"\(db (\d{1,9})\) "
+_MODERN = re.compile(_TIME + _DB_SOURCE + rb'(".*)\Z', re.S)
+_DB_PAREN = re.compile(_TIME + _PAREN_DB + rb'(".*)\Z', re.S)
+_NO_DB = re.compile(_TIME + rb'(".*)\Z', re.S)
+# The head of a line of any of those dialects: all before its first argument's quote.
+HEAD = re.compile(_TIME + rb"(?:%s|%s)?(?=\")" % (_DB_SOURCE, _PAREN_DB), re.S)
 
 # One quoted argument: raw bytes 0x20..0x7E except '"' and '\', or one of the
 # escapes sdscatrepr writes. Nothing else is valid inside the quotes.

@@ -37,7 +37,7 @@ from ..commands import is_container, key_positions
 from ..analysis.analyze import Analysis
 from ..analysis.evidence import line_head
 from ..analysis.findings import Call, Finding, Sample, quoted
-from ..read.grammar import CLI_MESSAGE, IGNORABLE, Rejected, escape, parse_line, unescape
+from ..read.grammar import CLI_MESSAGE, HEAD, IGNORABLE, Rejected, escape, parse_line, unescape
 
 __all__ = [
     "SYNTAX_TOKENS",
@@ -142,8 +142,6 @@ NAME_POSITIONS: dict[str, tuple[int, ...] | str] = {
 
 REDIS_REDACTED = b"(redacted)"
 _NUMBER = re.compile(rb"[(\[]?[+-]?(?:\d{1,20}(?:\.\d{0,20})?|\.\d{1,20}|inf)", re.I)
-# The head of a MONITOR line, before its first argument (grammar.py has the full grammar).
-_HEAD = re.compile(r'\d+\.\d{6} (?:\[\d+ .*?\] |\(db \d+\) )?(?=")')
 
 
 def redacted(n: int) -> str:
@@ -306,14 +304,16 @@ def redact_line(text: str, *, show_values: bool = False) -> str:
     >>> redact_line('1700000000.000001 [0 127.0.0.1:5] "SET" "k" "v"')
     '1700000000.000001 [0 127.0.0.1:5] "SET" "k" ‹1 byte›'
     """
-    parsed = parse_line(text.encode("utf-8", "surrogateescape"))
+    raw = text.encode("utf-8", "surrogateescape")
+    parsed = parse_line(raw)
     if isinstance(parsed, Rejected) and (parsed.reason in IGNORABLE or parsed.reason == CLI_MESSAGE):
         return text  # redis-cli's own words ("OK", "Error: Server closed the connection")
-    head = _HEAD.match(text)
-    rest = text[head.end():] if head else text
+    match = HEAD.match(raw)
+    head = match.group(0).decode("utf-8", "surrogateescape") if match else ""  # ends before a '"'
+    rest = text[len(head):]
     tokens = list(_TOKEN.finditer(rest))
     if not tokens or tokens[0]["word"] is not None:
-        return (head.group(0) if head else "") + redacted(len(rest.encode("utf-8", "surrogateescape")))
+        return head + redacted(len(rest.encode("utf-8", "surrogateescape")))
     args: list[re.Match[str]] = []
     for t in tokens[1:]:
         if t["word"] is not None:
@@ -327,7 +327,7 @@ def redact_line(text: str, *, show_values: bool = False) -> str:
     tail = rest[end:].strip()
     if tail:
         words.append(tail if show_values else redacted(len(tail.encode("utf-8", "surrogateescape"))))
-    return (head.group(0) if head else "") + " ".join(words)
+    return head + " ".join(words)
 
 
 def redact_finding(f: Finding, show_values: bool = False) -> Finding:

@@ -219,7 +219,7 @@ def _inline(kind: str, title: str, make: Callable[[], Any] | None, clients: bool
     """A chart for the model: its SVG drawn when ``make`` (which returns the chart's
     :class:`~monitorlens.render.plots.model.Plot`) is given, else only its kind and title
     (Markdown and JSON name the charts; ``plot`` draws them)."""
-    svg = inline_svg(to_svg(make()), prefix=f"{kind}-") if make is not None else ""
+    svg = inline_svg(to_svg(make())) if make is not None else ""
     return Chart(kind, title, svg, clients)
 
 
