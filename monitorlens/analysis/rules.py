@@ -540,8 +540,13 @@ def rule_unnamed_clients(events: pd.DataFrame, t: Thresholds, ctx: Context | Non
             "They may have named themselves before the capture began (MONITOR shows only what "
             "happens while it runs); only a CLIENT LIST taken at the same time says who they are."
         ),
-        action=("Give `--clients FILE` (CLIENT LIST snapshots from the same time) to name them; make "
-                "every application call CLIENT SETNAME (most client libraries have a setting for it)."),
+        action=(
+            "Make every application call CLIENT SETNAME (most client libraries have a setting for it); "
+            "CLIENT LIST snapshots taken more often also name connections that come and go between them."
+            if listed else
+            "Give `--clients FILE` (CLIENT LIST snapshots from the same time) to name them; make "
+            "every application call CLIENT SETNAME (most client libraries have a setting for it)."
+        ),
         evidence=ev,
     )]
 
