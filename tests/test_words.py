@@ -59,3 +59,11 @@ def test_growth_metrics_read_with_units() -> None:
 def test_plural_and_flags() -> None:
     assert [words.plural(n, "key") for n in (0, 1, 2)] == ["0 keys", "1 key", "2 keys"]
     assert words.metric_text("kill", True) == "yes" and words.yes_no(False) == "no"
+
+
+def test_count_says_what_it_counts() -> None:
+    units = {f.code: f.evidence.unit for f in sample_findings("incident")}
+    assert units["keys"] == "events" and units["connection-leak"] == "clients"
+    assert units["monitor-clients"] == "clients" and units["coverage"] == "redacted arguments"
+    leak = next(f for f in sample_findings("incident") if f.code == "connection-leak")
+    assert leak.evidence.count == len(leak.evidence.rows) and leak.to_dict()["evidence"]["unit"] == "clients"

@@ -382,6 +382,7 @@ def _finding(
         action=action,
         evidence=Evidence(
             count=len(rows),
+            unit="clients",
             first=first,
             last=last,
             clients=tuple(dict.fromkeys(clients["addr"].dropna().astype(str))),
@@ -671,7 +672,7 @@ def _maxclients_finding(clients: int, maxclients: int | None, at: str | None, t:
             "new application instances, failovers and redis-cli itself are locked out.",
             "Close what should not be connected (the plan below), or raise maxclients with CONFIG SET "
             "maxclients if the file descriptor limit (ulimit -n) allows.",
-            Evidence(count=clients, first=at, last=at,
+            Evidence(count=clients, unit="clients", first=at, last=at,
                      metrics={"clients": clients, "maxclients": maxclients, "share_of_maxclients": clients / maxclients}),
         )
     ]  # fmt: skip
@@ -805,7 +806,7 @@ def _churn_finding(snapshots: pd.DataFrame, t: ClientThresholds) -> list[Finding
             "Use a connection pool in the applications that connect per request; INFO stats "
             "total_connections_received confirms the rate.",
             Evidence(
-                count=int(churn["short_lived"].sum()), first=_span(churn)[0], last=_span(churn)[1],
+                count=int(churn["short_lived"].sum()), unit="short-lived connections", first=_span(churn)[0], last=_span(churn)[1],
                 metrics={"short_lived_per_min": rate, "opened_per_min": (churn["opened"].sum() + churn["short_lived"].sum()) / minutes},
             ),
         )
