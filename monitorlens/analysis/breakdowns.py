@@ -754,6 +754,29 @@ def timeline(
     return pd.DataFrame(wide, index=index, columns=pd.Index(names, name=by))
 
 
+def bucket_seconds(timeline: pd.DataFrame, first: Any, last: Any) -> pd.Series:
+    """Seconds of each bucket of a :func:`timeline` that the capture covers (from its
+    ``first`` to its ``last`` event): the bucket's length, less for the first and last.
+
+    A capture ends mid-bucket: its last bucket of 1 s may hold 0.04 s of traffic, and
+    drawn as a full second it shows a fake drop at the end. Divide by these seconds for
+    a rate, or leave out buckets that are mostly outside the capture.
+
+    >>> tl = pd.DataFrame({"events": [5, 9]}, index=pd.to_datetime([0, 1], unit="s", utc=True))
+    >>> bucket_seconds(tl, pd.Timestamp(0.5, unit="s", tz="UTC"), pd.Timestamp(1.25, unit="s", tz="UTC")).tolist()
+    [0.5, 0.25]
+    """
+    index = pd.DatetimeIndex(timeline.index)
+    if len(index) == 0:
+        return pd.Series([], index=index, dtype="float64")
+    freq = pd.Timedelta(index.freq) if index.freq is not None else None
+    step = freq if freq is not None else (index[1] - index[0]) if len(index) > 1 else pd.Timedelta(seconds=1)
+    ns = index.as_unit("ns")
+    lo = np.maximum(ns.asi8, pd.Timestamp(first).value)
+    hi = np.minimum((ns + step).asi8, pd.Timestamp(last).value)
+    return pd.Series(np.clip(hi - lo, 0, None) / 1e9, index=index, dtype="float64")
+
+
 def bursts(
     events: pd.DataFrame,
     freq: str = "1s",
