@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["seconds_text", "duration_text", "bytes_text", "time_text"]
+__all__ = ["seconds_text", "duration_text", "minutes_text", "bytes_text", "time_text"]
 
 
 def seconds_text(seconds: float) -> str:
@@ -26,6 +26,21 @@ def duration_text(seconds: float) -> str:
     ('6.5 ms', '30.0 s')
     """
     return f"{seconds * 1000:,.1f} ms" if seconds < 1 else seconds_text(seconds)
+
+
+def minutes_text(minutes: float) -> str:
+    """A time to maxclients for people: seconds under 2 min, then minutes, hours, days.
+
+    >>> minutes_text(0.28), minutes_text(83.4), minutes_text(600), minutes_text(5000)
+    ('17 s', '83 min', '10 h', '3.5 days')
+    """
+    if minutes < 2:
+        return f"{minutes * 60:.0f} s"
+    if minutes < 120:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.0f} h"
+    return f"{minutes / 1440:.1f} days"
 
 
 def bytes_text(n: float) -> str:

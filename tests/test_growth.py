@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from monitorlens._human import minutes_text
 from monitorlens.analysis import clientlist as cs
 from monitorlens.analysis.findings import Finding
 from monitorlens.read.clientlist import read_client_list, read_connection_counts
@@ -127,7 +128,7 @@ def test_surge_time_to_maxclients_and_escalation(surge: pd.DataFrame) -> None:
     near = growth(cs.client_findings(surge, cs.ClientThresholds(maxclients=last + 100)))[0]
     m = far.evidence.metrics
     assert m["minutes_to_maxclients"] == pytest.approx((100_000 - last) / m["slope_per_min"])
-    assert far.severity == "warning" and f"maxclients in {cs.minutes_text(m['minutes_to_maxclients'])}" in far.title
+    assert far.severity == "warning" and f"maxclients in {minutes_text(m['minutes_to_maxclients'])}" in far.title
     assert near.severity == "critical"  # under an hour at 120/min
     assert near.evidence.metrics["minutes_to_maxclients"] < 1
 
@@ -183,4 +184,4 @@ def test_near_maxclients_without_growth() -> None:
 
 
 def test_minutes_text() -> None:
-    assert [cs.minutes_text(m) for m in (0.01, 1.5, 90, 180, 3 * 1440)] == ["1 s", "90 s", "90 min", "3 h", "3.0 days"]
+    assert [minutes_text(m) for m in (0.01, 1.5, 90, 180, 3 * 1440)] == ["1 s", "90 s", "90 min", "3 h", "3.0 days"]

@@ -50,7 +50,7 @@ def test_growth_metrics_read_with_units() -> None:
     leak = next(f for f in found if f.code == "connection-leak")
     shown = {words.metric_label(k): words.metric_text(k, v) for k, v in leak.evidence.metrics.items()}
     assert shown["growth"] == "60.0 connections/min"
-    assert shown["over"] == "72 s"
+    assert shown["over"] == "72.0 s"
     assert shown["steps up or flat"] == "100%"
     assert shown["time to maxclients at this rate"].endswith("min")
     assert not {"r2", "span s", "steadiness", "slope per min"} & set(shown)

@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 
 from . import breakdowns as bd
+from .clientlist import UNNAMED
 
-UNNAMED = "(unnamed)"
 UNIX = "unix socket"
 
-COLUMNS = ["application", "named", "connections", "events", "share", "rate_per_s", "lua_events",
+APPLICATION_COLUMNS = ["application", "named", "connections", "events", "share", "rate_per_s", "lua_events",
            "command_mix", "dbs", "first", "last"]
-LISTED = ["connections_listed", "connected_at_end"]
+_LISTED = ["connections_listed", "connected_at_end"]
 
 
 def unnamed_label(kind: str, host: str | None) -> str:
@@ -102,7 +102,7 @@ def by_application(events: pd.DataFrame, snapshots: pd.DataFrame | None = None) 
     >>> by_application(events).query("application == 'leaky-app'").connections  # doctest: +SKIP
     """
     if events.empty:
-        table = pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
+        table = pd.DataFrame({c: pd.Series(dtype="object") for c in APPLICATION_COLUMNS})
     else:
         label, callers = _labels(events)
         frame = pd.DataFrame({
@@ -128,7 +128,7 @@ def by_application(events: pd.DataFrame, snapshots: pd.DataFrame | None = None) 
         table = table.rename_axis("application").reset_index()
         table["application"] = table["application"].astype("str")
         table["named"] = ~table["application"].str.startswith(UNNAMED) & (table["application"] != bd.LUA)
-        table = table[COLUMNS]
+        table = table[APPLICATION_COLUMNS]
     if snapshots is not None:
         table = _with_listed(table, snapshots)
     table = table.sort_values(["events", "connections", "application"], ascending=[False, False, True],
@@ -164,4 +164,4 @@ def _with_listed(table: pd.DataFrame, snapshots: pd.DataFrame) -> pd.DataFrame:
         out = pd.concat([out, extra]) if len(out) else extra
     out["connections_listed"] = listed.reindex(out.index).fillna(0).astype("int64")
     out["connected_at_end"] = at_end.reindex(out.index).fillna(0).astype("int64")
-    return out.rename_axis("application").reset_index()[[*COLUMNS, *LISTED]]
+    return out.rename_axis("application").reset_index()[[*APPLICATION_COLUMNS, *_LISTED]]

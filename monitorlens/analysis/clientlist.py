@@ -18,6 +18,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from .._human import minutes_text
 from .findings import SEVERITY_ORDER, Evidence, Finding, Severity
 from .breakdowns import setname_calls
 
@@ -690,21 +691,6 @@ def _share_text(part: float, whole: float, of: str) -> str:
     if share >= 0.995:
         return f"all of {of} growth ({whole:+d})"
     return f"{share:.0%} of {of} growth ({part:+d} of {whole:+d})"
-
-
-def minutes_text(minutes: float) -> str:
-    """A time to maxclients for people: seconds under 2 min, then minutes, hours, days.
-
-    >>> minutes_text(0.28), minutes_text(83.4), minutes_text(600), minutes_text(5000)
-    ('17 s', '83 min', '10 h', '3.5 days')
-    """
-    if minutes < 2:
-        return f"{minutes * 60:.0f} s"
-    if minutes < 120:
-        return f"{minutes:.0f} min"
-    if minutes < 48 * 60:
-        return f"{minutes / 60:.0f} h"
-    return f"{minutes / 1440:.1f} days"
 
 
 def _severity(minutes: float, used: float | None, t: ClientThresholds) -> Severity:

@@ -7,7 +7,7 @@ reader sees "growth 60.0 connections/min", never ``slope_per_min 60.00002``.
 Example::
 
     >>> metric_label("span_s"), metric_text("span_s", 72.00004), metric_text("r2", 0.99999)
-    ('over', '72 s', '100%')
+    ('over', '72.0 s', '100%')
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..analysis.clientlist import minutes_text
+from .._human import bytes_text, minutes_text, seconds_text
 from ..analysis.findings import printable
 
 __all__ = ["METRICS", "metric_label", "metric_text", "plural", "yes_no"]
@@ -86,22 +86,6 @@ def metric_label(key: str) -> str:
     return _spec(key)[0]
 
 
-def _seconds(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:,.0f} s" if seconds >= 10 else f"{seconds:,.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:,.1f} min"
-    return f"{seconds / 3600:,.1f} h"
-
-
-def _bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return f"{n:,.1f} GiB"  # pragma: no cover
-
-
 def metric_text(key: str, value: Any) -> str:
     """``value`` of metric ``key`` with its unit, rounded for reading; null is ``–``.
 
@@ -125,13 +109,13 @@ def metric_text(key: str, value: Any) -> str:
     if kind == "per_min":
         return f"{value:,.1f} connections/min"
     if kind == "seconds":
-        return _seconds(value)
+        return seconds_text(value)
     if kind == "minutes":
         return minutes_text(value)
     if kind == "us":
-        return _seconds(value / 1e6) if value >= 1e6 else f"{value / 1000:,.1f} ms"
+        return seconds_text(value / 1e6) if value >= 1e6 else f"{value / 1000:,.1f} ms"
     if kind == "bytes":
-        return _bytes(value)
+        return bytes_text(value)
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
