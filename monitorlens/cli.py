@@ -68,6 +68,19 @@ def _ingest(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(capture: str) -> Any:
+    """A terminal progress line for a command reading ``capture`` (silent when quick or piped)."""
+    from .store import Progress  # lazy: pyarrow
+
+    return Progress(_plain_size(capture))
+
+
+def add_maxclients_argument(parser: argparse.ArgumentParser) -> None:
+    """``--maxclients N``: the server's limit, for the time to reach it and the severity of growth."""
+    parser.add_argument("--maxclients", type=_positive, metavar="N",
+                        help="the server's maxclients (CONFIG GET maxclients): time to reach it, severity")
+
+
 def _plain_size(source: str) -> int | None:
     """Size of an uncompressed input file, for progress; None when unknown."""
     if source == "-" or str(source).endswith(".gz") or not os.path.isfile(source):
@@ -264,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", metavar="FILE",
                    help="CLIENT LIST snapshots: names for addresses, the CLIENT LIST part and its findings")
     p.add_argument("--connections", metavar="FILE", help="connection counts (<epoch>,<clients> CSV)")
+    add_maxclients_argument(p)
     p.add_argument("--show-values", action="store_true", help="show argument values (redacted by default)")
     add_filter_arguments(p)
     p.set_defaults(handler=_summary)
@@ -286,7 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", metavar="CAPTURE",
                    help="a capture to compare with (a calm day, before a deploy): adds 'Compared with the baseline'")
     p.add_argument("--baseline-clients", metavar="FILE",
-                   help="CLIENT LIST snapshots of the baseline, so its clients are matched by name")
+                   help="CLIENT LIST snapshots of the baseline: its clients matched by name, its CLIENT LIST "
+                   "findings compared")
+    add_maxclients_argument(p)
+    p.add_argument("--title", help="the report's title (default: Redis MONITOR report: <capture file>)")
     p.add_argument("--show-values", action="store_true", help="show argument values (redacted by default)")
     p.add_argument("--timestamp", action="store_true",
                    help="write the generation time and time taken (off: same input, same bytes)")
@@ -352,11 +369,16 @@ def _report(ns: argparse.Namespace) -> int:
     out = ns.output
     fmt = ns.format or (format_for(out) if out and out != "-" else "html")
     out = out or default_output(ns.capture, fmt)
-    report = make_report(
-        ns.capture, clients=ns.clients, connections=ns.connections, top=ns.top, show_values=ns.show_values,
-        charts=fmt == "html" and not ns.no_charts, timestamp=ns.timestamp, filters=filters_of(ns),
-        baseline=ns.baseline, baseline_clients=ns.baseline_clients,
-    )
+    progress = _progress(ns.capture)
+    try:
+        report = make_report(
+            ns.capture, clients=ns.clients, connections=ns.connections, maxclients=ns.maxclients, top=ns.top,
+            show_values=ns.show_values, charts=fmt == "html" and not ns.no_charts, timestamp=ns.timestamp,
+            filters=filters_of(ns), baseline=ns.baseline, baseline_clients=ns.baseline_clients, title=ns.title,
+            progress=progress,
+        )
+    finally:
+        progress.close()
     if out == "-":
         sys.stdout.write(report.render(fmt))
     else:
@@ -382,8 +404,13 @@ def _summary(ns: argparse.Namespace) -> int:
     from .workflows import summarize  # lazy: each command loads only its own stages
 
     _settle(ns)
-    text = summarize(ns.capture, clients=ns.clients, connections=ns.connections, top=ns.top,
-                     filters=filters_of(ns), as_json=ns.json, width=ns.width, show_values=ns.show_values)
+    progress = _progress(ns.capture)
+    try:
+        text = summarize(ns.capture, clients=ns.clients, connections=ns.connections, maxclients=ns.maxclients,
+                         top=ns.top, filters=filters_of(ns), as_json=ns.json, width=ns.width,
+                         show_values=ns.show_values, progress=progress)
+    finally:
+        progress.close()
     sys.stdout.write(text.rstrip("\n") + "\n")
     return 0
 

@@ -40,16 +40,17 @@ def unnamed_label(kind: str, host: str | None) -> str:
     return bd.LUA if kind == "lua" else f"{UNNAMED} {kind or 'module'}"
 
 
-def _event_names(events: pd.DataFrame, credited: np.ndarray, lua: int | None) -> pd.Series:
+def _event_names(events: pd.DataFrame, credited: np.ndarray, lua: int | None,
+                 names: bd.ClientNames | None) -> pd.Series:
     """The name of each event's client at that event (null: unknown or empty).
 
     With a ``name`` column (``attach_names``) a script's ``lua`` lines take the name of the
     call that ran them; otherwise the client's last SETNAME name applies to all its events.
     """
     if "name" not in events.columns:
-        names = bd.client_names(events)
+        known = bd.client_names(events, names)
         labels = bd.codes_of(events["client"], bd.NO_CLIENT)[1].astype("str")
-        per_client = names.reindex(labels).to_numpy(dtype=object)
+        per_client = known.reindex(labels).to_numpy(dtype=object)
         return pd.Series(per_client[credited], index=events.index, dtype="str")
     name = events["name"].astype("str")
     own = bd.codes_of(events["client"], bd.NO_CLIENT)[0]
@@ -69,14 +70,14 @@ def _event_names(events: pd.DataFrame, credited: np.ndarray, lua: int | None) ->
     return pd.Series(out, index=events.index, dtype="str")
 
 
-def _labels(events: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def _labels(events: pd.DataFrame, names: bd.ClientNames | None) -> tuple[pd.Series, pd.Series]:
     """Per event: the application label (categorical) and the credited client (categorical)."""
     callers = bd.script_callers(events)
     credited = callers.cat.codes.to_numpy().astype(np.int64)
     cats = callers.cat.categories
     lua = cats.get_loc(bd.LUA) if bd.LUA in cats else None
-    names = _event_names(events, credited, lua)
-    known = names.notna() & (names != "")
+    named = _event_names(events, credited, lua, names)
+    known = named.notna() & (named != "")
     # Unnamed: one label per client, from its first row's kind and host.
     first = pd.Series(np.arange(len(events))).groupby(credited).first()
     kinds = events["client_kind"].astype("str").to_numpy(dtype=object)[first.to_numpy()]
@@ -84,11 +85,13 @@ def _labels(events: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     by_client = np.empty(len(cats), dtype=object)
     for code, kind, host in zip(first.index.tolist(), kinds, hosts):
         by_client[code] = unnamed_label(str(kind) if isinstance(kind, str) else "", host if isinstance(host, str) else None)
-    label = np.where(known.to_numpy(), names.to_numpy(dtype=object), by_client[credited])
+    label = np.where(known.to_numpy(), named.to_numpy(dtype=object), by_client[credited])
     return pd.Series(pd.Categorical(label), index=events.index), callers
 
 
-def by_application(events: pd.DataFrame, snapshots: pd.DataFrame | None = None) -> pd.DataFrame:
+def by_application(
+    events: pd.DataFrame, snapshots: pd.DataFrame | None = None, *, names: bd.ClientNames | None = None
+) -> pd.DataFrame:
     """Events per application: connections, events, share, rate, command mix, databases, first/last.
 
     ``application`` is the client's name; clients without one are grouped by host
@@ -97,14 +100,15 @@ def by_application(events: pd.DataFrame, snapshots: pd.DataFrame | None = None) 
     to the application's calls (included in ``events``). With CLIENT LIST ``snapshots``
     (read by ``read_client_list``), ``connections_listed`` counts the distinct clients the
     snapshots list under the same label and ``connected_at_end`` those in the last one;
-    applications only CLIENT LIST saw get a row with 0 events. Most events first.
+    applications only CLIENT LIST saw get a row with 0 events. Most events first. ``names``:
+    the SETNAME names of the whole capture when ``events`` are a filtered part of it.
 
     >>> by_application(events).query("application == 'leaky-app'").connections  # doctest: +SKIP
     """
     if events.empty:
         table = pd.DataFrame({c: pd.Series(dtype="object") for c in APPLICATION_COLUMNS})
     else:
-        label, callers = _labels(events)
+        label, callers = _labels(events, names)
         frame = pd.DataFrame({
             "application": label, "client": callers, "command": events["command"],
             "db": events["db"], "ts": events["ts"],
@@ -129,8 +133,11 @@ def by_application(events: pd.DataFrame, snapshots: pd.DataFrame | None = None) 
         table["application"] = table["application"].astype("str")
         table["named"] = ~table["application"].str.startswith(UNNAMED) & (table["application"] != bd.LUA)
         table = table[APPLICATION_COLUMNS]
-    if snapshots is not None:
-        table = _with_listed(table, snapshots)
+    return with_listed(table, snapshots) if snapshots is not None else _sorted(table)
+
+
+def _sorted(table: pd.DataFrame) -> pd.DataFrame:
+    """Most events first, then most connections, then by name."""
     table = table.sort_values(["events", "connections", "application"], ascending=[False, False, True],
                               kind="stable")
     return table.reset_index(drop=True).astype({"events": "int64", "connections": "int64", "lua_events": "int64"})
@@ -145,10 +152,17 @@ def snapshot_labels(snapshots: pd.DataFrame) -> pd.Series:
     return name.where(name != "", pd.Series(unnamed, index=snapshots.index, dtype="str"))
 
 
-def _with_listed(table: pd.DataFrame, snapshots: pd.DataFrame) -> pd.DataFrame:
-    """Add connections_listed and connected_at_end (and rows for applications only listed)."""
+def with_listed(table: pd.DataFrame, snapshots: pd.DataFrame) -> pd.DataFrame:
+    """An applications table with what CLIENT LIST ``snapshots`` say of each application:
+    connections_listed and connected_at_end (and a row for each application only listed).
+
+    >>> with_listed(by_application(events), read_client_list("clients.log")).connected_at_end  # doctest: +SKIP
+    """
+    if "connections_listed" in table.columns:
+        table = table.drop(columns=_LISTED)
+        table = table[table["events"] > 0]
     if snapshots.empty:
-        return table.assign(connections_listed=0, connected_at_end=0)
+        return _sorted(table.assign(connections_listed=0, connected_at_end=0))
     label = snapshot_labels(snapshots)
     key = snapshots["id"].astype("str").where(snapshots["id"].notna(), "addr:" + snapshots["addr"].fillna(""))
     listed = key.groupby(label).nunique()
@@ -159,9 +173,9 @@ def _with_listed(table: pd.DataFrame, snapshots: pd.DataFrame) -> pd.DataFrame:
     if len(missing):
         extra = pd.DataFrame(index=missing.rename("application"))
         extra = extra.assign(named=[not m.startswith(UNNAMED) for m in missing], connections=0, events=0,
-                             share=0.0, rate_per_s=0.0, lua_events=0, command_mix="", dbs="",
+                             share=np.nan, rate_per_s=np.nan, lua_events=0, command_mix="", dbs="",
                              first=pd.NaT, last=pd.NaT)
         out = pd.concat([out, extra]) if len(out) else extra
     out["connections_listed"] = listed.reindex(out.index).fillna(0).astype("int64")
     out["connected_at_end"] = at_end.reindex(out.index).fillna(0).astype("int64")
-    return out.rename_axis("application").reset_index()[[*APPLICATION_COLUMNS, *_LISTED]]
+    return _sorted(out.rename_axis("application").reset_index()[[*APPLICATION_COLUMNS, *_LISTED]])

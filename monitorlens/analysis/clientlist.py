@@ -723,6 +723,8 @@ def _growth_finding(
                "(monitorlens sample) to find which clients grow.",
     }[by]
     text, shares = wider
+    if len(clients):  # the longest idle, those the plan kills, first
+        clients = clients.sort_values(["idle", "id"], ascending=[False, True], kind="stable")
     kill = (clients["idle"] >= t.leak_kill_idle_seconds) & (by == "name") & (not surge)
     if surge:
         rise = trend.surge_to_clients - trend.surge_from_clients

@@ -18,7 +18,7 @@ from typing import Any
 from .._human import bytes_text, minutes_text, seconds_text
 from ..analysis.findings import printable
 
-__all__ = ["METRICS", "metric_label", "metric_text", "plural", "yes_no"]
+__all__ = ["METRICS", "ROW_LABELS", "row_label", "metric_label", "metric_text", "plural", "count_text", "yes_no"]
 
 # key -> (words, kind). Kinds: int, signed (a change: +72), pct, per_min (connections a
 # minute), seconds, minutes, us (microseconds), bytes, num (a plain number, rounded).
@@ -64,6 +64,15 @@ METRICS: dict[str, tuple[str, str]] = {
     "total_gap_us": ("silences in all", "us"),
     "duration_s": ("capture length", "seconds"),
 }
+# The columns of a finding's evidence rows (free-form dicts), in words.
+ROW_LABELS: dict[str, str] = {
+    "id": "Id", "addr": "Address", "name": "Name", "user": "User", "age": "Age (s)", "idle": "Idle (s)",
+    "flags": "Flags", "cmd": "Last command", "omem": "Output buffer", "qbuf": "Query buffer",
+    "tot_mem": "Total memory", "oll": "Reply list", "last_seen": "Last seen", "first_seen": "First seen",
+    "connected": "Still connected", "kill": "In the kill plan", "blocked_share": "Share of snapshots blocked",
+    "growth_bytes_per_min": "Growth (bytes/min)", "client": "Client", "call": "Call", "count": "Events",
+    "first": "First", "last": "Last", "reason": "Reason", "hidden_from_monitor": "Not shown by MONITOR",
+}
 # Families of keys made from a value: calls_all (KEYS by scope), rejected_<reason>.
 PREFIXES = {"calls_": ("calls, pattern {}", "int"), "rejected_": ("lines rejected: {}", "int")}
 
@@ -75,6 +84,15 @@ def _spec(key: str) -> tuple[str, str]:
         if key.startswith(prefix):
             return words.format(key[len(prefix):].replace("_", " ")), kind
     return key.replace("_", " "), "num"
+
+
+def row_label(key: str) -> str:
+    """The heading of an evidence row column (unknown keys: the key in words).
+
+    >>> row_label("tot_mem"), row_label("kill"), row_label("gap_us")
+    ('Total memory', 'In the kill plan', 'Gap us')
+    """
+    return ROW_LABELS.get(key, key.replace("_", " ").capitalize())
 
 
 def metric_label(key: str) -> str:
@@ -126,6 +144,15 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     ('1 key', '3 keys', '2 matches', '1,200 clients')
     """
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def count_text(n: int, unit: str) -> str:
+    """A finding's count with its unit (given in the plural, as :class:`Evidence` holds it).
+
+    >>> count_text(1, "events"), count_text(72, "clients"), count_text(1, "short-lived connections")
+    ('1 event', '72 clients', '1 short-lived connection')
+    """
+    return plural(n, unit.removesuffix("s") if unit.endswith("s") else unit, unit)
 
 
 def yes_no(value: Any) -> str:
