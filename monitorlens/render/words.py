@@ -70,7 +70,7 @@ ROW_LABELS: dict[str, str] = {
     "flags": "Flags", "cmd": "Last command", "omem": "Output buffer", "qbuf": "Query buffer",
     "tot_mem": "Total memory", "oll": "Reply list", "last_seen": "Last seen", "first_seen": "First seen",
     "connected": "Still connected", "kill": "In the kill plan", "blocked_share": "Share of snapshots blocked",
-    "growth_bytes_per_min": "Growth (bytes/min)", "client": "Client", "call": "Call", "count": "Events",
+    "growth_bytes_per_min": "Growth a minute", "client": "Client", "call": "Call", "count": "Events",
     "first": "First", "last": "Last", "reason": "Reason", "hidden_from_monitor": "Not shown by MONITOR",
 }
 # Families of keys made from a value: calls_all (KEYS by scope), rejected_<reason>.
