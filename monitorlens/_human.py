@@ -57,5 +57,11 @@ def bytes_text(n: float) -> str:
 
 
 def time_text(iso: str) -> str:
-    """``2026-11-25T21:25:04.031511+00:00`` -> ``2026-11-25 21:25:04.031511``."""
-    return iso.replace("T", " ").removesuffix("+00:00")
+    """A UTC time as every view writes it: to the millisecond, whatever the input's precision.
+
+    >>> time_text("2026-11-25T21:25:04.031511+00:00"), time_text("2026-11-25T21:25:04+00:00")
+    ('2026-11-25 21:25:04.031', '2026-11-25 21:25:04.000')
+    """
+    day, _, clock = iso.replace("T", " ").removesuffix("+00:00").partition(" ")
+    whole, _, fraction = clock.partition(".")
+    return f"{day} {whole}.{(fraction + '000')[:3]}" if whole else day

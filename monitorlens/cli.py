@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         "connections, client-types, growth, growth-hosts, idle-age, output-buffers.",
         epilog="example: python -m monitorlens plot traffic capture.txt.gz -o traffic.png",
     )
-    p.add_argument("kind", metavar="KIND", help="traffic, commands, clients, key-patterns, gaps, or a client "
+    p.add_argument("kind", metavar="KIND", help="traffic, applications, commands, clients, key-patterns, gaps, or a client "
                    "chart (connections, client-types, growth, growth-hosts, idle-age, output-buffers)")
     p.add_argument("capture", help="capture file (.txt, .gz, .parquet), - for stdin, or a bundle folder from capture")
     p.add_argument("-o", "--output", required=True, help="image to write: .png or .svg")

@@ -32,7 +32,7 @@ EVIDENCE_SHOWN = 10  # clients, keys and rows of a finding's evidence shown in H
 
 
 _ROW_KINDS = {
-    **dict.fromkeys(("first", "last", "last_seen", "snapshot_ts", "start", "end"), "time"),
+    **dict.fromkeys(("first", "last", "last_seen", "first_seen", "snapshot_ts", "start", "end"), "time"),
     **dict.fromkeys(("count", "calls", "id", "age", "idle", "events", "clients", "keys"), "int"),
     **dict.fromkeys(("omem", "qbuf", "tot_mem", "bytes", "arg_bytes", "growth_bytes_per_min"), "bytes"),
     **dict.fromkeys(("share", "blocked_share"), "pct"),
