@@ -40,53 +40,60 @@ def unnamed_label(kind: str, host: str | None) -> str:
     return bd.LUA if kind == "lua" else f"{UNNAMED} {kind or 'module'}"
 
 
-def _event_names(events: pd.DataFrame, credited: np.ndarray, lua: int | None,
-                 names: bd.ClientNames | None) -> pd.Series:
-    """The name of each event's client at that event (null: unknown or empty).
+def _name_codes(events: pd.DataFrame, credited: np.ndarray, lua: int | None,
+                names: bd.ClientNames | None) -> tuple[np.ndarray, list[str]]:
+    """The name of each event's client at that event, as codes into a list of names (-1:
+    unknown or empty).
 
     With a ``name`` column (``attach_names``) a script's ``lua`` lines take the name of the
     call that ran them; otherwise the client's last SETNAME name applies to all its events.
     """
     if "name" not in events.columns:
         known = bd.client_names(events, names)
-        labels = bd.codes_of(events["client"], bd.NO_CLIENT)[1].astype("str")
-        per_client = known.reindex(labels).to_numpy(dtype=object)
-        return pd.Series(per_client[credited], index=events.index, dtype="str")
-    name = events["name"].astype("str")
-    own = bd.codes_of(events["client"], bd.NO_CLIENT)[0]
+        clients = bd.codes_of(events["client"], bd.NO_CLIENT)[1].astype("str")
+        per_client = known.reindex(clients)
+        found, values = pd.factorize(per_client.where(per_client != ""), use_na_sentinel=True)
+        return found.astype(np.int64)[credited], [str(v) for v in values]
+    codes, values = pd.factorize(events["name"], use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    values = [str(v) for v in values]
+    if "" in values:  # listed without a name: unnamed
+        codes[codes == values.index("")] = -1
     if lua is None:
-        return name
+        return codes, values
     # A script's lines follow its call: take the name of the last line that is not lua.
+    own = bd.codes_of(events["client"], bd.NO_CLIENT)[0]
     line = events["line"].to_numpy()
     order = np.argsort(line, kind="stable")
     is_lua = own[order] == lua
     last = np.maximum.accumulate(np.where(is_lua, -1, np.arange(len(order))))
-    values = name.to_numpy(dtype=object)[order]
-    from_call = np.where(last >= 0, values[np.maximum(last, 0)], None)
-    credited_lua = is_lua & (credited[order] != lua)
-    values = np.where(credited_lua, from_call, values)
-    out = np.empty(len(values), dtype=object)
-    out[order] = values
-    return pd.Series(out, index=events.index, dtype="str")
+    ordered = codes[order]
+    from_call = np.where(last >= 0, ordered[np.maximum(last, 0)], -1)
+    ordered = np.where(is_lua & (credited[order] != lua), from_call, ordered)
+    out = np.empty_like(ordered)
+    out[order] = ordered
+    return out, values
 
 
-def _labels(events: pd.DataFrame, names: bd.ClientNames | None) -> tuple[pd.Series, pd.Series]:
-    """Per event: the application label (categorical) and the credited client (categorical)."""
+def _labels(events: pd.DataFrame, names: bd.ClientNames | None) -> tuple[pd.Categorical, pd.Series]:
+    """Per event: the application label and the credited client (both categorical).
+
+    Strategy: integer codes throughout; Python runs once per distinct name and client."""
     callers = bd.script_callers(events)
     credited = callers.cat.codes.to_numpy().astype(np.int64)
     cats = callers.cat.categories
     lua = cats.get_loc(bd.LUA) if bd.LUA in cats else None
-    named = _event_names(events, credited, lua, names)
-    known = named.notna() & (named != "")
+    name_codes, name_values = _name_codes(events, credited, lua, names)
     # Unnamed: one label per client, from its first row's kind and host.
-    first = pd.Series(np.arange(len(events))).groupby(credited).first()
-    kinds = events["client_kind"].astype("str").to_numpy(dtype=object)[first.to_numpy()]
-    hosts = events["host"].astype("str").to_numpy(dtype=object)[first.to_numpy()]
-    by_client = np.empty(len(cats), dtype=object)
-    for code, kind, host in zip(first.index.tolist(), kinds, hosts):
-        by_client[code] = unnamed_label(str(kind) if isinstance(kind, str) else "", host if isinstance(host, str) else None)
-    label = np.where(known.to_numpy(), named.to_numpy(dtype=object), by_client[credited])
-    return pd.Series(pd.Categorical(label), index=events.index), callers
+    first = bd.first_rows(credited, len(cats))
+    rows = np.minimum(first, len(events) - 1)  # a client with no row gets a label it never uses
+    kinds = events["client_kind"].iloc[rows].astype("str").tolist()
+    hosts = events["host"].iloc[rows].astype("str").tolist()
+    by_client = [unnamed_label(k if isinstance(k, str) else "", h if isinstance(h, str) else None)
+                 for k, h in zip(kinds, hosts)]
+    combined = np.where(name_codes >= 0, name_codes, len(name_values) + credited)
+    labels, inverse = np.unique(np.array([*name_values, *by_client], dtype=object).astype(str), return_inverse=True)
+    return pd.Categorical.from_codes(inverse[combined], categories=labels), callers
 
 
 def by_application(
@@ -109,10 +116,11 @@ def by_application(
         table = pd.DataFrame({c: pd.Series(dtype="object") for c in APPLICATION_COLUMNS})
     else:
         label, callers = _labels(events, names)
+        own, clients = bd.codes_of(events["client"], bd.NO_CLIENT)
         frame = pd.DataFrame({
             "application": label, "client": callers, "command": events["command"],
             "db": events["db"], "ts": events["ts"],
-            "lua": (events["client"].astype("str") == bd.LUA).to_numpy(),
+            "lua": own == (clients.get_loc(bd.LUA) if bd.LUA in clients else -2),
         })
         g = frame.groupby("application", observed=True, sort=False)
         seconds = bd.span_seconds(events)

@@ -138,8 +138,12 @@ def _pair_codes(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int, bool]:
     return a * width + b, width, dense
 
 
-def _first_seen(codes: np.ndarray, n: int) -> np.ndarray:
-    """For each code in 0..n-1, the position of its first row (``len(codes)`` if it has none)."""
+def first_rows(codes: np.ndarray, n: int) -> np.ndarray:
+    """For each code in 0..n-1, the position of its first row (``len(codes)`` if it has none).
+
+    >>> first_rows(np.array([2, 0, 2]), 4).tolist()
+    [1, 3, 0, 3]
+    """
     first = np.full(n, len(codes), dtype=np.int64)
     np.minimum.at(first, codes, np.arange(len(codes)))
     return first
@@ -151,7 +155,7 @@ def _pair_counts(a: np.ndarray, b: np.ndarray) -> pd.Series:
     pair, width, dense_pairs = _pair_codes(a, b)
     if dense_pairs:
         dense = np.bincount(pair)
-        seen = _first_seen(pair, len(dense))
+        seen = first_rows(pair, len(dense))
         present = np.flatnonzero(dense)
         keys = present[np.lexsort((seen[present], -dense[present]))]
         counts = dense[keys]
@@ -460,7 +464,7 @@ def by_client(events: pd.DataFrame, credit_lua: bool = True, *, names: ClientNam
     db_text = _joined(dbs.index.get_level_values(0).to_numpy(),
                       dbs.index.get_level_values(1).astype(str).tolist(), ",").reindex(g.codes)
     kind, kinds = codes_of(events["client_kind"], NO_CLIENT)
-    first_row = _first_seen(own, n)
+    first_row = first_rows(own, n)
     seen = np.flatnonzero(first_row < len(own))
     client_kind = pd.Series(kinds.astype("str")[kind[first_row[seen]]], index=seen)
     labels = pd.Index(clients.astype("str"))[g.codes]
