@@ -165,7 +165,17 @@ def _watch(ns: argparse.Namespace) -> int:
         prometheus_port=ns.prometheus, prometheus_host=ns.bind, textfile=ns.textfile,
         idle_seconds=ns.idle, screen=not ns.quiet,
     )  # fmt: skip
-    result = watch(target_from_args(ns), opts, out=sys.stdout)
+    from .store import Progress  # lazy: as above
+
+    # The screen view redraws itself; the quiet one (`sample`) says how far it is on a terminal.
+    progress = Progress() if ns.quiet else None
+    step = (lambda n, count: progress.step(f"snapshot {n:,}" + (f" of {count:,}" if count else ""))) \
+        if progress is not None else None
+    try:
+        result = watch(target_from_args(ns), opts, out=sys.stdout, progress=step)
+    finally:
+        if progress is not None:
+            progress.close()
     print(result.text(), file=sys.stderr if not ns.quiet else sys.stdout)
     if result.reason == "server-lost":
         print(f"Error: the connection to the server was lost ({result.detail})", file=sys.stderr)

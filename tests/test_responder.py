@@ -212,3 +212,30 @@ def test_sample_speaks_on_a_terminal(tmp_path: Path) -> None:
             {"MONITORLENS_PROGRESS_AFTER": "0"})
     assert code == 0 and "3 CLIENT LIST snapshots" in out
     assert "snapshot 3 of 3" in terminal and log.read_text().count("\n# ") == 2
+
+
+@pytest.mark.skipif(redis_server_path() is None, reason="needs redis-server")
+def test_maxclients_from_a_capture_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bundle's server.json says maxclients; --maxclients, when given, wins."""
+    folder = tmp_path / "bundle"
+    with RedisServer() as server:
+        apps = [server.client(client_name=f"app-{i}", single_connection_client=True) for i in range(8)]
+        for app in apps:
+            app.ping()
+        admin = server.client(single_connection_client=True)
+        admin.config_set("maxclients", 12)  # the capture's two connections + 8 apps + admin: 11 of 12
+        done = subprocess.run(
+            [sys.executable, "-m", "monitorlens", "capture", "-s", server.unix_path, "-o", str(folder),
+             "--duration", "1", "--baseline", "0.2", "--guard-every", "0.25", "--every", "0.3", "--max-drop", "100%"],
+            capture_output=True, text=True, timeout=60, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        for c in (*apps, admin):
+            c.close()
+    assert done.returncode == 0, done.stderr
+    assert json.loads((folder / "server.json").read_text())["maxclients"] == 12
+    doc = summary_json(capsys, str(folder))
+    assert doc["clientlist"]["maxclients"] == 12
+    (near,) = [f for f in doc["findings"] if f["code"] == "near-maxclients"]
+    assert near["severity"] in ("warning", "critical") and "of maxclients (12)" in near["title"]
+    assert summary_json(capsys, str(folder), "--maxclients", "10000")["clientlist"]["maxclients"] == 10000
+    assert not [f for f in summary_json(capsys, str(folder), "--maxclients", "10000")["findings"]
+                if f["code"] == "near-maxclients"]
