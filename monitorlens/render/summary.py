@@ -166,6 +166,7 @@ TREND_TEXT_COLUMNS = (
     TextColumn("name", "name", TEXT, flex=True), TextColumn("first_clients", "first", COUNT, right=True),
     TextColumn("last_clients", "last", COUNT, right=True), TextColumn("max_clients", "max", COUNT, right=True),
     TextColumn("slope_per_min", "per min", RATE, right=True), TextColumn("leaking", "leaking", YES_NO),
+    TextColumn("surging", "surging", YES_NO),
 )
 APPLICATION_TEXT_COLUMNS = (
     TextColumn("application", "application", TEXT, flex=True),
