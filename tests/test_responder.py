@@ -161,7 +161,12 @@ def test_baseline_comes_first_and_compares_client_list_findings(tmp_path: Path) 
     findings = next(t for t in doc["sections"][0]["tables"] if t["title"].startswith("Findings"))
     status = {r["code"]: r for r in findings["rows"]}
     assert "connection-leak" in status and "monitor-clients" in status  # CLIENT LIST findings, new
-    assert status["blocked-clients"]  # the worker blocks on both days
+    assert status["connection-leak"]["status"] == "new" and status["blocked-clients"]["status"] == "still"
+    # Without the baseline's CLIENT LIST, its CLIENT LIST findings are not called new.
+    assert main(["report", *WITH_LISTS, "--baseline", str(calm / "monitor.txt.gz"), "-o", str(out)]) == 0
+    findings = next(t for t in json.loads(out.read_text())["sections"][0]["tables"] if t["title"].startswith("Findings"))
+    status = {r["code"]: r["status"] for r in findings["rows"]}
+    assert status["connection-leak"] == "no CLIENT LIST on one side" and status["keys"] == "new"
 
 
 # ----------------------------------------------------------------------- progress
