@@ -34,6 +34,7 @@ CAPTURES = {
     "grammar": SAMPLES / "grammar" / "monitor.txt",
     "incident": SAMPLES / "incident" / "monitor.txt.gz",
     "calm": SAMPLES / "calm" / "monitor.txt.gz",
+    "surge": SAMPLES / "surge" / "monitor.txt.gz",
 }
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("MONITORLENS_UPDATE_GOLDEN") == "1"
@@ -336,7 +337,7 @@ def stable(doc: dict) -> dict:
     return doc
 
 
-@pytest.mark.parametrize("name", ["grammar", "incident", "calm"])
+@pytest.mark.parametrize("name", ["grammar", "incident", "calm", "surge"])
 def test_golden_report_model(name):
     path = GOLDEN / f"report-{name}.json"
     got = stable(report(name).to_dict())
