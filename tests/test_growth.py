@@ -119,6 +119,7 @@ def test_recorded_surge_is_a_surge_not_a_leak(surge: pd.DataFrame, surge_facts: 
     assert math.isnan(m["minutes_to_maxclients"])  # maxclients unknown
     assert "surge-app" in finding.title and "surge +" in finding.title
     assert not any(r["kill"] for r in finding.evidence.rows)  # fresh connections: nothing to kill
+    assert "CLIENT KILL" not in finding.action and "levels off" in finding.action
     assert finding.evidence.metrics["share_of_host_growth"] > 0.8
 
 

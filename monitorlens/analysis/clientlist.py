@@ -739,7 +739,9 @@ def _growth_finding(
             + text).strip()
         action = (f"Check what started at {trend.surge_from_ts:%H:%M:%S} UTC (deploys, restarts, failovers), "
                   "and keep sampling CLIENT LIST to see whether it levels off (a pool filling) or keeps "
-                  "climbing (a leak). " + action)
+                  "climbing (a leak). " + ("If it climbs, find where this application opens connections "
+                                           "without closing them (a pool created per request, a missing close())."
+                                           if by == "name" else action))
         metrics = {"slope_per_min": trend.surge_slope_per_min, "rise": rise, "span_s": seconds,
                    "first_clients": trend.surge_from_clients, "last_clients": trend.surge_to_clients}
         span = (trend.surge_from_ts.isoformat(), trend.surge_to_ts.isoformat())
