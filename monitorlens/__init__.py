@@ -55,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     "analyze": "analysis.analyze",
     "by_command": "analysis.breakdowns",
     "by_client": "analysis.breakdowns",
+    "by_application": "analysis.applications",
     "by_key_pattern": "analysis.breakdowns",
     "hot_keys": "analysis.breakdowns",
     "by_db": "analysis.breakdowns",
@@ -138,6 +139,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .analysis.analyze import Analysis, Overview, analyze
+    from .analysis.applications import by_application
     from .analysis.breakdowns import by_client, by_command, by_db, by_key_pattern, bursts, gaps, hot_keys, script_callers, timeline
     from .read.clientlist import read_app_counts, read_client_list, read_connection_counts
     from .read.bundle import Bundle, open_bundle

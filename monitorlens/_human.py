@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["seconds_text", "duration_text", "bytes_text", "time_text"]
+__all__ = ["seconds_text", "duration_text", "minutes_text", "bytes_text", "time_text"]
 
 
 def seconds_text(seconds: float) -> str:
@@ -28,6 +28,21 @@ def duration_text(seconds: float) -> str:
     return f"{seconds * 1000:,.1f} ms" if seconds < 1 else seconds_text(seconds)
 
 
+def minutes_text(minutes: float) -> str:
+    """A time to maxclients for people: seconds under 2 min, then minutes, hours, days.
+
+    >>> minutes_text(0.28), minutes_text(83.4), minutes_text(600), minutes_text(5000)
+    ('17 s', '83 min', '10 h', '3.5 days')
+    """
+    if minutes < 2:
+        return f"{minutes * 60:.0f} s"
+    if minutes < 120:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.0f} h"
+    return f"{minutes / 1440:.1f} days"
+
+
 def bytes_text(n: float) -> str:
     """Bytes in binary units, as CLIENT LIST thresholds are (``1 MiB`` = 1,048,576).
 
@@ -42,5 +57,11 @@ def bytes_text(n: float) -> str:
 
 
 def time_text(iso: str) -> str:
-    """``2026-11-25T21:25:04.031511+00:00`` -> ``2026-11-25 21:25:04.031511``."""
-    return iso.replace("T", " ").removesuffix("+00:00")
+    """A UTC time as every view writes it: to the millisecond, whatever the input's precision.
+
+    >>> time_text("2026-11-25T21:25:04.031511+00:00"), time_text("2026-11-25T21:25:04+00:00")
+    ('2026-11-25 21:25:04.031', '2026-11-25 21:25:04.000')
+    """
+    day, _, clock = iso.replace("T", " ").removesuffix("+00:00").partition(" ")
+    whole, _, fraction = clock.partition(".")
+    return f"{day} {whole}.{(fraction + '000')[:3]}" if whole else day

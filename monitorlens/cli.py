@@ -68,6 +68,19 @@ def _ingest(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(capture: str) -> Any:
+    """A terminal progress line for a command reading ``capture`` (silent when quick or piped)."""
+    from .store import Progress  # lazy: pyarrow
+
+    return Progress(_plain_size(capture))
+
+
+def add_maxclients_argument(parser: argparse.ArgumentParser) -> None:
+    """``--maxclients N``: the server's limit, for the time to reach it and the severity of growth."""
+    parser.add_argument("--maxclients", type=_positive, metavar="N",
+                        help="the server's maxclients (CONFIG GET maxclients): time to reach it, severity")
+
+
 def _plain_size(source: str) -> int | None:
     """Size of an uncompressed input file, for progress; None when unknown."""
     if source == "-" or str(source).endswith(".gz") or not os.path.isfile(source):
@@ -152,7 +165,17 @@ def _watch(ns: argparse.Namespace) -> int:
         prometheus_port=ns.prometheus, prometheus_host=ns.bind, textfile=ns.textfile,
         idle_seconds=ns.idle, screen=not ns.quiet,
     )  # fmt: skip
-    result = watch(target_from_args(ns), opts, out=sys.stdout)
+    from .store import Progress  # lazy: as above
+
+    # The screen view redraws itself; the quiet one (`sample`) says how far it is on a terminal.
+    progress = Progress() if ns.quiet else None
+    step = (lambda n, count: progress.step(f"snapshot {n:,}" + (f" of {count:,}" if count else ""))) \
+        if progress is not None else None
+    try:
+        result = watch(target_from_args(ns), opts, out=sys.stdout, progress=step)
+    finally:
+        if progress is not None:
+            progress.close()
     print(result.text(), file=sys.stderr if not ns.quiet else sys.stdout)
     if result.reason == "server-lost":
         print(f"Error: the connection to the server was lost ({result.detail})", file=sys.stderr)
@@ -264,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", metavar="FILE",
                    help="CLIENT LIST snapshots: names for addresses, the CLIENT LIST part and its findings")
     p.add_argument("--connections", metavar="FILE", help="connection counts (<epoch>,<clients> CSV)")
+    add_maxclients_argument(p)
     p.add_argument("--show-values", action="store_true", help="show argument values (redacted by default)")
     add_filter_arguments(p)
     p.set_defaults(handler=_summary)
@@ -286,7 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", metavar="CAPTURE",
                    help="a capture to compare with (a calm day, before a deploy): adds 'Compared with the baseline'")
     p.add_argument("--baseline-clients", metavar="FILE",
-                   help="CLIENT LIST snapshots of the baseline, so its clients are matched by name")
+                   help="CLIENT LIST snapshots of the baseline: its clients matched by name, its CLIENT LIST "
+                   "findings compared")
+    add_maxclients_argument(p)
+    p.add_argument("--title", help="the report's title (default: Redis MONITOR report: <capture file>)")
     p.add_argument("--show-values", action="store_true", help="show argument values (redacted by default)")
     p.add_argument("--timestamp", action="store_true",
                    help="write the generation time and time taken (off: same input, same bytes)")
@@ -302,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
         "connections, client-types, growth, growth-hosts, idle-age, output-buffers.",
         epilog="example: python -m monitorlens plot traffic capture.txt.gz -o traffic.png",
     )
-    p.add_argument("kind", metavar="KIND", help="traffic, commands, clients, key-patterns, gaps, or a client "
+    p.add_argument("kind", metavar="KIND", help="traffic, applications, commands, clients, key-patterns, gaps, or a client "
                    "chart (connections, client-types, growth, growth-hosts, idle-age, output-buffers)")
     p.add_argument("capture", help="capture file (.txt, .gz, .parquet), - for stdin, or a bundle folder from capture")
     p.add_argument("-o", "--output", required=True, help="image to write: .png or .svg")
@@ -352,11 +379,16 @@ def _report(ns: argparse.Namespace) -> int:
     out = ns.output
     fmt = ns.format or (format_for(out) if out and out != "-" else "html")
     out = out or default_output(ns.capture, fmt)
-    report = make_report(
-        ns.capture, clients=ns.clients, connections=ns.connections, top=ns.top, show_values=ns.show_values,
-        charts=fmt == "html" and not ns.no_charts, timestamp=ns.timestamp, filters=filters_of(ns),
-        baseline=ns.baseline, baseline_clients=ns.baseline_clients,
-    )
+    progress = _progress(ns.capture)
+    try:
+        report = make_report(
+            ns.capture, clients=ns.clients, connections=ns.connections, maxclients=ns.maxclients, top=ns.top,
+            show_values=ns.show_values, charts=fmt == "html" and not ns.no_charts, timestamp=ns.timestamp,
+            filters=filters_of(ns), baseline=ns.baseline, baseline_clients=ns.baseline_clients, title=ns.title,
+            progress=progress,
+        )
+    finally:
+        progress.close()
     if out == "-":
         sys.stdout.write(report.render(fmt))
     else:
@@ -382,8 +414,13 @@ def _summary(ns: argparse.Namespace) -> int:
     from .workflows import summarize  # lazy: each command loads only its own stages
 
     _settle(ns)
-    text = summarize(ns.capture, clients=ns.clients, connections=ns.connections, top=ns.top,
-                     filters=filters_of(ns), as_json=ns.json, width=ns.width, show_values=ns.show_values)
+    progress = _progress(ns.capture)
+    try:
+        text = summarize(ns.capture, clients=ns.clients, connections=ns.connections, maxclients=ns.maxclients,
+                         top=ns.top, filters=filters_of(ns), as_json=ns.json, width=ns.width,
+                         show_values=ns.show_values, progress=progress)
+    finally:
+        progress.close()
     sys.stdout.write(text.rstrip("\n") + "\n")
     return 0
 

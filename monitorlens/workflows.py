@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from .analysis.analyze import Analysis, analyze
+from .analysis.applications import with_listed
 from .analysis.breakdowns import ClientNames
 from .analysis.clientlist import attach_names
 from .analysis.clientlist_analysis import analyze_clientlist
@@ -40,7 +41,7 @@ from .render.redact import redact_findings
 from .render.report import TOP, Report, Stamp
 from .render.report import build_report as render_build_report
 from .render.summary import render_text
-from .store import load
+from .store import Progress, load
 
 __all__ = ["Inputs", "read_inputs", "analyze_files", "summarize", "make_report", "make_chart", "build_report"]
 
@@ -68,6 +69,7 @@ def read_inputs(
     clients: Path_ | None = None,
     connections: Path_ | None = None,
     filters: Filters = Filters(),
+    progress: Progress | None = None,
 ) -> Inputs:
     """Read a capture (text, .gz, Parquet) and the optional CLIENT LIST / connection logs;
     name the events' clients from the snapshots; keep the events ``filters`` match.
@@ -75,13 +77,14 @@ def read_inputs(
     ``capture`` may be a bundle folder (``python -m monitorlens capture -o incident/``): its
     monitor.txt.gz, clients.log.gz and connections.csv are read (unless ``clients`` or
     ``connections`` are given), its ``maxclients`` kept, and its MONITOR lines reconciled
-    with the server's commandstats (before any filter)."""
+    with the server's commandstats (before any filter). ``progress``
+    (:class:`~monitorlens.store.Progress`) hears of the lines read."""
     bundle = open_bundle(capture) if is_bundle(capture) else None
     if bundle is not None:
         if bundle.monitor is None:
             raise InputError(f"{bundle.folder}: this bundle has no monitor.txt.gz: nothing to analyse")
         capture, clients, connections = bundle.monitor, clients or bundle.clients, connections or bundle.connections
-    events = load(capture)
+    events = load(capture, progress=progress)
     prov = provenance(events)
     reconciliation = reconcile(events, bundle.server) if bundle is not None else None
     snapshots = counts = None
@@ -95,7 +98,9 @@ def read_inputs(
                   bundle.maxclients if bundle is not None else None, reconciliation)
 
 
-def _analyze(inputs: Inputs, top: int, maxclients: int | None) -> Analysis:
+def _analyze(inputs: Inputs, top: int, maxclients: int | None, progress: Progress | None = None) -> Analysis:
+    if progress is not None:
+        progress.step("analysing...")
     return analyze(inputs.events, top=top, snapshots=inputs.snapshots, connections=inputs.connections,
                    maxclients=maxclients if maxclients is not None else inputs.maxclients, filters=inputs.filters,
                    names=inputs.names, provenance=inputs.provenance, reconciliation=inputs.reconciliation)
@@ -109,13 +114,15 @@ def analyze_files(
     maxclients: int | None = None,
     top: int = TOP,
     filters: Filters = Filters(),
+    progress: Progress | None = None,
 ) -> Analysis:
     """The one :class:`~monitorlens.analysis.analyze.Analysis` of a capture and its CLIENT LIST
     and connection-count logs, that ``summary``, ``report`` and ``plot`` all render.
+    ``maxclients`` is the server's (CONFIG GET maxclients): time to reach it, severity.
 
     >>> analyze_files("capture.txt.gz", clients="clients.log.gz").clientlist.findings  # doctest: +SKIP
     """
-    return _analyze(read_inputs(capture, clients, connections, filters), top, maxclients)
+    return _analyze(read_inputs(capture, clients, connections, filters, progress), top, maxclients, progress)
 
 
 def summarize(
@@ -129,6 +136,7 @@ def summarize(
     as_json: bool = False,
     width: int = 80,
     show_values: bool = False,
+    progress: Progress | None = None,
 ) -> str:
     """What ``summary`` prints: the text view, or the ``summary --json`` object; argument
     values in findings are redacted unless ``show_values``.
@@ -136,7 +144,7 @@ def summarize(
     >>> print(summarize("capture.txt", as_json=True))  # doctest: +SKIP
     """
     analysis = analyze_files(capture, clients=clients, connections=connections, maxclients=maxclients,
-                             top=top, filters=filters)
+                             top=top, filters=filters, progress=progress)
     analysis = redact_findings(analysis, show_values=show_values)
     if as_json:
         return json.dumps(analysis.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
@@ -156,25 +164,31 @@ def make_report(
     filters: Filters = Filters(),
     baseline: Path_ | None = None,
     baseline_clients: Path_ | None = None,
+    title: str | None = None,
+    progress: Progress | None = None,
 ) -> Report:
     """Read a capture (text, .gz or Parquet) and optional CLIENT LIST (``clients``) and
     connection-count logs, analyse them and build the report: the ``report`` command.
 
     ``filters`` narrow the events before the analysis (the CLI's shared filters);
     ``timestamp`` writes the generation time and the time taken into the header. A
-    ``baseline`` capture (read whole, unfiltered; names from ``baseline_clients``) adds the
-    section "Compared with the baseline".
+    ``baseline`` capture (read whole, unfiltered; its CLIENT LIST from ``baseline_clients``,
+    whose findings are compared too) adds the section "Compared with the baseline", right
+    after the findings. ``title`` replaces the report's title; ``progress`` hears of each step.
 
     >>> make_report("incident/monitor.txt.gz", clients="incident/clients.log.gz").write("incident.html")  # doctest: +SKIP
     """
     if baseline_clients is not None and baseline is None:
         raise InputError("--baseline-clients names the clients of a --baseline capture: give the capture too")
     started = time.perf_counter()
-    before = read_inputs(baseline, baseline_clients).events if baseline is not None else None
+    before = _analyze(read_inputs(baseline, baseline_clients, progress=progress), top, maxclients, progress) \
+        if baseline is not None else None
     analysis = analyze_files(capture, clients=clients, connections=connections, maxclients=maxclients, top=top,
-                             filters=filters)
-    comparison = compare(analyze(before, top=top), analysis) if before is not None else None
-    report = render_build_report(analysis, top=top, show_values=show_values, charts=charts,
+                             filters=filters, progress=progress)
+    comparison = compare(before, analysis) if before is not None else None
+    if progress is not None:
+        progress.step("writing the report...")
+    report = render_build_report(analysis, title=title, top=top, show_values=show_values, charts=charts,
                                  filters=analysis.overview.filters, baseline=comparison)
     if timestamp:
         report = replace(report, header=replace(report.header, stamp=Stamp.now(started)))
@@ -230,6 +244,7 @@ def build_report(
         warnings.warn("build_report(snapshots=, connections=) is deprecated: pass them to analyze()",
                       DeprecationWarning, stacklevel=2)
         part = analyze_clientlist(snapshots, connections)
-        analysis = replace(analysis, clientlist=part,
+        apps = with_listed(analysis.applications, snapshots) if snapshots is not None else analysis.applications
+        analysis = replace(analysis, clientlist=part, applications=apps,
                            findings=tuple(sort_findings([*analysis.findings, *part.findings])))
     return render_build_report(analysis, **options)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Record the sample captures in sample_captures/ from a real redis-server.
 
-    python scripts/record_samples.py [--out sample_captures] [--only grammar|incident|calm]
+    python scripts/record_samples.py [--out sample_captures] [--only grammar|incident|calm|surge]
 
 Each scenario runs on a fresh throwaway server (monitorlens.testing.RedisServer, with
 ``requirepass``), drives it with real redis-py clients, captures with the real
@@ -542,6 +542,18 @@ def finish_traffic_files(out: Path, cap: threading.Thread, result: dict, seconds
     return facts
 
 
+def connections_never_closed(scn: Scenario, name: str, period: float, window: float, counter: str) -> None:
+    """A thread opening a connection named ``name`` every ``period`` s (HELLO, CLIENT SETNAME,
+    one GET), never closing any, until the window ends; counted as ``counter``."""
+
+    def one(i: int) -> None:
+        c = connect(scn.server, name)
+        c.get("config:feature-flags")
+        scn.clients.append(c)
+
+    scn.thread(name, lambda: scn.counts.update({counter: every(period, scn.stop, int(window / period), one)}))
+
+
 def names_count(table: list[dict[str, str]]) -> dict[str, int]:
     return dict(sorted(Counter(c.get("name") or "(unnamed)" for c in table).items()))
 
@@ -595,13 +607,7 @@ def record_incident(out: Path) -> dict[str, Any]:
             PUBLISH_PERIOD, scn.stop, int(INCIDENT_WINDOW / PUBLISH_PERIOD),
             lambda i: publisher.publish(CHANNEL, firehose_message(i)))}))
 
-        def leak(i: int) -> None:
-            c = connect(server, "leaky-app")
-            c.get("config:feature-flags")
-            scn.clients.append(c)
-
-        scn.thread("leaky-app", lambda: scn.counts.update({"leaked": every(
-            LEAK_PERIOD, scn.stop, int(INCIDENT_WINDOW / LEAK_PERIOD), leak)}))
+        connections_never_closed(scn, "leaky-app", LEAK_PERIOD, INCIDENT_WINDOW, "leaked")
 
         dash = connect(server, "admin-dashboard")
         scn.clients.append(dash)
@@ -668,25 +674,64 @@ CALM_CAPTURE_START = 3.0
 CALM_CAPTURE_SECONDS = 25.0
 
 
-def record_calm(out: Path) -> dict[str, Any]:
+def record_web(out: Path, window: float, capture_start: float, capture_seconds: float, seed: int,
+               more: Callable[[Scenario], None] = lambda scn: None) -> dict[str, Any]:
+    """The web traffic (and whatever ``more`` starts) over ``window`` s, captured for part of it."""
     out.mkdir(parents=True, exist_ok=True)
     with Scenario() as scn:
         server = scn.server
         load_dataset(server, big=False)
         admin = connect(server, "recorder")
         t_zero = time.time()
-        sample_both(scn, out, CALM_WINDOW)
-        scn.web(seed=2000)
-        cap, result = capture_in_window(scn, out, CALM_CAPTURE_START, CALM_CAPTURE_SECONDS)
-        time.sleep(max(0.0, t_zero + CALM_WINDOW - time.time()))
+        sample_both(scn, out, window)
+        scn.web(seed=seed)
+        more(scn)
+        cap, result = capture_in_window(scn, out, capture_start, capture_seconds)
+        time.sleep(max(0.0, t_zero + window - time.time()))
         table = client_table(admin)
         scn.close()
         admin.close()
         version = server.version
-        facts = finish_traffic_files(out, cap, result, CALM_CAPTURE_SECONDS, table, server)
-    facts.update(server_version=version, window_start=round(t_zero, 6), window_seconds=CALM_WINDOW,
+        facts = finish_traffic_files(out, cap, result, capture_seconds, table, server)
+    facts.update(server_version=version, window_start=round(t_zero, 6), window_seconds=window,
                  counts=dict(sorted(scn.counts.items())), clients_at_end_by_name=names_count(table))
     return facts
+
+
+def record_calm(out: Path) -> dict[str, Any]:
+    return record_web(out, CALM_WINDOW, CALM_CAPTURE_START, CALM_CAPTURE_SECONDS, seed=2000)
+
+
+# ---------------------------------------------------------------- surge
+
+SURGE_WINDOW = 30.0
+SURGE_CAPTURE_START = 1.0
+SURGE_CAPTURE_SECONDS = 28.0
+SURGE_PERIOD = 0.5  # a new connection every 0.5 s: 120 a minute, 60 in the window
+UNNAMED_PERIOD = 1.0
+
+
+def surge_traffic(scn: Scenario) -> None:
+    """surge-app opening a connection every SURGE_PERIOD s, and two unnamed pollers."""
+    server = scn.server
+    connections_never_closed(scn, "surge-app", SURGE_PERIOD, SURGE_WINDOW, "surge connections")
+    # Two unnamed clients on other hosts/sockets: a cron job over ::1 (or 127.0.0.1
+    # without IPv6) and a sidecar over the unix socket, each polling once a second.
+    cron = connect(server, None, via="tcp6" if server.ipv6 else "tcp")
+    sidecar = connect(server, None, via="unix")
+    scn.clients += [cron, sidecar]
+
+    def unnamed(i: int) -> None:
+        cron.get("stats:jobs_done")
+        sidecar.exists("config:feature-flags")
+
+    scn.thread("unnamed", lambda: scn.counts.update({"unnamed polls": every(
+        UNNAMED_PERIOD, scn.stop, int(SURGE_WINDOW / UNNAMED_PERIOD), unnamed)}))
+
+
+def record_surge(out: Path) -> dict[str, Any]:
+    facts = record_web(out, SURGE_WINDOW, SURGE_CAPTURE_START, SURGE_CAPTURE_SECONDS, seed=3000, more=surge_traffic)
+    return facts | {"surge_period_s": SURGE_PERIOD}
 
 
 # ---------------------------------------------------------------- README
@@ -694,7 +739,7 @@ def record_calm(out: Path) -> dict[str, Any]:
 README_HEAD = """# Sample captures
 
 Recorded from a real redis-server by `python scripts/record_samples.py` (never typed by hand;
-`--only grammar|incident|calm` re-records one folder, and this file is rewritten from the
+`--only grammar|incident|calm|surge` re-records one folder, and this file is rewritten from the
 `facts.json` of every folder). Each scenario runs on its own fresh server: Debian's
 redis-server {version}, started by `monitorlens.testing.RedisServer` with `requirepass
 {password}`, listening on 127.0.0.1, `::1` and a unix socket in a temporary directory.
@@ -834,6 +879,12 @@ KEYS calls (pattern, sent at, keys returned, in the capture?): {keys}.
 CALM_INTRO = """The same web traffic (`web-1`..`web-4` and `worker`, seeded differently) for {window:.0f} s, with
 nothing else: no KEYS, no O(N) reads, no subscriber, no leak, no idle client, no forgotten MONITOR."""
 
+SURGE_INTRO = """The calm web traffic (`web-1`..`web-4`, `worker`) for {window:.0f} s, while `surge-app` opens a new
+connection named `surge-app` every {period} s ({per_min:.0f} a minute; HELLO, CLIENT SETNAME, GET
+`config:feature-flags`) and never closes any ({opened} opened): too short for a leak (under 60 s of
+snapshots), steep enough for a surge. Two unnamed clients poll once a second: a cron job over
+`::1` (GET `stats:jobs_done`) and a sidecar over the unix socket (EXISTS `config:feature-flags`)."""
+
 
 def write_readme(out: Path) -> None:
     facts = {n: json.loads((out / n / "facts.json").read_text())
@@ -861,6 +912,11 @@ def write_readme(out: Path) -> None:
     if "calm" in facts:
         f = facts["calm"]
         text += traffic_section(f, "calm/ - a normal day, for comparison", CALM_INTRO.format(window=f["window_seconds"]))
+    if "surge" in facts:
+        f = facts["surge"]
+        intro = SURGE_INTRO.format(window=f["window_seconds"], period=f["surge_period_s"],
+                                   per_min=60 / f["surge_period_s"], opened=f["counts"]["surge connections"])
+        text += traffic_section(f, "surge/ - a steep, short burst of connections", intro)
     (out / "README.md").write_text(text)
 
 
@@ -870,6 +926,7 @@ SCENARIOS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "grammar": record_grammar,
     "incident": record_incident,
     "calm": record_calm,
+    "surge": record_surge,
 }
 
 

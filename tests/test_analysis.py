@@ -21,7 +21,7 @@ from monitorlens.cli import filters_of
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_captures"
 GOLDEN = ROOT / "tests" / "golden"
-CAPTURES = {"grammar": "monitor.txt", "incident": "monitor.txt.gz", "calm": "monitor.txt.gz"}
+CAPTURES = {"grammar": "monitor.txt", "incident": "monitor.txt.gz", "calm": "monitor.txt.gz", "surge": "monitor.txt.gz"}
 
 
 def facts(name: str) -> dict:

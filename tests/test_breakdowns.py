@@ -293,3 +293,20 @@ def test_names_from_hello_setname_and_client_setname() -> None:
                    (2, "10.0.0.2:2", "CLIENT", "SETNAME", "first"), (3, "10.0.0.2:2", "CLIENT", "SETNAME", "second"),
                    (4, "10.0.0.3:3", "HELLO", "3"))
     assert bd.client_names(events).to_dict() == {"10.0.0.1:1": "billing", "10.0.0.2:2": "second"}
+
+
+def test_bucket_seconds_say_how_much_of_each_bucket_the_capture_covers(sample) -> None:
+    """The last second of a capture is partial: drawn as a full one it is a fake drop."""
+    from monitorlens.analysis.breakdowns import bucket_seconds, span_seconds
+
+    _, events = sample
+    first, last = events["ts"].min(), events["ts"].max()
+    for freq in ("1s", "250ms"):
+        tl = bd.timeline(events, freq)
+        covered = bucket_seconds(tl, first, last)
+        step = pd.Timedelta(freq).total_seconds()
+        assert covered.sum() == pytest.approx(span_seconds(events), abs=1e-6)
+        assert (covered <= step + 1e-9).all() and (covered.iloc[1:-1] == step).all()
+        assert covered.iloc[-1] == pytest.approx((last - tl.index[-1]).total_seconds())
+        assert covered.iloc[0] == pytest.approx(min(step, (tl.index[0] + pd.Timedelta(freq) - first).total_seconds(),
+                                                   span_seconds(events)))

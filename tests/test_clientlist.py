@@ -306,7 +306,7 @@ def test_grammar_sample_client_list() -> None:
     assert (df.client_type == "monitor").sum() == 1
 
 
-@pytest.mark.parametrize("scenario", ["incident", "calm"])
+@pytest.mark.parametrize("scenario", ["incident", "calm", "surge"])
 def test_recorded_snapshots_match_facts(scenario: str) -> None:
     facts = json.loads((SAMPLES / scenario / "facts.json").read_text())
     df = cl.read_client_list(SAMPLES / scenario / "clients.log.gz", errors="raise")

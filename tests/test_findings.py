@@ -272,6 +272,18 @@ def test_unnamed_clients_with_client_list_names() -> None:
     finding = one(find_all(named), "unnamed-clients")
     assert finding.severity == "warning" and finding.evidence.clients == (C,)
     assert "unnamed-clients" not in codes(find_all(events.assign(name=["a", "b"])))
+    # The hint fits: --clients only for those who did not give it.
+    assert "--clients" not in finding.action and "CLIENT SETNAME" in finding.action
+    assert "--clients" in one(find_all(events), "unnamed-clients").action
+
+
+def test_unnamed_clients_hint_on_the_recorded_grammar_capture() -> None:
+    folder = SAMPLES / "grammar"
+    events = monitorlens.read_monitor(folder / "monitor.txt")
+    named = monitorlens.attach_names(events, monitorlens.read_client_list(folder / "clients.log"))
+    with_list, without = one(find_all(named), "unnamed-clients"), one(find_all(events), "unnamed-clients")
+    assert "--clients" in without.action and "--clients" not in with_list.action
+    assert with_list.evidence.metrics["clients"] < without.evidence.metrics["clients"]
 
 
 def test_capture_quality() -> None:

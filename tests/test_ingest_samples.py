@@ -80,7 +80,7 @@ def test_keys_follow_key_specs(grammar: pd.DataFrame) -> None:
     assert grammar.loc[grammar.command == "PING", "key"].isna().all()
 
 
-@pytest.mark.parametrize("scenario", ["incident", "calm"])
+@pytest.mark.parametrize("scenario", ["incident", "calm", "surge"])
 def test_timed_scenarios_parse_completely(scenario: str) -> None:
     df = monitorlens.read_monitor(SAMPLES / scenario / "monitor.txt.gz")
     facts = json.loads((SAMPLES / scenario / "facts.json").read_text())

@@ -65,7 +65,9 @@ def test_sample_clients_writes_count_snapshots_and_csv_rows(server, tmp_path: Pa
     rows = csv.read_text().splitlines()
     assert rows == [f"{int(t)},3" for t in stamps]  # same instant as the stamp, clients counted
 
-    assert sample_clients(r, log, interval=0, count=1, connections_csv=csv) == 1  # appends
+    calls: list[tuple[int, int]] = []
+    assert sample_clients(r, log, interval=0, count=1, connections_csv=csv, progress=lambda *a: calls.append(a)) == 1  # appends
+    assert calls == [(1, 1)]
     assert len(snapshots(log.read_bytes())) == 4 and len(csv.read_text().splitlines()) == 4
     for c in (r, *others):
         c.close()

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 import monitorlens as ml
 from monitorlens.read.clientlist import read_client_list
+from monitorlens.analysis.breakdowns import bucket_seconds
 from monitorlens.analysis.clientlist import attach_names
 from monitorlens.render.plots import CLIENTLIST_CHARTS, MONITOR_CHARTS, clientlist_plot, figure, figure_bytes, plot_of, to_svg
 from monitorlens.render.plots.model import HBars, Line, Part, Plot, Stack
@@ -97,11 +98,31 @@ def test_traffic_stack_adds_up_to_the_rate(analysis: ml.Analysis) -> None:
     (stack,) = plot.layers
     assert isinstance(stack, Stack) and stack.step
     total = np.sum(stack.ys, axis=0)[:-1]  # the last value is repeated to close the last bucket
-    assert total == pytest.approx(analysis.timeline.sum(axis=1).to_numpy(dtype=float))
+    # events over the seconds of each bucket the capture covers; a bucket under half covered is left out
+    covered = bucket_seconds(analysis.timeline, analysis.overview.first, analysis.overview.last)
+    keep = (covered >= 0.5).to_numpy()
+    expected = (analysis.timeline.sum(axis=1) / covered).to_numpy(dtype=float)[keep]
+    assert total == pytest.approx(expected)
     svg = to_svg(plot)
     areas = [p for p in parsed(svg).iter(f"{{{NS['svg']}}}path") if p.get("fill") in stack.colors]
     assert len(areas) == len(stack.ys)
     assert set(stack.labels) <= set(texts(svg))
+
+
+def test_traffic_does_not_draw_the_last_partial_second_as_a_full_one(analysis: ml.Analysis) -> None:
+    """The incident's capture ends 0.038 s into its last second (7 events): a full-second
+    bucket of it read 7 commands/s against ~190, a fake drop at the end."""
+    tl = analysis.timeline
+    covered = bucket_seconds(tl, analysis.overview.first, analysis.overview.last)
+    assert covered.iloc[-1] < 0.1 and tl.iloc[-1].sum() < 0.1 * tl.sum(axis=1).median()
+    plot = plot_of("traffic", analysis)
+    (stack,) = plot.layers
+    total = np.sum(stack.ys, axis=0)
+    assert total[-1] > 0.5 * np.median(total)  # no drop at the end
+    assert len(stack.x) == len(tl)  # one bucket left out: the edges are the buckets drawn + 1
+    assert f"{int(tl.iloc[-1].sum())} events of a partial second at an end not drawn" in plot.subtitle
+    whole = plot_of("traffic", ml.analyze(ml.load(SAMPLES / "incident" / "monitor.txt.gz")))
+    assert whole.subtitle == plot.subtitle  # names do not change the traffic
 
 
 def test_growth_names_the_leak(snapshots: pd.DataFrame) -> None:
@@ -194,4 +215,4 @@ def test_the_report_never_imports_matplotlib(tmp_path: Path) -> None:
             "print(rc, sorted(m for m in sys.modules if m.startswith('matplotlib')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.stdout.split("\n")[-2] == "0 []", out.stderr
-    assert (tmp_path / "r.html").read_text().count("<svg") == 9
+    assert (tmp_path / "r.html").read_text().count("<svg") == 10  # with the applications chart

@@ -14,7 +14,7 @@ Example::
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 import pandas as pd
@@ -23,6 +23,7 @@ from . import breakdowns as bd
 from .breakdowns import ClientNames
 from .filters import Filters
 from .evidence import Context
+from .applications import APPLICATION_COLUMNS, by_application
 from .clientlist import DEFAULTS as CLIENT_DEFAULTS, ClientThresholds
 from .clientlist_analysis import ClientlistAnalysis, analyze_clientlist
 from .reconcile import Reconciliation
@@ -42,7 +43,9 @@ class Overview:
 
     ``events`` are the rows analysed (after filters); ``lines``, ``rejected`` and
     ``skipped`` describe the whole source as read. ``duration_s`` is from the
-    first to the last event; ``rate_per_s`` is null when it is 0.
+    first to the last event; ``rate_per_s`` is null when it is 0. ``clients`` counts the
+    sources (in :func:`analyze`, the rows of its clients table: ``lua`` lines belong to the
+    client whose script ran them).
     """
 
     source: str
@@ -82,6 +85,10 @@ class Analysis:
     ``timeline`` (wide, 1 s buckets, by command), ``timeline_clients`` (same, by
     client), ``bursts``, ``gaps`` (the longest silences).
 
+    ``applications`` (:func:`~monitorlens.analysis.applications.by_application`) groups
+    the clients by name (unnamed ones by host), with CLIENT LIST counts when snapshots were
+    given; ``applications.named.any()`` says whether any name is known.
+
     ``clientlist`` is the CLIENT LIST part (:class:`~monitorlens.analysis.clientlist_analysis.ClientlistAnalysis`)
     when snapshots or connection counts were given; ``findings`` holds the findings of
     both parts, most severe first, so every view lists the same ones. ``reconciliation``
@@ -106,6 +113,7 @@ class Analysis:
     top: int = 10
     clientlist: ClientlistAnalysis | None = None
     reconciliation: Reconciliation | None = None
+    applications: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=APPLICATION_COLUMNS))
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
         """The ``summary --json`` object (documented in ``docs/summary-json.md``)."""
@@ -179,12 +187,15 @@ def analyze(
             commands=bd.by_command(events),
             subcommands=bd.by_command(events, subcommands=True),
             clients=bd.by_client(events, credit_lua=True, names=names),
+            applications=by_application(events, snapshots, names=names),
             dbs=bd.by_db(events),
             timeline=bd.timeline(events, freq, by="command", top=TIMELINE_TOP),
             timeline_clients=bd.timeline(events, freq, by="client", top=TIMELINE_TOP),
             bursts=bd.bursts(events, freq),
             gaps=bd.gaps(events, top=top),
         )
+        # The header's count is the clients table's: lua lines are their callers' (39 vs 38 before).
+        counted["overview"] = replace(counted["overview"], clients=len(counted["clients"]))
         findings = find_all(events, thresholds=thresholds, context=Context.of(events, keys=flat.result(), filters=filters, names=names))
         clientlist = None
         if snapshots is not None or connections is not None:
@@ -211,6 +222,7 @@ CLIENT_FIELDS = {"client": "client", "name": "name", "name_source": "name_source
                  "count": "events", "own_count": "own_events", "lua_count": "lua_events", "share": "share",
                  "rate_per_s": "rate_per_s", "first": "first", "last": "last", "dbs": "dbs",
                  "command_mix": "command_mix", "user": "user", "lib_name": "lib_name"}
+APPLICATION_FIELDS = {c: c for c in (*APPLICATION_COLUMNS, "connections_listed", "connected_at_end")}
 PATTERN_FIELDS = {"pattern": "pattern", "count": "count", "share": "share", "keys": "keys",
                   "reads": "reads", "writes": "writes", "read_share": "read_share",
                   "write_share": "write_share", "command_mix": "command_mix", "example": "example",
@@ -245,6 +257,8 @@ def _as_dict(a: Analysis, top: int) -> dict[str, Any]:
         "commands": _counts(a.commands, "command"),
         "subcommands": _counts(a.subcommands, "command"),
         "dbs": {("null" if pd.isna(d) else str(int(d))): int(c) for d, c in zip(a.dbs["db"], a.dbs["count"])},
+        "applications_total": len(a.applications),
+        "applications": records(a.applications, APPLICATION_FIELDS, top),
         "clients_total": len(a.clients),
         "clients": records(a.clients, CLIENT_FIELDS, top),
         "key_patterns_total": len(a.key_patterns),

@@ -138,8 +138,12 @@ def _pair_codes(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int, bool]:
     return a * width + b, width, dense
 
 
-def _first_seen(codes: np.ndarray, n: int) -> np.ndarray:
-    """For each code in 0..n-1, the position of its first row (``len(codes)`` if it has none)."""
+def first_rows(codes: np.ndarray, n: int) -> np.ndarray:
+    """For each code in 0..n-1, the position of its first row (``len(codes)`` if it has none).
+
+    >>> first_rows(np.array([2, 0, 2]), 4).tolist()
+    [1, 3, 0, 3]
+    """
     first = np.full(n, len(codes), dtype=np.int64)
     np.minimum.at(first, codes, np.arange(len(codes)))
     return first
@@ -151,7 +155,7 @@ def _pair_counts(a: np.ndarray, b: np.ndarray) -> pd.Series:
     pair, width, dense_pairs = _pair_codes(a, b)
     if dense_pairs:
         dense = np.bincount(pair)
-        seen = _first_seen(pair, len(dense))
+        seen = first_rows(pair, len(dense))
         present = np.flatnonzero(dense)
         keys = present[np.lexsort((seen[present], -dense[present]))]
         counts = dense[keys]
@@ -460,7 +464,7 @@ def by_client(events: pd.DataFrame, credit_lua: bool = True, *, names: ClientNam
     db_text = _joined(dbs.index.get_level_values(0).to_numpy(),
                       dbs.index.get_level_values(1).astype(str).tolist(), ",").reindex(g.codes)
     kind, kinds = codes_of(events["client_kind"], NO_CLIENT)
-    first_row = _first_seen(own, n)
+    first_row = first_rows(own, n)
     seen = np.flatnonzero(first_row < len(own))
     client_kind = pd.Series(kinds.astype("str")[kind[first_row[seen]]], index=seen)
     labels = pd.Index(clients.astype("str"))[g.codes]
@@ -752,6 +756,29 @@ def timeline(
     else:
         wide = wide[:, :-1]
     return pd.DataFrame(wide, index=index, columns=pd.Index(names, name=by))
+
+
+def bucket_seconds(timeline: pd.DataFrame, first: Any, last: Any) -> pd.Series:
+    """Seconds of each bucket of a :func:`timeline` that the capture covers (from its
+    ``first`` to its ``last`` event): the bucket's length, less for the first and last.
+
+    A capture ends mid-bucket: its last bucket of 1 s may hold 0.04 s of traffic, and
+    drawn as a full second it shows a fake drop at the end. Divide by these seconds for
+    a rate, or leave out buckets that are mostly outside the capture.
+
+    >>> tl = pd.DataFrame({"events": [5, 9]}, index=pd.to_datetime([0, 1], unit="s", utc=True))
+    >>> bucket_seconds(tl, pd.Timestamp(0.5, unit="s", tz="UTC"), pd.Timestamp(1.25, unit="s", tz="UTC")).tolist()
+    [0.5, 0.25]
+    """
+    index = pd.DatetimeIndex(timeline.index)
+    if len(index) == 0:
+        return pd.Series([], index=index, dtype="float64")
+    freq = pd.Timedelta(index.freq) if index.freq is not None else None
+    step = freq if freq is not None else (index[1] - index[0]) if len(index) > 1 else pd.Timedelta(seconds=1)
+    ns = index.as_unit("ns")
+    lo = np.maximum(ns.asi8, pd.Timestamp(first).value)
+    hi = np.minimum((ns + step).asi8, pd.Timestamp(last).value)
+    return pd.Series(np.clip(hi - lo, 0, None) / 1e9, index=index, dtype="float64")
 
 
 def bursts(

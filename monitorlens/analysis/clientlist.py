@@ -11,12 +11,14 @@ slopes between every pair of snapshots), which a few odd snapshots cannot drag.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
+from .._human import minutes_text
 from .findings import SEVERITY_ORDER, Evidence, Finding, Severity
 from .breakdowns import setname_calls
 
@@ -56,8 +58,23 @@ class ClientThresholds:
     leak_min_growth: float = 3.0
     #: A leaking app's connections idle this long (seconds) are proposed for CLIENT KILL.
     leak_kill_idle_seconds: float = 60.0
+    #: A connection surge: a rise of at least ``surge_min_growth`` clients within
+    #: ``surge_window_seconds``, at a Theil–Sen slope of at least ``surge_slope_per_min``
+    #: over at least ``surge_min_snapshots`` snapshots, in a series too short or too
+    #: unsteady to be a leak (a leak is sustained growth; a surge is a steep burst).
+    surge_min_growth: float = 20.0
+    surge_window_seconds: float = 60.0
+    surge_slope_per_min: float = 20.0
+    surge_min_snapshots: int = 3
+    #: The server's ``maxclients`` (CONFIG GET maxclients), when known: growth findings
+    #: then say when it is reached, and severity rises as it nears.
+    maxclients: int | None = None
     #: Less time than this (minutes) to ``maxclients`` at the fitted growth is critical.
     maxclients_critical_minutes: float = 60.0
+    #: Connected clients at this share of ``maxclients`` is a warning, and at the critical
+    #: share critical (new connections are refused at 100%).
+    maxclients_warning_share: float = 0.8
+    maxclients_critical_share: float = 0.95
     #: Connections opened and closed between snapshots, per minute, reported as churn.
     churn_per_min: float = 60.0
 
@@ -112,8 +129,30 @@ def theil_sen(x: np.ndarray, y: np.ndarray, max_points: int = 1500) -> tuple[flo
     return slope, float(np.median(y - slope * x))
 
 
+def steepest_rise(seconds: np.ndarray, y: np.ndarray, window: float) -> tuple[float, int, int]:
+    """``(rise, i, j)``: the largest ``y[j] - y[i]`` with ``i <= j`` and ``seconds[j] - seconds[i] <= window``.
+
+    One pass with a queue of the window's minima (the points are sorted by time).
+
+    >>> steepest_rise(np.array([0., 10, 20, 90]), np.array([5., 1, 9, 30]), 30)
+    (8.0, 1, 2)
+    """
+    best, where = 0.0, (0, 0)
+    low: deque[int] = deque()
+    for j in range(len(y)):
+        while low and y[low[-1]] >= y[j]:
+            low.pop()
+        low.append(j)
+        while seconds[j] - seconds[low[0]] > window:
+            low.popleft()
+        rise = float(y[j] - y[low[0]])
+        if rise > best:
+            best, where = rise, (low[0], j)
+    return best, where[0], where[1]
+
+
 def _trend_row(ts: pd.Series, clients: pd.Series, t: ClientThresholds, headroom: float | None) -> dict[str, Any]:
-    """The trend of one series of counts (sorted by time)."""
+    """The trend of one series of counts (sorted by time): the sustained line and the steepest burst."""
     minutes = (ts - ts.iloc[0]).dt.total_seconds().to_numpy() / 60.0
     y = clients.to_numpy(dtype=float)
     slope, intercept = theil_sen(minutes, y) if len(y) > 1 else (math.nan, math.nan)
@@ -122,6 +161,8 @@ def _trend_row(ts: pd.Series, clients: pd.Series, t: ClientThresholds, headroom:
     ss_tot = float(((y - y.mean()) ** 2).sum())
     span = float(minutes[-1] * 60) if len(y) else 0.0
     growth = slope * span / 60 if not math.isnan(slope) else math.nan
+    rise, i, j = steepest_rise(minutes * 60, y, t.surge_window_seconds)
+    surge_slope = theil_sen(minutes[i : j + 1], y[i : j + 1])[0] if j > i else math.nan
     row = {
         "snapshots": len(y),
         "first_ts": ts.iloc[0],
@@ -135,7 +176,13 @@ def _trend_row(ts: pd.Series, clients: pd.Series, t: ClientThresholds, headroom:
         "steadiness": float((steps >= 0).mean()) if len(steps) else math.nan,
         "r2": 1 - float(((y - fitted) ** 2).sum()) / ss_tot if ss_tot > 0 else math.nan,
         "growth": growth,
-        "minutes_to_maxclients": headroom / slope if headroom is not None and slope > 0 else math.nan,
+        "minutes_to_maxclients": _minutes_to(headroom, slope),
+        "surge_from_ts": ts.iloc[i],
+        "surge_to_ts": ts.iloc[j],
+        "surge_from_clients": int(y[i]),
+        "surge_to_clients": int(y[j]),
+        "surge_slope_per_min": surge_slope,
+        "surge_minutes_to_maxclients": _minutes_to(headroom, surge_slope),
     }
     row["leaking"] = bool(
         slope >= t.leak_slope_per_min
@@ -144,7 +191,20 @@ def _trend_row(ts: pd.Series, clients: pd.Series, t: ClientThresholds, headroom:
         and row["steadiness"] >= t.leak_min_steadiness
         and growth >= t.leak_min_growth
     )
+    row["surging"] = bool(
+        not row["leaking"]
+        and rise >= t.surge_min_growth
+        and j - i + 1 >= t.surge_min_snapshots
+        and surge_slope >= t.surge_slope_per_min
+    )
     return row
+
+
+def _minutes_to(headroom: float | None, slope: float) -> float:
+    """Minutes until ``headroom`` more clients at ``slope`` per minute (0 when none is left)."""
+    if headroom is None or not slope > 0:
+        return math.nan
+    return max(headroom, 0.0) / slope
 
 
 def growth_trends(
@@ -159,11 +219,15 @@ def growth_trends(
 
     Columns: ``by``, snapshots, first_ts, last_ts, span_s, first_clients, last_clients,
     max_clients, slope_per_min (Theil–Sen) and intercept (the fitted count at first_ts),
-    steadiness (share of steps that do not go down), r2 (of that line), growth (fitted clients over the span), minutes_to_maxclients
-    (how long, at this group's slope, until the server's total reaches ``maxclients``),
-    leaking (the thresholds above all met). Rows without a time are left out; a value
-    missing at a time counts 0 there. For ``uniq -c`` files (:func:`read_app_counts`,
-    combined) use ``growth_trends(counts, "value")``.
+    steadiness (share of steps that do not go down), r2 (of that line), growth (fitted
+    clients over the span), minutes_to_maxclients (how long, at this group's slope, until
+    the server's total reaches ``maxclients``: the argument, else ``thresholds.maxclients``),
+    leaking (the leak thresholds all met); the steepest rise within the surge window:
+    surge_from_ts, surge_to_ts, surge_from_clients, surge_to_clients, surge_slope_per_min
+    (Theil–Sen over it), surge_minutes_to_maxclients, surging (the surge thresholds met and
+    not leaking). Rows without a time are left out; a value missing at a time counts 0
+    there. For ``uniq -c`` files (:func:`read_app_counts`, combined) use
+    ``growth_trends(counts, "value")``.
 
     >>> growth_trends(read_connection_counts("connections.csv"), None, ts="ts")  # doctest: +SKIP
     """
@@ -172,6 +236,7 @@ def growth_trends(
         wide = counts.pivot_table(index=ts, columns=by, values="clients", aggfunc="sum", fill_value=0)
         counts = wide.stack().rename("clients").reset_index()
     total = counts.groupby(ts)["clients"].sum()
+    maxclients = thresholds.maxclients if maxclients is None else maxclients
     headroom = float(maxclients - total.iloc[-1]) if maxclients is not None and len(total) else None
     groups = counts.groupby(by, sort=True) if by else [("all", counts)]
     rows = [
@@ -318,6 +383,7 @@ def _finding(
         action=action,
         evidence=Evidence(
             count=len(rows),
+            unit="clients",
             first=first,
             last=last,
             clients=tuple(dict.fromkeys(clients["addr"].dropna().astype(str))),
@@ -385,17 +451,20 @@ def _blocked_finding(snapshots: pd.DataFrame, latest: pd.DataFrame, t: ClientThr
     ]  # fmt: skip
 
 
-def _idle_finding(latest: pd.DataFrame, t: ClientThresholds) -> list[Finding]:
+def _idle_finding(latest: pd.DataFrame, t: ClientThresholds, leaked: set[Any] = frozenset()) -> list[Finding]:
     # Subscribers, MONITORs, replication links and blocked clients stay idle by design.
     normal = latest[(latest["client_type"] == "normal") & ~latest["flag_blocked"].fillna(False).astype(bool)]
     idle = normal[normal["idle"] >= t.idle_seconds].sort_values("idle", ascending=False)
+    in_leak = idle["id"].isin(leaked)
+    idle = idle[~in_leak]
     if idle.empty:
         return []
     names = ", ".join(f"{n or UNNAMED} ({c})" for n, c in idle["name"].fillna("").value_counts().head(5).items())
+    also = f" (and {int(in_leak.sum())} of a leaking application: see its leak finding)" if in_leak.any() else ""
     return [
         _finding(
             "idle-clients", "warning",
-            f"{len(idle)} client(s) idle for over {t.idle_seconds:g} s: {names}",
+            f"{len(idle)} client(s) idle for over {t.idle_seconds:g} s: {names}{also}",
             "Connections that sent nothing for this long hold a file descriptor, memory and a "
             "slot of maxclients; many of them point at a pool that never closes or a leak.",
             "Set `timeout` in redis.conf (or CONFIG SET timeout) so the server drops idle "
@@ -484,48 +553,229 @@ def _unnamed_finding(latest: pd.DataFrame) -> list[Finding]:
     ]  # fmt: skip
 
 
-def _leak_findings(
-    snapshots: pd.DataFrame, latest: pd.DataFrame, t: ClientThresholds, maxclients: int | None
-) -> list[Finding]:
+# Growth findings. One problem, one finding: a leak (or surge) is reported at the most
+# specific level that explains it: an application name; else a host, for what the names
+# flagged do not explain (unnamed clients, many small apps); else the whole server. The
+# wider levels go into the evidence of the specific one ("all of host 10.0.0.5's growth").
+LEVELS = {
+    "name": ("connection-leak", "connection-surge"),
+    "host": ("connection-leak-by-host", "connection-surge-by-host"),
+    "all": ("connection-growth", "connection-surge-all"),
+}
+_EXPLAINED = "\x00explained"  # the group of rows a more specific finding already covers
+
+
+def _level_values(snapshots: pd.DataFrame, by: str) -> pd.Series:
+    if by == "all":
+        return pd.Series("all", index=snapshots.index, dtype="str")
+    return snapshots[by].astype("str").fillna("")
+
+
+@dataclass(frozen=True)
+class _Level:
+    """Counts per snapshot for one level (name, host, all), rows already explained set apart."""
+
+    by: str
+    wide: pd.DataFrame  # index snapshot_ts, one column per value (and _EXPLAINED)
+    trends: pd.DataFrame  # growth_trends, one row per value (without _EXPLAINED), column "group"
+
+    @classmethod
+    def of(cls, snapshots: pd.DataFrame, by: str, explained: pd.Series, t: ClientThresholds,
+           maxclients: int | None) -> "_Level":  # fmt: skip
+        values = _level_values(snapshots, by).where(~explained, _EXPLAINED)
+        counts = client_counts(snapshots.assign(group=values), "group")
+        wide = counts.pivot_table(index="snapshot_ts", columns="group", values="clients", aggfunc="sum", fill_value=0)
+        trends = growth_trends(counts, "group", thresholds=t, maxclients=maxclients)
+        return cls(by, wide, trends[trends["group"] != _EXPLAINED].reset_index(drop=True))
+
+    def flagged(self) -> pd.DataFrame:
+        return self.trends[self.trends["leaking"] | self.trends["surging"]]
+
+    def change(self, value: str, start: pd.Timestamp, end: pd.Timestamp) -> int:
+        """Clients of ``value`` at ``end`` minus at ``start`` (every group, explained or not)."""
+        if value not in self.wide.columns:
+            return 0
+        return int(self.wide.at[end, value] - self.wide.at[start, value])
+
+
+def _growth_findings(
+    snapshots: pd.DataFrame, latest: pd.DataFrame, t: ClientThresholds, maxclients: int | None,
+    connections: pd.DataFrame | None,
+) -> list[Finding]:  # fmt: skip
+    maxclients = t.maxclients if maxclients is None else maxclients
+    name = snapshots["name"].astype("str").fillna("")
+    host = snapshots["host"].astype("str").fillna("")
+    nobody = pd.Series(False, index=snapshots.index)
+    names = _Level.of(snapshots, "name", name == "", t, maxclients)
+    by_name = names.flagged()["group"].tolist()
+    hosts = _Level.of(snapshots, "host", name.isin(by_name) & (name != ""), t, maxclients)
+    by_host = hosts.flagged()["group"].tolist()
+    rest = _Level.of(snapshots, "all", (name.isin(by_name) & (name != "")) | host.isin(by_host), t, maxclients)
+    wider = {"host": _Level.of(snapshots, "host", nobody, t, maxclients),
+             "all": _Level.of(snapshots, "all", nobody, t, maxclients)}
+    used = _used(snapshots, maxclients)
     out = []
-    for by, code in (("name", "connection-leak"), ("host", "connection-leak-by-host")):
-        trends = connection_trends(snapshots, by, thresholds=t, maxclients=maxclients)
-        for trend in trends[trends["leaking"]].itertuples(index=False):
-            value = getattr(trend, by)
-            mine = latest[latest["connected"] & (latest[by].fillna("") == value)]
-            kill = (mine["idle"] >= t.leak_kill_idle_seconds) & (by == "name")
-            out.append(_leak_finding(code, by, value, trend, mine, kill, t))
+    for level in (names, hosts, rest):
+        for trend in level.flagged().itertuples(index=False):
+            value = str(trend.group)
+            mine = latest[latest["connected"]]
+            if level.by != "all":
+                mine = mine[_level_values(mine, level.by) == value]
+            if level.by == "host":
+                mine = mine[~mine["name"].fillna("").isin(by_name) | (mine["name"].fillna("") == "")]
+            wide = _wider_view(level.by, value, trend, mine, wider)
+            out.append(_growth_finding(level.by, value, trend, mine, t, wide, used))
+    if connections is not None:
+        logged = connection_count_findings(connections, t, maxclients=maxclients)
+        if out:  # the log is one more, wider view of what the snapshots already pinned down
+            out = [_with_log(f, logged) for f in out]
+        else:
+            out = logged
     return out
 
 
-def _leak_finding(
-    code: str, by: str, value: str, trend: Any, clients: pd.DataFrame, kill: pd.Series, t: ClientThresholds
-) -> Finding:
-    to_max = trend.minutes_to_maxclients
-    severity: Severity = "critical" if to_max == to_max and to_max < t.maxclients_critical_minutes else "warning"
+def _wider_view(by: str, value: str, trend: Any, mine: pd.DataFrame, wider: dict[str, _Level]) -> tuple[str, dict[str, float]]:
+    """The share of its host's and of the server's growth a finding explains: text and metrics."""
+    if by == "all":
+        return "", {}
+    surge = bool(trend.surging)
+    start, end = (trend.surge_from_ts, trend.surge_to_ts) if surge else (trend.first_ts, trend.last_ts)
+    own = (trend.surge_to_clients - trend.surge_from_clients) if surge else (trend.last_clients - trend.first_clients)
+    parts, metrics = [], {}
+    if by == "name" and len(mine):
+        main = mine["host"].astype("str").fillna("").mode().iloc[0]
+        host_change = wider["host"].change(main, start, end)
+        parts.append(_share_text(own, host_change, f"host {main}'s"))
+        metrics |= {"host_growth": host_change, "share_of_host_growth": _share(own, host_change)}
+    server = wider["all"].change("all", start, end)
+    parts.append(_share_text(own, server, "the server's"))
+    metrics |= {"server_growth": server, "share_of_server_growth": _share(own, server)}
+    return f"This is {' and '.join(parts)} over the same snapshots.", metrics
+
+
+def _used(snapshots: pd.DataFrame, maxclients: int | None) -> float | None:
+    """The share of ``maxclients`` in use in the last snapshot, when maxclients is known."""
+    if not maxclients:
+        return None
+    return int((snapshots["snapshot"] == snapshots["snapshot"].max()).sum()) / maxclients
+
+
+def _maxclients_finding(clients: int, maxclients: int | None, at: str | None, t: ClientThresholds) -> list[Finding]:
+    """Connected clients near ``maxclients``, whatever their trend."""
+    if not maxclients or clients < t.maxclients_warning_share * maxclients:
+        return []
+    severity: Severity = "critical" if clients >= t.maxclients_critical_share * maxclients else "warning"
+    return [
+        Finding(
+            "near-maxclients", severity,
+            f"{clients:,} clients connected: {clients / maxclients:.0%} of maxclients ({maxclients:,})",
+            "At maxclients the server refuses every new connection (ERR max number of clients reached): "
+            "new application instances, failovers and redis-cli itself are locked out.",
+            "Close what should not be connected (the plan below), or raise maxclients with CONFIG SET "
+            "maxclients if the file descriptor limit (ulimit -n) allows.",
+            Evidence(count=clients, unit="clients", first=at, last=at,
+                     metrics={"clients": clients, "maxclients": maxclients, "share_of_maxclients": clients / maxclients}),
+        )
+    ]  # fmt: skip
+
+
+def _share(part: float, whole: float) -> float:
+    return min(part / whole, 1.0) if whole > 0 and part > 0 else math.nan
+
+
+def _share_text(part: float, whole: float, of: str) -> str:
+    """``"all of host 10.0.0.5's growth (+72)"`` or ``"90% of the server's growth (+72 of +80)"``."""
+    share = _share(part, whole)
+    if share != share:
+        return f"none of {of} growth ({whole:+d})" if whole <= 0 else f"{of} growth ({whole:+d})"
+    if share >= 0.995:
+        return f"all of {of} growth ({whole:+d})"
+    return f"{share:.0%} of {of} growth ({part:+d} of {whole:+d})"
+
+
+def _severity(minutes: float, used: float | None, t: ClientThresholds) -> Severity:
+    """Warning, or critical when maxclients is near in time or already nearly used up."""
+    if minutes == minutes and minutes < t.maxclients_critical_minutes:
+        return "critical"
+    if used is not None and used >= t.maxclients_critical_share:
+        return "critical"
+    return "warning"
+
+
+def _growth_finding(
+    by: str, value: str, trend: Any, clients: pd.DataFrame, t: ClientThresholds, wider: tuple[str, dict[str, float]],
+    used: float | None,
+) -> Finding:  # fmt: skip
+    surge = bool(trend.surging)
+    code = LEVELS[by][1 if surge else 0]
+    to_max = trend.surge_minutes_to_maxclients if surge else trend.minutes_to_maxclients
     label = {"name": f"named {value or UNNAMED}", "host": f"from host {value}"}.get(by, "(all clients)")
-    when = f"; maxclients in {to_max:.0f} min at this rate" if to_max == to_max else ""
-    action = (
-        "Find where this application opens connections without closing them (a pool created per "
-        "request, a missing close()); the plan lists CLIENT KILL for its connections idle over "
-        f"{t.leak_kill_idle_seconds:g} s, which relieves the server until the fix ships."
-        if by == "name" else
-        "Look at the names and processes behind this host's connections (CLIENT LIST, ss -tp on the host)."
-    )  # fmt: skip
+    when = f"; maxclients in {minutes_text(to_max)} at this rate" if to_max == to_max else ""
+    if used is not None and used >= t.maxclients_warning_share:
+        when += f" ({used:.0%} of it in use)"
+    action = {
+        "name": "Find where this application opens connections without closing them (a pool created per "
+                "request, a missing close()); the plan lists CLIENT KILL for its connections idle over "
+                f"{t.leak_kill_idle_seconds:g} s, which relieves the server until the fix ships.",
+        "host": "Look at the names and processes behind this host's connections (CLIENT LIST, ss -tp on the "
+                "host), and have them call CLIENT SETNAME so the next report names the application.",
+        "all": "No one name or host explains it: compare CLIENT LIST snapshots by name and host "
+               "(monitorlens sample) to find which clients grow.",
+    }[by]
+    text, shares = wider
+    if len(clients):  # the longest idle, those the plan kills, first
+        clients = clients.sort_values(["idle", "id"], ascending=[False, True], kind="stable")
+    kill = (clients["idle"] >= t.leak_kill_idle_seconds) & (by == "name") & (not surge)
+    if surge:
+        rise = trend.surge_to_clients - trend.surge_from_clients
+        seconds = (trend.surge_to_ts - trend.surge_from_ts).total_seconds()
+        title = (f"Connections {label} surge {rise:+d} in {seconds:.0f} s, {trend.surge_slope_per_min:.1f}/min "
+                 f"({trend.surge_from_clients} → {trend.surge_to_clients}){when}")
+        explanation = (
+            f"A steep rise ({rise} connections within {seconds:.0f} s, Theil–Sen slope over those "
+            f"snapshots) too short to call a leak, which needs {t.leak_min_span_seconds:g} s of steady "
+            "growth. A deploy or restart filling its pools, a retry storm after a failover, or the "
+            "start of a leak look like this; if it does not level off it ends at maxclients. "
+            + text).strip()
+        action = (f"Check what started at {trend.surge_from_ts:%H:%M:%S} UTC (deploys, restarts, failovers), "
+                  "and keep sampling CLIENT LIST to see whether it levels off (a pool filling) or keeps "
+                  "climbing (a leak). " + ("If it climbs, find where this application opens connections "
+                                           "without closing them (a pool created per request, a missing close())."
+                                           if by == "name" else action))
+        metrics = {"slope_per_min": trend.surge_slope_per_min, "rise": rise, "span_s": seconds,
+                   "first_clients": trend.surge_from_clients, "last_clients": trend.surge_to_clients}
+        span = (trend.surge_from_ts.isoformat(), trend.surge_to_ts.isoformat())
+    else:
+        title = (f"Connections {label} grow {trend.slope_per_min:.1f}/min "
+                 f"({trend.first_clients} → {trend.last_clients} over {trend.span_s / 60:.1f} min){when}")
+        explanation = (
+            f"A steady rise ({trend.steadiness:.0%} of the steps up or flat, Theil–Sen slope over "
+            f"{trend.snapshots} snapshots) that does not come back down is a connection leak; "
+            "left alone it ends at maxclients, when new connections are refused. " + text).strip()
+        metrics = {"slope_per_min": trend.slope_per_min, "steadiness": trend.steadiness, "r2": trend.r2,
+                   "span_s": trend.span_s, "first_clients": trend.first_clients,
+                   "last_clients": trend.last_clients}
+        span = (trend.first_ts.isoformat(), trend.last_ts.isoformat())
     return _finding(
-        code, severity,
-        f"Connections {label} grow {trend.slope_per_min:.1f}/min "
-        f"({trend.first_clients} → {trend.last_clients} over {trend.span_s / 60:.1f} min){when}",
-        f"A steady rise ({trend.steadiness:.0%} of the steps up or flat, Theil–Sen slope over "
-        f"{trend.snapshots} snapshots) that does not come back down is a connection leak; "
-        "left alone it ends at maxclients, when new connections are refused.",
-        action,
+        code, _severity(to_max, used, t), title, explanation, action,
         clients, rows=_rows(clients, ("connected",), kill),
-        metrics={"slope_per_min": trend.slope_per_min, "steadiness": trend.steadiness, "r2": trend.r2,
-                 "span_s": trend.span_s, "first_clients": trend.first_clients,
-                 "last_clients": trend.last_clients, "minutes_to_maxclients": to_max},
-        span=(trend.first_ts.isoformat(), trend.last_ts.isoformat()),
-    )  # fmt: skip
+        metrics={**metrics, "minutes_to_maxclients": to_max, **shares},
+        span=span,
+    )
+
+
+def _with_log(finding: Finding, logged: list[Finding]) -> Finding:
+    """The finding, with what the connection-count log says of the whole server in its evidence."""
+    from dataclasses import replace
+
+    if not logged:
+        return finding
+    log = logged[0].evidence.metrics
+    note = (f" The connection-count log shows the whole server growing {log['slope_per_min']:.1f}/min "
+            f"({log['first_clients']:.0f} → {log['last_clients']:.0f}).")
+    metrics = {**finding.evidence.metrics, "server_log_slope_per_min": log["slope_per_min"]}
+    return replace(finding, explanation=finding.explanation + note,
+                   evidence=replace(finding.evidence, metrics=metrics))
 
 
 def _churn_finding(snapshots: pd.DataFrame, t: ClientThresholds) -> list[Finding]:
@@ -546,7 +796,7 @@ def _churn_finding(snapshots: pd.DataFrame, t: ClientThresholds) -> list[Finding
             "Use a connection pool in the applications that connect per request; INFO stats "
             "total_connections_received confirms the rate.",
             Evidence(
-                count=int(churn["short_lived"].sum()), first=_span(churn)[0], last=_span(churn)[1],
+                count=int(churn["short_lived"].sum()), unit="short-lived connections", first=_span(churn)[0], last=_span(churn)[1],
                 metrics={"short_lived_per_min": rate, "opened_per_min": (churn["opened"].sum() + churn["short_lived"].sum()) / minutes},
             ),
         )
@@ -554,10 +804,22 @@ def _churn_finding(snapshots: pd.DataFrame, t: ClientThresholds) -> list[Finding
 
 
 def client_findings(
-    snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS, *, maxclients: int | None = None
+    snapshots: pd.DataFrame,
+    thresholds: ClientThresholds = DEFAULTS,
+    *,
+    maxclients: int | None = None,
+    connections: pd.DataFrame | None = None,
 ) -> list[Finding]:
     """Every CLIENT LIST finding, most severe first: forgotten MONITORs, blocked, idle,
-    output and query buffers, clients being closed, unnamed clients, leaks, churn.
+    output and query buffers, clients being closed, unnamed clients, leaks and surges,
+    clients near maxclients, churn.
+
+    Growth is reported once, at the most specific level that explains it (an application
+    name, else a host, else the whole server), with the wider levels' share in its
+    evidence. A ``connections`` count log (:func:`read_connection_counts`) adds its view of
+    the whole server to that evidence, or, when the snapshots show no growth, gives the
+    findings of :func:`connection_count_findings`. ``maxclients`` (else
+    ``thresholds.maxclients``) gives the time to reach it and escalates severity.
 
     Evidence rows name each client (id, addr, name, age, idle...); a row with
     ``kill: True`` is one the finding proposes to disconnect (see :func:`remediation_plan`).
@@ -566,13 +828,19 @@ def client_findings(
     ['connection-leak', 'monitor-clients', 'output-buffers', 'idle-clients', 'blocked-clients']
     """
     if snapshots.empty:
-        return []
+        return connection_count_findings(connections, thresholds, maxclients=maxclients) if connections is not None else []
     t = thresholds
+    limit = t.maxclients if maxclients is None else maxclients
     latest = last_rows(snapshots)
+    last = snapshots[snapshots["snapshot"] == snapshots["snapshot"].max()]
+    at = last["snapshot_ts"].dropna()
+    growth = _growth_findings(snapshots, latest, t, limit, connections)
+    # A leak's idle connections are its evidence (and in the plan), not a second finding.
+    leaked = {r["id"] for f in growth if f.code == "connection-leak" for r in f.evidence.rows}
     found = [
         *_monitor_finding(snapshots, latest, t),
         *_blocked_finding(snapshots, latest, t),
-        *_idle_finding(latest, t),
+        *_idle_finding(latest, t, leaked),
         *_buffer_finding(
             snapshots, "omem", t.omem_warning_bytes, t.omem_critical_bytes, "output-buffers", "Output buffer",
             "Find why the client reads slowly (a subscriber doing work per message, a saturated "
@@ -585,7 +853,7 @@ def client_findings(
         ),
         *_close_asap_finding(latest, snapshots),
         *_unnamed_finding(latest),
-        *_leak_findings(snapshots, latest, t, maxclients),
+        *(growth or _maxclients_finding(len(last), limit, at.iloc[0].isoformat() if len(at) else None, t)),
         *_churn_finding(snapshots, t),
     ]  # fmt: skip
     return sorted(found, key=lambda f: SEVERITY_ORDER[f.severity])
@@ -594,17 +862,25 @@ def client_findings(
 def connection_count_findings(
     connections: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS, *, maxclients: int | None = None
 ) -> list[Finding]:
-    """The leak finding from a plain ``<time>,<clients>`` log, when that is all there is.
+    """Growth (leak or surge) and nearness to maxclients of the whole server, from a plain
+    ``<time>,<clients>`` log, when that is all there is (with snapshots, pass the log to
+    :func:`client_findings` instead: it is then evidence, not a finding of its own).
 
     >>> connection_count_findings(read_connection_counts("connections.csv"))  # doctest: +SKIP
     """
-    trend = count_trend(connections, thresholds=thresholds, maxclients=maxclients)
-    if trend.empty or not trend["leaking"].iloc[0]:
+    limit = thresholds.maxclients if maxclients is None else maxclients
+    trend = count_trend(connections, thresholds=thresholds, maxclients=limit)
+    if trend.empty:
         return []
     row = next(trend.itertuples(index=False))
-    empty = pd.DataFrame({"addr": pd.Series([], dtype="str"), "idle": pd.Series([], dtype="Int64")})
-    finding = _leak_finding("connection-growth", "group", "all", row, empty, pd.Series([], dtype=bool), thresholds)
-    return [finding]
+    last = connections.dropna(subset=["ts"]).sort_values("ts", kind="stable").tail(1)
+    clients = int(last["clients"].iloc[0]) if len(last) else 0
+    at = last["ts"].iloc[0].isoformat() if len(last) else None
+    if row.leaking or row.surging:
+        empty = pd.DataFrame({"addr": pd.Series([], dtype="str"), "idle": pd.Series([], dtype="Int64")})
+        used = clients / limit if limit else None
+        return [_growth_finding("all", "all", row, empty, thresholds, ("", {}), used)]
+    return _maxclients_finding(clients, limit, at, thresholds)
 
 
 # ------------------------------------------------------------------ remediation

@@ -111,11 +111,13 @@ class ClientlistAnalysis:
 
 
 TREND_FIELDS = ("name", "first_clients", "last_clients", "max_clients", "slope_per_min", "steadiness",
-                "minutes_to_maxclients", "leaking")
+                "minutes_to_maxclients", "leaking", "surging", "surge_slope_per_min")
 
 
-def _snapshots_part(snapshots: pd.DataFrame, t: ClientThresholds, maxclients: int | None) -> SnapshotsPart:
-    found = tuple(client_findings(snapshots, t, maxclients=maxclients))
+def _snapshots_part(snapshots: pd.DataFrame, t: ClientThresholds, maxclients: int | None,
+                    connections: pd.DataFrame | None) -> SnapshotsPart:  # fmt: skip
+    # The count log is one more, wider view of the growth the snapshots pin on a name.
+    found = tuple(client_findings(snapshots, t, maxclients=maxclients, connections=connections))
     latest = last_rows(snapshots)
     now = latest[latest["connected"]]
     trends = connection_trends(snapshots, "name", thresholds=t, maxclients=maxclients)
@@ -135,9 +137,11 @@ def _snapshots_part(snapshots: pd.DataFrame, t: ClientThresholds, maxclients: in
     )
 
 
-def _connections_part(connections: pd.DataFrame, t: ClientThresholds, maxclients: int | None) -> ConnectionsPart:
+def _connections_part(connections: pd.DataFrame, t: ClientThresholds, maxclients: int | None,
+                      alone: bool) -> ConnectionsPart:  # fmt: skip
     trend = count_trend(connections, thresholds=t, maxclients=maxclients).rename(columns={"group": "name"})
-    found = tuple(connection_count_findings(connections, t, maxclients=maxclients))
+    # With snapshots, the log's view is in their findings' evidence (one problem, one finding).
+    found = tuple(connection_count_findings(connections, t, maxclients=maxclients)) if alone else ()
     return ConnectionsPart(provenance(connections), len(connections), trend, found)
 
 
@@ -153,7 +157,8 @@ def analyze_clientlist(
     >>> analyze_clientlist(read_client_list("clients.log.gz")).findings[0].code  # doctest: +SKIP
     'connection-leak'
     """
-    snap = _snapshots_part(snapshots, thresholds, maxclients) if snapshots is not None else None
-    conn = _connections_part(connections, thresholds, maxclients) if connections is not None else None
+    snap = _snapshots_part(snapshots, thresholds, maxclients, connections) if snapshots is not None else None
+    conn = (_connections_part(connections, thresholds, maxclients, alone=snapshots is None)
+            if connections is not None else None)
     found = [f for part in (snap, conn) if part is not None for f in part.findings]
     return ClientlistAnalysis(snap, conn, thresholds, maxclients, tuple(sort_findings(found)))

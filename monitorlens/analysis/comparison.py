@@ -34,7 +34,8 @@ class Comparison:
     ``after_rate`` (per second), ``rate_change`` (after / before; inf for new
     rows) and ``change`` (``new``, ``gone``, ``up``, ``down``, ``same``), ordered by
     the size of the change in rate. ``findings`` lists finding codes and titles
-    with ``status`` ``new``, ``resolved`` or ``still``.
+    with ``status`` ``new``, ``resolved`` or ``still`` (or ``no CLIENT LIST on one side``
+    for a CLIENT LIST finding when only one capture came with snapshots).
     """
 
     before: Analysis
@@ -96,11 +97,18 @@ def _findings(before: Analysis, after: Analysis) -> pd.DataFrame:
     def index(a: Analysis) -> dict[tuple, Any]:
         return {(f.code, f.evidence.commands, f.evidence.keys): f for f in a.findings}
 
+    def listed(x: Analysis) -> set[int]:
+        return {id(f) for f in x.clientlist.findings} if x.clientlist is not None else set()
+
     b, a = index(before), index(after)
+    # A CLIENT LIST finding on one side only says nothing when the other had no CLIENT LIST.
+    blind = listed(after) | listed(before) if (before.clientlist is None) != (after.clientlist is None) else set()
     rows = []
     for k in sorted(set(b) | set(a), key=lambda k: (k[0], k[1], k[2])):
         f = a.get(k) or b[k]
         status = "still" if k in a and k in b else ("new" if k in a else "resolved")
+        if status != "still" and id(f) in blind:
+            status = "no CLIENT LIST on one side"
         rows.append({"code": f.code, "title": f.title, "severity": f.severity, "status": status})
     return pd.DataFrame(rows, columns=["code", "title", "severity", "status"])
 

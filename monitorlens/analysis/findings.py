@@ -100,6 +100,8 @@ class Evidence:
     # Named numbers (slope_per_min, share, bytes...) and a small table of rows.
     metrics: Mapping[str, float] = field(default_factory=dict)
     rows: tuple[Mapping[str, Any], ...] = ()
+    # What ``count`` counts, in the plural: events (MONITOR lines), clients, lines...
+    unit: str = "events"
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class Finding:
             "action": self.action,
             "evidence": {
                 "count": ev.count,
+                "unit": ev.unit,
                 "first": ev.first,
                 "last": ev.last,
                 "commands": list(ev.commands),

@@ -540,8 +540,13 @@ def rule_unnamed_clients(events: pd.DataFrame, t: Thresholds, ctx: Context | Non
             "They may have named themselves before the capture began (MONITOR shows only what "
             "happens while it runs); only a CLIENT LIST taken at the same time says who they are."
         ),
-        action=("Give `--clients FILE` (CLIENT LIST snapshots from the same time) to name them; make "
-                "every application call CLIENT SETNAME (most client libraries have a setting for it)."),
+        action=(
+            "Make every application call CLIENT SETNAME (most client libraries have a setting for it); "
+            "CLIENT LIST snapshots taken more often also name connections that come and go between them."
+            if listed else
+            "Give `--clients FILE` (CLIENT LIST snapshots from the same time) to name them; make "
+            "every application call CLIENT SETNAME (most client libraries have a setting for it)."
+        ),
         evidence=ev,
     )]
 
@@ -579,7 +584,7 @@ def rule_coverage(events: pd.DataFrame, t: Thresholds, ctx: Context | None = Non
         title="What this capture cannot show: admin commands, durations, replies",
         explanation=text,
         action="Read SLOWLOG GET, LATENCY LATEST, INFO commandstats and CLIENT LIST from the same time.",
-        evidence=Evidence(count=redacted, metrics=metrics, rows=tuple({"hidden_from_monitor": n} for n in hidden)),
+        evidence=Evidence(count=redacted, unit="redacted arguments", metrics=metrics, rows=tuple({"hidden_from_monitor": n} for n in hidden)),
     )]
 
 
@@ -608,7 +613,7 @@ def rule_capture_quality(events: pd.DataFrame, t: Thresholds, ctx: Context | Non
             action="Look at the samples: a cut last line or redis-cli messages are harmless; "
                    "many bad lines mean a damaged or mixed file.",
             evidence=Evidence(
-                count=prov.rejected, metrics={"share": share, **{f"rejected_{k}": v for k, v in by.items()}},
+                count=prov.rejected, unit="lines", metrics={"share": share, **{f"rejected_{k}": v for k, v in by.items()}},
                 samples=tuple(Sample(int(l), printable(str(x))[:200])
                               for l, x in zip(rej["line"].head(t.samples), rej["text"].head(t.samples))),
                 rows=tuple({"reason": r, "count": n} for r, n in by.items()),
@@ -622,7 +627,7 @@ def rule_capture_quality(events: pd.DataFrame, t: Thresholds, ctx: Context | Non
                         "full while compressing). Every line before the cut is read; the rest is not "
                         "in this analysis. (A single cut last line is counted among the rejects.)",
             action="Copy the capture again if the end matters.",
-            evidence=Evidence(count=1, last=prov.last_ts),
+            evidence=Evidence(count=1, unit="cuts", last=prov.last_ts),
         ))
     if events.empty:
         found.append(Finding(
@@ -652,7 +657,7 @@ def _silences(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
                      "not the duration of the command before it."),
         action="Compare the times with SLOWLOG, LATENCY and the server's log.",
         evidence=Evidence(
-            count=len(long), first=iso(long["start"].min()), last=iso(long["end"].max()),
+            count=len(long), unit="silences", first=iso(long["start"].min()), last=iso(long["end"].max()),
             metrics={"longest_gap_us": int(long["gap_us"].iat[0]), "total_gap_us": int(long["gap_us"].sum())},
             rows=tuple({k: cell(v) for k, v in r.items()} for r in long.head(t.rows).to_dict("records")),
         ),

@@ -23,6 +23,7 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 __all__ = ["sample_clients", "capture_monitor", "client_list_bytes", "raw_reply", "SnapshotLog"]
@@ -98,13 +99,15 @@ def sample_clients(
     count: int,
     connections_csv: StrPath | None = None,
     stop: threading.Event | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Append ``count`` CLIENT LIST snapshots, one every ``interval`` seconds; return how many.
 
     Each snapshot is ``# <time.time() with 6 decimals>`` then the raw reply. With
     ``connections_csv``, also append ``<epoch int>,<clients>`` (the reply's line count,
     the sampler's own connection included, as with ``redis-cli CLIENT LIST | wc -l``).
-    Setting ``stop`` ends the loop early, between snapshots.
+    Setting ``stop`` ends the loop early, between snapshots; ``progress(taken, count)`` is
+    called after each snapshot.
 
     >>> sample_clients(r, "clients.log", interval=0.1, count=3)   # doctest: +SKIP
     3
@@ -121,6 +124,8 @@ def sample_clients(
             while taken < count and not stop.is_set():
                 snapshots.take(client)
                 taken += 1
+                if progress is not None:
+                    progress(taken, count)
                 # Keep to the schedule: a slow CLIENT LIST does not push later snapshots back.
                 if taken < count:
                     stop.wait(max(0.0, start + taken * interval - time.monotonic()))

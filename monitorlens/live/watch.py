@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
@@ -123,9 +124,11 @@ def parse_snapshot(ts: float, raw: bytes, number: int) -> pd.DataFrame:
 
 
 def watch(target: Target, opts: WatchOptions = WatchOptions(), *, out: IO[str] | None = None,
-          stop: threading.Event | None = None) -> WatchResult:  # fmt: skip
+          stop: threading.Event | None = None,
+          progress: Callable[[int, int | None], None] | None = None) -> WatchResult:  # fmt: skip
     """Take CLIENT LIST snapshots every ``opts.every`` s until ``count``/``duration``, a
     signal or ``stop``; print the view and alerts to ``out``; serve/write the gauges.
+    ``progress(snapshots taken, count)`` is called after each snapshot.
 
     >>> watch(Target(port=6379), WatchOptions(every=1, count=3, screen=False))  # doctest: +SKIP
     """
@@ -169,6 +172,8 @@ def watch(target: Target, opts: WatchOptions = WatchOptions(), *, out: IO[str] |
                 break
             window.append(parse_snapshot(ts, raw, result.snapshots))
             result.snapshots += 1
+            if progress is not None:
+                progress(result.snapshots, opts.count)
             latest = window[-1]
             snaps = pd.concat(list(window), ignore_index=True) if len(window) > 1 else latest
             part = analyze_clientlist(snaps, thresholds=thresholds, maxclients=maxclients).snapshots

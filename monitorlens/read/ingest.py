@@ -329,20 +329,23 @@ def _iso(us: int | None) -> str | None:
     return datetime.fromtimestamp(sec, timezone.utc).replace(microsecond=usec).isoformat()
 
 
-def read_monitor(source: Source, *, errors: str = "skip", workers: int = 2) -> pd.DataFrame:
+def read_monitor(
+    source: Source, *, errors: str = "skip", workers: int = 2, progress: Callable[[int, int], None] | None = None
+) -> pd.DataFrame:
     """Read a MONITOR capture into a DataFrame of events (see :mod:`monitorlens.read.schema`).
 
     ``source`` is a path (plain or gzip), ``-`` for stdin, a binary file
     object, or an iterable of lines (bytes or str). Bad lines are counted and
     kept (``monitorlens.rejects(df)``) with ``errors="skip"``; ``errors="raise"``
-    raises :class:`~monitorlens.errors.ParseError` at the first one.
+    raises :class:`~monitorlens.errors.ParseError` at the first one. ``progress(bytes_done,
+    lines)`` is called after each block (see :class:`monitorlens.store.Progress`).
 
     >>> df = read_monitor("sample_captures/grammar/monitor.txt")  # doctest: +SKIP
     >>> df.command.value_counts().head()  # doctest: +SKIP
     """
     if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"):
         source = io.BytesIO(b"".join(_as_line(x) for x in source))  # an iterable of lines
-    stream = MonitorStream(source, errors=errors, workers=workers)
+    stream = MonitorStream(source, errors=errors, workers=workers, progress=progress)
     tables = list(stream)
     table = pa.concat_tables(tables) if tables else MONITOR_SCHEMA.empty_table()
     df = table_to_frame(table)

@@ -23,6 +23,7 @@ from ..analysis.analyze import Analysis
 from ..analysis.clientlist_analysis import ClientlistAnalysis
 from ..analysis.findings import Finding, printable
 from ..analysis.reconcile import Reconciliation
+from .words import count_text, yes_no
 
 MIN_WIDTH = 60
 ELLIPSIS = "~"  # ASCII, so a cut is visible in any terminal encoding
@@ -51,6 +52,7 @@ SHARE = _null(lambda v: f"{100 * v:.1f}%")
 RATE = _null(lambda v: f"{v:,.1f}")
 TEXT = _null(lambda v: printable(str(v)))
 CLOCK = _null(lambda v: pd.Timestamp(v).strftime("%H:%M:%S"))
+YES_NO = _null(yes_no)
 
 
 def _cut(text: str, width: int) -> str:
@@ -151,7 +153,7 @@ def _finding(f: Finding, width: int) -> list[str]:
     ev = f.evidence
     if ev.first and ev.count:
         span = ev.first[11:23] + (f" .. {ev.last[11:23]}" if ev.last and ev.last != ev.first else "")
-        lines += wrap.wrap(f"{ev.count:,} events, {span} UTC")
+        lines += wrap.wrap(f"{count_text(ev.count, ev.unit)}, {span} UTC")
     lines += wrap.wrap(printable(f.explanation))
     lines += wrap.wrap("What to do: " + printable(f.action))
     for s in ev.samples:
@@ -163,8 +165,31 @@ def _finding(f: Finding, width: int) -> list[str]:
 TREND_TEXT_COLUMNS = (
     TextColumn("name", "name", TEXT, flex=True), TextColumn("first_clients", "first", COUNT, right=True),
     TextColumn("last_clients", "last", COUNT, right=True), TextColumn("max_clients", "max", COUNT, right=True),
-    TextColumn("slope_per_min", "per min", RATE, right=True), TextColumn("leaking", "leaking", TEXT),
+    TextColumn("slope_per_min", "per min", RATE, right=True), TextColumn("leaking", "leaking", YES_NO),
+    TextColumn("surging", "surging", YES_NO),
 )
+APPLICATION_TEXT_COLUMNS = (
+    TextColumn("application", "application", TEXT, flex=True),
+    TextColumn("connections", "conns", COUNT, right=True),
+    TextColumn("events", "events", COUNT, right=True), TextColumn("share", "share", SHARE, right=True),
+    TextColumn("rate_per_s", "/s", RATE, right=True), TextColumn("command_mix", "mix", TEXT, flex=True),
+)
+LISTED_TEXT_COLUMN = TextColumn("connected_at_end", "at end", COUNT, right=True)
+
+
+def _applications(a: Analysis, width: int, top: int) -> list[str]:
+    """Traffic by application, when any client has a name (else it is the clients table again)."""
+    apps = a.applications
+    if apps.empty or not apps["named"].astype(bool).any():
+        return []
+    columns = list(APPLICATION_TEXT_COLUMNS)
+    if "connected_at_end" in apps.columns:
+        columns.insert(2, LISTED_TEXT_COLUMN)
+    note = "conns: addresses in the capture" + (
+        "; at end: connected in the last CLIENT LIST snapshot" if "connected_at_end" in apps.columns else "")
+    body = [*textwrap.wrap(note, width=width, initial_indent="  ", subsequent_indent="  "),
+            *table(apps, columns, width, top)]
+    return _section("Applications (clients by name; unnamed ones by host)", body, len(apps), top)
 
 
 def _clientlist(c: ClientlistAnalysis, width: int, top: int) -> list[str]:
@@ -192,8 +217,9 @@ def _clientlist(c: ClientlistAnalysis, width: int, top: int) -> list[str]:
 def render_text(analysis: Analysis, width: int = 80, top: int | None = None) -> str:
     """The summary as text lines of at most ``width`` characters (at least 60).
 
-    Sections: overview, top commands, clients, key patterns, hot keys, the CLIENT LIST part
-    when the analysis has one, MONITOR against the server's counts for a capture bundle, findings.
+    Sections: overview, top commands, applications (when names are known), clients, key
+    patterns, hot keys, the CLIENT LIST part when the analysis has one, MONITOR against the
+    server's counts for a capture bundle, findings.
 
     >>> print(render_text(analyze(read_monitor("capture.txt"))))  # doctest: +SKIP
     """
@@ -201,6 +227,7 @@ def render_text(analysis: Analysis, width: int = 80, top: int | None = None) -> 
     top = a.top if top is None else top
     out = _overview(a, width)
     out += _section("Top commands", table(a.commands, COMMAND_TEXT_COLUMNS, width, top), len(a.commands), top)
+    out += _applications(a, width, top)
     out += _section("Clients (lua lines credited to their script's caller)",
                     table(a.clients, CLIENT_TEXT_COLUMNS, width, top), len(a.clients), top)
     out += _section("Key patterns", table(a.key_patterns, PATTERN_TEXT_COLUMNS, width, top), len(a.key_patterns), top)

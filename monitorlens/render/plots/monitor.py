@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ...analysis.breakdowns import bucket_seconds
 from ...errors import InputError
+from ..words import plural
 from .model import HBars, Part, Plot, Stack, Stems, empty_plot
 from .mpl import draw, figure
 from .style import COLORS, OTHER_COLOR, label, naive_utc, palette, time_range
@@ -33,33 +35,48 @@ if TYPE_CHECKING:
     from ...analysis.analyze import Analysis
 
 
-def traffic_plot(timeline: pd.DataFrame) -> Plot:
+def traffic_plot(timeline: pd.DataFrame, span: tuple[Any, Any] | None = None) -> Plot:
     """Commands per second over time, stacked by command (a wide timeline: ts index, one
-    column of bucket counts per command, ``(other)`` last)."""
+    column of bucket counts per command, ``(other)`` last).
+
+    With the capture's ``span`` (first, last event), each bucket's rate is its events over
+    the seconds of it the capture covers, and a first or last bucket covered less than half
+    is left out (said in the subtitle): a capture ending 0.04 s into its last second would
+    otherwise draw a fake drop at the end."""
     title = "Commands per second, stacked by command"
     if timeline.empty or not len(timeline.columns):
         return empty_plot(title)
     index = pd.DatetimeIndex(timeline.index)
     step = (index[1] - index[0]).total_seconds() if len(index) > 1 else 1.0
-    rates = timeline.to_numpy(dtype=float).T / step
+    counts = timeline.to_numpy(dtype=float).T
+    seconds = np.full(len(index), step)
+    left_out = ""
+    if span is not None and span[0] is not None and span[1] is not None:
+        seconds = bucket_seconds(timeline, span[0], span[1]).to_numpy()
+        keep = seconds >= step / 2
+        if keep.any() and not keep.all():
+            dropped = int(counts[:, ~keep].sum())
+            left_out = f"; {plural(dropped, 'event')} of a partial second at an end not drawn"
+            index, counts, seconds = index[keep], counts[:, keep], seconds[keep]
+    rates = counts / seconds
     # Buckets drawn as steps over their whole width: the edges are the bucket starts and the
-    # end of the last bucket (which is partial when the capture ended inside it).
+    # end of the last bucket.
     last = index[-1] + pd.Timedelta(seconds=step)
     x = np.append(index.tz_convert("UTC").tz_localize(None).to_numpy(), naive_utc(last))
     rates = np.concatenate([rates, rates[:, -1:]], axis=1)
     stack = Stack(x, tuple(rates), tuple(label(c, 24) for c in timeline.columns),
                   tuple(palette(timeline.columns)), step=True)
-    return Plot(title, time_range(index[0], last), (stack,), xlabel="time (UTC)",
+    return Plot(title, time_range(index[0], last) + left_out, (stack,), xlabel="time (UTC)",
                 ylabel=f"commands/s ({step:g} s buckets)", xscale="time", xlim=(x[0], x[-1]),
                 legend="outside", legend_title="command")
 
 
-def plot_traffic(ax: Axes, timeline: pd.DataFrame) -> Axes:
-    """Draw :func:`traffic_plot` on ``ax`` -> the Axes.
+def plot_traffic(ax: Axes, timeline: pd.DataFrame, span: tuple[Any, Any] | None = None) -> Axes:
+    """Draw :func:`traffic_plot` on ``ax``.
 
-    >>> plot_traffic(ax, analysis.timeline)  # doctest: +SKIP
+    >>> plot_traffic(ax, analysis.timeline, span=(analysis.overview.first, analysis.overview.last))  # doctest: +SKIP
     """
-    return draw(ax, traffic_plot(timeline))
+    return draw(ax, traffic_plot(timeline, span))
 
 
 def _span_of(table: pd.DataFrame) -> str:
@@ -93,6 +110,26 @@ def plot_top_commands(ax: Axes, commands: pd.DataFrame, top: int = 10) -> Axes:
     >>> plot_top_commands(ax, analysis.subcommands)  # doctest: +SKIP
     """
     return draw(ax, top_commands_plot(commands, top))
+
+
+def applications_plot(apps: pd.DataFrame, top: int = 10) -> Plot:
+    """Events per application (``by_application``), noted with its connections: one bar for
+    a leaking app's sixty connections, where the clients chart has sixty tiny ones."""
+    title = f"Top {top} applications by events"
+    if apps.empty or not apps["named"].astype(bool).any():
+        return empty_plot(title)
+    head = apps[apps["events"] > 0].head(top)
+    if head.empty:
+        return empty_plot(title)
+    counts = head["events"].to_numpy()
+    at_end = head["connected_at_end"] if "connected_at_end" in head else [None] * len(head)
+    notes = tuple(
+        f"{n:,} ({100 * s:.1f}%), {plural(int(c), 'connection')}" + (f", {int(e):,} at end" if e is not None else "")
+        for n, s, c, e in zip(head["events"], head["share"], head["connections"], at_end))
+    bars = HBars(tuple(label(a, 30) for a in head["application"]), (Part(counts, COLORS[0]),), notes)
+    return Plot(title, _span_of(head) + f"; {len(apps):,} applications in all (unnamed clients by host)", (bars,),
+                xlabel="events in the capture (lua lines credited to the caller)",
+                xlim=(0, float(counts.max()) * 1.45 or 1))
 
 
 def client_label(client: Any, name: Any) -> str:
@@ -132,7 +169,7 @@ def key_patterns_plot(patterns: pd.DataFrame, top: int = 10) -> Plot:
     if other.any():
         parts += (Part(other, OTHER_COLOR, "other"),)
     bars = HBars(tuple(label(p, 36) for p in head["pattern"]), parts,
-                 tuple(f"{n:,} refs, {k:,} keys" for n, k in zip(total, head["keys"])))
+                 tuple(f"{n:,} refs, {plural(int(k), 'key')}" for n, k in zip(total, head["keys"])))
     return Plot(title, _span_of(patterns) + f"; {len(patterns):,} patterns in all", (bars,),
                 xlabel="key references (one per key an event names)", xlim=(0, float(total.max()) * 1.25 or 1),
                 legend="inside")
@@ -181,7 +218,9 @@ class MonitorChart:
 
 
 MONITOR_CHARTS: dict[str, MonitorChart] = {
-    "traffic": MonitorChart("Traffic over time (commands/s by command)", lambda a: traffic_plot(a.timeline)),
+    "traffic": MonitorChart("Traffic over time (commands/s by command)",
+                            lambda a: traffic_plot(a.timeline, span=(a.overview.first, a.overview.last))),
+    "applications": MonitorChart("Applications (clients by name)", lambda a: applications_plot(a.applications, a.top)),
     "commands": MonitorChart("Top commands", lambda a: top_commands_plot(a.subcommands, a.top)),
     "clients": MonitorChart("Top clients", lambda a: top_clients_plot(a.clients, a.top)),
     "key-patterns": MonitorChart("Key patterns (reads and writes)", lambda a: key_patterns_plot(a.key_patterns, a.top)),

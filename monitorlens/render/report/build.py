@@ -99,6 +99,29 @@ def _traffic(a: Analysis, top: int, charts: ChartMaker) -> Section:
     return Section("traffic", "Traffic over time", intro, charts("traffic"), tables, notes)
 
 
+APPLICATION_TABLE_COLUMNS = (
+    Column("application", "Application", "code"), Column("connections", "Connections", "int"),
+    Column("connected_at_end", "Connected at end", "int"), Column("events", "Events", "int"),
+    Column("share", "Share", "pct"), Column("rate_per_s", "Rate", "rate"), Column("command_mix", "Command mix", "code"),
+    Column("dbs", "DBs"), Column("first", "First", "time"), Column("last", "Last", "time"),
+)
+
+
+def _applications(a: Analysis, top: int, charts: ChartMaker) -> Section | None:
+    """Traffic by application, when any client has a name (else it would repeat the clients)."""
+    apps = a.applications
+    if apps.empty or not apps["named"].astype(bool).any():
+        return None
+    listed = "connected_at_end" in apps.columns
+    columns = tuple(c for c in APPLICATION_TABLE_COLUMNS if listed or c.key != "connected_at_end")
+    intro = (f"{len(apps):,} applications: the clients grouped by name (from "
+             + ("CLIENT LIST and " if listed else "") + "CLIENT SETNAME), clients without one by host. "
+             "Connections are the addresses seen in the capture"
+             + ("; connected at end, those the last CLIENT LIST snapshot lists." if listed else "."))
+    return Section("applications", "Applications", intro, charts("applications"),
+                   (table_of("Applications", apps, columns, top),))
+
+
 def _commands(a: Analysis, top: int, charts: ChartMaker) -> Section:
     return Section(
         "commands", "Top commands", f"{len(a.subcommands):,} distinct commands.", charts("commands"),
@@ -234,7 +257,7 @@ def clientlist_chart_of(kind: str, snapshots: pd.DataFrame, draw: bool = True) -
                    clients=True)
 
 
-MONITOR_SECTIONS = (_traffic, _commands, _clients, _keys, _dbs, _gaps)
+MONITOR_SECTIONS = (_traffic, _applications, _commands, _clients, _keys, _dbs, _gaps)
 
 
 def build_report(
@@ -274,14 +297,15 @@ def build_report(
 
     part = clientlist_part(clientlist, top=top, charts=client_charts) if clientlist is not None else None
     findings = sort_findings([redact_finding(f, show_values) for f in analysis.findings])
-    sections = tuple(make(analysis, top, monitor_charts) for make in MONITOR_SECTIONS)
+    sections = tuple(s for s in (make(analysis, top, monitor_charts) for make in MONITOR_SECTIONS) if s is not None)
     compared, baseline_sources = baseline_part(baseline, top=top, show_values=show_values)
     client_sources = part.sources if part is not None else ()
     client_sections = part.sections if part is not None else ()
     return Report(
         header=_header(analysis, title, show_values, stamp, (*client_sources, *baseline_sources), filters or {}),
         findings=tuple(findings),
-        sections=(*sections, *compared, *client_sections, _coverage(analysis, show_values)),
+        # What changed against the baseline comes right after the findings: it is the answer.
+        sections=(*compared, *sections, *client_sections, _coverage(analysis, show_values)),
     )
 
 

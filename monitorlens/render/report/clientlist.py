@@ -48,9 +48,9 @@ def _columns(*spec: tuple[str, str, str]) -> tuple[Column, ...]:
 
 
 TREND_COLUMNS = (("name", "Name", "code"), ("first_clients", "First", "int"), ("last_clients", "Last", "int"),
-                 ("max_clients", "Max", "int"), ("slope_per_min", "Clients/min (Theil–Sen)", "float"),
-                 ("steadiness", "Steps not down", "pct"), ("minutes_to_maxclients", "Min to maxclients", "float"),
-                 ("leaking", "Leaking", "text"))
+                 ("max_clients", "Max", "int"), ("slope_per_min", "Growth (connections/min, Theil–Sen)", "float"),
+                 ("steadiness", "Steps up or flat", "pct"), ("minutes_to_maxclients", "Time to maxclients", "minutes"),
+                 ("leaking", "Leaking", "yesno"), ("surging", "Surging", "yesno"))
 CLIENTLIST_COLUMNS = (("id", "Id", "int"), ("addr", "Address", "code"), ("name", "Name", "code"),
                   ("user", "User", "code"), ("client_type", "Type", "text"), ("flags", "Flags", "code"),
                   ("age", "Age (s)", "int"), ("idle", "Idle (s)", "int"), ("cmd", "Last command", "code"),

@@ -14,7 +14,10 @@ from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from ..._human import bytes_text, duration_text, time_text
+import pandas as pd
+
+from ..._human import bytes_text, duration_text, minutes_text, time_text
+from ..words import count_text, metric_label, metric_text, row_label, yes_no
 from ...analysis.findings import printable
 from ...analysis.records import finite
 
@@ -29,10 +32,11 @@ EVIDENCE_SHOWN = 10  # clients, keys and rows of a finding's evidence shown in H
 
 
 _ROW_KINDS = {
-    **dict.fromkeys(("first", "last", "last_seen", "snapshot_ts", "start", "end"), "time"),
+    **dict.fromkeys(("first", "last", "last_seen", "first_seen", "snapshot_ts", "start", "end"), "time"),
     **dict.fromkeys(("count", "calls", "id", "age", "idle", "events", "clients", "keys"), "int"),
-    **dict.fromkeys(("omem", "qbuf", "tot_mem", "bytes", "arg_bytes"), "bytes"),
-    **dict.fromkeys(("share",), "pct"),
+    **dict.fromkeys(("omem", "qbuf", "tot_mem", "bytes", "arg_bytes", "growth_bytes_per_min"), "bytes"),
+    **dict.fromkeys(("share", "blocked_share"), "pct"),
+    **dict.fromkeys(("oll",), "int"),
     **dict.fromkeys(("call", "client", "addr", "command", "key", "name", "cmd"), "code"),
 }
 
@@ -40,9 +44,11 @@ _ROW_KINDS = {
 def row_kind(key: str, value: Any = None) -> str:
     """How to show a finding's evidence row cell ``key`` (the rows are free-form dicts).
 
-    >>> row_kind("first"), row_kind("count", 3), row_kind("reason", "x")
-    ('time', 'int', 'text')
+    >>> row_kind("first"), row_kind("count", 3), row_kind("reason", "x"), row_kind("kill", True)
+    ('time', 'int', 'text', 'yesno')
     """
+    if isinstance(value, bool):
+        return "yesno"
     kind = _ROW_KINDS.get(key, "text")
     if kind in ("int", "bytes", "pct") and not isinstance(value, (int, float)):
         return "text"
@@ -58,14 +64,21 @@ def more(items: Sequence[Any], shown: int = EVIDENCE_SHOWN) -> str:
     return f" and {len(items) - shown:,} more" if len(items) > shown else ""
 
 
-def fmt(value: Any, kind: str = "text") -> str:
-    """One cell as text, by column kind (see :class:`Column`); null is ``–``.
+def fmt(value: Any, kind: str = "text", day: str = "") -> str:
+    """One cell as text, by column kind (see :class:`Column`); null is ``–``. A time is
+    ``YYYY-MM-DD HH:MM:SS.mmm``, or only its clock when it falls on ``day`` (see :func:`clock_day`).
 
     >>> fmt(0.1234, "pct"), fmt(54156, "us"), fmt(1234567, "int"), fmt(None, "int"), fmt(4.0, "num")
     ('12.3%', '54.2 ms', '1,234,567', '–', '4')
+    >>> fmt(True, "yesno"), fmt(75.3, "minutes"), fmt("2026-11-25T21:25:04+00:00", "time", "2026-11-25")
+    ('yes', '75 min', '21:25:04.000')
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
         return "–"
+    if kind == "yesno":
+        return yes_no(value)
+    if kind == "minutes":
+        return minutes_text(float(value))
     if kind == "int":
         return f"{int(value):,}"
     if kind == "float":
@@ -83,8 +96,46 @@ def fmt(value: Any, kind: str = "text") -> str:
     if kind == "bytes":
         return bytes_text(float(value))
     if kind == "time":
-        return time_text(str(value))
+        stamp = pd.Timestamp(value)
+        clock = f"{stamp:%H:%M:%S}.{stamp.microsecond // 1000:03d}"
+        return clock if day and f"{stamp:%Y-%m-%d}" == day else f"{stamp:%Y-%m-%d} {clock}"
     return printable(str(value))
+
+
+def clock_day(rows: Sequence[Any], keys: Sequence[str] | None = None) -> str:
+    """The date every time of a table falls on (``YYYY-MM-DD``), or ``""`` when they span
+    days: then all its times are written with their date. One format per table. ``keys``:
+    the table's time columns (default: the evidence row keys :func:`row_kind` calls times).
+
+    >>> clock_day([{"first": "2026-11-25T21:25:04+00:00"}, {"first": "2026-11-25T23:59:59.5+00:00"}])
+    '2026-11-25'
+    """
+    days = set()
+    for row in rows:
+        for key in keys if keys is not None else [k for k in row if row_kind(k) == "time"]:
+            value = row.get(key)
+            if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+                continue
+            try:
+                days.add(f"{pd.Timestamp(value):%Y-%m-%d}")
+            except (ValueError, TypeError):
+                return ""
+    return days.pop() if len(days) == 1 else ""
+
+
+_ADDRESS = re.compile(r"(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d+")
+
+
+def addresses(text: Any) -> Any:
+    """HTML of ``text`` (escaped) with each ``ip:port`` in a span that never breaks inside.
+
+    >>> str(addresses("id=7 127.0.0.1:5 <b>"))
+    'id=7 <span class="addr">127.0.0.1:5</span> &lt;b&gt;'
+    """
+    import markupsafe
+
+    escaped = str(markupsafe.escape(str(text)))
+    return markupsafe.Markup(_ADDRESS.sub(lambda m: f'<span class="addr">{m[0]}</span>', escaped))
 
 
 def _context(report: Report) -> dict[str, Any]:
@@ -119,7 +170,13 @@ def _environment(kind: str) -> Any:
         keep_trailing_newline=True,
     )
     env.filters["fmt"] = fmt
+    env.filters["addr"] = addresses
     env.globals["row_kind"] = row_kind
+    env.globals["row_label"] = row_label
+    env.globals["clock_day"] = clock_day
+    env.globals["metric_label"] = metric_label
+    env.globals["metric_text"] = metric_text
+    env.globals["count_text"] = count_text
     env.globals["shown"] = EVIDENCE_SHOWN
     env.globals["more"] = more
     env.filters["visible"] = printable
