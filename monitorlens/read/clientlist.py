@@ -10,7 +10,7 @@ What people save during an incident (``/work/shared/docs/redis-formats.md`` sect
 - ``uniq -c`` counts per name (``connections_by_app_<epoch>.txt``: ``     12 name=web``).
 
 Grammar functions here take ``str``/``bytes`` and do no I/O; the readers open files only
-through :func:`monitorlens.read.ingest.open_binary`.
+through :func:`monitorlens.read.files.open_binary`.
 
 Columns of :func:`read_client_list` (one row per client per snapshot):
 
@@ -66,7 +66,7 @@ from .grammar import (
     Rejected,
     looks_like_monitor,
 )
-from .ingest import BlockReader, Source, open_binary, source_name
+from .files import KIND_NAMES, BlockReader, Input, Source, is_parquet, open_binary, read_parquet_table, source_name
 from .parse import reject_text
 from .schema import REJECTS_KEPT, Provenance, provenance
 
@@ -445,6 +445,17 @@ class _Rejects:
         return df
 
 
+def _stored(f: Input, kind: str) -> pd.DataFrame:
+    """A Parquet file that ``monitorlens ingest`` wrote from a file of this kind, read back."""
+    table, prov = read_parquet_table(f)
+    if prov is None or prov.kind != kind:
+        held = KIND_NAMES.get(prov.kind, prov.kind) if prov is not None else "no monitorlens provenance"
+        raise InputError(f"{f.name}: this Parquet file holds {held}, not {KIND_NAMES[kind]}.")
+    df = table.to_pandas()  # the dtypes written, from the pandas metadata
+    df.attrs["provenance"] = prov
+    return df
+
+
 def _utc_us(values: list[int | None]) -> pd.Series:
     """A datetime64[us, UTC] Series from microseconds (None becomes NaT)."""
     nat = np.iinfo(np.int64).min
@@ -464,6 +475,13 @@ def read_client_list(source: Source, *, errors: str = "skip") -> pd.DataFrame:
     >>> df = read_client_list("sample_captures/incident/clients.log.gz")  # doctest: +SKIP
     >>> df.groupby("snapshot_ts").size().tail(1)  # doctest: +SKIP
     """
+    with open_binary(source) as f:
+        if is_parquet(f):
+            return _stored(f, "clients")
+        return _read_client_list_text(f, errors)
+
+
+def _read_client_list_text(source: Input, errors: str) -> pd.DataFrame:
     name = source_name(source)
     rejects = _Rejects(name, errors)
     found = _Found()
@@ -658,6 +676,13 @@ def read_connection_counts(source: Source, *, errors: str = "skip") -> pd.DataFr
     >>> read_connection_counts("sample_captures/incident/connections.csv").clients.max()  # doctest: +SKIP
     89
     """
+    with open_binary(source) as f:
+        if is_parquet(f):
+            return _stored(f, "connections")
+        return _read_connection_counts_text(f, errors)
+
+
+def _read_connection_counts_text(source: Input, errors: str) -> pd.DataFrame:
     name = source_name(source)
     rejects = _Rejects(name, errors)
     out_line: list[int] = []
@@ -715,6 +740,13 @@ def read_app_counts(source: Source, *, errors: str = "skip") -> pd.DataFrame:
     >>> read_app_counts("connections_by_app_1795642130.txt").set_index("value").clients["leaky-app"]  # doctest: +SKIP
     75
     """
+    with open_binary(source) as f:
+        if is_parquet(f):
+            return _stored(f, "app-counts")
+        return _read_app_counts_text(f, errors)
+
+
+def _read_app_counts_text(source: Input, errors: str) -> pd.DataFrame:
     name = source_name(source)
     rejects = _Rejects(name, errors)
     rows: list[tuple[int, str, str, int]] = []

@@ -1,0 +1,300 @@
+"""Opening inputs: every reader opens its input here, once, and reads it in one pass.
+
+An input is a path (plain or gzip, detected by content), ``-`` (stdin) or a binary
+file object. It may be a pipe (``summary <(zcat capture.gz)``), a FIFO or stdin: it can
+be read once only. So an input is opened exactly once, as an :class:`Input`, whose
+first bytes can be *peeked* (to tell gzip from text, a Parquet file from a capture, a
+CLIENT LIST log from MONITOR output) and are then read again by the reader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Union
+
+from ..errors import InputError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from .schema import Provenance
+
+Source = Union[str, os.PathLike, BinaryIO]
+
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+SNIFF_BYTES = 64 << 10  # what kind detection may look at
+BLOCK_SIZE = 8 << 20  # bytes read at once
+
+
+def source_name(source: object) -> str:
+    """A name for messages and provenance: the path, ``<stdin>`` or the object's name."""
+    if isinstance(source, (str, os.PathLike)):
+        return "<stdin>" if str(source) == "-" else str(source)
+    return str(getattr(source, "name", "<stream>"))
+
+
+class Input:
+    """One opened input: a binary stream (gzip already undone) read once, front to back.
+
+    :meth:`peek` returns the first bytes without consuming them: the reader that
+    follows gets them again from :meth:`read`. The stream is never opened twice, so a
+    pipe or a FIFO loses nothing to the look.
+    """
+
+    def __init__(self, stream: BinaryIO, name: str, *, file: BinaryIO | None = None, gzip: bool = False) -> None:
+        self.name = name
+        self.gzip = gzip  # the bytes read are the gzip stream's content
+        self._stream = stream
+        self._file = file  # the opened file itself (for Parquet's random access)
+        self._head = b""
+        self._consumed = 0  # bytes handed out by read()
+
+    def readable(self) -> bool:
+        return True
+
+    def peek(self, n: int) -> bytes:
+        """Up to ``n`` first bytes of what :meth:`read` will return (fewer only at the end)."""
+        while len(self._head) < n:
+            chunk = self._stream.read(n - len(self._head))
+            if not chunk:
+                break
+            self._head += chunk
+        return self._head[:n]
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._head:
+            data = self._stream.read(n)
+        elif n < 0:
+            data, self._head = self._head + self._stream.read(), b""
+        else:
+            data, self._head = self._head[:n], self._head[n:]
+        self._consumed += len(data)
+        return data
+
+    @property
+    def error(self) -> str | None:
+        """Why the input ended early (a gzip stream cut short or damaged), else None."""
+        return getattr(self._stream, "error", None)
+
+    @property
+    def note(self) -> str | None:
+        """What the input held besides its gzip members (plain text after them), else None."""
+        return getattr(self._stream, "note", None)
+
+    def random_access(self) -> pa.NativeFile:
+        """The whole input as a random-access file, for Parquet (whose index is at its end).
+
+        A regular file is used in place; a pipe is read into memory, since Parquet
+        cannot be read front to back.
+        """
+        import pyarrow as pa
+
+        f = self._file
+        if f is not None and not self.gzip and self._consumed == 0:
+            try:
+                f.seek(0)
+                return pa.PythonFile(f, mode="r")
+            except (OSError, ValueError, io.UnsupportedOperation):
+                pass
+        return pa.BufferReader(self.read())
+
+
+def _stream_of(f: BinaryIO, name: str, file: BinaryIO | None = None) -> Input:
+    raw = Input(f, name, file=file)
+    if raw.peek(2) == GZIP_MAGIC:
+        return Input(GunzipReader(raw), name, file=file, gzip=True)  # type: ignore[arg-type]
+    return raw
+
+
+@contextlib.contextmanager
+def open_binary(source: Source | Input) -> Iterator[Input]:
+    """Open a path (plain or gzip, detected by content), ``-`` (stdin) or a binary file object.
+
+    An :class:`Input` already open is handed back as it is (its peeked bytes kept).
+
+    >>> with open_binary("capture.txt.gz") as f:  # doctest: +SKIP
+    ...     head = f.peek(100)
+    """
+    if isinstance(source, Input):
+        yield source
+        return
+    if isinstance(source, (str, os.PathLike)):
+        if str(source) == "-":
+            yield _stream_of(sys.stdin.buffer, "<stdin>")
+            return
+        path = Path(source)
+        if not path.exists():
+            raise InputError(f"{path}: no such file. Check the path, or pass '-' to read stdin.")
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory; pass a capture file.")
+        try:
+            f = open(path, "rb", buffering=0)
+        except OSError as e:
+            raise InputError(f"{path}: cannot open: {e.strerror}") from None
+        with f:
+            yield _stream_of(f, str(source), file=f)  # type: ignore[arg-type]
+        return
+    if isinstance(source, io.TextIOBase):
+        raise InputError(f"{source_name(source)}: opened in text mode; open it with 'rb'.")
+    yield _stream_of(source, source_name(source), file=source)
+
+
+class GunzipReader(io.RawIOBase):
+    """Read a gzip stream (several members too) and keep what precedes a cut or damage.
+
+    gzip.GzipFile raises at a stream cut short and loses what the failing read
+    had decompressed; a capture compressed while it was killed ends exactly so.
+    Here :attr:`error` says what happened and every byte before it is returned.
+    Bytes after the last member that start no new member (a capture continued in
+    plain text: ``(gzip -c part1; cat part2) > cap.gz``) are returned as they are,
+    and :attr:`note` says so: the reader then counts each of their lines.
+    """
+
+    CHUNK = 1 << 16
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.name = getattr(raw, "name", "<stream>")
+        self.error: str | None = None
+        self.note: str | None = None
+        self._d: zlib._Decompress | None = zlib.decompressobj(31)
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+        while not self._done and (n < 0 or self._size < n):
+            self._feed()
+        data = b"".join(self._pending)
+        if n < 0 or n >= len(data):
+            self._pending, self._size = [], 0
+            return data
+        self._pending, self._size = [data[n:]], len(data) - n
+        return data[:n]
+
+    def _feed(self) -> None:
+        data = self.raw.read(self.CHUNK)
+        if not data:
+            if self._d is not None and not self._d.eof:
+                self.error = "the gzip stream ends early (the file was cut short)"
+            self._done = True
+            return
+        if self._d is None:  # past the gzip members: plain bytes
+            self._out(data)
+            return
+        try:
+            while data:
+                if self._d.eof:  # a member ended: another one, or plain bytes
+                    if len(data) < 2:
+                        data += self.raw.read(1)
+                    if not data.startswith(GZIP_MAGIC):
+                        self._d = None
+                        self.note = "plain bytes follow the gzip stream; read as they are"
+                        self._out(data)
+                        return
+                    self._d = zlib.decompressobj(31)
+                self._out(self._d.decompress(data))
+                data = self._d.unused_data if self._d.eof else b""
+        except zlib.error as e:
+            self.error = f"the gzip stream is damaged ({e})"
+            self._done = True
+
+    def _out(self, data: bytes) -> None:
+        if data:
+            self._pending.append(data)
+            self._size += len(data)
+
+
+class BlockReader:
+    """Blocks of whole lines from a binary file (each ends with ``\\n`` but perhaps the last).
+
+    A gzip stream cut short (a capture compressed while it was killed) ends
+    the blocks early instead of failing: :attr:`error` then says why, and what
+    was read before it is kept.
+    """
+
+    def __init__(self, block_size: int = BLOCK_SIZE) -> None:
+        self.block_size = block_size
+        self.error: str | None = None
+        self.at_end = False
+
+    def blocks(self, f: BinaryIO) -> Iterator[bytes]:
+        rest = b""
+        while True:
+            try:
+                data = f.read(self.block_size)
+            except OSError as e:
+                raise InputError(f"{source_name(f)}: read failed: {e}") from None
+            if not data:
+                self.error = getattr(f, "error", None)
+                break
+            cut = data.rfind(b"\n") + 1
+            if not cut:  # no line ends in this read
+                rest += data
+                continue
+            yield b"".join((rest, memoryview(data)[:cut]))  # the block's one copy
+            rest = data[cut:]
+        self.at_end = True
+        if rest:
+            yield rest
+
+
+def is_parquet(f: Input) -> bool:
+    """Whether an opened input is a Parquet file (by its magic bytes)."""
+    return not f.gzip and f.peek(4) == PARQUET_MAGIC
+
+
+def read_parquet_table(f: Input, columns: list[str] | None = None) -> tuple[pa.Table, Provenance | None]:
+    """A Parquet file written by monitorlens: its table and the provenance in its metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .schema import Provenance
+
+    try:
+        pf = pq.ParquetFile(f.random_access())
+        table = pf.read(columns=columns)
+    except (OSError, pa.ArrowException) as e:
+        raise InputError(f"{f.name}: not a readable Parquet file ({e})") from None
+    return table, Provenance.from_metadata(pf.metadata.metadata)
+
+
+KINDS = ("monitor", "clients", "connections", "app-counts")
+KIND_NAMES = {
+    "monitor": "a MONITOR capture",
+    "clients": "CLIENT LIST snapshots",
+    "connections": "connection counts",
+    "app-counts": "uniq -c counts per client name",
+}
+
+
+def detect_kind(f: Input) -> str:
+    """What an opened input holds, from its first bytes (peeked, so nothing is lost):
+    ``monitor``, ``clients`` (CLIENT LIST snapshots), ``connections`` (``timestamp,clients``
+    CSV), ``app-counts`` (``uniq -c`` per name) or ``parquet`` (a file monitorlens wrote).
+
+    Nothing recognizable (an empty file, garbage) is ``monitor``: the capture reader
+    counts and reports every line it rejects.
+    """
+    from . import grammar
+
+    if is_parquet(f):
+        return "parquet"
+    head = f.peek(SNIFF_BYTES)
+    first = next((ln for ln in head.split(b"\n", 50)[:50] if ln.strip()), b"")
+    if grammar.looks_like_monitor(first):
+        return "monitor"  # the common case, without loading the CLIENT LIST readers (and pandas)
+    from .clientlist import detect_kind as sniff
+
+    return sniff(head, f.name) or "monitor"
+
