@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import InputError
-from .read.files import KIND_NAMES, KINDS, Input, Source, detect_kind, is_parquet, open_binary, read_parquet_table
+from .read.files import KIND_NAMES, KINDS, MAX_LINE_BYTES, Input, Source, detect_kind, is_parquet, open_binary, read_parquet_table
 from .read.ingest import MonitorStream, read_monitor
 from .read.schema import MONITOR_SCHEMA, Provenance, provenance, table_to_frame
 
@@ -63,12 +63,15 @@ def convert(
     errors: str = "skip",
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Provenance:
     """Convert a capture to Parquet block by block, in bounded memory; returns its provenance.
 
+    A line longer than ``max_line_bytes`` is rejected (``too-long``) without being held.
+
     >>> convert("capture.txt.gz", "capture.parquet").events  # doctest: +SKIP
     """
-    stream = MonitorStream(source, errors=errors, workers=workers, progress=progress)
+    stream = MonitorStream(source, errors=errors, workers=workers, progress=progress, max_line_bytes=max_line_bytes)
     tmp = Path(str(path) + ".part")
     try:
         with pq.ParquetWriter(tmp, MONITOR_SCHEMA, **WRITE_OPTIONS) as writer:

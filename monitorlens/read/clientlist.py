@@ -372,16 +372,25 @@ def detect_kind(first_bytes: bytes, name: str = "") -> Kind | None:
 
 
 class _Lines:
-    """Numbered lines of a binary file: ``(number, bytes without \\n, ended_by_newline)``."""
+    """Numbered lines of a binary file: ``(number, bytes without \\n, ended_by_newline)``.
 
-    def __init__(self, f: BinaryIO) -> None:
+    A line longer than ``MAX_LINE`` is not kept: it is counted in ``rejects``.
+    """
+
+    MAX_LINE = 1 << 20  # a CLIENT LIST line is a few hundred bytes
+
+    def __init__(self, f: BinaryIO, rejects: _Rejects) -> None:
         # Small blocks: a gzip stream cut short loses at most one block of lines.
-        self.reader = BlockReader(256 << 10)
+        self.reader = BlockReader(256 << 10, max_line=self.MAX_LINE)
         self.f = f
+        self.rejects = rejects
         self.count = 0
 
     def __iter__(self) -> Iterator[tuple[int, bytes, bool]]:
-        for block in self.reader.blocks(self.f):
+        for longs, block in self.reader.pieces(self.f):
+            for long in longs:
+                self.count += 1
+                self.rejects.add(self.count, Rejected(long.reason, long.detail), long.start)
             parts = block.split(b"\n")
             last = parts.pop()
             for part in parts:
@@ -487,7 +496,7 @@ def _read_client_list_text(source: Input, errors: str) -> pd.DataFrame:
     found = _Found()
     snapshot, ts, seen, started = 0, time_from_name(name), set(), False
     with open_binary(source) as f:
-        lines = _Lines(f)
+        lines = _Lines(f, rejects)
         for number, raw, complete in lines:
             if raw.endswith(b"\r"):
                 raw = raw[:-1]
@@ -689,7 +698,7 @@ def _read_connection_counts_text(source: Input, errors: str) -> pd.DataFrame:
     out_ts: list[int | None] = []
     out_n: list[int] = []
     with open_binary(source) as f:
-        lines = _Lines(f)
+        lines = _Lines(f, rejects)
         for number, raw, complete in lines:
             text = _text(raw).strip()
             parsed = _count_row(text, first=not out_line and number == 1)
@@ -751,7 +760,7 @@ def _read_app_counts_text(source: Input, errors: str) -> pd.DataFrame:
     rejects = _Rejects(name, errors)
     rows: list[tuple[int, str, str, int]] = []
     with open_binary(source) as f:
-        lines = _Lines(f)
+        lines = _Lines(f, rejects)
         for number, raw, complete in lines:
             text = _text(raw)
             m = _APP_LINE.fullmatch(text)

@@ -14,7 +14,8 @@ import io
 import os
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Union
 
@@ -215,21 +216,69 @@ class GunzipReader(io.RawIOBase):
             self._size += len(data)
 
 
+# A MONITOR line holds the command's arguments escaped: Redis's largest value (proto-max-bulk-len,
+# 512 MB) is a line of a little over 512 MB as text, up to 4x as binary (\xHH). Longer lines are
+# rejected (``too-long``, counted) in bounded memory: about this much, so under 1 GiB. A capture
+# with larger binary values needs a higher limit (``max_line_bytes``).
+MAX_LINE_BYTES = 768 << 20
+TOO_LONG = "too-long"  # a line longer than the reader's limit
+
+
+@dataclass(frozen=True)
+class LongLine:
+    """A line that was not kept: skipped in bounded memory, its start kept to show."""
+
+    reason: str  # TOO_LONG, or the reason the reader's judge gave
+    size: int  # bytes, its line end included
+    start: bytes  # its first bytes
+
+    @property
+    def detail(self) -> str:
+        return f"a line of {self.size:,} bytes, not kept"
+
+
+# A long line's judge: given its first bytes and the bytes just read of it, the reason it
+# cannot be a line of the format being read (then the rest is skipped), or None.
+Judge = Callable[[bytes, bytes], "str | None"]
+
+
 class BlockReader:
     """Blocks of whole lines from a binary file (each ends with ``\\n`` but perhaps the last).
 
     A gzip stream cut short (a capture compressed while it was killed) ends
     the blocks early instead of failing: :attr:`error` then says why, and what
     was read before it is kept.
+
+    Memory stays bounded whatever the lines: a line longer than ``max_line`` bytes,
+    or one longer than a block that ``judge`` finds hopeless (a MONITOR line of NUL
+    bytes, say), is skipped to its end without being kept, and :meth:`pieces` hands
+    out a :class:`LongLine` in its place.
     """
 
-    def __init__(self, block_size: int = BLOCK_SIZE) -> None:
-        self.block_size = block_size
+    STUB = 300  # bytes kept of a long line's start
+
+    def __init__(self, block_size: int = BLOCK_SIZE, *, max_line: int = MAX_LINE_BYTES,
+                 judge: Judge | None = None) -> None:
+        self.block_size = min(block_size, max_line)  # so a line past the limit spans reads
+        self.max_line = max_line
+        self.judge = judge
         self.error: str | None = None
         self.at_end = False
 
     def blocks(self, f: BinaryIO) -> Iterator[bytes]:
-        rest = b""
+        """The blocks alone (a long line's start standing for it, as a line of its own)."""
+        for longs, block in self.pieces(f):
+            for long in longs:
+                yield long.start + b"\n"
+            if block:
+                yield block
+
+    def pieces(self, f: BinaryIO) -> Iterator[tuple[tuple[LongLine, ...], bytes]]:
+        """``(longs, block)``: ``longs`` are the lines skipped, in order, just before ``block``."""
+        rest: list[bytes] = []  # the start of a line whose end is not read yet
+        size = 0  # its bytes so far
+        longs: list[LongLine] = []
+        skipping: tuple[str, bytes] | None = None  # (reason, start) of a line being skipped
         while True:
             try:
                 data = f.read(self.block_size)
@@ -238,15 +287,61 @@ class BlockReader:
             if not data:
                 self.error = getattr(f, "error", None)
                 break
+            if skipping is not None:
+                end = data.find(b"\n") + 1
+                size += end or len(data)
+                if not end:
+                    continue
+                longs.append(LongLine(skipping[0], size, skipping[1]))
+                skipping, data, size = None, data[end:], 0
             cut = data.rfind(b"\n") + 1
             if not cut:  # no line ends in this read
-                rest += data
+                if data:
+                    rest.append(data)
+                    size += len(data)
+                reason = self._hopeless(rest, data, size) if data else None
+                if reason is not None:
+                    skipping, rest = (reason, _start(rest, self.STUB)), []
                 continue
-            yield b"".join((rest, memoryview(data)[:cut]))  # the block's one copy
-            rest = data[cut:]
+            if rest:
+                first = data.find(b"\n") + 1
+                if size + first > self.max_line:  # the line ends here, past the limit
+                    reason = self._judged(rest, data[: first - 1]) or TOO_LONG
+                    longs.append(LongLine(reason, size + first, _start(rest, self.STUB)))
+                    rest, data, cut = [], data[first:], cut - first
+            yield tuple(longs), b"".join((*rest, memoryview(data)[:cut]))  # the block's one copy
+            longs, rest = [], [data[cut:]] if cut < len(data) else []
+            size = len(data) - cut
         self.at_end = True
-        if rest:
-            yield rest
+        if skipping is not None:
+            longs.append(LongLine(skipping[0], size, skipping[1]))
+            rest = []
+        if longs or rest:
+            yield tuple(longs), b"".join(rest)
+
+    def _hopeless(self, rest: list[bytes], data: bytes, size: int) -> str | None:
+        """Why the line being read (``rest``, ``data`` its last read) is to be skipped, or None."""
+        if size <= self.block_size:
+            return None  # every ordinary line: never judged
+        return self._judged(rest, data) or (TOO_LONG if size > self.max_line else None)
+
+    def _judged(self, rest: list[bytes], data: bytes) -> str | None:
+        if self.judge is None:
+            return None
+        head = _start(rest, 64)
+        if len(head) < 64:
+            return None  # a start too short to judge
+        return self.judge(head, data[:-1] if data.endswith(b"\r") else data)
+
+
+def _start(pieces: list[bytes], n: int) -> bytes:
+    """The first ``n`` bytes of the pieces joined, without joining them all."""
+    out = b""
+    for piece in pieces:
+        out += piece[: n - len(out)]
+        if len(out) == n:
+            break
+    return out
 
 
 def is_parquet(f: Input) -> bool:

@@ -20,7 +20,7 @@ import pyarrow as pa
 from .. import __version__
 from . import arrays, grammar
 from ..errors import InputError, ParseError
-from .files import BLOCK_SIZE, BlockReader, Source, open_binary, source_name
+from .files import BLOCK_SIZE, MAX_LINE_BYTES, BlockReader, Source, open_binary, source_name
 from .parse import BlockResult, parse_block, renumber
 from .schema import MONITOR_SCHEMA, REJECTS_KEPT, Provenance, table_to_frame
 
@@ -32,13 +32,24 @@ if TYPE_CHECKING:
 ERRORS = ("skip", "raise")
 
 
+def _hopeless(head: bytes, data: bytes) -> str | None:
+    """Why a line longer than a block, starting with ``head`` and going on with ``data``,
+    cannot be a MONITOR line (then it is skipped to its end, not kept), or None."""
+    if grammar.NON_PRINTABLE.search(head) or grammar.NON_PRINTABLE.search(data):
+        return grammar.NOT_TEXT  # as the parser would say first
+    if not grammar.looks_like_monitor(head):
+        return grammar.UNRECOGNIZED
+    return None
+
+
 class MonitorStream:
     """Stream a MONITOR capture as Arrow tables of events, block by block.
 
     Iterate it for tables (each a few MB of lines; memory stays bounded
     whatever the file size); after the loop, :attr:`provenance` says what was
     read. Blocks are parsed on ``workers`` threads, since the Arrow kernels
-    release the GIL.
+    release the GIL. A line longer than ``max_line_bytes`` (or longer than a block
+    and plainly no MONITOR line: NUL bytes, say) is rejected without being held.
 
     >>> stream = MonitorStream("capture.txt.gz")  # doctest: +SKIP
     >>> rows = sum(t.num_rows for t in stream); stream.provenance.rejected  # doctest: +SKIP
@@ -52,6 +63,7 @@ class MonitorStream:
         block_size: int = BLOCK_SIZE,
         workers: int = 2,
         progress: Callable[[int, int], None] | None = None,
+        max_line_bytes: int = MAX_LINE_BYTES,
     ) -> None:
         if errors not in ERRORS:
             raise InputError(f"errors={errors!r}: use 'skip' (count and keep bad lines) or 'raise'.")
@@ -61,11 +73,12 @@ class MonitorStream:
         self.block_size = block_size
         self.workers = max(1, workers)
         self.progress = progress
+        self.max_line_bytes = max_line_bytes
         self.provenance = Provenance(source=self.name)
 
     def __iter__(self) -> Iterator[pa.Table]:
         tally = _Tally()
-        reader = BlockReader(self.block_size)
+        reader = BlockReader(self.block_size, max_line=self.max_line_bytes, judge=_hopeless)
         with open_binary(self.source) as f, ThreadPoolExecutor(self.workers) as pool:
             for result, bytes_in in self._parsed(reader, f, pool):
                 yield from self._account(result, tally)
@@ -79,10 +92,12 @@ class MonitorStream:
         """Parsed blocks in file order (with the bytes read so far), at most 2 * workers + 1 in flight."""
         pending: deque[tuple[Future[BlockResult], int]] = deque()
         bytes_in = 0
-        for block in reader.blocks(f):
+        for longs, block in reader.pieces(f):
             # Numbered from 1 here; _account renumbers each block after the lines before it.
-            pending.append((pool.submit(parse_block, block, 1, final=reader.at_end), bytes_in + len(block)))
-            bytes_in += len(block)
+            size = len(block) + sum(long.size for long in longs)
+            parse = pool.submit(parse_block, block, 1, final=reader.at_end, before=longs, starts_input=not bytes_in)
+            pending.append((parse, bytes_in + size))
+            bytes_in += size
             # A result that is ready goes out (to be written) at once, as long as a block
             # waits for each worker meanwhile; else the next block is read first. Writes
             # then neither starve the workers nor pile up for the end, when they are idle.
@@ -164,7 +179,12 @@ def _iso(us: int | None) -> str | None:
 
 
 def read_monitor(
-    source: Source, *, errors: str = "skip", workers: int = 2, progress: Callable[[int, int], None] | None = None
+    source: Source,
+    *,
+    errors: str = "skip",
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> pd.DataFrame:
     """Read a MONITOR capture into a DataFrame of events (see :mod:`monitorlens.read.schema`).
 
@@ -179,7 +199,7 @@ def read_monitor(
     """
     if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"):
         source = io.BytesIO(b"".join(_as_line(x) for x in source))  # an iterable of lines
-    stream = MonitorStream(source, errors=errors, workers=workers, progress=progress)
+    stream = MonitorStream(source, errors=errors, workers=workers, progress=progress, max_line_bytes=max_line_bytes)
     tables = list(stream)
     table = pa.concat_tables(tables) if tables else MONITOR_SCHEMA.empty_table()
     df = table_to_frame(table)
