@@ -166,6 +166,34 @@ def load(
         return read_monitor(f, errors=errors, progress=progress)
 
 
+def load_snapshots(source: Source, *, errors: str = "skip") -> pd.DataFrame:
+    """CLIENT LIST snapshots for ``--clients``: text, gzip or the Parquet file ``ingest`` wrote.
+
+    A file that gives no client at all (empty, or not CLIENT LIST output) is an
+    :class:`~monitorlens.errors.InputError` saying what its lines were: an analysis of
+    zero snapshots would claim things (no client ever named) that no snapshot showed.
+    """
+    from .read.clientlist import read_client_list
+
+    return _usable(read_client_list(source, errors=errors), "clients")
+
+
+def load_connections(source: Source, *, errors: str = "skip") -> pd.DataFrame:
+    """Connection counts for ``--connections`` (as :func:`load_snapshots`, for ``<time>,<clients>`` rows)."""
+    from .read.clientlist import read_connection_counts
+
+    return _usable(read_connection_counts(source, errors=errors), "connections")
+
+
+def _usable(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+    if len(df):
+        return df
+    prov = provenance(df)
+    seen = ", ".join(f"{n:,} {reason}" for reason, n in {**prov.rejects_by_reason, **prov.skipped}.items())
+    raise InputError(f"{prov.source}: no row of {KIND_NAMES[kind]} in it ({prov.lines:,} lines"
+                     + (f": {seen}" if seen else "") + ").")
+
+
 def _hint(kind: str) -> str:
     if kind == "clients":
         return "; pass it with --clients FILE"

@@ -102,6 +102,8 @@ def test_a_first_line_cut_mid_timestamp_is_truncated_not_1970() -> None:
     assert monitorlens.provenance(monitorlens.read_monitor(io.BytesIO(data[3:]))).rejected == 0
     odd = monitorlens.read_monitor([b'86400.000001 [0 127.0.0.1:5] "GET" "k"'])
     assert len(odd) == 1
+    no_rtc = monitorlens.read_monitor([b'5.000001 [0 127.0.0.1:5] "GET" "k"', b'86400.000001 [0 127.0.0.1:5] "GET" "k"'])
+    assert len(no_rtc) == 2
 
 
 def test_out_of_range_fields_reject_their_line_only() -> None:

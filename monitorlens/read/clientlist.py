@@ -77,6 +77,7 @@ BAD_ROW = "bad-row"  # a count file's row that is not <time>,<count> / <count> <
 COMMENT = "comment"  # a '#' line without digits: a remark, not data
 HEADER = "header"  # the first row of a CSV naming its columns
 INPUT_TRUNCATED = "input-truncated"  # a gzip stream cut short
+INCOMPLETE = "incomplete"  # a client line whose end is missing (wrapped or cut by a paste)
 IGNORABLE = frozenset({BLANK, COMMENT, HEADER})
 ERRORS = ("skip", "raise")
 
@@ -284,32 +285,40 @@ def parse_flags(flags: str) -> dict[str, bool]:
     return {column: letter in flags for letter, column in FLAGS.items()}
 
 
-def client_type(flags: str) -> str:
+def client_type(flags: str, subscriptions: int = 0) -> str:
     """The CLIENT KILL TYPE of a client: monitor, master, replica, pubsub or normal.
 
-    >>> client_type("P"), client_type("O")
-    ('pubsub', 'monitor')
+    ``subscriptions`` is ``sub + psub + ssub``: before 5.0 no flag said "subscriber"
+    (the ``P`` flag came in 5.0), so a client with subscriptions is one.
+
+    >>> client_type("P"), client_type("O"), client_type("N", subscriptions=1)
+    ('pubsub', 'monitor', 'pubsub')
     """
     for letter, kind in (("O", "monitor"), ("M", "master"), ("S", "replica"), ("P", "pubsub")):
         if letter in flags:
             return kind
-    return "normal"
+    return "pubsub" if subscriptions > 0 else "normal"
 
 
 def addr_parts(addr: str, unix: bool = False) -> tuple[str, str, int | None, str]:
     """``(addr_kind, host, port, monitor_source)`` of a CLIENT LIST ``addr``.
 
     CLIENT LIST writes IPv6 as ``[::1]:port`` (checked on redis 7.0) and a unix client as
-    ``<socket path>:0``, which MONITOR writes ``unix:<socket path>``. ``unix`` says the
-    client has flag ``U``; a path starting with ``/`` is taken as unix without it.
+    ``<socket path>:0`` (Valkey 8 and later: ``[<socket path>:0]:0``), which MONITOR writes
+    ``unix:<socket path>``. ``unix`` says the client has flag ``U``; a path starting with
+    ``/`` is taken as unix without it.
 
     >>> addr_parts("[::1]:47068")
     ('tcp6', '::1', 47068, '[::1]:47068')
     >>> addr_parts("/run/redis.sock:0", unix=True)
     ('unix', '/run/redis.sock', 0, 'unix:/run/redis.sock')
+    >>> addr_parts("[/run/redis.sock:0]:0")
+    ('unix', '/run/redis.sock', 0, 'unix:/run/redis.sock')
     """
     host, _, port = addr.rpartition(":")
     port_value = int(port) if port.isdigit() else None
+    if host.startswith("[/") and host.endswith("]"):  # Valkey 8+: [<socket path>:0]:0
+        host, unix = _unbracket_unix(host), True
     if unix or (host.startswith("/") and port == "0"):
         return "unix", host, port_value, "unix:" + host
     if host.startswith("[") and host.endswith("]"):
@@ -319,16 +328,41 @@ def addr_parts(addr: str, unix: bool = False) -> tuple[str, str, int | None, str
     return "tcp", host or addr, port_value, addr
 
 
+def _unbracket_unix(host: str) -> str:
+    """``[/run/redis.sock:0]`` (Valkey 8+) -> ``/run/redis.sock``."""
+    inner = host[1:-1]
+    path, _, port = inner.rpartition(":")
+    return path if path and port.isdigit() else inner
+
+
 # ------------------------------------------------------------------------ detection
 
-_CLIENT_HEAD = re.compile(rb"(?:id|addr)=\S")
+# What may stand before the first field of a client line in what people save and paste:
+# indentation, a Redis log line's head (a crash report lists the clients: "[29474] 12 Nov
+# 00:00:01 # " before 3.0, "29474:M 12 Nov 2023 00:00:01.123 # " since), a program's output
+# ("Result = "). The first field is id (2.8.12+) or addr (2.4 to 2.8.11).
+_CLIENT_START = re.compile(
+    rb"[ \t]*(?:\[\d+\] [^#]*# |\d+:[A-Z] [^#]*# |[A-Za-z][\w ]{0,30}= )?(?=(?:id|addr)=\S)"
+)
 _CSV_ROW = re.compile(rb"\s*(?:\d{9,13}(?:\.\d+)?|\d{4}-\d{2}-\d{2}[T ][\d:.]+\S*)\s*[,;\t ]\s*\d+\s*")
-_CSV_HEADER = re.compile(rb"\s*[A-Za-z_ ]+[,;\t][A-Za-z_ ]+\s*")
 _APP_ROW = re.compile(rb" *\d+ +\S")
+
+
+def client_start(line: bytes) -> int | None:
+    """Where the fields of a client line start (after a log head or a program's output), else None.
+
+    >>> client_start(b"[29474] 12 Nov 00:00:01 # addr=10.20.48.19:46556 fd=5"), client_start(b"id=3 addr=x")
+    (26, 0)
+    """
+    m = _CLIENT_START.match(line)
+    return None if m is None else m.end()
 
 
 def detect_kind(first_bytes: bytes, name: str = "") -> Kind | None:
     """What a file holds, from its first bytes (gzip or not) and its name; None if unknown.
+
+    The first line that is recognizably one kind decides; lines before it that are
+    none (a prompt, a program's output, a remark) are passed over.
 
     >>> detect_kind(b"OK\\n1700000000.000001 [0 127.0.0.1:5] \\"get\\" \\"k\\"\\n", "x")
     'monitor'
@@ -352,17 +386,14 @@ def detect_kind(first_bytes: bytes, name: str = "") -> Kind | None:
     for ln in lines:
         if looks_like_monitor(ln):
             return "monitor"
-        if _CLIENT_HEAD.match(ln):
+        if client_start(ln) is not None:
             return "clients"
         if _APP_ROW.match(ln) and b"=" in ln:
             return "app-counts"
         if _CSV_ROW.fullmatch(ln):
             return "connections"
-        if ln.startswith(b"#") and isinstance(parse_time_line(ln), int):
-            continue  # a snapshot time: look at what follows
-        if _CSV_HEADER.fullmatch(ln) and ln is lines[0]:
-            continue
-        break
+        # Anything else (a snapshot time, a CSV header, a prompt, a program's output, a
+        # remark): the lines that follow decide.
     if base.startswith("connections_by_") or "uniq" in base:
         return "app-counts"
     return None
@@ -498,8 +529,13 @@ def _read_client_list_text(source: Input, errors: str) -> pd.DataFrame:
     with open_binary(source) as f:
         lines = _Lines(f, rejects)
         for number, raw, complete in lines:
-            if raw.endswith(b"\r"):
-                raw = raw[:-1]
+            raw = raw.rstrip(b" \t\r")  # a paste's trailing spaces; a CRLF file
+            at = client_start(raw)
+            if at:
+                raw = raw[at:]
+            if at is not None and _incomplete(raw) and complete:
+                rejects.add(number, Rejected(INCOMPLETE, "no cmd or omem field: the rest of the line is missing"), raw)
+                continue
             if raw.startswith(b"id="):
                 cid = raw[3 : raw.find(b" ")]
                 if cid in seen:  # an id listed twice: the next snapshot
@@ -522,6 +558,16 @@ def _read_client_list_text(source: Input, errors: str) -> pd.DataFrame:
         truncated = lines.reader.error
     table = _client_table(found, rejects)
     return rejects.finish(_client_frame(table), "clients", lines.count, "snapshot_ts", truncated)
+
+
+def _incomplete(fields: bytes) -> bool:
+    """Whether a client line lacks what every server writes at its end: ``cmd`` (all
+    versions), and ``omem`` where ``age`` says the server is 2.6 or later. A line cut
+    there would hide a large output buffer.
+    """
+    if b" cmd=" not in fields:
+        return True
+    return b" age=" in fields and b" omem=" not in fields
 
 
 class _Found:
@@ -657,7 +703,10 @@ def _client_frame(table: pa.Table) -> pd.DataFrame:
     split = pc.extract_regex(addr, r"^(?P<host>.*):(?P<port>[^:]*)$")
     host = pd.Series(pc.if_else(split.is_valid(), split.field(0), addr), dtype="str", index=df.index)
     port = pd.Series(split.field(1), dtype="str", index=df.index).where(split.is_valid().to_numpy(zero_copy_only=False))
-    unix = flags.str.contains("U", regex=False) | (host.str.startswith("/") & (port == "0"))
+    bracketed_path = host.str.startswith("[/") & host.str.endswith("]")  # Valkey 8+: [<path>:0]:0
+    if bracketed_path.any():
+        host = host.where(~bracketed_path, host[bracketed_path].map(_unbracket_unix))
+    unix = flags.str.contains("U", regex=False) | (host.str.startswith("/") & (port == "0")) | bracketed_path
     bracketed = host.str.startswith("[") & host.str.endswith("]")
     tcp6 = ~unix & (bracketed | host.str.contains(":", regex=False))
     df["addr_kind"] = pd.Series(np.where(unix, "unix", np.where(tcp6, "tcp6", "tcp")), index=df.index, dtype="str")
@@ -666,8 +715,10 @@ def _client_frame(table: pa.Table) -> pd.DataFrame:
     df["monitor_source"] = df["addr"].where(~unix, "unix:" + host).astype("str")
     missing = df["addr"].isna()
     df.loc[missing, ["addr_kind", "host", "monitor_source"]] = np.nan
-    types = {f: client_type(f) for f in flags.unique()}
-    df["client_type"] = flags.map(types).astype("str")
+    subscribed = (df[["sub", "psub", "ssub"]].fillna(0) > 0).any(axis=1).astype(int)
+    pairs = list(zip(flags, subscribed))
+    types = {pair: client_type(*pair) for pair in set(pairs)}
+    df["client_type"] = pd.Series([types[p] for p in pairs], index=df.index, dtype="str")
     no_flags = df["flags"].isna()
     for letter, column in FLAGS.items():
         df[column] = pd.array(flags.str.contains(letter, regex=False), dtype="boolean")

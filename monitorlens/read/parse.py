@@ -125,8 +125,8 @@ def _cut_first_line(
 ) -> None:
     """Reject the input's first line as truncated when it was cut at its start (``tail -c``).
 
-    Cut in its seconds it still parses, with fewer digits than the next line's
-    (``00000.123456`` after ``1700000000.123456``: an event in 1970); cut later it
+    Cut in its seconds it still parses, with fewer digits than the next line's ten
+    (``00000.123456`` before ``1700000000.123457``: an event in 1970); cut later it
     does not parse, but ends like a MONITOR line, with a closing quote.
     """
     first = block.line(0).rstrip(b"\r\n")
@@ -134,7 +134,9 @@ def _cut_first_line(
         written = _SECONDS.match(first)
         if raw.num_rows > 1 and written is not None:
             next_seconds = raw.column("ts")[1].as_py() // 1_000_000
-            if len(written.group(1)) < len(str(next_seconds)):
+            # (a clock set since 2001 writes ten digits; one that started at 0, on a board
+            # without a clock, writes fewer on every line and is left as it is)
+            if next_seconds >= 10**9 and len(written.group(1)) < len(str(next_seconds)):
                 wrong[0] = grammar.TRUNCATED
         return
     for k, (line, reason, text) in enumerate(result.rejects):
