@@ -203,3 +203,22 @@ def test_detect_kind_peeks_without_consuming() -> None:
     with open_binary(io.BytesIO(data)) as f:
         assert detect_kind(f) == "clients"
         assert f.read() == gzip.decompress(data)
+
+
+def test_a_utf8_bom_is_skipped(tmp_path: Path) -> None:
+    """A capture, a CLIENT LIST log or a CSV saved by a Windows editor starts with a BOM."""
+    bom = b"\xef\xbb\xbf"
+    for name, reader in (("grammar/monitor.txt", monitorlens.read_monitor),
+                         ("incident/connections.csv", monitorlens.read_connection_counts),
+                         ("incident/clients.log.gz", monitorlens.read_client_list)):
+        data = (SAMPLES / name).read_bytes()
+        if name.endswith(".gz"):
+            data = gzip.decompress(data)
+        path = tmp_path / Path(name).name.removesuffix(".gz")
+        path.write_bytes(bom + data)
+        plain, with_bom = reader(SAMPLES / name), reader(path)
+        assert with_bom.drop(columns=[]).equals(plain), name
+        assert monitorlens.provenance(with_bom).rejected == monitorlens.provenance(plain).rejected
+        with open_binary(path) as f:
+            assert detect_kind(f) == {"monitor.txt": "monitor", "connections.csv": "connections",
+                                      "clients.log": "clients"}[path.name]

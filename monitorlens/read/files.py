@@ -107,11 +107,16 @@ class Input:
         return pa.BufferReader(self.read())
 
 
+UTF8_BOM = b"\xef\xbb\xbf"  # what Windows editors put before text saved as UTF-8
+
+
 def _stream_of(f: BinaryIO, name: str, file: BinaryIO | None = None) -> Input:
-    raw = Input(f, name, file=file)
-    if raw.peek(2) == GZIP_MAGIC:
-        return Input(GunzipReader(raw), name, file=file, gzip=True)  # type: ignore[arg-type]
-    return raw
+    opened = Input(f, name, file=file)
+    if opened.peek(2) == GZIP_MAGIC:
+        opened = Input(GunzipReader(opened), name, file=file, gzip=True)  # type: ignore[arg-type]
+    if opened.peek(3) == UTF8_BOM:
+        opened.read(3)
+    return opened
 
 
 @contextlib.contextmanager
