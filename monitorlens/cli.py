@@ -58,13 +58,14 @@ def _ingest(ns: argparse.Namespace) -> int:
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     rows = "events" if prov.kind == "monitor" else f"{prov.kind} rows"
+    said = sys.stderr if out == "-" else sys.stdout  # '-': stdout holds the Parquet file
     print(
         f"{out}: {prov.events:,} {rows} from {prov.lines:,} lines"
         f" ({prov.rejected:,} rejected, {sum(prov.skipped.values()):,} skipped)"
-        + (f", {prov.first_ts} .. {prov.last_ts}" if prov.first_ts else "")
+        + (f", {prov.first_ts} .. {prov.last_ts}" if prov.first_ts else ""), file=said
     )
     for reason, count in prov.rejects_by_reason.items():
-        print(f"  rejected {count:,} {reason}")
+        print(f"  rejected {count:,} {reason}", file=said)
     return 0
 
 

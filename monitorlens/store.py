@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import InputError
+from .outputs import output_file, refuse_inputs
 from .read.files import KIND_NAMES, KINDS, MAX_LINE_BYTES, Input, Source, detect_kind, is_parquet, open_binary, read_parquet_table
 from .read.ingest import MonitorStream, read_monitor
 from .read.schema import MONITOR_SCHEMA, Provenance, provenance, table_to_frame
@@ -41,8 +42,11 @@ WRITE_OPTIONS = dict(
 )
 
 
-def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike, *, inputs: Iterable[object] = ()) -> Path:
     """Write events (from :func:`read_monitor` or :func:`read_parquet`) with their provenance.
+
+    Written whole or not at all (:func:`monitorlens.outputs.output_file`); ``-`` is stdout;
+    a ``path`` that is one of ``inputs`` is refused.
 
     >>> write_parquet(read_monitor("capture.txt"), "capture.parquet")  # doctest: +SKIP
     """
@@ -52,7 +56,8 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     if set(MONITOR_SCHEMA.names) <= set(table.column_names):
         table = table.select(MONITOR_SCHEMA.names).cast(MONITOR_SCHEMA)
     table = table.replace_schema_metadata((table.schema.metadata or {}) | provenance(df).to_metadata())
-    pq.write_table(table, path, **WRITE_OPTIONS)
+    with output_file(path, inputs=inputs) as f:
+        pq.write_table(table, f, **WRITE_OPTIONS)
     return Path(path)
 
 
@@ -72,15 +77,10 @@ def convert(
     >>> convert("capture.txt.gz", "capture.parquet").events  # doctest: +SKIP
     """
     stream = MonitorStream(source, errors=errors, workers=workers, progress=progress, max_line_bytes=max_line_bytes)
-    tmp = Path(str(path) + ".part")
-    try:
-        with pq.ParquetWriter(tmp, MONITOR_SCHEMA, **WRITE_OPTIONS) as writer:
-            for table in stream:
-                writer.write_table(table)
-            writer.add_key_value_metadata(stream.provenance.to_metadata())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with output_file(path, inputs=[source]) as f, pq.ParquetWriter(f, MONITOR_SCHEMA, **WRITE_OPTIONS) as writer:
+        for table in stream:
+            writer.write_table(table)
+        writer.add_key_value_metadata(stream.provenance.to_metadata())
     return stream.provenance
 
 
@@ -105,6 +105,7 @@ def ingest(
     """
     if kind is not None and kind not in KINDS:
         raise InputError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+    refuse_inputs(path, [source])  # before anything is read
     with open_binary(source) as f:
         if is_parquet(f):
             held = stored_kind(f)
@@ -120,7 +121,7 @@ def ingest(
             "app-counts": clientlist.read_app_counts,
         }
         df = readers[kind](f, errors=errors)
-    write_parquet(df, path)
+    write_parquet(df, path, inputs=[source])
     return provenance(df)
 
 
