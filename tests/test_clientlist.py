@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from monitorlens.read import clientlist as cl
+from monitorlens.read.sniff import kind_of
 from monitorlens.errors import InputError, ParseError
 from monitorlens.read.grammar import Rejected, parse_line
 from monitorlens.read.schema import rejects
@@ -281,11 +282,17 @@ def test_app_counts() -> None:
         (b"     12 name=web\n", "x", "app-counts"),
         (b"", "connections_by_app_1702293847.txt", "app-counts"),
         (b"hello world\n", "notes.txt", None),
-        (gzip.compress(b"# 1700000000.5\n" + V5 + b"\n"), "clients.log.gz", "clients"),
     ],
 )
 def test_detect_kind(head: bytes, name: str, kind: str | None) -> None:
-    assert cl.detect_kind(head, name) == kind
+    assert kind_of(head, name) == kind
+
+
+def test_detect_kind_of_a_gzip_input() -> None:
+    from monitorlens.read.files import detect_kind, open_binary
+
+    with open_binary(io.BytesIO(gzip.compress(b"# 1700000000.5\n" + V5 + b"\n"))) as f:
+        assert detect_kind(f) == "clients"
 
 
 # ------------------------------------------------------- recorded and live data

@@ -44,10 +44,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -68,7 +67,8 @@ from .grammar import (
 )
 from .files import KIND_NAMES, BlockReader, Input, Source, is_parquet, open_binary, read_parquet_table, source_name
 from .parse import reject_text
-from .schema import REJECTS_KEPT, Provenance, provenance
+from .schema import ERRORS, REJECTS_KEPT, Provenance, provenance
+from .sniff import client_start
 
 # Reasons of this module (the MONITOR ones are imported from grammar so both agree).
 BAD_VALUE = "bad-value"  # a numeric field whose value is not a number
@@ -78,8 +78,7 @@ COMMENT = "comment"  # a '#' line without digits: a remark, not data
 HEADER = "header"  # the first row of a CSV naming its columns
 INPUT_TRUNCATED = "input-truncated"  # a gzip stream cut short
 INCOMPLETE = "incomplete"  # a client line whose end is missing (wrapped or cut by a paste)
-IGNORABLE = frozenset({BLANK, COMMENT, HEADER})
-ERRORS = ("skip", "raise")
+CLIENTLIST_IGNORABLE = frozenset({BLANK, COMMENT, HEADER})  # counted as skipped, not rejected
 
 INT, STR = "int", "str"
 # Every field of every Redis/Valkey version (redis-formats.md section 2), in the order
@@ -114,9 +113,6 @@ FLAGS: dict[str, str] = {
     "T": "flag_no_touch",
 }
 CLIENT_TYPES = ("normal", "replica", "master", "pubsub", "monitor")
-
-Kind = Literal["monitor", "clients", "connections", "app-counts"]
-
 
 def column_name(field: str) -> str:
     """The DataFrame column of a CLIENT LIST field: ``-`` becomes ``_``.
@@ -335,70 +331,6 @@ def _unbracket_unix(host: str) -> str:
     return path if path and port.isdigit() else inner
 
 
-# ------------------------------------------------------------------------ detection
-
-# What may stand before the first field of a client line in what people save and paste:
-# indentation, a Redis log line's head (a crash report lists the clients: "[29474] 12 Nov
-# 00:00:01 # " before 3.0, "29474:M 12 Nov 2023 00:00:01.123 # " since), a program's output
-# ("Result = "). The first field is id (2.8.12+) or addr (2.4 to 2.8.11).
-_CLIENT_START = re.compile(
-    rb"[ \t]*(?:\[\d+\] [^#]*# |\d+:[A-Z] [^#]*# |[A-Za-z][\w ]{0,30}= )?(?=(?:id|addr)=\S)"
-)
-_CSV_ROW = re.compile(rb"\s*(?:\d{9,13}(?:\.\d+)?|\d{4}-\d{2}-\d{2}[T ][\d:.]+\S*)\s*[,;\t ]\s*\d+\s*")
-_APP_ROW = re.compile(rb" *\d+ +\S")
-
-
-def client_start(line: bytes) -> int | None:
-    """Where the fields of a client line start (after a log head or a program's output), else None.
-
-    >>> client_start(b"[29474] 12 Nov 00:00:01 # addr=10.20.48.19:46556 fd=5"), client_start(b"id=3 addr=x")
-    (26, 0)
-    """
-    m = _CLIENT_START.match(line)
-    return None if m is None else m.end()
-
-
-def detect_kind(first_bytes: bytes, name: str = "") -> Kind | None:
-    """What a file holds, from its first bytes (gzip or not) and its name; None if unknown.
-
-    The first line that is recognizably one kind decides; lines before it that are
-    none (a prompt, a program's output, a remark) are passed over.
-
-    >>> detect_kind(b"OK\\n1700000000.000001 [0 127.0.0.1:5] \\"get\\" \\"k\\"\\n", "x")
-    'monitor'
-    >>> detect_kind(b"# 1700000000.5\\nid=3 addr=127.0.0.1:5 fd=8\\n", "clients.log")
-    'clients'
-    >>> detect_kind(b"1700000000,12\\n", "connections.csv")
-    'connections'
-    >>> detect_kind(b"     12 name=web\\n", "connections_by_app_1700000000.txt")
-    'app-counts'
-    """
-    if first_bytes[:2] == b"\x1f\x8b":
-        try:
-            first_bytes = zlib.decompressobj(wbits=31).decompress(first_bytes, 1 << 16)
-        except zlib.error:
-            return None
-    lines = [ln.rstrip(b"\r") for ln in first_bytes.split(b"\n")[:50]]
-    if lines and len(first_bytes) > 200 and not first_bytes.endswith(b"\n"):
-        lines.pop()  # cut in the middle by the caller
-    lines = [ln for ln in lines if ln.strip()]
-    base = os.path.basename(name).lower()
-    for ln in lines:
-        if looks_like_monitor(ln):
-            return "monitor"
-        if client_start(ln) is not None:
-            return "clients"
-        if _APP_ROW.match(ln) and b"=" in ln:
-            return "app-counts"
-        if _CSV_ROW.fullmatch(ln):
-            return "connections"
-        # Anything else (a snapshot time, a CSV header, a prompt, a program's output, a
-        # remark): the lines that follow decide.
-    if base.startswith("connections_by_") or "uniq" in base:
-        return "app-counts"
-    return None
-
-
 # -------------------------------------------------------------------------- reading
 
 
@@ -450,7 +382,7 @@ class _Rejects:
 
     def add(self, line: int, rejected: Rejected, raw: bytes) -> None:
         self.reasons[rejected.reason] += 1
-        if rejected.reason in IGNORABLE:
+        if rejected.reason in CLIENTLIST_IGNORABLE:
             return
         text = reject_text(raw)
         if self.first is None or line < self.first[0]:
@@ -466,7 +398,7 @@ class _Rejects:
             line, why, text = self.first
             raise ParseError(why.reason, source=self.name, line=line, text=text, detail=why.detail)
         self.kept.sort()
-        rejected = {r: c for r, c in sorted(self.reasons.items()) if r not in IGNORABLE}
+        rejected = {r: c for r, c in sorted(self.reasons.items()) if r not in CLIENTLIST_IGNORABLE}
         ts = df[ts_column].dropna() if ts_column in df.columns else pd.Series([], dtype=object)
         df.attrs["provenance"] = Provenance(
             source=self.name,
@@ -475,7 +407,7 @@ class _Rejects:
             events=len(df),
             rejected=sum(rejected.values()),
             rejects_by_reason=rejected,
-            skipped={r: c for r, c in sorted(self.reasons.items()) if r in IGNORABLE},
+            skipped={r: c for r, c in sorted(self.reasons.items()) if r in CLIENTLIST_IGNORABLE},
             first_ts=ts.min().isoformat() if len(ts) else None,
             last_ts=ts.max().isoformat() if len(ts) else None,
             input_truncated=truncated is not None,

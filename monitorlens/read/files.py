@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Union
 
 from ..errors import InputError
+from .sniff import kind_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -349,9 +350,19 @@ def _start(pieces: list[bytes], n: int) -> bytes:
     return out
 
 
-def is_parquet(f: Input) -> bool:
-    """Whether an opened input is a Parquet file (by its magic bytes)."""
-    return not f.gzip and f.peek(4) == PARQUET_MAGIC
+def is_parquet(source: Input | Source) -> bool:
+    """Whether an input is a Parquet file (by its magic bytes). An opened :class:`Input` is
+    peeked; a path is opened for the look (so give a pipe as an opened Input).
+    """
+    if isinstance(source, Input):
+        return not source.gzip and source.peek(4) == PARQUET_MAGIC
+    if not isinstance(source, (str, os.PathLike)) or str(source) == "-":
+        return False
+    try:
+        with open_binary(source) as f:
+            return is_parquet(f)
+    except InputError:
+        return False
 
 
 def read_parquet_table(f: Input, columns: list[str] | None = None) -> tuple[pa.Table, Provenance | None]:
@@ -386,15 +397,6 @@ def detect_kind(f: Input) -> str:
     Nothing recognizable (an empty file, garbage) is ``monitor``: the capture reader
     counts and reports every line it rejects.
     """
-    from . import grammar
-
     if is_parquet(f):
         return "parquet"
-    head = f.peek(SNIFF_BYTES)
-    first = next((ln for ln in head.split(b"\n", 50)[:50] if ln.strip()), b"")
-    if grammar.looks_like_monitor(first):
-        return "monitor"  # the common case, without loading the CLIENT LIST readers (and pandas)
-    from .clientlist import detect_kind as sniff
-
-    return sniff(head, f.name) or "monitor"
-
+    return kind_of(f.peek(SNIFF_BYTES), f.name) or "monitor"

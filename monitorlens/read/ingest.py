@@ -22,14 +22,13 @@ from . import arrays, grammar
 from ..errors import InputError, ParseError
 from .files import BLOCK_SIZE, MAX_LINE_BYTES, BlockReader, Source, open_binary, source_name
 from .parse import BlockResult, parse_block, renumber
-from .schema import MONITOR_SCHEMA, REJECTS_KEPT, Provenance, table_to_frame
+from .schema import ERRORS, MONITOR_SCHEMA, REJECTS_KEPT, Provenance, table_to_frame
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
 
-ERRORS = ("skip", "raise")
 
 
 def _hopeless(head: bytes, data: bytes) -> str | None:

@@ -164,6 +164,7 @@ class Provenance:
 
 
 REJECTS_KEPT = 10_000
+ERRORS = ("skip", "raise")  # what a reader does with a bad line: count and keep it, or raise
 
 
 def provenance(df: pd.DataFrame) -> Provenance:
