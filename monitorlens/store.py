@@ -174,14 +174,14 @@ def load_snapshots(source: Source, *, errors: str = "skip") -> pd.DataFrame:
     :class:`~monitorlens.errors.InputError` saying what its lines were: an analysis of
     zero snapshots would claim things (no client ever named) that no snapshot showed.
     """
-    from .read.clientlist import read_client_list
+    from .read.clientlist import read_client_list  # lazy: pandas, only when CLIENT LIST is given
 
     return _usable(read_client_list(source, errors=errors), "clients")
 
 
 def load_connections(source: Source, *, errors: str = "skip") -> pd.DataFrame:
     """Connection counts for ``--connections`` (as :func:`load_snapshots`, for ``<time>,<clients>`` rows)."""
-    from .read.clientlist import read_connection_counts
+    from .read.clientlist import read_connection_counts  # lazy: pandas, only when counts are given
 
     return _usable(read_connection_counts(source, errors=errors), "connections")
 

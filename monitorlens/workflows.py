@@ -1,7 +1,7 @@
 """Workflows: paths in, one result out; one function per command of the command line.
 
 Each function reads its inputs with the read stage (:func:`monitorlens.load`,
-:func:`~monitorlens.read.clientlist.read_client_list`...), makes one
+:func:`~monitorlens.store.load_snapshots`...), makes one
 :func:`~monitorlens.analysis.analyze.analyze` and renders it: the same calls a notebook
 makes. ``cli.py`` only turns flags into these arguments.
 
@@ -34,14 +34,13 @@ from .analysis.findings import sort_findings
 from .errors import InputError
 from .analysis.reconcile import Reconciliation, reconcile
 from .read.bundle import is_bundle, open_bundle
-from .read.clientlist import read_client_list, read_connection_counts
 from .read.schema import Provenance, provenance
 from .render.plots import CLIENTLIST_CHARTS, MONITOR_CHARTS, clientlist_plot, figure, figure_bytes, plot_of, to_svg
 from .render.redact import redact_findings
 from .render.report import TOP, Report, Stamp
 from .render.report import build_report as render_build_report
 from .render.summary import render_text
-from .store import Progress, load
+from .store import Progress, load, load_connections, load_snapshots
 
 __all__ = ["Inputs", "read_inputs", "analyze_files", "summarize", "make_report", "make_chart", "build_report"]
 
@@ -89,10 +88,10 @@ def read_inputs(
     reconciliation = reconcile(events, bundle.server) if bundle is not None else None
     snapshots = counts = None
     if clients is not None:
-        snapshots = read_client_list(clients)
+        snapshots = load_snapshots(clients)  # an error when no client is read from it
         events = attach_names(events, snapshots)
     if connections is not None:
-        counts = read_connection_counts(connections)
+        counts = load_connections(connections)
     names = ClientNames.of(events) if filters else None  # before the filter drops CLIENT SETNAME lines
     return Inputs(filters.apply(events) if filters else events, prov, snapshots, counts, filters, names,
                   bundle.maxclients if bundle is not None else None, reconciliation)

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Union
 
 from ..errors import InputError
+from .schema import Provenance
 from .sniff import kind_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-    from .schema import Provenance
 
 Source = Union[str, os.PathLike, BinaryIO]
 
@@ -245,7 +244,7 @@ class LongLine:
 
 # A long line's judge: given its first bytes and the bytes just read of it, the reason it
 # cannot be a line of the format being read (then the rest is skipped), or None.
-Judge = Callable[[bytes, bytes], "str | None"]
+LineJudge = Callable[[bytes, bytes], "str | None"]
 
 
 class BlockReader:
@@ -264,7 +263,7 @@ class BlockReader:
     STUB = 300  # bytes kept of a long line's start
 
     def __init__(self, block_size: int = BLOCK_SIZE, *, max_line: int = MAX_LINE_BYTES,
-                 judge: Judge | None = None) -> None:
+                 judge: LineJudge | None = None) -> None:
         self.block_size = min(block_size, max_line)  # so a line past the limit spans reads
         self.max_line = max_line
         self.judge = judge
@@ -369,8 +368,6 @@ def read_parquet_table(f: Input, columns: list[str] | None = None) -> tuple[pa.T
     """A Parquet file written by monitorlens: its table and the provenance in its metadata."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from .schema import Provenance
 
     try:
         pf = pq.ParquetFile(f.random_access())
