@@ -40,9 +40,11 @@ from .render.redact import redact_findings
 from .render.report import TOP, Report, Stamp
 from .render.report import build_report as render_build_report
 from .render.summary import render_text
+from .outputs import is_stdout, output_file, refuse_inputs
 from .store import Progress, load, load_connections, load_snapshots
 
-__all__ = ["Inputs", "read_inputs", "analyze_files", "summarize", "make_report", "make_chart", "build_report"]
+__all__ = ["Inputs", "read_inputs", "analyze_files", "summarize", "make_report", "make_chart", "chart_format",
+           "build_report"]
 
 Path_ = str | os.PathLike[str]
 
@@ -93,7 +95,13 @@ def read_inputs(
     if connections is not None:
         counts = load_connections(connections)
     names = ClientNames.of(events) if filters else None  # before the filter drops CLIENT SETNAME lines
-    return Inputs(filters.apply(events) if filters else events, prov, snapshots, counts, filters, names,
+    kept = filters.apply(events) if filters else events
+    if filters and len(kept) == 0 and len(events):
+        asked = ", ".join(f"--{k} {v}" for k, v in filters.describe().items())
+        raise InputError(f"no event matches the filters ({asked}): the capture has {len(events):,} "
+                         f"event{'s' if len(events) != 1 else ''}"
+                         + (f", {prov.first_ts} .. {prov.last_ts}" if prov.first_ts else "") + ".")
+    return Inputs(kept, prov, snapshots, counts, filters, names,
                   bundle.maxclients if bundle is not None else None, reconciliation)
 
 
@@ -202,16 +210,18 @@ def make_chart(
     clients: Path_ | None = None,
     top: int = TOP,
     filters: Filters = Filters(),
+    fmt: str | None = None,
 ) -> Path:
-    """Draw chart ``kind`` of a capture's report into ``output`` (.png or .svg): the ``plot``
-    command. Client charts (connections, growth, idle-age, output-buffers...) need ``clients``.
+    """Draw chart ``kind`` of a capture's report into ``output`` (.png or .svg; ``-`` is stdout,
+    SVG unless ``fmt``): the ``plot`` command. Client charts (connections, growth, idle-age,
+    output-buffers...) need ``clients``. The output is written whole or not at all, and
+    never over an input (:func:`monitorlens.outputs.output_file`).
 
     >>> make_chart("traffic", "capture.txt.gz", "traffic.png")  # doctest: +SKIP
     """
     out = Path(output)
-    fmt = out.suffix.lower().lstrip(".")
-    if fmt not in ("png", "svg"):
-        raise InputError(f"{out}: name the chart .png or .svg")
+    refuse_inputs(output, [capture, clients])  # first: before anything is read or said about the name
+    fmt = chart_format(output, fmt)
     if kind not in MONITOR_CHARTS and kind not in CLIENTLIST_CHARTS:
         raise InputError(f"unknown chart {kind!r}: use one of {', '.join([*MONITOR_CHARTS, *CLIENTLIST_CHARTS])}")
     inputs = read_inputs(capture, clients, None, filters)
@@ -222,8 +232,26 @@ def make_chart(
     else:
         plot = plot_of(kind, _analyze(inputs, top, None))
     # SVG is written directly (the report's charts); PNG is drawn by matplotlib
-    out.write_bytes(to_svg(plot).encode() if fmt == "svg" else figure_bytes(figure(plot), "png"))
+    data = to_svg(plot).encode() if fmt == "svg" else figure_bytes(figure(plot), "png")
+    with output_file(output, inputs=[capture, clients]) as f:
+        f.write(data)
     return out
+
+
+CHART_FORMATS = ("png", "svg")
+
+
+def chart_format(output: Path_, fmt: str | None = None) -> str:
+    """The image format of a chart: ``fmt`` when given, else the output's suffix (``-``: svg).
+
+    >>> chart_format("traffic.PNG"), chart_format("-")
+    ('png', 'svg')
+    """
+    suffix = Path(output).suffix.lower().lstrip(".")
+    chosen = fmt or ("svg" if is_stdout(output) else suffix)
+    if chosen not in CHART_FORMATS:
+        raise InputError(f"{output}: a chart is .png or .svg; name the file so, or give --format png|svg")
+    return chosen
 
 
 def build_report(

@@ -131,3 +131,80 @@ def test_library_call_refuses_before_reading(tmp_path: Path, capsys: pytest.Capt
     assert main(["ingest", str(capture), "-o", str(capture)]) == 1
     assert "is the input" in capsys.readouterr().err
     assert capture.read_bytes() == (SAMPLES / "incident" / "clients.log.gz").read_bytes()
+
+
+# ------------------------------------------------------------ report, plot, summary
+
+
+@pytest.mark.parametrize("argv", [
+    ["report", "CAPTURE", "-o", "CAPTURE"],
+    ["report", "CAPTURE", "--clients", "CLIENTS", "-o", "CLIENTS"],
+    ["report", "CAPTURE", "--baseline", "CLIENTS", "-o", "CLIENTS", "--format", "md"],
+    ["plot", "traffic", "CAPTURE", "-o", "CAPTURE", "--format", "svg"],
+    ["plot", "connections", "CAPTURE", "--clients", "CLIENTS", "-o", "CLIENTS", "--format", "png"],
+])
+def test_report_and_plot_never_write_over_an_input(tmp_path: Path, argv: list[str]) -> None:
+    capture, clients = tmp_path / "c.txt", tmp_path / "clients.log"
+    capture.write_bytes(GRAMMAR.read_bytes())
+    clients.write_bytes((SAMPLES / "grammar" / "clients.log").read_bytes())
+    argv = [str(capture) if a == "CAPTURE" else str(clients) if a == "CLIENTS" else a for a in argv]
+    err = one_error_line(run(*argv))
+    assert "is the input" in err
+    assert capture.read_bytes() == GRAMMAR.read_bytes()
+    assert clients.read_bytes() == (SAMPLES / "grammar" / "clients.log").read_bytes()
+
+
+def test_report_and_plot_to_stdout_and_dev_null(tmp_path: Path) -> None:
+    html = run("report", str(GRAMMAR), "-o", "-", "--no-charts")
+    assert html.returncode == 0 and html.stdout.startswith(b"<!DOCTYPE html>") and b"html report" in html.stderr
+    md = run("report", str(GRAMMAR), "-o", "-", "--format", "md")
+    assert md.returncode == 0 and md.stdout.startswith(b"# ")
+    svg = run("plot", "traffic", str(GRAMMAR), "-o", "-")
+    assert svg.returncode == 0 and svg.stdout.lstrip().startswith(b"<svg") and b"traffic chart" in svg.stderr
+    png = run("plot", "traffic", str(GRAMMAR), "-o", "-", "--format", "png")
+    assert png.returncode == 0 and png.stdout[:8] == b"\x89PNG\r\n\x1a\n"
+    for argv in (["report", str(GRAMMAR), "-o", "/dev/null", "--no-charts"],
+                 ["plot", "traffic", str(GRAMMAR), "-o", "/dev/null", "--format", "svg"]):
+        assert run(*argv).returncode == 0
+        assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert not (Path.cwd() / "-").exists()
+
+
+def test_a_report_named_pdf_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    err = one_error_line(run("report", str(GRAMMAR), "-o", str(tmp_path / "x.pdf")))
+    assert ".html, .md or .json" in err and not list(tmp_path.iterdir())
+    ok = run("report", str(GRAMMAR), "-o", str(tmp_path / "x.pdf"), "--format", "md")  # asked for: written
+    assert ok.returncode == 0 and (tmp_path / "x.pdf").read_text().startswith("# ")
+
+
+def test_a_failed_report_leaves_no_partial_file(tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    err = one_error_line(run("report", str(SAMPLES / "incident" / "monitor.txt.gz"), "-o", str(out), limit_bytes=2048))
+    assert "file-size limit" in err and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--since", "2026-11-25T21:25:30Z", "--until", "2026-11-25T21:25:10Z"], "is not before --until"),
+    (["--since", "1795641920", "--until", "1795641920"], "is not before --until"),
+    (["--command", "NOSUCH"], "no event matches the filters (--command NOSUCH)"),
+    (["--client", "10.9.9.9:1", "--db", "7"], "no event matches the filters"),
+])
+def test_filters_that_cannot_or_do_not_match_are_said(flags: list[str], message: str) -> None:
+    capture = str(SAMPLES / "incident" / "monitor.txt.gz")
+    for argv in (["summary", capture, *flags], ["report", capture, "-o", "-", *flags]):
+        err = one_error_line(run(*argv))
+        assert message in err, err
+
+
+@pytest.mark.parametrize("env", [{"PYTHONIOENCODING": "ascii"}, {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""},
+                                 {"PYTHONIOENCODING": "latin-1"}])
+def test_a_stdout_that_is_not_utf8_never_raises(tmp_path: Path, env: dict[str, str]) -> None:
+    capture = tmp_path / "names.txt"  # a name in UTF-8 (café, a right-to-left mark) and a key
+    capture.write_bytes(b'1700000000.000001 [0 127.0.0.1:5] "CLIENT" "SETNAME" "caf\\xc3\\xa9\\xe2\\x80\\x8f"\n'
+                        b'1700000000.000002 [0 127.0.0.1:5] "GET" "k\\xc3\\xa9:1"\n')
+    for argv in (["summary", str(capture)], ["summary", str(capture), "--json"],
+                 ["report", str(capture), "-o", "-", "--format", "md"]):
+        result = subprocess.run([sys.executable, "-m", "monitorlens", *argv], capture_output=True, timeout=TIMEOUT,
+                                env=os.environ | env)
+        assert result.returncode == 0, (argv, result.stderr)
+        assert b"UnicodeEncodeError" not in result.stderr and b"Traceback" not in result.stderr
