@@ -206,7 +206,7 @@ def test_bad_lines_skip_or_raise() -> None:
     df = read(data)
     assert len(df) == 1
     assert rejects(df)[["line", "reason"]].values.tolist() == [[3, "cli-message"], [4, "bad-timestamp"]]
-    assert df.attrs["provenance"].skipped == {"blank": 1}
+    assert df.attrs["provenance"].skipped == {"blank": 1, "snapshot-time": 1}
     with pytest.raises(ParseError, match=r":3: cli-message"):
         read(data, errors="raise")
     with pytest.raises(InputError):

@@ -112,3 +112,21 @@ def test_client_list_lines_too_long_are_counted() -> None:
     df = monitorlens.read_client_list(io.BytesIO(data))
     assert df.id.tolist() == [3, 5]
     assert [(n, r) for n, r, _ in monitorlens.rejects(df).itertuples(index=False)] == [(2, TOO_LONG)]
+
+
+def test_every_line_is_accounted_for_in_every_reader() -> None:
+    """lines = events + rejected + skipped (a gzip stream cut short adds one reject, no line)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pastes = root.parent / "shared" / "wild-pastes"
+    readers = {"monitor": monitorlens.read_monitor, "clientlist": monitorlens.read_client_list}
+    paths = [(monitorlens.read_monitor, p) for p in sorted((root / "sample_captures").glob("*/monitor.txt*"))]
+    paths += [(monitorlens.read_client_list, p) for p in sorted((root / "sample_captures").glob("*/clients.log*"))]
+    paths += [(monitorlens.read_connection_counts, p) for p in sorted((root / "sample_captures").glob("*/connections.csv"))]
+    if pastes.is_dir():
+        paths += [(readers[p.parent.name], p) for p in sorted(pastes.glob("*/*.txt"))]
+    assert len(paths) > 8
+    for reader, path in paths:
+        prov = monitorlens.provenance(reader(path))
+        assert prov.lines == prov.events + prov.rejected + sum(prov.skipped.values()) - prov.input_truncated, path

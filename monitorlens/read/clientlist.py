@@ -78,7 +78,8 @@ COMMENT = "comment"  # a '#' line without digits: a remark, not data
 HEADER = "header"  # the first row of a CSV naming its columns
 INPUT_TRUNCATED = "input-truncated"  # a gzip stream cut short
 INCOMPLETE = "incomplete"  # a client line whose end is missing (wrapped or cut by a paste)
-CLIENTLIST_IGNORABLE = frozenset({BLANK, COMMENT, HEADER})  # counted as skipped, not rejected
+SNAPSHOT_TIME = "snapshot-time"  # the time line that starts a snapshot: read, not a client
+CLIENTLIST_IGNORABLE = frozenset({BLANK, COMMENT, HEADER, SNAPSHOT_TIME})  # counted as skipped, not rejected
 
 INT, STR = "int", "str"
 # Every field of every Redis/Valkey version (redis-formats.md section 2), in the order
@@ -478,6 +479,7 @@ def _read_client_list_text(source: Input, errors: str) -> pd.DataFrame:
                 if isinstance(header, int):
                     snapshot, ts, seen = snapshot + (1 if started else 0), header, set()
                     started = False
+                    rejects.add(number, Rejected(SNAPSHOT_TIME), raw)  # counted among the skipped
                     continue
                 rejected = header if header is not None else parse_client_line(raw)
                 if isinstance(rejected, Rejected):
