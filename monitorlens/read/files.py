@@ -84,11 +84,6 @@ class Input:
         """Why the input ended early (a gzip stream cut short or damaged), else None."""
         return getattr(self._stream, "error", None)
 
-    @property
-    def note(self) -> str | None:
-        """What the input held besides its gzip members (plain text after them), else None."""
-        return getattr(self._stream, "note", None)
-
     def random_access(self) -> pa.NativeFile:
         """The whole input as a random-access file, for Parquet (whose index is at its end).
 
