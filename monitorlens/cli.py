@@ -55,7 +55,8 @@ def _ingest(ns: argparse.Namespace) -> int:
     source = ns.capture
     out = ns.output or _default_output(source)
     total = _plain_size(source)
-    prov = ingest(source, out, kind=ns.kind, errors=ns.errors, progress=progress_printer(total))
+    limit = {} if ns.max_line_mib is None else {"max_line_bytes": ns.max_line_mib << 20}
+    prov = ingest(source, out, kind=ns.kind, errors=ns.errors, progress=progress_printer(total), **limit)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     rows = "events" if prov.kind == "monitor" else f"{prov.kind} rows"
@@ -207,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="Parquet file to write (default: beside the capture)")
     p.add_argument("--errors", choices=("skip", "raise"), default="skip",
                    help="skip: count and keep bad lines (default); raise: stop at the first")
+    p.add_argument("--max-line-mib", type=_positive, metavar="MIB",
+                   help="reject longer capture lines as too-long, in bounded memory (default 768: a 512 MB value "
+                   "as text; raise it for larger binary values, which MONITOR escapes up to 4x)")
     p.add_argument("--kind", choices=("monitor", "clients", "connections", "app-counts"),
                    help="what the file holds (default: detected from its first bytes)")
     p.set_defaults(handler=_ingest)

@@ -93,9 +93,11 @@ def ingest(
     kind: str | None = None,
     errors: str = "skip",
     progress: Callable[[int, int], None] | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Provenance:
     """Any input monitorlens reads to Parquet: a MONITOR capture (streamed), CLIENT LIST
     snapshots, a connection-count CSV or ``uniq -c`` counts; ``kind`` None detects it.
+    A capture's lines longer than ``max_line_bytes`` are rejected (``too-long``).
 
     The input is opened once (it may be a pipe): its kind is told from its first bytes,
     which the reader then reads again.
@@ -113,7 +115,7 @@ def ingest(
                              "pass it to summary, report or plot as it is.")
         kind = kind or detect_kind(f)
         if kind == "monitor":
-            return convert(f, path, errors=errors, progress=progress)
+            return convert(f, path, errors=errors, progress=progress, max_line_bytes=max_line_bytes)
         from .read import clientlist  # lazy: pandas, only for the kinds that need it (ingest of a capture never loads it)
         readers = {
             "clients": clientlist.read_client_list,

@@ -130,3 +130,16 @@ def test_every_line_is_accounted_for_in_every_reader() -> None:
     for reader, path in paths:
         prov = monitorlens.provenance(reader(path))
         assert prov.lines == prov.events + prov.rejected + sum(prov.skipped.values()) - prov.input_truncated, path
+
+
+def test_ingest_takes_the_line_limit(tmp_path) -> None:
+    from monitorlens.cli import main
+
+    capture = tmp_path / "big.txt"
+    capture.write_bytes(line(1) + line(2, b"x" * (2 << 20)) + line(3))
+    out = tmp_path / "big.parquet"
+    assert main(["ingest", str(capture), "-o", str(out), "--max-line-mib", "1"]) == 0
+    prov = monitorlens.provenance(monitorlens.load(out))
+    assert prov.events == 2 and prov.rejects_by_reason == {TOO_LONG: 1}
+    assert main(["ingest", str(capture), "-o", str(out)]) == 0  # the default keeps it
+    assert monitorlens.provenance(monitorlens.load(out)).events == 3
