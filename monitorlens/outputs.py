@@ -91,7 +91,8 @@ def output_file(path: PathLike, *, binary: bool = True, inputs: Iterable[object]
                 raise
             raise OutputError(f"standard output: cannot write: {_describe(e)}") from None
         return
-    target = Path(path)
+    # A symlink is written through: the file it points to is replaced, the link stays.
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     try:
         mode = os.stat(target).st_mode
     except FileNotFoundError:

@@ -208,3 +208,12 @@ def test_a_stdout_that_is_not_utf8_never_raises(tmp_path: Path, env: dict[str, s
                                 env=os.environ | env)
         assert result.returncode == 0, (argv, result.stderr)
         assert b"UnicodeEncodeError" not in result.stderr and b"Traceback" not in result.stderr
+
+
+def test_a_symlinked_output_keeps_its_link(tmp_path: Path) -> None:
+    real, link = tmp_path / "real.html", tmp_path / "link.html"
+    real.write_text("old")
+    link.symlink_to(real)
+    with output_file(link, binary=False) as f:
+        f.write("new")
+    assert link.is_symlink() and real.read_text() == "new"
