@@ -128,3 +128,11 @@ def test_the_command_line_never_shows_a_traceback_nor_changes_an_input(
         assert Path(where["CAPTURE"]).read_bytes() == capture, argv
         if any(flag[0] in ("--clients", "--connections", "--baseline") and flag[1] == "OTHER" for flag in flags):
             assert Path(where["OTHER"]).read_bytes() == other, argv  # an input too
+
+
+def test_a_capture_of_one_event_draws_its_traffic(tmp_path: Path) -> None:
+    # Found by the test above: one event covers 0 s of its bucket; its rate was infinite.
+    capture = tmp_path / "one.txt"
+    capture.write_bytes(b'1700000000.000001 [0 127.0.0.1:5000] "GET" "user:1"\n')
+    assert main(["plot", "traffic", str(capture), "-o", str(tmp_path / "t.svg")]) == 0
+    assert "<svg" in (tmp_path / "t.svg").read_text()
