@@ -16,6 +16,7 @@ from pathlib import Path
 from . import __version__
 from .errors import InputError, MonitorlensError
 from .live.connection import add_target_arguments
+from .outputs import refuse_inputs
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -54,17 +55,19 @@ def _ingest(ns: argparse.Namespace) -> int:
     source = ns.capture
     out = ns.output or _default_output(source)
     total = _plain_size(source)
-    prov = ingest(source, out, kind=ns.kind, errors=ns.errors, progress=progress_printer(total))
+    limit = {} if ns.max_line_mib is None else {"max_line_bytes": ns.max_line_mib << 20}
+    prov = ingest(source, out, kind=ns.kind, errors=ns.errors, progress=progress_printer(total), **limit)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     rows = "events" if prov.kind == "monitor" else f"{prov.kind} rows"
+    said = sys.stderr if out == "-" else sys.stdout  # '-': stdout holds the Parquet file
     print(
         f"{out}: {prov.events:,} {rows} from {prov.lines:,} lines"
         f" ({prov.rejected:,} rejected, {sum(prov.skipped.values()):,} skipped)"
-        + (f", {prov.first_ts} .. {prov.last_ts}" if prov.first_ts else "")
+        + (f", {prov.first_ts} .. {prov.last_ts}" if prov.first_ts else ""), file=said
     )
     for reason, count in prov.rejects_by_reason.items():
-        print(f"  rejected {count:,} {reason}")
+        print(f"  rejected {count:,} {reason}", file=said)
     return 0
 
 
@@ -205,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="Parquet file to write (default: beside the capture)")
     p.add_argument("--errors", choices=("skip", "raise"), default="skip",
                    help="skip: count and keep bad lines (default); raise: stop at the first")
+    p.add_argument("--max-line-mib", type=_positive, metavar="MIB",
+                   help="reject longer capture lines as too-long, in bounded memory (default 768: a 512 MB value "
+                   "as text; raise it for larger binary values, which MONITOR escapes up to 4x)")
     p.add_argument("--kind", choices=("monitor", "clients", "connections", "app-counts"),
                    help="what the file holds (default: detected from its first bytes)")
     p.set_defaults(handler=_ingest)
@@ -332,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", metavar="KIND", help="traffic, applications, commands, clients, key-patterns, gaps, or a client "
                    "chart (connections, client-types, growth, growth-hosts, idle-age, output-buffers)")
     p.add_argument("capture", help="capture file (.txt, .gz, .parquet), - for stdin, or a bundle folder from capture")
-    p.add_argument("-o", "--output", required=True, help="image to write: .png or .svg")
+    p.add_argument("-o", "--output", required=True, help="image to write: .png or .svg; - for stdout")
+    p.add_argument("--format", choices=("png", "svg"), help="png or svg (default: from the output's suffix; - svg)")
     p.add_argument("--clients", metavar="FILE", help="CLIENT LIST snapshots (names, client charts)")
     add_filter_arguments(p)
     p.set_defaults(handler=_plot)
@@ -377,8 +384,16 @@ def _report(ns: argparse.Namespace) -> int:
 
     _settle(ns)
     out = ns.output
-    fmt = ns.format or (format_for(out) if out and out != "-" else "html")
+    inputs = [ns.capture, ns.clients, ns.connections, ns.baseline, ns.baseline_clients]
+    if out:
+        refuse_inputs(out, inputs)  # first: before anything is read or said about the name
+    fmt = ns.format or (format_for(out, default="") if out and out != "-" else "html")
+    if not fmt and Path(out).suffix:  # report.pdf: HTML in a file that says PDF
+        raise InputError(f"{out}: a report is HTML, Markdown or JSON; name the file .html, .md or .json, "
+                         "or give --format html|md|json")
+    fmt = fmt or "html"
     out = out or default_output(ns.capture, fmt)
+    refuse_inputs(out, inputs)
     progress = _progress(ns.capture)
     try:
         report = make_report(
@@ -389,10 +404,7 @@ def _report(ns: argparse.Namespace) -> int:
         )
     finally:
         progress.close()
-    if out == "-":
-        sys.stdout.write(report.render(fmt))
-    else:
-        report.write(out, fmt)
+    report.write(out, fmt, inputs=inputs)
     counts = {s: sum(1 for f in report.findings if f.severity == s) for s in ("critical", "warning", "info")}
     shown = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
     values = "values SHOWN" if ns.show_values else "values redacted"
@@ -405,8 +417,9 @@ def _plot(ns: argparse.Namespace) -> int:
     from .workflows import make_chart  # lazy: each command loads only its own stages
 
     _settle(ns)
-    out = make_chart(ns.kind, ns.capture, ns.output, clients=ns.clients, top=ns.top, filters=filters_of(ns))
-    print(f"{out}: {ns.kind} chart")
+    out = make_chart(ns.kind, ns.capture, ns.output, clients=ns.clients, top=ns.top, filters=filters_of(ns),
+                     fmt=ns.format)
+    print(f"{out}: {ns.kind} chart", file=sys.stderr if ns.output == "-" else sys.stdout)
     return 0
 
 
@@ -434,6 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     the process when the command is done (:func:`_leave`). ``main([...])`` from another
     program does none of these and returns.
     """
+    _never_unencodable()
     parser = build_parser()
     ns = parser.parse_args(argv)
     ns.standalone = argv is None  # this process is the command (python -m monitorlens, the script)
@@ -458,6 +472,19 @@ def _run(ns: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _never_unencodable() -> None:
+    """Let stdout and stderr show what their encoding cannot (a capture's UTF-8 on an ASCII
+    or Latin-1 terminal, ``LC_ALL=C``) as ``\\xHH`` escapes instead of raising
+    UnicodeEncodeError halfway through the output."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (getattr(stream, "encoding", "") or "").lower().replace("-", "") != "utf8":
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a stream already written to in another way: leave it
+                pass
 
 
 M_ARENA_MAX = -8  # glibc's malloc.h

@@ -15,6 +15,11 @@ class InputError(MonitorlensError):
     """A file or argument that cannot be read at all (missing, unknown format)."""
 
 
+class OutputError(MonitorlensError):
+    """An output that cannot or must not be written (one of the inputs, a missing folder, a
+    full disk...); nothing partial is left behind."""
+
+
 class ParseError(MonitorlensError):
     """A line that does not follow the grammar, raised with ``errors="raise"``.
 

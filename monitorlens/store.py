@@ -8,7 +8,6 @@ version) as JSON.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -20,13 +19,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import InputError
-from .read.ingest import MonitorStream, Source, detect_kind, read_monitor
+from .outputs import output_file, refuse_inputs
+from .read.files import KIND_NAMES, KINDS, MAX_LINE_BYTES, Input, Source, detect_kind, is_parquet, open_binary, read_parquet_table
+from .read.ingest import MonitorStream, read_monitor
 from .read.schema import MONITOR_SCHEMA, Provenance, provenance, table_to_frame
 
 if TYPE_CHECKING:
     import pandas as pd
-
-META_KEY = b"monitorlens"
 
 # Dictionary pages only for the columns that are dictionaries in memory (for
 # keys, zstd alone makes files as small, and writes them faster), statistics
@@ -41,16 +40,13 @@ WRITE_OPTIONS = dict(
     column_encoding={"line": "DELTA_BINARY_PACKED", "ts": "DELTA_BINARY_PACKED"},
     write_batch_size=1 << 16,
 )
-PARQUET_MAGIC = b"PAR1"
 
 
-def _metadata(prov: Provenance) -> dict[bytes, bytes]:
-    doc = prov.to_dict() | {"rejects": [list(r) for r in prov.rejects]}
-    return {META_KEY: json.dumps(doc, sort_keys=True).encode()}
-
-
-def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike, *, inputs: Iterable[object] = ()) -> Path:
     """Write events (from :func:`read_monitor` or :func:`read_parquet`) with their provenance.
+
+    Written whole or not at all (:func:`monitorlens.outputs.output_file`); ``-`` is stdout;
+    a ``path`` that is one of ``inputs`` is refused.
 
     >>> write_parquet(read_monitor("capture.txt"), "capture.parquet")  # doctest: +SKIP
     """
@@ -59,8 +55,9 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     table = pa.Table.from_pandas(bare, preserve_index=False)
     if set(MONITOR_SCHEMA.names) <= set(table.column_names):
         table = table.select(MONITOR_SCHEMA.names).cast(MONITOR_SCHEMA)
-    table = table.replace_schema_metadata((table.schema.metadata or {}) | _metadata(provenance(df)))
-    pq.write_table(table, path, **WRITE_OPTIONS)
+    table = table.replace_schema_metadata((table.schema.metadata or {}) | provenance(df).to_metadata())
+    with output_file(path, inputs=inputs) as f:
+        pq.write_table(table, f, **WRITE_OPTIONS)
     return Path(path)
 
 
@@ -71,25 +68,22 @@ def convert(
     errors: str = "skip",
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Provenance:
     """Convert a capture to Parquet block by block, in bounded memory; returns its provenance.
 
+    A line longer than ``max_line_bytes`` is rejected (``too-long``) without being held.
+
     >>> convert("capture.txt.gz", "capture.parquet").events  # doctest: +SKIP
     """
-    stream = MonitorStream(source, errors=errors, workers=workers, progress=progress)
-    tmp = Path(str(path) + ".part")
-    try:
-        with pq.ParquetWriter(tmp, MONITOR_SCHEMA, **WRITE_OPTIONS) as writer:
-            for table in stream:
-                writer.write_table(table)
-            writer.add_key_value_metadata(_metadata(stream.provenance))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    stream = MonitorStream(source, errors=errors, workers=workers, progress=progress, max_line_bytes=max_line_bytes)
+    with output_file(path, inputs=[source]) as f, pq.ParquetWriter(f, MONITOR_SCHEMA, **WRITE_OPTIONS) as writer:
+        for table in stream:
+            writer.write_table(table)
+        writer.add_key_value_metadata(stream.provenance.to_metadata())
     return stream.provenance
 
 
-KINDS = ("monitor", "clients", "connections", "app-counts")
 
 
 def ingest(
@@ -99,66 +93,116 @@ def ingest(
     kind: str | None = None,
     errors: str = "skip",
     progress: Callable[[int, int], None] | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Provenance:
     """Any input monitorlens reads to Parquet: a MONITOR capture (streamed), CLIENT LIST
     snapshots, a connection-count CSV or ``uniq -c`` counts; ``kind`` None detects it.
+    A capture's lines longer than ``max_line_bytes`` are rejected (``too-long``).
+
+    The input is opened once (it may be a pipe): its kind is told from its first bytes,
+    which the reader then reads again.
 
     >>> ingest("clients.log.gz", "clients.parquet").kind  # doctest: +SKIP
     'clients'
     """
-    kind = kind or detect_kind(source)
-    if kind == "monitor":
-        return convert(source, path, errors=errors, progress=progress)
-    from .read import clientlist  # lazy: pandas, only for the kinds that need it (ingest of a capture never loads it)
-    readers = {
-        "clients": clientlist.read_client_list,
-        "connections": clientlist.read_connection_counts,
-        "app-counts": clientlist.read_app_counts,
-    }
-    if kind not in readers:
+    if kind is not None and kind not in KINDS:
         raise InputError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
-    df = readers[kind](source, errors=errors)
-    write_parquet(df, path)
+    refuse_inputs(path, [source])  # before anything is read
+    with open_binary(source) as f:
+        if is_parquet(f):
+            held = stored_kind(f)
+            raise InputError(f"{f.name}: already a Parquet file of monitorlens ({KIND_NAMES.get(held, held)}); "
+                             "pass it to summary, report or plot as it is.")
+        kind = kind or detect_kind(f)
+        if kind == "monitor":
+            return convert(f, path, errors=errors, progress=progress, max_line_bytes=max_line_bytes)
+        from .read import clientlist  # lazy: pandas, only for the kinds that need it (ingest of a capture never loads it)
+        readers = {
+            "clients": clientlist.read_client_list,
+            "connections": clientlist.read_connection_counts,
+            "app-counts": clientlist.read_app_counts,
+        }
+        df = readers[kind](f, errors=errors)
+    write_parquet(df, path, inputs=[source])
     return provenance(df)
 
 
-def read_parquet(path: str | os.PathLike, columns: Iterable[str] | None = None) -> pd.DataFrame:
+def stored_kind(f: Input) -> str:
+    """What a Parquet file written by monitorlens holds (a kind of :data:`KINDS`), from its metadata."""
+    _, prov = read_parquet_table(f, columns=[])
+    if prov is not None:
+        return prov.kind
+    return "unknown"
+
+
+def read_parquet(path: str | os.PathLike | Input, columns: Iterable[str] | None = None) -> pd.DataFrame:
     """Read a Parquet file written by monitorlens back into a DataFrame with its provenance."""
-    try:
-        table = pq.read_table(path, columns=list(columns) if columns is not None else None)
-    except (OSError, pa.ArrowInvalid) as e:
-        raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+    with open_binary(path) as f:
+        table, prov = read_parquet_table(f, list(columns) if columns is not None else None)
     df = table_to_frame(table)
-    raw = (pq.read_metadata(path).metadata or {}).get(META_KEY)
-    if raw:
-        doc = json.loads(raw)
-        rows = tuple(tuple(r) for r in doc.pop("rejects", []))
-        fields = set(Provenance.__dataclass_fields__) - {"rejects"}
-        df.attrs["provenance"] = Provenance(
-            **{k: v for k, v in doc.items() if k in fields}, rejects=rows
-        )
+    if prov is not None:
+        df.attrs["provenance"] = prov
     return df
-
-
-def is_parquet(source: Source) -> bool:
-    """Whether ``source`` is a path to a Parquet file (by its magic bytes)."""
-    if not isinstance(source, (str, os.PathLike)) or str(source) == "-":
-        return False
-    try:
-        with open(source, "rb") as f:
-            return f.read(4) == PARQUET_MAGIC
-    except OSError:
-        return False
 
 
 def load(
     source: Source, *, errors: str = "skip", progress: Callable[[int, int], None] | None = None
 ) -> pd.DataFrame:
     """Events from a capture (plain, gzip, stdin) or from a Parquet file made by ``ingest``;
-    ``progress(bytes_done, lines)`` is called as a capture is read (see :class:`Progress`)."""
-    if is_parquet(source):
-        return read_parquet(source)  # type: ignore[arg-type]
-    return read_monitor(source, errors=errors, progress=progress)
+    ``progress(bytes_done, lines)`` is called as a capture is read (see :class:`Progress`).
+
+    The input is opened once (a pipe loses nothing). Anything else (CLIENT LIST
+    snapshots, connection counts, a Parquet file of those) is an
+    :class:`~monitorlens.errors.InputError` that says where such a file goes.
+    """
+    with open_binary(source) as f:
+        if is_parquet(f):
+            df = read_parquet(f)
+            kind = provenance(df).kind if "provenance" in df.attrs else "unknown"
+            if kind != "monitor" or not set(MONITOR_SCHEMA.names) <= set(df.columns):
+                raise InputError(f"{f.name}: this Parquet file holds {KIND_NAMES.get(kind, 'no MONITOR events')}, "
+                                 f"not MONITOR events{_hint(kind)}")
+            return df
+        kind = detect_kind(f)
+        if kind != "monitor":
+            raise InputError(f"{f.name}: this looks like {KIND_NAMES[kind]}, not a MONITOR capture{_hint(kind)}")
+        return read_monitor(f, errors=errors, progress=progress)
+
+
+def load_snapshots(source: Source, *, errors: str = "skip") -> pd.DataFrame:
+    """CLIENT LIST snapshots for ``--clients``: text, gzip or the Parquet file ``ingest`` wrote.
+
+    A file that gives no client at all (empty, or not CLIENT LIST output) is an
+    :class:`~monitorlens.errors.InputError` saying what its lines were: an analysis of
+    zero snapshots would claim things (no client ever named) that no snapshot showed.
+    """
+    from .read.clientlist import read_client_list  # lazy: pandas, only when CLIENT LIST is given
+
+    return _usable(read_client_list(source, errors=errors), "clients")
+
+
+def load_connections(source: Source, *, errors: str = "skip") -> pd.DataFrame:
+    """Connection counts for ``--connections`` (as :func:`load_snapshots`, for ``<time>,<clients>`` rows)."""
+    from .read.clientlist import read_connection_counts  # lazy: pandas, only when counts are given
+
+    return _usable(read_connection_counts(source, errors=errors), "connections")
+
+
+def _usable(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+    if len(df):
+        return df
+    prov = provenance(df)
+    seen = ", ".join(f"{n:,} {reason}" for reason, n in {**prov.rejects_by_reason, **prov.skipped}.items())
+    raise InputError(f"{prov.source}: no row of {KIND_NAMES[kind]} in it ({prov.lines:,} lines"
+                     + (f": {seen}" if seen else "") + ").")
+
+
+def _hint(kind: str) -> str:
+    if kind == "clients":
+        return "; pass it with --clients FILE"
+    if kind == "connections":
+        return "; pass it to report with --connections FILE"
+    return ""
 
 
 PROGRESS_AFTER_S = 1.5  # a command quicker than this prints no progress at all

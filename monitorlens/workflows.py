@@ -1,7 +1,7 @@
 """Workflows: paths in, one result out; one function per command of the command line.
 
 Each function reads its inputs with the read stage (:func:`monitorlens.load`,
-:func:`~monitorlens.read.clientlist.read_client_list`...), makes one
+:func:`~monitorlens.store.load_snapshots`...), makes one
 :func:`~monitorlens.analysis.analyze.analyze` and renders it: the same calls a notebook
 makes. ``cli.py`` only turns flags into these arguments.
 
@@ -34,16 +34,17 @@ from .analysis.findings import sort_findings
 from .errors import InputError
 from .analysis.reconcile import Reconciliation, reconcile
 from .read.bundle import is_bundle, open_bundle
-from .read.clientlist import read_client_list, read_connection_counts
 from .read.schema import Provenance, provenance
 from .render.plots import CLIENTLIST_CHARTS, MONITOR_CHARTS, clientlist_plot, figure, figure_bytes, plot_of, to_svg
 from .render.redact import redact_findings
 from .render.report import TOP, Report, Stamp
 from .render.report import build_report as render_build_report
 from .render.summary import render_text
-from .store import Progress, load
+from .outputs import is_stdout, output_file, refuse_inputs
+from .store import Progress, load, load_connections, load_snapshots
 
-__all__ = ["Inputs", "read_inputs", "analyze_files", "summarize", "make_report", "make_chart", "build_report"]
+__all__ = ["Inputs", "read_inputs", "analyze_files", "summarize", "make_report", "make_chart", "chart_format",
+           "build_report"]
 
 Path_ = str | os.PathLike[str]
 
@@ -89,12 +90,18 @@ def read_inputs(
     reconciliation = reconcile(events, bundle.server) if bundle is not None else None
     snapshots = counts = None
     if clients is not None:
-        snapshots = read_client_list(clients)
+        snapshots = load_snapshots(clients)  # an error when no client is read from it
         events = attach_names(events, snapshots)
     if connections is not None:
-        counts = read_connection_counts(connections)
+        counts = load_connections(connections)
     names = ClientNames.of(events) if filters else None  # before the filter drops CLIENT SETNAME lines
-    return Inputs(filters.apply(events) if filters else events, prov, snapshots, counts, filters, names,
+    kept = filters.apply(events) if filters else events
+    if filters and len(kept) == 0 and len(events):
+        asked = ", ".join(f"--{k} {v}" for k, v in filters.describe().items())
+        raise InputError(f"no event matches the filters ({asked}): the capture has {len(events):,} "
+                         f"event{'s' if len(events) != 1 else ''}"
+                         + (f", {prov.first_ts} .. {prov.last_ts}" if prov.first_ts else "") + ".")
+    return Inputs(kept, prov, snapshots, counts, filters, names,
                   bundle.maxclients if bundle is not None else None, reconciliation)
 
 
@@ -203,16 +210,18 @@ def make_chart(
     clients: Path_ | None = None,
     top: int = TOP,
     filters: Filters = Filters(),
+    fmt: str | None = None,
 ) -> Path:
-    """Draw chart ``kind`` of a capture's report into ``output`` (.png or .svg): the ``plot``
-    command. Client charts (connections, growth, idle-age, output-buffers...) need ``clients``.
+    """Draw chart ``kind`` of a capture's report into ``output`` (.png or .svg; ``-`` is stdout,
+    SVG unless ``fmt``): the ``plot`` command. Client charts (connections, growth, idle-age,
+    output-buffers...) need ``clients``. The output is written whole or not at all, and
+    never over an input (:func:`monitorlens.outputs.output_file`).
 
     >>> make_chart("traffic", "capture.txt.gz", "traffic.png")  # doctest: +SKIP
     """
     out = Path(output)
-    fmt = out.suffix.lower().lstrip(".")
-    if fmt not in ("png", "svg"):
-        raise InputError(f"{out}: name the chart .png or .svg")
+    refuse_inputs(output, [capture, clients])  # first: before anything is read or said about the name
+    fmt = chart_format(output, fmt)
     if kind not in MONITOR_CHARTS and kind not in CLIENTLIST_CHARTS:
         raise InputError(f"unknown chart {kind!r}: use one of {', '.join([*MONITOR_CHARTS, *CLIENTLIST_CHARTS])}")
     inputs = read_inputs(capture, clients, None, filters)
@@ -223,8 +232,26 @@ def make_chart(
     else:
         plot = plot_of(kind, _analyze(inputs, top, None))
     # SVG is written directly (the report's charts); PNG is drawn by matplotlib
-    out.write_bytes(to_svg(plot).encode() if fmt == "svg" else figure_bytes(figure(plot), "png"))
+    data = to_svg(plot).encode() if fmt == "svg" else figure_bytes(figure(plot), "png")
+    with output_file(output, inputs=[capture, clients]) as f:
+        f.write(data)
     return out
+
+
+CHART_FORMATS = ("png", "svg")
+
+
+def chart_format(output: Path_, fmt: str | None = None) -> str:
+    """The image format of a chart: ``fmt`` when given, else the output's suffix (``-``: svg).
+
+    >>> chart_format("traffic.PNG"), chart_format("-")
+    ('png', 'svg')
+    """
+    suffix = Path(output).suffix.lower().lstrip(".")
+    chosen = fmt or ("svg" if is_stdout(output) else suffix)
+    if chosen not in CHART_FORMATS:
+        raise InputError(f"{output}: a chart is .png or .svg; name the file so, or give --format png|svg")
+    return chosen
 
 
 def build_report(

@@ -1,13 +1,25 @@
 #!/usr/bin/env python3
 """Build monitorlens/data/commands.json from a real redis-server's COMMAND INFO and COMMAND DOCS.
 
-    python scripts/build_command_table.py [--out monitorlens/data/commands.json]
+    python scripts/build_command_table.py --module-docs commands_core.json [--out monitorlens/data/commands.json]
 
 Starts a throwaway server (monitorlens.testing.RedisServer), asks it over RESP2 (flat arrays,
 parsed here, not by redis-py's reply callbacks) for every command and subcommand, and writes
 one JSON object: ``{"server_version": ..., "commands": {"GET": {...}, "CLIENT SETNAME": {...}}}``.
 The output is deterministic: keys sorted, one command per line, so a rebuild against the same
 server version gives the same bytes and a different version gives a readable diff.
+
+Module commands. The server here (Debian's redis-server 7.0.15) loads no module that has
+them, and Debian packages none of Redis 8's data types (``apt-cache search redis``: only
+RediSearch 1.2.2, whose FT.* predate key specs). Their key specs are what a Redis 8 server
+answers to COMMAND DOCS for its built-in data types (JSON.*, FT.*, TS.*, BF.*, CF.*, CMS.*,
+TOPK.*, TDIGEST.*), as the Redis documentation publishes them: ``--module-docs`` takes that
+file, ``data/commands_core.json`` of the public repository redis/docs (used: the version of
+commit 97401143b, "docs for Redis 8.10"). Only the facts that find keys are taken from it
+(arity, flags, ACL categories, key specs, group, since, complexity), no prose. Commands of
+modules outside Redis 8 (RedisGears: RG.*, TFCALL) are :data:`HAND_ENTRIES`, written from
+their sources (cited there). A command in neither is unknown: monitorlens guesses its first
+argument as its key and marks the guess (key_rule ``first-arg``).
 """
 
 from __future__ import annotations
@@ -133,6 +145,53 @@ def fetch_table(server: RedisServer) -> dict[str, Any]:
             "commands": entries}
 
 
+# Modules outside Redis 8, by hand from their sources (see the module docstring).
+_NO_KEYS: dict[str, Any] = {"arity": -1, "flags": ["module"], "acl_categories": [], "tips": [], "key_specs": [],
+                            "container": False, "group": "module", "complexity": "", "summary": "", "doc_flags": []}
+HAND_ENTRIES: dict[str, dict[str, Any]] = {
+    # RedisGears 1.x registers every command with RedisModule_CreateCommand(ctx, "rg.<name>",
+    # handler, "readonly", 0, 0, 0): no key (src/module_init.c, src/readers/command_reader.c).
+    **{f"RG.{name}": _NO_KEYS | {"since": "1.0.0"} for name in (
+        "ABORTEXECUTION", "CONFIGGET", "CONFIGSET", "DROPEXECUTION", "DUMPEXECUTIONS",
+        "DUMPREGISTRATIONS", "GETEXECUTION", "GETRESULTS", "GETRESULTSBLOCKING", "INFOCLUSTER",
+        "JDUMPSESSIONS", "JEXECUTE", "PYDUMPREQS", "PYEXECUTE", "PYSTATS", "REFRESHCLUSTER",
+        "TRIGGER", "UNREGISTER")},
+    # RedisGears 2 (Triggers and Functions, Redis Stack 7.2): TFCALL <library>.<function>
+    # <numkeys> [key ...] [arg ...], keys found as FCALL's are (numkeys at argv[2]).
+    **{name: _NO_KEYS | {"since": "2.0.0", "arity": -3, "key_specs": [{
+        "begin_search": {"type": "index", "index": 2},
+        "find_keys": {"type": "keynum", "keynumidx": 0, "firstkey": 1, "keystep": 1},
+        "flags": ["RW", "ACCESS", "UPDATE"]}]} for name in ("TFCALL", "TFCALLASYNC")},
+}
+
+
+def module_entries(docs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Entries for the module commands (a dot in the name) of a COMMAND DOCS JSON file."""
+    names = sorted(n for n in docs if "." in n.split(" ")[0] and not n.startswith("_"))
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        doc = docs[name]
+        specs = []
+        for raw in doc.get("key_specs", []):
+            flags = [k.upper() for k, v in raw.items() if v is True]
+            spec = {"begin_search": raw["begin_search"], "find_keys": raw["find_keys"], "flags": flags}
+            specs.append(normalize_key_spec(spec))
+        out[name] = {
+            "arity": int(doc.get("arity", -1)),
+            "flags": sorted(doc.get("command_flags", [])),
+            "acl_categories": sorted(doc.get("acl_categories", [])),
+            "tips": sorted(doc.get("hints", [])),
+            "key_specs": specs,
+            "container": any(other.startswith(name + " ") for other in names),
+            "group": doc.get("group", "module"),
+            "since": doc.get("since", ""),
+            "complexity": doc.get("complexity", ""),
+            "summary": "",
+            "doc_flags": [],
+        }
+    return out
+
+
 def render(table: dict[str, Any]) -> str:
     """Deterministic JSON text: sorted keys, one command per line."""
     def dump(value: Any) -> str:
@@ -148,9 +207,17 @@ def render(table: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON")
+    parser.add_argument("--module-docs", type=Path, required=True,
+                        help="redis/docs data/commands_core.json (Redis 8 COMMAND DOCS): module key specs")
     args = parser.parse_args(argv)
     with RedisServer() as server:
         table = fetch_table(server)
+    modules = module_entries(json.loads(args.module_docs.read_text("utf-8"))) | HAND_ENTRIES
+    clash = sorted(set(modules) & set(table["commands"]))
+    if clash:
+        raise RuntimeError(f"module commands also in the server's table: {clash}")
+    table["commands"].update(modules)
+    table["modules_from"] = "redis/docs data/commands_core.json (Redis 8.10 COMMAND DOCS); RedisGears by hand"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(table), encoding="utf-8")
     print(f"wrote {len(table['commands'])} commands from {table['server']} "

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from monitorlens.read import clientlist as cl
+from monitorlens.read.sniff import kind_of
 from monitorlens.errors import InputError, ParseError
 from monitorlens.read.grammar import Rejected, parse_line
 from monitorlens.read.schema import rejects
@@ -205,7 +206,7 @@ def test_bad_lines_skip_or_raise() -> None:
     df = read(data)
     assert len(df) == 1
     assert rejects(df)[["line", "reason"]].values.tolist() == [[3, "cli-message"], [4, "bad-timestamp"]]
-    assert df.attrs["provenance"].skipped == {"blank": 1}
+    assert df.attrs["provenance"].skipped == {"blank": 1, "snapshot-time": 1}
     with pytest.raises(ParseError, match=r":3: cli-message"):
         read(data, errors="raise")
     with pytest.raises(InputError):
@@ -281,11 +282,17 @@ def test_app_counts() -> None:
         (b"     12 name=web\n", "x", "app-counts"),
         (b"", "connections_by_app_1702293847.txt", "app-counts"),
         (b"hello world\n", "notes.txt", None),
-        (gzip.compress(b"# 1700000000.5\n" + V5 + b"\n"), "clients.log.gz", "clients"),
     ],
 )
 def test_detect_kind(head: bytes, name: str, kind: str | None) -> None:
-    assert cl.detect_kind(head, name) == kind
+    assert kind_of(head, name) == kind
+
+
+def test_detect_kind_of_a_gzip_input() -> None:
+    from monitorlens.read.files import detect_kind, open_binary
+
+    with open_binary(io.BytesIO(gzip.compress(b"# 1700000000.5\n" + V5 + b"\n"))) as f:
+        assert detect_kind(f) == "clients"
 
 
 # ------------------------------------------------------- recorded and live data

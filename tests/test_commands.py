@@ -27,7 +27,10 @@ from monitorlens.commands import (
 )
 from monitorlens.testing import RedisServer, redis_server_path
 
-TABLE = all_commands()
+# The commands the server of the table answered for (module commands come from elsewhere:
+# scripts/build_command_table.py), and the module commands.
+TABLE = {name: info for name, info in all_commands().items() if info.group != "module"}
+MODULES = {name: info for name, info in all_commands().items() if info.group == "module"}
 NAMES = sorted(TABLE)
 LEAVES = [name for name in NAMES if not TABLE[name].container]
 needs_server = pytest.mark.skipif(redis_server_path() is None, reason="redis-server not installed")
@@ -51,8 +54,44 @@ def named(argv: str) -> list[str]:
 def test_table_is_the_recorded_server() -> None:
     raw = json.loads((Path(__file__).parent.parent / "monitorlens/data/commands.json").read_text())
     assert TABLE_VERSION == f"redis {raw['server_version']}"
-    assert len(TABLE) == len(raw["commands"]) > 300
+    assert len(TABLE) + len(MODULES) == len(raw["commands"]) > 300
     assert list(raw["commands"]) == sorted(raw["commands"])  # deterministic order
+    assert "redis/docs" in raw["modules_from"]
+
+
+@pytest.mark.parametrize("argv, keys, rule", [
+    # Redis 8 data types, with the key specs their servers report (COMMAND DOCS).
+    ("JSON.SET doc:1 $ {}", ["doc:1"], "spec"),
+    ("JSON.GET doc:1 $.a", ["doc:1"], "spec"),
+    ("JSON.MSET a $ 1 b $ 2", ["a", "b"], "spec"),
+    ("TS.ADD temp:1 * 20", ["temp:1"], "spec"),
+    ("TS.MADD a 1 2 b 1 2", ["a", "b"], "spec"),
+    ("TS.CREATERULE src dst AGGREGATION avg 60000", ["src", "dst"], "spec"),
+    ("TS.MRANGE - + FILTER area=1", [], "none"),
+    ("FT.SEARCH idx hello", [], "none"),  # an index name is no key
+    ("FT.CREATE idx ON HASH PREFIX 1 doc: SCHEMA t TEXT", [], "none"),
+    ("BF.ADD seen:urls u1", ["seen:urls"], "spec"),
+    ("CF.ADD cf x", ["cf"], "spec"),
+    ("CMS.INCRBY cms a 1", ["cms"], "spec"),
+    ("TOPK.ADD top a b", ["top"], "spec"),
+    ("TDIGEST.ADD td 1.5", ["td"], "spec"),
+    # RedisGears: RG.* registered without keys; TFCALL finds them like FCALL.
+    ("RG.TRIGGER RateLimiter rl_localhost:47 20 59", [], "none"),
+    ("TFCALL lib.fn 2 k1 k2 arg", ["k1", "k2"], "spec"),
+    # A command nobody here knows: the first argument, marked as a guess.
+    ("MYMOD.DO thing 1", ["thing"], "first-arg"),
+])
+def test_module_commands_take_their_keys_from_their_specs(argv: str, keys: list[str], rule: str) -> None:
+    command, args = split(argv)
+    positions, got_rule = key_positions(command, args)
+    assert ([args[i].decode() for i in positions], got_rule) == (keys, rule)
+    assert (rule == "first-arg") == (lookup(command) is None)
+
+
+def test_module_commands_are_kept_apart_from_the_servers() -> None:
+    assert {"JSON.SET", "FT.SEARCH", "TS.ADD", "BF.ADD", "RG.TRIGGER", "TFCALL"} <= set(MODULES)
+    assert all("." in name.split()[0] or name.startswith("TFCALL") for name in MODULES)
+    assert not set(MODULES) & set(TABLE)
 
 
 def test_lookup_commands_and_subcommands() -> None:

@@ -42,8 +42,9 @@ def test_modern_lines(line: bytes, source: str, db: int, argv: tuple[bytes, ...]
 def test_old_dialects() -> None:
     old = parse_line(b'1300000000.123456 (db 2) "GET" "k"')
     assert isinstance(old, MonitorLine) and old.db == 2 and old.dialect == grammar.DIALECT_DB_PAREN
+    # Redis 2.0-2.4 wrote "(db N)" only when N was not 0: a line without it is db 0.
     oldest = parse_line(b'1300000000.123456 "GET" "k"')
-    assert isinstance(oldest, MonitorLine) and oldest.db is None and oldest.dialect == grammar.DIALECT_NO_DB
+    assert isinstance(oldest, MonitorLine) and oldest.db == 0 and oldest.dialect == grammar.DIALECT_NO_DB
 
 
 @pytest.mark.parametrize(

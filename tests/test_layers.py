@@ -18,15 +18,12 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "monitorlens"
 
 LAYERS = {
-    "commands": 0, "errors": 0, "_human": 0,
+    "commands": 0, "errors": 0, "_human": 0, "outputs": 0,
     "read": 1, "store": 2, "analysis": 3, "render": 4, "workflows": 5, "live": 5, "cli": 6, "__main__": 6,
     "testing": 7,
 }
 
-# The one cycle left, through a lazy import: read.ingest.detect_kind asks read.clientlist's
-# detect_kind about a file that is not MONITOR text. Both sniffers become one with the read
-# stage's single-open sniffing (issue 16, items 1 and 14); then this entry goes.
-KNOWN_CYCLES = {("monitorlens.read.clientlist", "monitorlens.read.ingest")}
+KNOWN_CYCLES: set[tuple[str, ...]] = set()  # none left
 
 
 def module_name(path: Path) -> str:
@@ -143,9 +140,8 @@ def test_every_import_inside_a_function_says_why():
     assert not silent, "function-local imports without '# lazy: why': " + ", ".join(silent)
 
 
-# Left to the read stage's work on sniffing and errors (issue 16): the same names in two readers.
 # build_report in workflows is the render function plus the deprecated snapshots=/connections=.
-SHARED_NAMES = {"ERRORS", "IGNORABLE", "detect_kind", "build_report"}
+SHARED_NAMES = {"build_report"}
 
 
 def test_one_public_name_one_meaning():

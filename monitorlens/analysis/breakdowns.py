@@ -37,6 +37,7 @@ SCRIPT_CALLS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "
 """Commands whose script's own commands follow them as ``lua`` lines."""
 
 LUA = "lua"
+MODULE_SOURCES = ("?:0", "")  # what MONITOR prints for a module's own calls: up to 7.0, from 7.2
 OTHER = "(other)"
 NO_CLIENT = "(none)"  # MONITOR lines of Redis 2.4 and the "(db N)" dialect name no client
 MIX_TOP = 3  # entries in a "command mix" text: "GET 60%, HGET 30%, SET 10%"
@@ -281,38 +282,60 @@ def command_names(events: pd.DataFrame) -> pd.Series:
 
 
 def script_callers(events: pd.DataFrame) -> pd.Series:
-    """For each ``lua`` line, the client whose EVAL/EVALSHA/FCALL came just before it.
+    """For each ``lua`` line, the client whose EVAL/EVALSHA/FCALL came just before it; for each
+    line a module ran (source ``?:0`` or empty), the client whose module command ran it.
 
     A script's commands reach MONITOR right after the call that ran it, so a
     ``lua`` line belongs to the nearest preceding non-``lua`` line (in line
     order) when that line is a script call; otherwise (the capture began
-    mid-script) it stays ``lua``. Other lines keep their own client. Returns a
-    categorical Series ``client`` aligned with ``events``.
+    mid-script) it stays ``lua``. A module's calls come right after its command
+    (RediSearch's FT.SEARCH on Redis 7.0) or right before it (FT.DROP: the server
+    writes a command's line once it has run): a module line belongs to the nearest
+    non-module line before it when that is a module command (a name with a dot),
+    else to the nearest after it when that is one; else it stays as it is. Other
+    lines keep their own client. Returns a categorical Series ``client`` aligned
+    with ``events``.
 
     >>> script_callers(events)[events.client == "lua"].value_counts()  # doctest: +SKIP
     """
     codes, clients = codes_of(events["client"], NO_CLIENT)
     cats = pd.Index(clients.astype("str"))
-    if LUA not in cats:
+    modules = [cats.get_loc(m) for m in MODULE_SOURCES if m in cats]
+    if LUA not in cats and not modules:
         return pd.Series(pd.Categorical.from_codes(codes, categories=cats), index=events.index, name="client")
-    lua = cats.get_loc(LUA)
     line = events["line"].to_numpy()
     order = None if len(line) < 2 or (np.diff(line) > 0).all() else np.argsort(line, kind="stable")
     c = codes if order is None else codes[order]
     cmd, cmds = codes_of(events["command"])
-    calls = [i for i, name in enumerate(cmds) if name in SCRIPT_CALLS]
-    is_call = np.isin(cmd if order is None else cmd[order], calls)
-    is_lua = c == lua
-    # Script calls name the caller, other lines break the chain (-2); lua rows look back.
-    source = np.where(is_call, c, -2)
-    last = np.maximum.accumulate(np.where(is_lua, -1, np.arange(len(c))))
-    found = np.where(last >= 0, source[np.maximum(last, 0)], -2)
-    credited = np.where(is_lua & (found >= 0), found, c)
+    cmd = cmd if order is None else cmd[order]
+    credited = c
+    if LUA in cats:
+        calls = [i for i, name in enumerate(cmds) if name in SCRIPT_CALLS]
+        credited = _credit(credited, c == cats.get_loc(LUA), np.isin(cmd, calls), after=False)
+    if modules:
+        calls = [i for i, name in enumerate(cmds) if "." in str(name)]
+        credited = _credit(credited, np.isin(c, modules), np.isin(cmd, calls), after=True)
     if order is not None:
         out = np.empty_like(credited)
         out[order] = credited
         credited = out
     return pd.Series(pd.Categorical.from_codes(credited, categories=cats), index=events.index, name="client")
+
+
+def _credit(c: np.ndarray, ran: np.ndarray, is_call: np.ndarray, *, after: bool) -> np.ndarray:
+    """Client codes ``c`` (in line order) with each ``ran`` row given the client of the nearest
+    non-``ran`` row before it when that row ``is_call`` (and, with ``after``, else of the
+    nearest after it when that one is); other rows, and ``ran`` rows with no such call, keep theirs."""
+    n = len(c)
+    # Calls name their caller; other rows break the chain (-2); ran rows look around.
+    source = np.where(is_call & ~ran, c, -2)
+    last = np.maximum.accumulate(np.where(ran, -1, np.arange(n)))
+    found = np.where(last >= 0, source[np.maximum(last, 0)], -2)
+    if after:
+        following = np.minimum.accumulate(np.where(ran, n, np.arange(n))[::-1])[::-1]
+        later = np.where(following < n, source[np.minimum(following, n - 1)], -2)
+        found = np.where(found >= 0, found, later)
+    return np.where(ran & (found >= 0), found, c)
 
 
 def by_command(events: pd.DataFrame, subcommands: bool = False) -> pd.DataFrame:
@@ -598,13 +621,20 @@ class KeyTable:
         return self.pattern_of_key[self.flat.key]
 
 
-def key_table(events: pd.DataFrame, rules: PatternRules = DEFAULT_RULES, flat: FlatKeys | None = None) -> KeyTable:
+def key_table(events: pd.DataFrame, rules: PatternRules = DEFAULT_RULES, flat: FlatKeys | None = None,
+              *, guessed_keys: bool = False) -> KeyTable:
     """The :class:`KeyTable` of the events (keys flattened and fingerprinted once); ``flat``
     is their :func:`flatten_keys` when already computed.
+
+    Keys of commands monitorlens does not know (``key_rule`` ``first-arg``: the first
+    argument, a guess; ``RG.TRIGGER RateLimiter`` made ``RateLimiter`` a hot key) are left
+    out unless ``guessed_keys``.
 
     >>> kt = key_table(events); by_key_pattern(kt), hot_keys(kt)  # doctest: +SKIP
     """
     flat = flat if flat is not None else flat_keys(events)
+    if not guessed_keys:
+        flat = _without_guesses(flat, events)
     codes, patterns = pd.factorize(_fingerprints(flat.keys, rules))
     cmd, cmds = codes_of(events["command"])
     client = codes_of(script_callers(events))[0] if len(events) else np.array([], np.int64)
@@ -614,6 +644,18 @@ def key_table(events: pd.DataFrame, rules: PatternRules = DEFAULT_RULES, flat: F
         us=ts_us(events)[flat.row] if len(events) else np.array([], np.int64),
         seconds=span_seconds(events),
     )
+
+
+def _without_guesses(flat: FlatKeys, events: pd.DataFrame) -> FlatKeys:
+    """``flat`` without the references of rows whose key is a guess (key_rule first-arg)."""
+    if "key_rule" not in events.columns or not len(flat.row):
+        return flat
+    guessed = (events["key_rule"] == "first-arg").to_numpy(dtype=bool, na_value=False)
+    if not guessed.any():
+        return flat
+    keep = ~guessed[flat.row]
+    codes, distinct = pd.factorize(flat.key[keep])  # renumbered in order of first reference
+    return FlatKeys(flat.row[keep], codes.astype(np.int64), flat.keys.take(pa.array(distinct)))
 
 
 def _access_columns(group: np.ndarray, kt: KeyTable, n: int, present: np.ndarray) -> dict[str, np.ndarray]:

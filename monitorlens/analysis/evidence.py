@@ -45,15 +45,20 @@ def arg_text(arg: bytes, limit: int) -> str:
     return quoted(arg, len(arg), limit)
 
 
-def line_head(ts: Any, db: Any, client: str) -> str:
-    """The head of a MONITOR line re-rendered from an event: time, and ``[db source]``.
+def line_head(ts: Any, db: Any, client: str | None) -> str:
+    """The head of a MONITOR line re-rendered from an event: time, and ``[db source]`` (or
+    ``(db N)`` for the old dialects, which name no source).
 
-    >>> line_head(pd.Timestamp(1.5e15, unit="us", tz="UTC"), 0, "lua")
-    '1500000000.000000 [0 lua]'
+    >>> line_head(pd.Timestamp(1.5e15, unit="us", tz="UTC"), 0, "lua"), line_head(pd.Timestamp(1.5e15, unit="us", tz="UTC"), 2, None)
+    ('1500000000.000000 [0 lua]', '1500000000.000000 (db 2)')
     """
     us = pd.Timestamp(ts).value // 1000  # .value is nanoseconds whatever the unit
     head = f"{us // 1_000_000}.{us % 1_000_000:06d}"
-    return head + (f" [{db} {printable(client)}]" if db is not None and not pd.isna(db) else "")
+    if db is None or pd.isna(db):
+        return head
+    if client is None or (not isinstance(client, str) and pd.isna(client)):
+        return f"{head} (db {db})"
+    return f"{head} [{db} {printable(client)}]"
 
 
 def line_text(ts: pd.Timestamp, db: Any, client: str, command: str, args: Iterable[bytes], limit: int = 80) -> str:

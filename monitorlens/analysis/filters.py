@@ -80,6 +80,12 @@ class Filters:
         dbs = None if db is None else (int(db),) if isinstance(db, (int, str)) else tuple(int(d) for d in db)
         return cls(since, until, tuple(c.upper().strip() for c in _many(command)), _many(client), dbs)
 
+    def __post_init__(self) -> None:
+        if self.since is not None and self.until is not None and \
+                utc_timestamp(self.since) >= utc_timestamp(self.until):
+            raise InputError(f"--since {self.since} is not before --until {self.until}: no event could match; "
+                             "--since keeps events at or after its time, --until those before its time")
+
     def __bool__(self) -> bool:
         return self != Filters()
 

@@ -10,7 +10,7 @@ What people save during an incident (``/work/shared/docs/redis-formats.md`` sect
 - ``uniq -c`` counts per name (``connections_by_app_<epoch>.txt``: ``     12 name=web``).
 
 Grammar functions here take ``str``/``bytes`` and do no I/O; the readers open files only
-through :func:`monitorlens.read.ingest.open_binary`.
+through :func:`monitorlens.read.files.open_binary`.
 
 Columns of :func:`read_client_list` (one row per client per snapshot):
 
@@ -44,10 +44,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -66,9 +65,10 @@ from .grammar import (
     Rejected,
     looks_like_monitor,
 )
-from .ingest import BlockReader, Source, open_binary, source_name
+from .files import KIND_NAMES, BlockReader, Input, Source, is_parquet, open_binary, read_parquet_table, source_name
 from .parse import reject_text
-from .schema import REJECTS_KEPT, Provenance, provenance
+from .schema import ERRORS, REJECTS_KEPT, Provenance, provenance
+from .sniff import client_start
 
 # Reasons of this module (the MONITOR ones are imported from grammar so both agree).
 BAD_VALUE = "bad-value"  # a numeric field whose value is not a number
@@ -77,8 +77,9 @@ BAD_ROW = "bad-row"  # a count file's row that is not <time>,<count> / <count> <
 COMMENT = "comment"  # a '#' line without digits: a remark, not data
 HEADER = "header"  # the first row of a CSV naming its columns
 INPUT_TRUNCATED = "input-truncated"  # a gzip stream cut short
-IGNORABLE = frozenset({BLANK, COMMENT, HEADER})
-ERRORS = ("skip", "raise")
+INCOMPLETE = "incomplete"  # a client line whose end is missing (wrapped or cut by a paste)
+SNAPSHOT_TIME = "snapshot-time"  # the time line that starts a snapshot: read, not a client
+CLIENTLIST_IGNORABLE = frozenset({BLANK, COMMENT, HEADER, SNAPSHOT_TIME})  # counted as skipped, not rejected
 
 INT, STR = "int", "str"
 # Every field of every Redis/Valkey version (redis-formats.md section 2), in the order
@@ -113,9 +114,6 @@ FLAGS: dict[str, str] = {
     "T": "flag_no_touch",
 }
 CLIENT_TYPES = ("normal", "replica", "master", "pubsub", "monitor")
-
-Kind = Literal["monitor", "clients", "connections", "app-counts"]
-
 
 def column_name(field: str) -> str:
     """The DataFrame column of a CLIENT LIST field: ``-`` becomes ``_``.
@@ -284,32 +282,40 @@ def parse_flags(flags: str) -> dict[str, bool]:
     return {column: letter in flags for letter, column in FLAGS.items()}
 
 
-def client_type(flags: str) -> str:
+def client_type(flags: str, subscriptions: int = 0) -> str:
     """The CLIENT KILL TYPE of a client: monitor, master, replica, pubsub or normal.
 
-    >>> client_type("P"), client_type("O")
-    ('pubsub', 'monitor')
+    ``subscriptions`` is ``sub + psub + ssub``: before 5.0 no flag said "subscriber"
+    (the ``P`` flag came in 5.0), so a client with subscriptions is one.
+
+    >>> client_type("P"), client_type("O"), client_type("N", subscriptions=1)
+    ('pubsub', 'monitor', 'pubsub')
     """
     for letter, kind in (("O", "monitor"), ("M", "master"), ("S", "replica"), ("P", "pubsub")):
         if letter in flags:
             return kind
-    return "normal"
+    return "pubsub" if subscriptions > 0 else "normal"
 
 
 def addr_parts(addr: str, unix: bool = False) -> tuple[str, str, int | None, str]:
     """``(addr_kind, host, port, monitor_source)`` of a CLIENT LIST ``addr``.
 
     CLIENT LIST writes IPv6 as ``[::1]:port`` (checked on redis 7.0) and a unix client as
-    ``<socket path>:0``, which MONITOR writes ``unix:<socket path>``. ``unix`` says the
-    client has flag ``U``; a path starting with ``/`` is taken as unix without it.
+    ``<socket path>:0`` (Valkey 8 and later: ``[<socket path>:0]:0``), which MONITOR writes
+    ``unix:<socket path>``. ``unix`` says the client has flag ``U``; a path starting with
+    ``/`` is taken as unix without it.
 
     >>> addr_parts("[::1]:47068")
     ('tcp6', '::1', 47068, '[::1]:47068')
     >>> addr_parts("/run/redis.sock:0", unix=True)
     ('unix', '/run/redis.sock', 0, 'unix:/run/redis.sock')
+    >>> addr_parts("[/run/redis.sock:0]:0")
+    ('unix', '/run/redis.sock', 0, 'unix:/run/redis.sock')
     """
     host, _, port = addr.rpartition(":")
     port_value = int(port) if port.isdigit() else None
+    if host.startswith("[/") and host.endswith("]"):  # Valkey 8+: [<socket path>:0]:0
+        host, unix = _unbracket_unix(host), True
     if unix or (host.startswith("/") and port == "0"):
         return "unix", host, port_value, "unix:" + host
     if host.startswith("[") and host.endswith("]"):
@@ -319,69 +325,36 @@ def addr_parts(addr: str, unix: bool = False) -> tuple[str, str, int | None, str
     return "tcp", host or addr, port_value, addr
 
 
-# ------------------------------------------------------------------------ detection
-
-_CLIENT_HEAD = re.compile(rb"(?:id|addr)=\S")
-_CSV_ROW = re.compile(rb"\s*(?:\d{9,13}(?:\.\d+)?|\d{4}-\d{2}-\d{2}[T ][\d:.]+\S*)\s*[,;\t ]\s*\d+\s*")
-_CSV_HEADER = re.compile(rb"\s*[A-Za-z_ ]+[,;\t][A-Za-z_ ]+\s*")
-_APP_ROW = re.compile(rb" *\d+ +\S")
-
-
-def detect_kind(first_bytes: bytes, name: str = "") -> Kind | None:
-    """What a file holds, from its first bytes (gzip or not) and its name; None if unknown.
-
-    >>> detect_kind(b"OK\\n1700000000.000001 [0 127.0.0.1:5] \\"get\\" \\"k\\"\\n", "x")
-    'monitor'
-    >>> detect_kind(b"# 1700000000.5\\nid=3 addr=127.0.0.1:5 fd=8\\n", "clients.log")
-    'clients'
-    >>> detect_kind(b"1700000000,12\\n", "connections.csv")
-    'connections'
-    >>> detect_kind(b"     12 name=web\\n", "connections_by_app_1700000000.txt")
-    'app-counts'
-    """
-    if first_bytes[:2] == b"\x1f\x8b":
-        try:
-            first_bytes = zlib.decompressobj(wbits=31).decompress(first_bytes, 1 << 16)
-        except zlib.error:
-            return None
-    lines = [ln.rstrip(b"\r") for ln in first_bytes.split(b"\n")[:50]]
-    if lines and len(first_bytes) > 200 and not first_bytes.endswith(b"\n"):
-        lines.pop()  # cut in the middle by the caller
-    lines = [ln for ln in lines if ln.strip()]
-    base = os.path.basename(name).lower()
-    for ln in lines:
-        if looks_like_monitor(ln):
-            return "monitor"
-        if _CLIENT_HEAD.match(ln):
-            return "clients"
-        if _APP_ROW.match(ln) and b"=" in ln:
-            return "app-counts"
-        if _CSV_ROW.fullmatch(ln):
-            return "connections"
-        if ln.startswith(b"#") and isinstance(parse_time_line(ln), int):
-            continue  # a snapshot time: look at what follows
-        if _CSV_HEADER.fullmatch(ln) and ln is lines[0]:
-            continue
-        break
-    if base.startswith("connections_by_") or "uniq" in base:
-        return "app-counts"
-    return None
+def _unbracket_unix(host: str) -> str:
+    """``[/run/redis.sock:0]`` (Valkey 8+) -> ``/run/redis.sock``."""
+    inner = host[1:-1]
+    path, _, port = inner.rpartition(":")
+    return path if path and port.isdigit() else inner
 
 
 # -------------------------------------------------------------------------- reading
 
 
 class _Lines:
-    """Numbered lines of a binary file: ``(number, bytes without \\n, ended_by_newline)``."""
+    """Numbered lines of a binary file: ``(number, bytes without \\n, ended_by_newline)``.
 
-    def __init__(self, f: BinaryIO) -> None:
+    A line longer than ``MAX_LINE`` is not kept: it is counted in ``rejects``.
+    """
+
+    MAX_LINE = 1 << 20  # a CLIENT LIST line is a few hundred bytes
+
+    def __init__(self, f: BinaryIO, rejects: _Rejects) -> None:
         # Small blocks: a gzip stream cut short loses at most one block of lines.
-        self.reader = BlockReader(256 << 10)
+        self.reader = BlockReader(256 << 10, max_line=self.MAX_LINE)
         self.f = f
+        self.rejects = rejects
         self.count = 0
 
     def __iter__(self) -> Iterator[tuple[int, bytes, bool]]:
-        for block in self.reader.blocks(self.f):
+        for longs, block in self.reader.pieces(self.f):
+            for long in longs:
+                self.count += 1
+                self.rejects.add(self.count, Rejected(long.reason, long.detail), long.start)
             parts = block.split(b"\n")
             last = parts.pop()
             for part in parts:
@@ -410,7 +383,7 @@ class _Rejects:
 
     def add(self, line: int, rejected: Rejected, raw: bytes) -> None:
         self.reasons[rejected.reason] += 1
-        if rejected.reason in IGNORABLE:
+        if rejected.reason in CLIENTLIST_IGNORABLE:
             return
         text = reject_text(raw)
         if self.first is None or line < self.first[0]:
@@ -426,7 +399,7 @@ class _Rejects:
             line, why, text = self.first
             raise ParseError(why.reason, source=self.name, line=line, text=text, detail=why.detail)
         self.kept.sort()
-        rejected = {r: c for r, c in sorted(self.reasons.items()) if r not in IGNORABLE}
+        rejected = {r: c for r, c in sorted(self.reasons.items()) if r not in CLIENTLIST_IGNORABLE}
         ts = df[ts_column].dropna() if ts_column in df.columns else pd.Series([], dtype=object)
         df.attrs["provenance"] = Provenance(
             source=self.name,
@@ -435,7 +408,7 @@ class _Rejects:
             events=len(df),
             rejected=sum(rejected.values()),
             rejects_by_reason=rejected,
-            skipped={r: c for r, c in sorted(self.reasons.items()) if r in IGNORABLE},
+            skipped={r: c for r, c in sorted(self.reasons.items()) if r in CLIENTLIST_IGNORABLE},
             first_ts=ts.min().isoformat() if len(ts) else None,
             last_ts=ts.max().isoformat() if len(ts) else None,
             input_truncated=truncated is not None,
@@ -443,6 +416,17 @@ class _Rejects:
             rejects=tuple(self.kept),
         )
         return df
+
+
+def _stored(f: Input, kind: str) -> pd.DataFrame:
+    """A Parquet file that ``monitorlens ingest`` wrote from a file of this kind, read back."""
+    table, prov = read_parquet_table(f)
+    if prov is None or prov.kind != kind:
+        held = KIND_NAMES.get(prov.kind, prov.kind) if prov is not None else "no monitorlens provenance"
+        raise InputError(f"{f.name}: this Parquet file holds {held}, not {KIND_NAMES[kind]}.")
+    df = table.to_pandas()  # the dtypes written, from the pandas metadata
+    df.attrs["provenance"] = prov
+    return df
 
 
 def _utc_us(values: list[int | None]) -> pd.Series:
@@ -464,15 +448,27 @@ def read_client_list(source: Source, *, errors: str = "skip") -> pd.DataFrame:
     >>> df = read_client_list("sample_captures/incident/clients.log.gz")  # doctest: +SKIP
     >>> df.groupby("snapshot_ts").size().tail(1)  # doctest: +SKIP
     """
+    with open_binary(source) as f:
+        if is_parquet(f):
+            return _stored(f, "clients")
+        return _read_client_list_text(f, errors)
+
+
+def _read_client_list_text(source: Input, errors: str) -> pd.DataFrame:
     name = source_name(source)
     rejects = _Rejects(name, errors)
     found = _Found()
     snapshot, ts, seen, started = 0, time_from_name(name), set(), False
     with open_binary(source) as f:
-        lines = _Lines(f)
+        lines = _Lines(f, rejects)
         for number, raw, complete in lines:
-            if raw.endswith(b"\r"):
-                raw = raw[:-1]
+            raw = raw.rstrip(b" \t\r")  # a paste's trailing spaces; a CRLF file
+            at = client_start(raw)
+            if at:
+                raw = raw[at:]
+            if at is not None and _incomplete(raw) and complete:
+                rejects.add(number, Rejected(INCOMPLETE, "no cmd or omem field: the rest of the line is missing"), raw)
+                continue
             if raw.startswith(b"id="):
                 cid = raw[3 : raw.find(b" ")]
                 if cid in seen:  # an id listed twice: the next snapshot
@@ -483,6 +479,7 @@ def read_client_list(source: Source, *, errors: str = "skip") -> pd.DataFrame:
                 if isinstance(header, int):
                     snapshot, ts, seen = snapshot + (1 if started else 0), header, set()
                     started = False
+                    rejects.add(number, Rejected(SNAPSHOT_TIME), raw)  # counted among the skipped
                     continue
                 rejected = header if header is not None else parse_client_line(raw)
                 if isinstance(rejected, Rejected):
@@ -495,6 +492,16 @@ def read_client_list(source: Source, *, errors: str = "skip") -> pd.DataFrame:
         truncated = lines.reader.error
     table = _client_table(found, rejects)
     return rejects.finish(_client_frame(table), "clients", lines.count, "snapshot_ts", truncated)
+
+
+def _incomplete(fields: bytes) -> bool:
+    """Whether a client line lacks what every server writes at its end: ``cmd`` (all
+    versions), and ``omem`` where ``age`` says the server is 2.6 or later. A line cut
+    there would hide a large output buffer.
+    """
+    if b" cmd=" not in fields:
+        return True
+    return b" age=" in fields and b" omem=" not in fields
 
 
 class _Found:
@@ -630,7 +637,10 @@ def _client_frame(table: pa.Table) -> pd.DataFrame:
     split = pc.extract_regex(addr, r"^(?P<host>.*):(?P<port>[^:]*)$")
     host = pd.Series(pc.if_else(split.is_valid(), split.field(0), addr), dtype="str", index=df.index)
     port = pd.Series(split.field(1), dtype="str", index=df.index).where(split.is_valid().to_numpy(zero_copy_only=False))
-    unix = flags.str.contains("U", regex=False) | (host.str.startswith("/") & (port == "0"))
+    bracketed_path = host.str.startswith("[/") & host.str.endswith("]")  # Valkey 8+: [<path>:0]:0
+    if bracketed_path.any():
+        host = host.where(~bracketed_path, host[bracketed_path].map(_unbracket_unix))
+    unix = flags.str.contains("U", regex=False) | (host.str.startswith("/") & (port == "0")) | bracketed_path
     bracketed = host.str.startswith("[") & host.str.endswith("]")
     tcp6 = ~unix & (bracketed | host.str.contains(":", regex=False))
     df["addr_kind"] = pd.Series(np.where(unix, "unix", np.where(tcp6, "tcp6", "tcp")), index=df.index, dtype="str")
@@ -639,8 +649,10 @@ def _client_frame(table: pa.Table) -> pd.DataFrame:
     df["monitor_source"] = df["addr"].where(~unix, "unix:" + host).astype("str")
     missing = df["addr"].isna()
     df.loc[missing, ["addr_kind", "host", "monitor_source"]] = np.nan
-    types = {f: client_type(f) for f in flags.unique()}
-    df["client_type"] = flags.map(types).astype("str")
+    subscribed = (df[["sub", "psub", "ssub"]].fillna(0) > 0).any(axis=1).astype(int)
+    pairs = list(zip(flags, subscribed))
+    types = {pair: client_type(*pair) for pair in set(pairs)}
+    df["client_type"] = pd.Series([types[p] for p in pairs], index=df.index, dtype="str")
     no_flags = df["flags"].isna()
     for letter, column in FLAGS.items():
         df[column] = pd.array(flags.str.contains(letter, regex=False), dtype="boolean")
@@ -658,13 +670,20 @@ def read_connection_counts(source: Source, *, errors: str = "skip") -> pd.DataFr
     >>> read_connection_counts("sample_captures/incident/connections.csv").clients.max()  # doctest: +SKIP
     89
     """
+    with open_binary(source) as f:
+        if is_parquet(f):
+            return _stored(f, "connections")
+        return _read_connection_counts_text(f, errors)
+
+
+def _read_connection_counts_text(source: Input, errors: str) -> pd.DataFrame:
     name = source_name(source)
     rejects = _Rejects(name, errors)
     out_line: list[int] = []
     out_ts: list[int | None] = []
     out_n: list[int] = []
     with open_binary(source) as f:
-        lines = _Lines(f)
+        lines = _Lines(f, rejects)
         for number, raw, complete in lines:
             text = _text(raw).strip()
             parsed = _count_row(text, first=not out_line and number == 1)
@@ -715,11 +734,18 @@ def read_app_counts(source: Source, *, errors: str = "skip") -> pd.DataFrame:
     >>> read_app_counts("connections_by_app_1795642130.txt").set_index("value").clients["leaky-app"]  # doctest: +SKIP
     75
     """
+    with open_binary(source) as f:
+        if is_parquet(f):
+            return _stored(f, "app-counts")
+        return _read_app_counts_text(f, errors)
+
+
+def _read_app_counts_text(source: Input, errors: str) -> pd.DataFrame:
     name = source_name(source)
     rejects = _Rejects(name, errors)
     rows: list[tuple[int, str, str, int]] = []
     with open_binary(source) as f:
-        lines = _Lines(f)
+        lines = _Lines(f, rejects)
         for number, raw, complete in lines:
             text = _text(raw)
             m = _APP_LINE.fullmatch(text)

@@ -26,16 +26,25 @@ from dataclasses import dataclass
 # are what redis-cli prints around a capture.
 BLANK = "blank"
 CLI_OK = "cli-ok"  # the "OK" redis-cli prints when MONITOR starts
-IGNORABLE = frozenset({BLANK, CLI_OK})
+CLI_PROMPT = "cli-prompt"  # "127.0.0.1:6379> MONITOR": the prompt and command of a pasted session
+IGNORABLE = frozenset({BLANK, CLI_OK, CLI_PROMPT})
 CLI_MESSAGE = "cli-message"  # "Error: Server closed the connection", "Could not connect ..."
 TRUNCATED = "truncated"  # an argument whose closing quote never came
 BAD_ARGS = "bad-arguments"  # head is right, arguments do not follow sdscatrepr
 NOT_TEXT = "binary-garbage"  # bytes MONITOR never prints raw (outside 0x20..0x7E)
 UNRECOGNIZED = "unrecognized"  # printable, but no MONITOR dialect
+OUT_OF_RANGE = "out-of-range"  # a port above 65535 or a time after the year 9999: no server wrote it
 
 DIALECT_MODERN = "2.6+"  # <ts> [<db> <source>] ...
 DIALECT_DB_PAREN = "db-paren"  # <ts> (db <n>) ...   (before 2.6)
 DIALECT_NO_DB = "no-db"  # <ts> "cmd" ...        (2.4)
+# How a line was written down, beside its dialect: the server's raw RESP reply (a capture
+# taken with telnet or nc: "+<line>"), or indented as a whole (a capture quoted in a ticket).
+FORM_RESP = "RESP +"
+FORM_INDENTED = "indented"
+
+MAX_TS_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z: the last time Python's datetime shows
+MAX_PORT = 65535
 
 # `^(\d+)\.(\d{6}) \[(\d+) (.*?)\] (".*)$` (redis-formats.md): the source may
 # itself contain "]" (IPv6), so the head ends at the first '] "'. Seconds have
@@ -54,9 +63,11 @@ _ARG = rb'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\\"nrtab]|\\x[0-9a-fA-F]{2})*)"'
 _ARGS = re.compile(rb"%s(?: %s)*\Z" % (_ARG, _ARG))
 _ONE_ARG = re.compile(_ARG)
 _CUT_ESCAPE = re.compile(rb"\\(?:x[0-9a-fA-F]?)?\Z")  # an escape cut short at the end
-_NON_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
+NON_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
 # The start of a MONITOR line of any dialect, enough to tell a capture from other logs.
-MONITOR_HEAD = re.compile(rb'\d{1,12}\.\d{6} (?:\[\d{1,9} |\(db \d{1,9}\) |")')
+# (A raw RESP '+' and indentation may come first: see FORM_RESP, FORM_INDENTED.)
+MONITOR_HEAD = re.compile(rb'[ \t]*\+?\d{1,12}\.\d{6} (?:\[\d{1,9} |\(db \d{1,9}\) |")')
+_OK = re.compile(rb"[ \t]*\+?OK\r?\Z")
 
 
 def looks_like_monitor(line: bytes) -> bool:
@@ -64,9 +75,14 @@ def looks_like_monitor(line: bytes) -> bool:
 
     >>> looks_like_monitor(b'1700000000.000001 [0 lua] "GET" "k"'), looks_like_monitor(b"id=3 addr=x")
     (True, False)
+    >>> looks_like_monitor(b'+1689844887.413603 [0 127.0.0.1:57780] "ping"'), looks_like_monitor(b"+OK")
+    (True, True)
     """
-    return line.rstrip(b"\r") == b"OK" or MONITOR_HEAD.match(line) is not None
+    return _OK.match(line) is not None or MONITOR_HEAD.match(line) is not None
 
+
+# redis-cli's prompt (host:port, a [db] when not 0) before what was typed.
+CLI_PROMPT_LINE = re.compile(rb"(?:\S*:\d+(?:\[\d+\])?)?> ?\S")
 
 # What redis-cli itself prints in its output (not Redis data).
 CLI_MESSAGES = (b"Error:", b"Could not connect", b"(error)", b"AUTH failed", b"Warning:", b"NOAUTH")
@@ -81,6 +97,7 @@ class MonitorLine:
     source: str
     argv: tuple[bytes, ...]
     dialect: str
+    form: str = ""  # FORM_RESP, FORM_INDENTED or "" (as redis-cli prints it)
 
 
 @dataclass(frozen=True)
@@ -170,11 +187,18 @@ def parse_line(line: bytes) -> MonitorLine | Rejected:
         line = line[:-1]
     if not line.strip():
         return Rejected(BLANK)
+    form = ""
+    if line[:1] in (b" ", b"\t"):
+        line, form = line.lstrip(b" \t"), FORM_INDENTED
+    if line[:1] == b"+":  # what the server sends: a RESP simple string
+        line, form = line[1:], FORM_RESP
     if line == b"OK":
         return Rejected(CLI_OK)
+    if CLI_PROMPT_LINE.match(line):
+        return Rejected(CLI_PROMPT)
     if line.startswith(CLI_MESSAGES):
         return Rejected(CLI_MESSAGE, "a message from redis-cli, not a command")
-    if _NON_PRINTABLE.search(line):
+    if NON_PRINTABLE.search(line):
         return Rejected(NOT_TEXT, "MONITOR escapes every byte outside printable ASCII")
     m = _MODERN.match(line)
     if m is not None:
@@ -186,13 +210,33 @@ def parse_line(line: bytes) -> MonitorLine | Rejected:
         db_value, source, dialect = int(db), "", DIALECT_DB_PAREN
     elif (m := _NO_DB.match(line)) is not None:
         sec, usec, rest = m.groups()
-        db_value, source, dialect = None, "", DIALECT_NO_DB
+        # Redis 2.0-2.4 wrote "(db N)" only when N was not 0 (replicationFeedMonitors).
+        db_value, source, dialect = 0, "", DIALECT_NO_DB
     else:
         return Rejected(UNRECOGNIZED, "not a MONITOR line of any Redis version")
     argv = split_args(rest)
     if isinstance(argv, Rejected):
         return argv
-    return MonitorLine(int(sec) * 1_000_000 + int(usec), db_value, source, argv, dialect)
+    ts_us = int(sec) * 1_000_000 + int(usec)
+    wrong = out_of_range(ts_us, source)
+    if wrong is not None:
+        return Rejected(OUT_OF_RANGE, wrong)
+    return MonitorLine(ts_us, db_value, source, argv, dialect, form)
+
+
+def out_of_range(ts_us: int, source: str) -> str | None:
+    """What no server writes in a line that has the grammar's shape: a time after the year
+    9999 or a port above 65535; None when both are fine.
+
+    >>> out_of_range(1_700_000_000_000_000, "127.0.0.1:99999")
+    'port 99999 is above 65535'
+    """
+    if ts_us > MAX_TS_US:
+        return "a time after the year 9999"
+    port = classify_source(source)[2]
+    if port is not None and port > MAX_PORT:
+        return f"port {port} is above {MAX_PORT}"
+    return None
 
 
 def classify_source(source: str) -> tuple[str, str | None, int | None]:

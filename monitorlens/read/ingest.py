@@ -1,4 +1,4 @@
-"""The only place that opens capture files: plain, gzip, stdin, file objects.
+"""Reading MONITOR captures: plain, gzip, stdin, file objects (opened by :mod:`.files`).
 
 Everything here streams: a file is read in blocks cut at line ends, so a capture
 larger than memory is never held whole.
@@ -6,196 +6,39 @@ larger than memory is never held whole.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import sys
-import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Union
+from typing import TYPE_CHECKING, BinaryIO
 
 import pyarrow as pa
 
 from .. import __version__
 from . import arrays, grammar
 from ..errors import InputError, ParseError
+from .files import BLOCK_SIZE, MAX_LINE_BYTES, BlockReader, Source, open_binary, source_name
 from .parse import BlockResult, parse_block, renumber
-from .schema import MONITOR_SCHEMA, REJECTS_KEPT, Provenance, table_to_frame
+from .schema import ERRORS, MONITOR_SCHEMA, REJECTS_KEPT, Provenance, table_to_frame
 
 if TYPE_CHECKING:
     import pandas as pd
 
-Source = Union[str, os.PathLike, BinaryIO]
-
-BLOCK_SIZE = 8 << 20
-GZIP_MAGIC = b"\x1f\x8b"
 
 
-def source_name(source: object) -> str:
-    """A name for messages and provenance: the path, ``<stdin>`` or the object's name."""
-    if isinstance(source, (str, os.PathLike)):
-        return "<stdin>" if str(source) == "-" else str(source)
-    return str(getattr(source, "name", "<stream>"))
 
 
-@contextlib.contextmanager
-def open_binary(source: Source) -> Iterator[BinaryIO]:
-    """Open a path (plain or gzip, detected by content), ``-`` (stdin) or a binary file object.
-
-    >>> with open_binary("capture.txt.gz") as f:  # doctest: +SKIP
-    ...     head = f.read(100)
-    """
-    if isinstance(source, (str, os.PathLike)):
-        if str(source) == "-":
-            yield _maybe_gunzip(sys.stdin.buffer)
-            return
-        path = Path(source)
-        if not path.exists():
-            raise InputError(f"{path}: no such file. Check the path, or pass '-' to read stdin.")
-        if path.is_dir():
-            raise InputError(f"{path}: is a directory; pass a capture file.")
-        try:
-            f = open(path, "rb")
-        except OSError as e:
-            raise InputError(f"{path}: cannot open: {e.strerror}") from None
-        with f:
-            yield _maybe_gunzip(f)
-        return
-    if isinstance(source, io.TextIOBase):
-        raise InputError(f"{source_name(source)}: opened in text mode; open it with 'rb'.")
-    yield _maybe_gunzip(source)
-
-
-SNIFF_BYTES = 64 << 10
-
-
-def detect_kind(source: Source) -> str:
-    """What a file holds: ``monitor``, ``clients`` (CLIENT LIST snapshots), ``connections``
-    (``timestamp,clients`` CSV) or ``app-counts`` (``uniq -c`` per name), from its first bytes.
-
-    stdin and file objects are not sniffed (that would consume them): they are ``monitor``,
-    as is a file nothing in which is recognized.
-    """
-    if not isinstance(source, (str, os.PathLike)) or str(source) == "-":
-        return "monitor"
-    with open_binary(source) as f:
-        head = f.read(SNIFF_BYTES)
-    first = next((ln for ln in head.split(b"\n", 50)[:50] if ln.strip()), b"")
-    if grammar.looks_like_monitor(first):
-        return "monitor"  # the common case, without loading the CLIENT LIST readers (and pandas)
-    from .clientlist import detect_kind as sniff  # lazy: the CLIENT LIST readers load pandas
-
-    # Nothing recognizable (an empty file, garbage): read it as a capture, whose
-    # reader counts and reports every line it rejects.
-    return sniff(head, str(source)) or "monitor"
-
-
-def _maybe_gunzip(f: BinaryIO) -> BinaryIO:
-    """Wrap ``f`` in a gzip reader when its first bytes are the gzip magic."""
-    buffered = f if hasattr(f, "peek") else io.BufferedReader(f)  # type: ignore[arg-type]
-    head = buffered.peek(2)[:2]  # type: ignore[union-attr]
-    if head == GZIP_MAGIC:
-        return GunzipReader(buffered)  # type: ignore[return-value]
-    return buffered  # type: ignore[return-value]
-
-
-class GunzipReader(io.RawIOBase):
-    """Read a gzip stream (several members too) and keep what precedes a cut or damage.
-
-    gzip.GzipFile raises at a stream cut short and loses what the failing read
-    had decompressed; a capture compressed while it was killed ends exactly so.
-    Here :attr:`error` says what happened and every byte before it is returned.
-    """
-
-    CHUNK = 1 << 16
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self.raw = raw
-        self.name = getattr(raw, "name", "<stream>")
-        self.error: str | None = None
-        self._d = zlib.decompressobj(31)
-        self._pending: list[bytes] = []
-        self._size = 0
-        self._done = False
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
-        while not self._done and (n < 0 or self._size < n):
-            self._feed()
-        data = b"".join(self._pending)
-        if n < 0 or n >= len(data):
-            self._pending, self._size = [], 0
-            return data
-        self._pending, self._size = [data[n:]], len(data) - n
-        return data[:n]
-
-    def _feed(self) -> None:
-        chunk = self.raw.read(self.CHUNK)
-        if not chunk:
-            if not self._d.eof:
-                self.error = "the gzip stream ends early (the file was cut short)"
-            self._done = True
-            return
-        try:
-            out = self._d.decompress(chunk)
-            while self._d.eof and self._d.unused_data:
-                rest = self._d.unused_data
-                if not rest.startswith(GZIP_MAGIC):
-                    self._done = True  # padding after the last member
-                    break
-                self._d = zlib.decompressobj(31)
-                out += self._d.decompress(rest)
-        except zlib.error as e:
-            self.error = f"the gzip stream is damaged ({e})"
-            self._done = True
-            return
-        if out:
-            self._pending.append(out)
-            self._size += len(out)
-
-
-class BlockReader:
-    """Blocks of whole lines from a binary file (each ends with ``\\n`` but perhaps the last).
-
-    A gzip stream cut short (a capture compressed while it was killed) ends
-    the blocks early instead of failing: :attr:`error` then says why, and what
-    was read before it is kept.
-    """
-
-    def __init__(self, block_size: int = BLOCK_SIZE) -> None:
-        self.block_size = block_size
-        self.error: str | None = None
-        self.at_end = False
-
-    def blocks(self, f: BinaryIO) -> Iterator[bytes]:
-        rest = b""
-        while True:
-            try:
-                data = f.read(self.block_size)
-            except OSError as e:
-                raise InputError(f"{source_name(f)}: read failed: {e}") from None
-            if not data:
-                self.error = getattr(f, "error", None)
-                break
-            cut = data.rfind(b"\n") + 1
-            if not cut:  # no line ends in this read
-                rest += data
-                continue
-            yield b"".join((rest, memoryview(data)[:cut]))  # the block's one copy
-            rest = data[cut:]
-        self.at_end = True
-        if rest:
-            yield rest
-
-
-ERRORS = ("skip", "raise")
+def _hopeless(head: bytes, data: bytes) -> str | None:
+    """Why a line longer than a block, starting with ``head`` and going on with ``data``,
+    cannot be a MONITOR line (then it is skipped to its end, not kept), or None."""
+    if grammar.NON_PRINTABLE.search(head) or grammar.NON_PRINTABLE.search(data):
+        return grammar.NOT_TEXT  # as the parser would say first
+    if not grammar.looks_like_monitor(head):
+        return grammar.UNRECOGNIZED
+    return None
 
 
 class MonitorStream:
@@ -204,7 +47,8 @@ class MonitorStream:
     Iterate it for tables (each a few MB of lines; memory stays bounded
     whatever the file size); after the loop, :attr:`provenance` says what was
     read. Blocks are parsed on ``workers`` threads, since the Arrow kernels
-    release the GIL.
+    release the GIL. A line longer than ``max_line_bytes`` (or longer than a block
+    and plainly no MONITOR line: NUL bytes, say) is rejected without being held.
 
     >>> stream = MonitorStream("capture.txt.gz")  # doctest: +SKIP
     >>> rows = sum(t.num_rows for t in stream); stream.provenance.rejected  # doctest: +SKIP
@@ -218,6 +62,7 @@ class MonitorStream:
         block_size: int = BLOCK_SIZE,
         workers: int = 2,
         progress: Callable[[int, int], None] | None = None,
+        max_line_bytes: int = MAX_LINE_BYTES,
     ) -> None:
         if errors not in ERRORS:
             raise InputError(f"errors={errors!r}: use 'skip' (count and keep bad lines) or 'raise'.")
@@ -227,11 +72,12 @@ class MonitorStream:
         self.block_size = block_size
         self.workers = max(1, workers)
         self.progress = progress
+        self.max_line_bytes = max_line_bytes
         self.provenance = Provenance(source=self.name)
 
     def __iter__(self) -> Iterator[pa.Table]:
         tally = _Tally()
-        reader = BlockReader(self.block_size)
+        reader = BlockReader(self.block_size, max_line=self.max_line_bytes, judge=_hopeless)
         with open_binary(self.source) as f, ThreadPoolExecutor(self.workers) as pool:
             for result, bytes_in in self._parsed(reader, f, pool):
                 yield from self._account(result, tally)
@@ -245,10 +91,12 @@ class MonitorStream:
         """Parsed blocks in file order (with the bytes read so far), at most 2 * workers + 1 in flight."""
         pending: deque[tuple[Future[BlockResult], int]] = deque()
         bytes_in = 0
-        for block in reader.blocks(f):
+        for longs, block in reader.pieces(f):
             # Numbered from 1 here; _account renumbers each block after the lines before it.
-            pending.append((pool.submit(parse_block, block, 1, final=reader.at_end), bytes_in + len(block)))
-            bytes_in += len(block)
+            size = len(block) + sum(long.size for long in longs)
+            parse = pool.submit(parse_block, block, 1, final=reader.at_end, before=longs, starts_input=not bytes_in)
+            pending.append((parse, bytes_in + size))
+            bytes_in += size
             # A result that is ready goes out (to be written) at once, as long as a block
             # waits for each worker meanwhile; else the next block is read first. Writes
             # then neither starve the workers nor pile up for the end, when they are idle.
@@ -330,7 +178,12 @@ def _iso(us: int | None) -> str | None:
 
 
 def read_monitor(
-    source: Source, *, errors: str = "skip", workers: int = 2, progress: Callable[[int, int], None] | None = None
+    source: Source,
+    *,
+    errors: str = "skip",
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> pd.DataFrame:
     """Read a MONITOR capture into a DataFrame of events (see :mod:`monitorlens.read.schema`).
 
@@ -345,7 +198,7 @@ def read_monitor(
     """
     if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"):
         source = io.BytesIO(b"".join(_as_line(x) for x in source))  # an iterable of lines
-    stream = MonitorStream(source, errors=errors, workers=workers, progress=progress)
+    stream = MonitorStream(source, errors=errors, workers=workers, progress=progress, max_line_bytes=max_line_bytes)
     tables = list(stream)
     table = pa.concat_tables(tables) if tables else MONITOR_SCHEMA.empty_table()
     df = table_to_frame(table)

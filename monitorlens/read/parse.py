@@ -8,7 +8,9 @@ reference parser. Then every event column is derived from the raw ones.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +18,7 @@ import pyarrow as pa
 
 from .. import commands
 from . import arrays, fastpath, grammar
+from .files import LongLine
 from .schema import KEY_RULES, MONITOR_SCHEMA
 
 _KEY_RULES = arrays.texts(KEY_RULES)
@@ -37,18 +40,41 @@ def reject_text(raw: bytes) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def parse_block(data: bytes, first_line: int = 1, *, final: bool = True) -> BlockResult:
+def dialect_name(parsed: grammar.MonitorLine) -> str:
+    """The dialect of a line as provenance counts it, with how it was written when unusual.
+
+    >>> dialect_name(grammar.parse_line(b'  +1700000000.000001 [0 a:1] "PING"'))
+    '2.6+ (RESP +)'
+    """
+    return f"{parsed.dialect} ({parsed.form})" if parsed.form else parsed.dialect
+
+
+def parse_block(
+    data: bytes,
+    first_line: int = 1,
+    *,
+    final: bool = True,
+    before: Sequence[LongLine] = (),
+    starts_input: bool = False,
+) -> BlockResult:
     """Parse whole lines of a capture; ``first_line`` is the number of the first one.
 
     ``final`` says the block ends the input: a last line without ``\\n`` that
-    does not parse was cut off, and is rejected as truncated.
+    does not parse was cut off, and is rejected as truncated. ``before`` are lines
+    just before the block that the reader skipped (too long, or hopeless): they
+    are numbered first and rejected. ``starts_input`` says the block begins the
+    input, whose first line may have been cut at its start (``tail -c``): then it
+    is rejected as truncated, not read as an event of 1970.
 
     >>> parse_block(b'1700000000.000001 [0 127.0.0.1:5] "get" "k"\\n').table.column("command")[0].as_py()
     'GET'
     """
+    skipped = [(first_line + i, long.reason, reject_text(long.start) + f" ... ({long.detail})")
+               for i, long in enumerate(before)]
+    first_line += len(before)
     block = fastpath.Block.of(data)
     plain = fastpath.plain_lines(block)
-    result = BlockResult(_empty_raw(), block.lines)
+    result = BlockResult(_empty_raw(), block.lines + len(before), skipped)
     result.dialects[grammar.DIALECT_MODERN] += len(plain.lines)
     parts = [pa.table(fastpath.rows(block, plain, first_line), schema=_RAW_SCHEMA)] if len(plain.lines) else []
     if len(plain.lines) < block.lines:
@@ -60,8 +86,62 @@ def parse_block(data: bytes, first_line: int = 1, *, final: bool = True) -> Bloc
     raw = pa.concat_tables(parts) if parts else _empty_raw()
     if len(parts) > 1:
         raw = arrays.take(raw, arrays.kernel("sort_indices", raw.column("line")))
-    result.table = _finish(raw)
+    client = arrays.kernel("dictionary_encode", arrays.whole(raw.column("client")))
+    wrong = _out_of_range(raw, client)
+    if starts_input and not before and block.lines:
+        _cut_first_line(block, raw, first_line, result, wrong)
+    if wrong:
+        lines = arrays.to_numpy(arrays.whole(raw.column("line")))
+        for i, reason in wrong.items():
+            line = int(lines[i])
+            result.rejects.append((line, reason, reject_text(block.line(line - first_line))))
+        result.rejects.sort()
+        keep = arrays.numeric(np.setdiff1d(np.arange(raw.num_rows), list(wrong)))
+        raw = arrays.take(raw, keep)
+        client = arrays.kernel("dictionary_encode", arrays.whole(raw.column("client")))  # without their sources
+    result.table = _finish(raw, client)
     return result
+
+
+def _out_of_range(raw: pa.Table, client: pa.DictionaryArray) -> dict[int, str]:
+    """Rows whose time or port no server writes (see :func:`grammar.out_of_range`): row -> reason.
+
+    The fast path reads ten digits of seconds (up to 2286), so only a source can be
+    wrong in its rows; each distinct source is checked once.
+    """
+    ts = arrays.to_numpy(arrays.whole(raw.column("ts")))
+    wrong = {int(i): grammar.OUT_OF_RANGE for i in np.flatnonzero(ts > grammar.MAX_TS_US)}
+    bad = {j for j, source in enumerate(client.dictionary.to_pylist()) if grammar.out_of_range(0, source)}
+    if bad:  # rare: then row by row
+        wrong |= {i: grammar.OUT_OF_RANGE for i, j in enumerate(client.indices.to_pylist()) if j in bad}
+    return wrong
+
+
+_SECONDS = re.compile(rb"[ \t]*\+?(\d+)\.")
+
+
+def _cut_first_line(
+    block: fastpath.Block, raw: pa.Table, first_line: int, result: BlockResult, wrong: dict[int, str]
+) -> None:
+    """Reject the input's first line as truncated when it was cut at its start (``tail -c``).
+
+    Cut in its seconds it still parses, with fewer digits than the next line's ten
+    (``00000.123456`` before ``1700000000.123457``: an event in 1970); cut later it
+    does not parse, but ends like a MONITOR line, with a closing quote.
+    """
+    first = block.line(0).rstrip(b"\r\n")
+    if raw.num_rows and raw.column("line")[0].as_py() == first_line:
+        written = _SECONDS.match(first)
+        if raw.num_rows > 1 and written is not None:
+            next_seconds = raw.column("ts")[1].as_py() // 1_000_000
+            # (a clock set since 2001 writes ten digits; one that started at 0, on a board
+            # without a clock, writes fewer on every line and is left as it is)
+            if next_seconds >= 10**9 and len(written.group(1)) < len(str(next_seconds)):
+                wrong[0] = grammar.TRUNCATED
+        return
+    for k, (line, reason, text) in enumerate(result.rejects):
+        if line == first_line and reason in (grammar.UNRECOGNIZED, grammar.BAD_ARGS) and first.endswith(b'"'):
+            result.rejects[k] = (line, grammar.TRUNCATED, text)
 
 
 def renumber(result: BlockResult, lines_before: int) -> BlockResult:
@@ -112,7 +192,7 @@ def _slow_rows(
                 reason = grammar.TRUNCATED
             result.rejects.append((first_line + i, reason, reject_text(raw)))
             continue
-        result.dialects[parsed.dialect] += 1
+        result.dialects[dialect_name(parsed)] += 1
         rows.append((first_line + i, parsed.ts_us))
         dbs.append(parsed.db)
         clients.append(parsed.source if parsed.dialect == grammar.DIALECT_MODERN else None)
@@ -135,8 +215,8 @@ def _slow_rows(
     )
 
 
-def _finish(raw: pa.Table) -> pa.Table:
-    """Derive every event column from line, ts, db, client, name and args."""
+def _finish(raw: pa.Table, client: pa.DictionaryArray) -> pa.Table:
+    """Derive every event column from line, ts, db, client (dictionary-encoded), name and args."""
     args = arrays.whole(raw.column("args"))
     n = len(args)
     command = _upper_name(arrays.whole(raw.column("name")))
@@ -162,7 +242,7 @@ def _finish(raw: pa.Table) -> pa.Table:
     key_off = arrays.to_numpy(keys.offsets)
     first_key = arrays.take(keys.values, arrays.numeric(key_off[:-1], valid=key_off[1:] > key_off[:-1]))
 
-    client, kind, host, port = _client_columns(arrays.whole(raw.column("client")))
+    client, kind, host, port = _client_columns(client)
     return pa.table(
         {
             "line": raw.column("line"),
@@ -263,13 +343,14 @@ def _by_subcommand(rows: np.ndarray, sub_list: list[str | None]) -> dict[str | N
     return {k: np.array(v, dtype=np.int64) for k, v in groups.items()}
 
 
-def _client_columns(client: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+def _client_columns(enc: pa.DictionaryArray) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
     """client (dictionary-encoded), client_kind, host and port, computed once per distinct source."""
-    enc = arrays.kernel("dictionary_encode", client)
     facts = [grammar.classify_source(s) for s in enc.dictionary.to_pylist()]
     kind = _recode(enc.indices, [f[0] for f in facts])
     host = _recode(enc.indices, [f[1] for f in facts])
-    port = arrays.take(arrays.optional_ints([f[2] for f in facts]), enc.indices)
+    # (a source whose rows were rejected, out of range, may stay in the dictionary: no port for it)
+    ports = [f[2] if f[2] is not None and f[2] <= grammar.MAX_PORT else None for f in facts]
+    port = arrays.take(arrays.optional_ints(ports), enc.indices)
     return enc, kind, host, port
 
 

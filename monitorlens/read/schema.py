@@ -33,6 +33,7 @@ Rejected lines (``monitorlens.rejects(df)``, a DataFrame): ``line`` int64, ``rea
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -69,6 +70,7 @@ MONITOR_COLUMNS = tuple(MONITOR_SCHEMA.names)
 
 REJECTS_SCHEMA = pa.schema([("line", pa.int64()), ("reason", pa.string()), ("text", pa.string())])
 REJECT_TEXT_MAX = 300
+META_KEY = b"monitorlens"  # the Parquet metadata key that holds a Provenance, as JSON
 
 
 def _types_mapper(t: pa.DataType) -> pd.api.extensions.ExtensionDtype | None:
@@ -127,6 +129,22 @@ class Provenance:
         # pandas deep-copies attrs on every operation; this value never changes.
         return self
 
+    def to_metadata(self) -> dict[bytes, bytes]:
+        """The Parquet metadata entry that keeps this provenance (rejects included)."""
+        doc = self.to_dict() | {"rejects": [list(r) for r in self.rejects]}
+        return {META_KEY: json.dumps(doc, sort_keys=True).encode()}
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[bytes, bytes] | None) -> "Provenance | None":
+        """The provenance kept in Parquet metadata by :meth:`to_metadata`, or None."""
+        raw = (metadata or {}).get(META_KEY)
+        if not raw:
+            return None
+        doc = json.loads(raw)
+        rows = tuple(tuple(r) for r in doc.pop("rejects", []))
+        fields = set(cls.__dataclass_fields__) - {"rejects"}
+        return cls(**{k: v for k, v in doc.items() if k in fields}, rejects=rows)  # type: ignore[arg-type]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, without the rejects table."""
         return {
@@ -146,6 +164,7 @@ class Provenance:
 
 
 REJECTS_KEPT = 10_000
+ERRORS = ("skip", "raise")  # what a reader does with a bad line: count and keep it, or raise
 
 
 def provenance(df: pd.DataFrame) -> Provenance:

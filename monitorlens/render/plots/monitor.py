@@ -54,7 +54,9 @@ def traffic_plot(timeline: pd.DataFrame, span: tuple[Any, Any] | None = None) ->
     if span is not None and span[0] is not None and span[1] is not None:
         seconds = bucket_seconds(timeline, span[0], span[1]).to_numpy()
         keep = seconds >= step / 2
-        if keep.any() and not keep.all():
+        if not keep.any():  # a capture shorter than half a bucket (one event): rates over whole buckets
+            seconds = np.full(len(index), step)
+        elif not keep.all():
             dropped = int(counts[:, ~keep].sum())
             left_out = f"; {plural(dropped, 'event')} of a partial second at an end not drawn"
             index, counts, seconds = index[keep], counts[:, keep], seconds[keep]

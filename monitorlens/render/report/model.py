@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from ...analysis.analyze import Overview
 from ...analysis.findings import Finding
 from ...analysis.records import records
 from ...errors import InputError
+from ...outputs import output_file
 from ...read.schema import Provenance
 from .html import FORMATS, render_html, render_json, render_markdown
 
@@ -222,11 +223,14 @@ class Report:
             raise InputError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
         return renderers[fmt](self)
 
-    def write(self, path: str | os.PathLike[str], fmt: str | None = None) -> Path:
-        """Write the report to ``path`` in ``fmt`` (default: from the suffix, else html)."""
-        out = Path(path)
-        out.write_text(self.render(fmt or format_for(out)), encoding="utf-8")
-        return out
+    def write(self, path: str | os.PathLike[str], fmt: str | None = None, *, inputs: Iterable[object] = ()) -> Path:
+        """Write the report to ``path`` in ``fmt`` (default: from the suffix, else html); ``-`` is
+        stdout. Written whole or not at all, never over one of ``inputs``
+        (:func:`monitorlens.outputs.output_file`)."""
+        text = self.render(fmt or format_for(path))
+        with output_file(path, binary=False, inputs=inputs) as f:
+            f.write(text)
+        return Path(path)
 
     def _repr_html_(self) -> str:
         return render_html(self)

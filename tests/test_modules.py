@@ -1,0 +1,105 @@
+"""Module commands on a real server with a real module (Debian's RediSearch): keys from specs, calls credited."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import monitorlens
+from monitorlens.analysis import breakdowns as bd
+from monitorlens.testing import RedisServer
+
+REDISEARCH = "/usr/lib/redis/modules/redisearch.so"  # apt-get install redis-redisearch (.ci/run does)
+ROOT = Path(__file__).resolve().parents[1]
+PASTES = ROOT.parent / "shared" / "wild-pastes" / "monitor"
+needs_module = pytest.mark.skipif(not os.path.exists(REDISEARCH), reason="redis-redisearch is not installed")
+
+
+def record(commands: dict[str, list[list[str]]], timeout: float = 20.0) -> bytes:
+    """A MONITOR capture (redis-cli, as users take them) of named clients running ``commands``
+    in turn, on a server with RediSearch loaded."""
+    with RedisServer(config={"loadmodule": REDISEARCH}) as server:
+        capture = subprocess.Popen([*server.cli_args(), "MONITOR"], stdout=subprocess.PIPE)
+        clients = {name: server.client(protocol=2, single_connection_client=True) for name in commands}
+        deadline = time.monotonic() + timeout
+        while b"OK" not in capture.stdout.peek(2) and time.monotonic() < deadline:  # type: ignore[union-attr]
+            time.sleep(0.02)
+        rounds = max(len(c) for c in commands.values())
+        for i in range(rounds):
+            for name, cmds in commands.items():
+                if i < len(cmds):
+                    clients[name].execute_command(*cmds[i])
+        clients[next(iter(commands))].execute_command("PING")  # the last line, to know all came
+        for c in clients.values():
+            c.close()
+        time.sleep(0.3)
+        capture.terminate()
+        out, _ = capture.communicate(timeout=timeout)
+    return out
+
+
+@needs_module
+def test_module_calls_are_credited_to_the_client_of_the_module_command() -> None:
+    data = record({
+        "indexer": [["FT.CREATE", "idx", "SCHEMA", "t", "TEXT"],
+                    ["FT.ADD", "idx", "doc1", "1.0", "FIELDS", "t", "hello world"],
+                    ["FT.ADD", "idx", "doc2", "1.0", "FIELDS", "t", "hello"]],
+        "reader": [["GET", "plain"], ["SET", "plain", "1"], ["FT.SEARCH", "idx", "hello"]],
+    })
+    events = monitorlens.read_monitor(data.splitlines())
+    # RediSearch loads each hit with HGETALL (and now and then calls INFO on its own).
+    module = (events["client"].astype(str) == "?:0") & (events["command"] == "HGETALL")
+    assert module.sum() == 2, data.decode()
+    callers = bd.script_callers(events)
+    search_client = events.loc[events.command == "FT.SEARCH", "client"].astype(str).iloc[0]
+    assert (callers[module].astype(str) == search_client).all()
+    assert events.loc[events.command == "FT.SEARCH", "key_rule"].astype(str).tolist() == ["none"]
+    assert events.loc[events.command == "FT.ADD", "keys"].map(list).tolist() == [["doc1"], ["doc2"]]
+
+
+def test_lines_a_module_ran_before_its_command_are_credited_to_it() -> None:
+    # FT.DROP on Redis 7.0 + RediSearch 1.2 (recorded with test_module_calls_...'s server):
+    # the module's SCAN/DEL come before the FT.DROP line, which the server writes once it ran.
+    lines = [
+        b'1796061062.129131 [0 127.0.0.1:57650] "SET" "a" "1"',
+        b'1796061062.129322 [0 ?:0] "SCAN" "0" "MATCH" "ft:idx/*" "COUNT" "100"',
+        b'1796061062.129334 [0 ?:0] "DEL" "ft:idx/hello" "ss:idx/hello" "si:idx/hello"',
+        b'1796061062.129362 [0 127.0.0.1:57651] "FT.DROP" "idx"',
+        b'1796061062.129600 [0 127.0.0.1:57650] "PING"',
+        b'1796061062.129571 [0 ] "INFO" "x"',  # 7.2+: empty source; no module command around it
+    ]
+    events = monitorlens.read_monitor(lines)
+    assert bd.script_callers(events).astype(str).tolist() == [
+        "127.0.0.1:57650", "127.0.0.1:57651", "127.0.0.1:57651", "127.0.0.1:57651", "127.0.0.1:57650", ""]
+
+
+@pytest.mark.skipif(not PASTES.is_dir(), reason="shared/wild-pastes is not beside the repo")
+def test_redisgears_trigger_names_no_hot_key_and_its_calls_are_credited() -> None:
+    # Redis 6.x + RedisGears, pasted in the redis.io rate-limiting page: RG.TRIGGER RateLimiter ...
+    events = monitorlens.read_monitor(PASTES / "29-redisgears-module-client-6.x.txt")
+    from monitorlens.analysis.analyze import analyze
+
+    hot = bd.hot_keys(events)
+    assert "RateLimiter" not in hot["key"].tolist()
+    assert hot["key"].tolist()[0] == "rl_localhost:47"
+    credited = bd.script_callers(events).astype(str)
+    assert set(credited) == {"172.17.0.1:56036"}
+    analysis = analyze(events)
+    assert "RateLimiter" not in {r["key"] for r in analysis.to_dict()["hot_keys"]}
+
+
+def test_unknown_commands_keys_are_guesses_left_out_unless_asked() -> None:
+    events = monitorlens.read_monitor([
+        b'1700000000.000001 [0 127.0.0.1:5] "MYMOD.DO" "not-a-key" "1"',
+        b'1700000000.000002 [0 127.0.0.1:5] "GET" "user:1"',
+        b'1700000000.000003 [0 127.0.0.1:5] "MYMOD.DO" "not-a-key" "2"',
+    ])
+    assert events.key_rule.astype(str).tolist() == ["first-arg", "spec", "first-arg"]
+    assert bd.hot_keys(events)["key"].tolist() == ["user:1"]
+    assert bd.by_key_pattern(events)["pattern"].tolist() == ["user:{int}"]
+    asked = bd.key_table(events, guessed_keys=True)
+    assert bd.hot_keys(asked)["key"].tolist() == ["not-a-key", "user:1"]
