@@ -1,0 +1,852 @@
+"""Mergeable partial aggregates of MONITOR events: one block -> a :class:`Partial`; two -> one.
+
+A :class:`Partial` holds what the analysis needs of some events in memory that grows
+with the distinct commands, clients, databases, key patterns and keys (the keys up to
+a cap, then sketches), never with the events: counts, first/last seen and time series
+per command, subcommand, client, db, key pattern and key; the longest gaps; and for
+each finding its counts, first and last sample lines and top clients and calls.
+:func:`finalize` turns one into the tables of :class:`~monitorlens.analysis.analyze.Analysis`.
+
+Merging (:func:`merge`) is exact and associative. It is order-independent except for
+one thing MONITOR ties to line order: the ``lua`` lines a script runs are credited to
+the client whose EVAL came just before them, and a block may begin with such lines.
+They are held as the pseudo-client :data:`PENDING` until the block before them in the
+same source is merged on their left; ``merge(left, right)`` therefore wants ``left``
+to come before ``right`` when both hold lines of one source (partials of different
+sources merge in any order).
+
+Example::
+
+    >>> parts = [block_partial(t, source=0) for t in blocks]  # doctest: +SKIP
+    >>> tables = finalize(functools.reduce(merge, parts), provenance)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import breakdowns as bd
+from .evidence import Context, Shapes, _samples, arg_text, call_shapes, signatures
+from .findings import Sample
+from .patterns import DEFAULT_RULES, PatternRules
+from .rules import BLOCKING_TIMEOUT, DANGEROUS, FULL_READS, REDACTED, Thresholds, blocks_forever, keys_scope
+from .sketches import HeavyHitters, HyperLogLog
+from .slots import key_slots
+
+PENDING = "\x00pending-lua"
+"""The caller of ``lua`` lines that begin a block, until the block before is merged."""
+OPEN = "\x00open"  # tail state: every line so far is a pending lua line
+POS_BITS = 40  # a position is source << POS_BITS | line: one int64 orders lines of every source
+NO_POS = 1 << 62  # "never": exact as a float64 too (pandas joins turn ints into floats)
+KEY_CAP = 1_000_000
+"""Distinct keys counted exactly (per analysis) before the hot keys become a Space-Saving sketch."""
+HLL_PRECISION = 14
+PATTERN_HLL_PRECISION = 10  # per pattern, once keys are sketched: 1 KiB, 3.3 % error
+CAPPED = 200  # entries kept in the small counters of findings (keys, calls) after a merge
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a partial aggregation depends on (every partial merged must share them)."""
+
+    freq: str = "1s"
+    max_buckets: int = bd.MAX_BUCKETS
+    key_cap: int = KEY_CAP
+    top: int = 10
+    thresholds: Thresholds = Thresholds()
+    pattern_rules: PatternRules = DEFAULT_RULES
+
+    @property
+    def base_step(self) -> int:
+        return bd._step_us(self.freq)
+
+
+# ------------------------------------------------------------------------ small tables
+
+
+def _combine(a: pd.DataFrame | None, b: pd.DataFrame | None, agg: Mapping[str, str],
+             order: str | None = None) -> pd.DataFrame | None:
+    """Rows of both, one per index value: columns combined by ``agg`` (sum/min/max/first);
+    ``order`` sorts first so ``first`` takes the row with the smallest ``order``."""
+    if a is None or not len(a):
+        return _regroup(b, agg, order) if b is not None else a
+    if b is None or not len(b):
+        return a
+    return _regroup(pd.concat([a, b]), agg, order)
+
+
+def _regroup(frame: pd.DataFrame, agg: Mapping[str, str], order: str | None = None) -> pd.DataFrame:
+    if frame.index.is_unique:
+        return frame
+    if order is not None:
+        frame = frame.sort_values(order, kind="stable")
+    levels = list(range(frame.index.nlevels))
+    return frame.groupby(level=levels if len(levels) > 1 else 0, sort=False).agg(dict(agg))
+
+
+def _union(a: pd.Index | None, b: pd.Index | None) -> pd.Index | None:
+    if a is None or not len(a):
+        return b
+    if b is None or not len(b):
+        return a
+    return a.append(b).unique()
+
+
+STATS = {"count": "sum", "first": "min", "last": "max", "pos": "min"}
+PAIRS = {"count": "sum", "pos": "min"}
+
+
+def _labels(values: Any) -> np.ndarray:
+    return np.asarray(pd.Index(values).astype("str"), dtype=object)
+
+
+def _stats(codes: np.ndarray, labels: Any, us: np.ndarray, pos: np.ndarray, name: str,
+           **sums: np.ndarray) -> pd.DataFrame:
+    """count, first, last, pos (smallest) and sums of ``sums`` per code (-1 dropped), by label."""
+    ok = codes >= 0
+    frame = pd.DataFrame({"g": codes[ok], "us": us[ok], "pos": pos[ok], **{k: v[ok] for k, v in sums.items()}})
+    out = frame.groupby("g", sort=False).agg(count=("us", "size"), first=("us", "min"), last=("us", "max"),
+                                              pos=("pos", "min"), **{k: (k, "sum") for k in sums})
+    out.index = pd.Index(_labels(labels)[out.index.to_numpy()], name=name)
+    return out
+
+
+def _pairs(a: np.ndarray, alabels: Any, b: np.ndarray, blabels: Any, pos: np.ndarray,
+           names: tuple[str, str]) -> pd.DataFrame:
+    """count and first position per (a, b) pair of codes (pairs with a -1 dropped)."""
+    ok = (a >= 0) & (b >= 0)
+    frame = pd.DataFrame({"a": a[ok], "b": b[ok], "pos": pos[ok]})
+    out = frame.groupby(["a", "b"], sort=False).agg(count=("pos", "size"), pos=("pos", "min"))
+    ia, ib = out.index.get_level_values(0).to_numpy(), out.index.get_level_values(1).to_numpy()
+    out.index = pd.MultiIndex.from_arrays([_labels(alabels)[ia], _labels(blabels)[ib]], names=names)
+    return out
+
+
+def _presence(a: np.ndarray, alabels: Any, b: np.ndarray, blabels: Any, names: tuple[str, str]) -> pd.Index:
+    ok = (a >= 0) & (b >= 0)
+    pairs = pd.DataFrame({"a": a[ok], "b": b[ok]}).drop_duplicates()
+    return pd.MultiIndex.from_arrays([_labels(alabels)[pairs["a"].to_numpy()],
+                                      _labels(blabels)[pairs["b"].to_numpy()]], names=names)
+
+
+def _relabel(index: pd.Index, level: int, old: str, new: str) -> pd.Index:
+    if isinstance(index, pd.MultiIndex):
+        if old not in index.levels[level]:
+            return index
+        arrays = [index.get_level_values(i).to_numpy(dtype=object) for i in range(index.nlevels)]
+        arrays[level] = np.where(arrays[level] == old, new, arrays[level])
+        return pd.MultiIndex.from_arrays(arrays, names=index.names)
+    if old not in index:
+        return index
+    return pd.Index(np.where(index.to_numpy(dtype=object) == old, new, index.to_numpy(dtype=object)),
+                    name=index.name, dtype=object)
+
+
+def _renamed(frame: Any, level: int, old: str, new: str) -> Any:
+    if frame is None or not len(frame):
+        return frame
+    if isinstance(frame, pd.Index):
+        return _relabel(frame, level, old, new)
+    out = frame.copy(deep=False)
+    out.index = _relabel(frame.index, level, old, new)
+    return out
+
+
+# ---------------------------------------------------------------------------- findings
+
+
+@dataclass
+class Hits:
+    """What a finding keeps of the rows it matched: counts, times, who, top calls, samples."""
+
+    count: int = 0
+    first: int = NO_POS  # us
+    last: int = -NO_POS
+    commands: dict[str, int] = field(default_factory=dict)  # name -> first position
+    clients: Counter = field(default_factory=Counter)  # credited client -> rows
+    keys: dict[str, list[int]] = field(default_factory=dict)  # key -> [references, first position]
+    head: list[tuple[int, Sample]] = field(default_factory=list)  # first samples (position, sample)
+    tail: list[tuple[int, Sample]] = field(default_factory=list)
+    shapes: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (client, call) -> [n, first, last, pos]
+    sums: Counter = field(default_factory=Counter)
+    maxima: dict[str, float] = field(default_factory=dict)
+    reasons: Counter = field(default_factory=Counter)
+
+    def merged(self, other: "Hits", samples: int) -> "Hits":
+        shapes = {k: list(v) for k, v in self.shapes.items()}
+        for k, (n, lo, hi, p) in other.shapes.items():
+            mine = shapes.get(k)
+            shapes[k] = [n, lo, hi, p] if mine is None else [mine[0] + n, min(mine[1], lo), max(mine[2], hi),
+                                                             min(mine[3], p)]
+        if len(shapes) > CAPPED:
+            shapes = dict(sorted(shapes.items(), key=lambda kv: (-kv[1][0], kv[1][3]))[:CAPPED])
+        commands = dict(self.commands)
+        for c, p in other.commands.items():
+            commands[c] = min(p, commands.get(c, NO_POS))
+        return Hits(
+            count=self.count + other.count, first=min(self.first, other.first), last=max(self.last, other.last),
+            commands=commands, clients=self.clients + other.clients,
+            keys=_top_keys(self.keys, other.keys),
+            head=sorted(self.head + other.head)[:samples], tail=sorted(self.tail + other.tail)[-samples:],
+            shapes=shapes, sums=self.sums + other.sums,
+            maxima={k: max(self.maxima.get(k, -math.inf), other.maxima.get(k, -math.inf))
+                    for k in set(self.maxima) | set(other.maxima)},
+            reasons=self.reasons + other.reasons,
+        )
+
+    def renamed(self, old: str, new: str) -> "Hits":
+        if old not in self.clients and not any(c == old for c, _ in self.shapes):
+            return self
+        clients = Counter({(new if c == old else c): 0 for c in self.clients})
+        for c, n in self.clients.items():
+            clients[new if c == old else c] += n
+        shapes: dict[tuple[str, str], list[int]] = {}
+        for (c, call), v in self.shapes.items():
+            k = (new if c == old else c, call)
+            mine = shapes.get(k)
+            shapes[k] = list(v) if mine is None else [mine[0] + v[0], min(mine[1], v[1]), max(mine[2], v[2]),
+                                                      min(mine[3], v[3])]
+        return replace(self, clients=clients, shapes=shapes)
+
+
+def _top_keys(a: dict[str, list[int]], b: dict[str, list[int]]) -> dict[str, list[int]]:
+    out = {k: list(v) for k, v in a.items()}
+    for k, (n, p) in b.items():
+        mine = out.get(k)
+        out[k] = [n, p] if mine is None else [mine[0] + n, min(mine[1], p)]
+    if len(out) > CAPPED:
+        out = dict(sorted(out.items(), key=lambda kv: (-kv[1][0], kv[1][1]))[:CAPPED])
+    return out
+
+
+@dataclass
+class _Block:
+    """One block's events with what every part of the block partial shares."""
+
+    events: pd.DataFrame
+    pos: np.ndarray
+    us: np.ndarray
+    ctx: Context
+    flat: bd.FlatKeys
+    t: Thresholds
+
+
+def _hits(b: _Block, rows: np.ndarray, shapes: Shapes | None = None) -> Hits:
+    """The :class:`Hits` of the rows at positions ``rows`` of a block."""
+    ctx, t = b.ctx, b.t
+    us, pos = b.us[rows], b.pos[rows]
+    commands: dict[str, int] = {}
+    for code, p in zip(ctx.command[rows].tolist(), pos.tolist()):
+        name = str(ctx.commands[code])
+        if name not in commands:
+            commands[name] = p
+    callers = ctx.callers[rows]
+    counted = np.bincount(callers, minlength=len(ctx.clients))
+    clients = Counter({str(ctx.clients[c]): int(counted[c]) for c in np.flatnonzero(counted)})
+    selected = np.zeros(len(b.events), dtype=bool)
+    selected[rows] = True
+    mine = selected[b.flat.row]
+    refs = b.flat.key[mine]
+    keys: dict[str, list[int]] = {}
+    if len(refs):
+        kc = np.bincount(refs)
+        first = np.full(len(kc), NO_POS, dtype=np.int64)
+        np.minimum.at(first, refs, b.pos[b.flat.row[mine]])
+        top = np.lexsort((first, -kc))[:CAPPED]
+        top = top[kc[top] > 0]
+        names = b.flat.keys.take(top).to_pylist()
+        keys = {str(k): [int(kc[c]), int(first[c])] for k, c in zip(names, top)}
+    k = t.samples
+    head = list(zip(pos[:k].tolist(), _samples(ctx, rows[:k], t)))
+    tail = list(zip(pos[-k:].tolist(), _samples(ctx, rows[-k:], t)))
+    shaped: dict[tuple[str, str], list[int]] = {}
+    if shapes is not None and len(rows):
+        width = int(shapes.codes.max()) + 1
+        pair = callers * width + shapes.codes
+        g = pd.DataFrame({"p": pair, "us": us, "pos": pos}).groupby("p", sort=False).agg(
+            n=("us", "size"), lo=("us", "min"), hi=("us", "max"), first=("pos", "min"))
+        g = g.sort_values(["n", "first"], ascending=[False, True]).head(CAPPED)
+        for p, n, lo, hi, first in zip(g.index.tolist(), g["n"].tolist(), g["lo"].tolist(), g["hi"].tolist(),
+                                       g["first"].tolist()):
+            key = (str(ctx.clients[p // width]), shapes.text(int(p % width)))
+            mine = shaped.get(key)
+            shaped[key] = [n, lo, hi, first] if mine is None else [mine[0] + n, min(mine[1], lo),
+                                                                   max(mine[2], hi), min(mine[3], first)]
+    return Hits(count=len(rows), first=int(us.min()), last=int(us.max()), commands=commands,
+                clients=clients, keys=keys, head=head, tail=tail, shapes=shaped)
+
+
+def _rule_hits(b: _Block) -> dict[tuple[str, ...], Hits]:
+    """Per finding (code and what tells its findings apart), the Hits of this block."""
+    ctx, t, events = b.ctx, b.t, b.events
+    out: dict[tuple[str, ...], Hits] = {}
+    pos = ctx.where(["KEYS"])
+    if len(pos):
+        codes, first = signatures(ctx, pos)
+        patterns = [a[0] if a else b"" for a in ctx.args(first)]
+        scopes = np.array([keys_scope(p) for p in patterns])
+        h = _hits(b, pos, Shapes(codes, lambda c: f"KEYS {arg_text(patterns[c], 60)} ({scopes[c]})"))
+        h.sums.update({f"calls_{k}": int(v) for k, v in zip(*np.unique(scopes[codes], return_counts=True))})
+        out[("keys",)] = h
+    pos = ctx.where({n.split(" ")[0] for n in DANGEROUS})
+    if len(pos):
+        names = bd.command_names(ctx.rows(pos)).astype("str").to_numpy()
+        for name in pd.unique(names):
+            if name in DANGEROUS:
+                mine = pos[names == name]
+                out[("dangerous", name)] = _hits(b, mine, call_shapes(ctx, mine))
+    pos = ctx.where(FULL_READS)
+    if len(pos):
+        commands = ctx.commands[ctx.command[pos]]
+        for name in pd.unique(commands):
+            judge, _ = FULL_READS[name]
+            mine = pos[commands == name]
+            why = judge(ctx, mine, t)
+            hit = mine[pd.notna(why)]
+            if len(hit):
+                h = _hits(b, hit, call_shapes(ctx, hit))
+                h.reasons.update(Counter(why[pd.notna(why)].tolist()))
+                out[("full-read", str(name))] = h
+    pos = ctx.where(BLOCKING_TIMEOUT)
+    if len(pos):
+        shapes = call_shapes(ctx, pos)
+        first = pd.Series(pos).groupby(shapes.codes).first().to_numpy()
+        verdict = np.array([blocks_forever(str(ctx.commands[ctx.command[r]]), a)
+                            for r, a in zip(first, ctx.args(first))], dtype=bool)
+        keep = verdict[shapes.codes]
+        if keep.any():
+            out[("blocking-forever",)] = _hits(b, pos[keep], Shapes(shapes.codes[keep], shapes.text))
+    pos = ctx.where(["SELECT"])
+    if len(pos):
+        for c in np.unique(ctx.callers[pos]):
+            mine = pos[ctx.callers[pos] == c]
+            out[("select", str(ctx.clients[c]))] = _hits(b, mine, call_shapes(ctx, mine))
+    arg_bytes = events["arg_bytes"].to_numpy()
+    pos = np.flatnonzero(arg_bytes >= t.huge_argument_bytes)
+    if len(pos):
+        import pyarrow.compute as pc
+
+        args = bd.take_rows(ctx.arrow_args, pos)
+        lengths = pc.binary_length(args.flatten()).to_numpy(zero_copy_only=False)
+        parents = pc.list_parent_indices(args).to_numpy(zero_copy_only=False)
+        biggest = np.zeros(len(pos), dtype=np.int64)
+        np.maximum.at(biggest, parents, lengths)
+        big = biggest >= t.huge_argument_bytes
+        if big.any():
+            hit = pos[big]
+            h = _hits(b, hit, call_shapes(ctx, hit, limit=20))
+            h.maxima["largest_bytes"] = int(biggest[big].max())
+            h.sums["total_bytes"] = int(arg_bytes[hit].sum())
+            out[("huge-argument",)] = h
+    pos = ctx.where(["AUTH", "HELLO", "MIGRATE"])
+    redacted = sum(sum(1 for a in args if bytes(a) == REDACTED) for args in ctx.args(pos)) if len(pos) else 0
+    if redacted:
+        out[("coverage",)] = Hits(sums=Counter({"redacted_arguments": redacted}))
+    return out
+
+
+# ------------------------------------------------------------------------------- gaps
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A block's first or last line: where gaps across blocks start and end."""
+
+    source: int
+    us: int
+    line: int
+    pos: int
+    client: str | None
+    command: str | None
+
+
+@dataclass
+class Gaps:
+    """The longest gaps (in line order) and what the capture-quality findings count of them."""
+
+    top: list[tuple[int, int, int, int, int, int, Any, Any]] = field(default_factory=list)
+    # (-gap, pos_before, start_us, end_us, line_before, line_after, client_before, command_before)
+    silences: int = 0
+    silence_total: int = 0
+    silence_first: int = NO_POS
+    silence_last: int = -NO_POS
+    backwards: int = 0
+    backwards_max: int = 0  # the largest step back (us, positive)
+    backwards_first: Any = None  # (pos, line, from_us, to_us)
+    jumps: int = 0
+    jump_max: int = 0
+    jump_first: Any = None
+
+    def merged(self, other: "Gaps", keep: int) -> "Gaps":
+        first = min((x for x in (self.backwards_first, other.backwards_first) if x is not None), default=None)
+        jump = min((x for x in (self.jump_first, other.jump_first) if x is not None), default=None)
+        return Gaps(
+            top=sorted(self.top + other.top)[:keep], silences=self.silences + other.silences,
+            silence_total=self.silence_total + other.silence_total,
+            silence_first=min(self.silence_first, other.silence_first),
+            silence_last=max(self.silence_last, other.silence_last),
+            backwards=self.backwards + other.backwards, backwards_max=max(self.backwards_max, other.backwards_max),
+            backwards_first=first, jumps=self.jumps + other.jumps, jump_max=max(self.jump_max, other.jump_max),
+            jump_first=jump,
+        )
+
+
+def _gaps(gap: np.ndarray, before: Edge | list, after: Any, s: Settings) -> Gaps:
+    """Gaps from arrays: ``gap`` (us), and for each the row data of the lines around it
+    (``before``/``after``: dicts of arrays pos, us, line, client, command)."""
+    t = s.thresholds
+    keep = max(s.top, t.rows)
+    out = Gaps()
+    if not len(gap):
+        return out
+    order = np.lexsort((before["pos"], -gap))[:keep]
+    out.top = [(-int(gap[i]), int(before["pos"][i]), int(before["us"][i]), int(after["us"][i]),
+                int(before["line"][i]), int(after["line"][i]), before["client"][i], before["command"][i])
+               for i in order.tolist()]
+    silent = gap >= int(t.silence_s * 1e6)
+    if silent.any():
+        out.silences = int(silent.sum())
+        out.silence_total = int(gap[silent].sum())
+        out.silence_first = int(before["us"][silent].min())
+        out.silence_last = int(after["us"][silent].max())
+    back = gap < 0
+    if back.any():
+        i = int(np.flatnonzero(back)[0])
+        out.backwards, out.backwards_max = int(back.sum()), int(-gap[back].min())
+        out.backwards_first = (int(before["pos"][i]), int(after["line"][i]), int(before["us"][i]), int(after["us"][i]))
+    jump = gap >= int(t.clock_jump_s * 1e6)
+    if jump.any():
+        i = int(np.flatnonzero(jump)[0])
+        out.jumps, out.jump_max = int(jump.sum()), int(gap[jump].max())
+        out.jump_first = (int(before["pos"][i]), int(after["line"][i]), int(before["us"][i]), int(after["us"][i]))
+    return out
+
+
+def _edge_gaps(left: Edge, right: Edge, s: Settings) -> Gaps:
+    one = lambda e: {"pos": np.array([e.pos]), "us": np.array([e.us]), "line": np.array([e.line]),  # noqa: E731
+                     "client": [e.client], "command": [e.command]}
+    return _gaps(np.array([right.us - left.us]), one(left), one(right), s)
+
+
+# -------------------------------------------------------------------------------- keys
+
+
+@dataclass
+class Keys:
+    """Key references: per key exactly up to the cap (then a Space-Saving sketch of the hot
+    keys and a HyperLogLog of the distinct ones), per pattern always exactly."""
+
+    refs: int = 0
+    keys: pd.DataFrame | None = None  # index key: count, first, last, pos, reads, writes, pattern, error
+    key_commands: pd.DataFrame | None = None  # (key, command): count, pos
+    key_clients: pd.Index | None = None  # (key, client)
+    patterns: pd.DataFrame | None = None  # index pattern: count, first, last, pos, reads, writes
+    pattern_commands: pd.DataFrame | None = None
+    floor: int = 0  # past the cap: a key not held was referenced at most this often
+    distinct: HyperLogLog | None = None  # past the cap
+    pattern_distinct: dict[str, HyperLogLog] | None = None
+
+    @property
+    def sketched(self) -> bool:
+        return self.distinct is not None
+
+
+KEY_AGG = {"count": "sum", "first": "min", "last": "max", "pos": "min", "reads": "sum", "writes": "sum",
+           "pattern": "first", "error": "sum"}
+PATTERN_AGG = {"count": "sum", "first": "min", "last": "max", "pos": "min", "reads": "sum", "writes": "sum"}
+
+
+def _block_keys(b: _Block, callers: np.ndarray, caller_labels: np.ndarray, s: Settings) -> tuple[Keys, np.ndarray]:
+    """The block's :class:`Keys`, and the hash slot of each key reference."""
+    flat, ctx = b.flat, b.ctx
+    if not len(flat.key):
+        return Keys(), np.array([], np.int64)
+    names = _labels(flat.keys.to_pylist())
+    patterns_of_key, patterns = pd.factorize(bd._fingerprints(flat.keys, s.pattern_rules))
+    access = bd._accesscodes_of(ctx.commands)[ctx.command[flat.row]]
+    us, pos = b.us[flat.row], b.pos[flat.row]
+    reads, writes = (access == 0).astype(np.int64), (access == 1).astype(np.int64)
+    keys = _stats(flat.key, names, us, pos, "key", reads=reads, writes=writes)
+    code = pd.Index(names).get_indexer(keys.index)
+    keys["pattern"] = _labels(patterns)[patterns_of_key[code]]
+    keys["error"] = 0
+    command = ctx.command[flat.row]
+    pattern = patterns_of_key[flat.key]
+    out = Keys(
+        refs=len(flat.key), keys=keys,
+        key_commands=_pairs(flat.key, names, command, ctx.commands, pos, ("key", "command")),
+        key_clients=_presence(flat.key, names, callers[flat.row], caller_labels, ("key", "client")),
+        patterns=_stats(pattern, patterns, us, pos, "pattern", reads=reads, writes=writes),
+        pattern_commands=_pairs(pattern, patterns, command, ctx.commands, pos, ("pattern", "command")),
+    )
+    slot_of_key = key_slots(flat.keys)
+    return out, slot_of_key[flat.key]
+
+
+def _sketch_start(k: Keys) -> Keys:
+    """The distinct-key sketches of an exact :class:`Keys` (it stays exact otherwise)."""
+    if k.sketched or k.keys is None:
+        return k
+    hll = HyperLogLog(HLL_PRECISION).add(k.keys.index.to_numpy(dtype=object))
+    per = {p: HyperLogLog(PATTERN_HLL_PRECISION).add(grp.index.to_numpy(dtype=object))
+           for p, grp in k.keys.groupby("pattern", sort=False)}
+    return replace(k, distinct=hll, pattern_distinct=per)
+
+
+def _merge_keys(a: Keys, b: Keys, s: Settings) -> Keys:
+    if a.keys is None:
+        return b
+    if b.keys is None:
+        return a
+    if a.sketched or b.sketched:
+        a, b = _sketch_start(a), _sketch_start(b)
+        keys = _space_saving(a, b)
+        distinct = a.distinct.merged(b.distinct)  # type: ignore[union-attr]
+        per = dict(a.pattern_distinct or {})
+        for p, h in (b.pattern_distinct or {}).items():
+            per[p] = per[p].merged(h) if p in per else h
+    else:
+        keys = _combine(a.keys, b.keys, KEY_AGG)
+        distinct, per = None, None
+    out = Keys(
+        refs=a.refs + b.refs, keys=keys,
+        key_commands=_combine(a.key_commands, b.key_commands, PAIRS),
+        key_clients=_union(a.key_clients, b.key_clients),
+        patterns=_combine(a.patterns, b.patterns, PATTERN_AGG),
+        pattern_commands=_combine(a.pattern_commands, b.pattern_commands, PAIRS),
+        floor=a.floor + b.floor, distinct=distinct, pattern_distinct=per,
+    )
+    if len(out.keys) > s.key_cap:  # type: ignore[arg-type]
+        out = _truncate(_sketch_start(out), s.key_cap)
+    return out
+
+
+def _space_saving(a: Keys, b: Keys) -> pd.DataFrame:
+    """Both key tables merged as Space-Saving summaries: a key one side lacks may have had
+    up to that side's floor of references there (added to its count and its error)."""
+    both = pd.concat([a.keys, b.keys])
+    merged = _regroup(both, KEY_AGG)
+    only_a = ~merged.index.isin(b.keys.index)  # type: ignore[union-attr]
+    only_b = ~merged.index.isin(a.keys.index)  # type: ignore[union-attr]
+    bump = np.where(only_a, b.floor, 0) + np.where(only_b, a.floor, 0)
+    merged["count"] = merged["count"].to_numpy() + bump
+    merged["error"] = merged["error"].to_numpy() + bump
+    return merged
+
+
+def _truncate(k: Keys, cap: int) -> Keys:
+    keys = k.keys.sort_values(["count", "pos"], ascending=[False, True], kind="stable")  # type: ignore[union-attr]
+    floor = max(k.floor, int(keys["count"].iat[cap]))
+    kept = keys.iloc[:cap]
+    return replace(
+        k, keys=kept, floor=floor,
+        key_commands=k.key_commands[k.key_commands.index.get_level_values(0).isin(kept.index)],  # type: ignore
+        key_clients=k.key_clients[k.key_clients.get_level_values(0).isin(kept.index)],  # type: ignore
+    )
+
+
+# ------------------------------------------------------------------------------ partial
+
+
+@dataclass
+class Partial:
+    """The mergeable aggregate of some events (see the module's docstring)."""
+
+    events: int = 0
+    head_source: int | None = None  # the source of the first line (whose PENDING lua lines wait)
+    tail_source: int | None = None
+    tail_caller: str | None = None  # the script caller lua lines after the last line credit; OPEN
+    first_edge: Edge | None = None
+    last_edge: Edge | None = None
+    level: int = 0  # timeline buckets are base_step * 2 ** level
+    commands: pd.DataFrame | None = None
+    subcommands: pd.DataFrame | None = None
+    command_clients: pd.Index | None = None
+    subcommand_clients: pd.Index | None = None
+    clients: pd.DataFrame | None = None  # credited: count, first, last; own, own_pos, kind
+    client_commands: pd.DataFrame | None = None
+    client_dbs: pd.Index | None = None
+    setnames: pd.DataFrame | None = None  # index client: name, ts, pos
+    dbs: pd.DataFrame | None = None
+    db_clients: pd.Index | None = None
+    timeline: pd.Series | None = None  # (bucket, command) -> events
+    timeline_clients: pd.Series | None = None
+    gaps: Gaps = field(default_factory=Gaps)
+    keys: Keys = field(default_factory=Keys)
+    hits: dict[tuple[str, ...], Hits] = field(default_factory=dict)
+    hidden_seen: frozenset[str] = frozenset()
+    nodes: pd.DataFrame | None = None  # index node: count, first, last, pos
+    slots: pd.Series | None = None  # slot -> key references
+
+
+CLIENT_AGG = {"count": "sum", "first": "min", "last": "max", "own": "sum", "own_pos": "min", "kind": "first"}
+DB_AGG = STATS
+
+
+def _callers(events: pd.DataFrame, own: np.ndarray, labels: np.ndarray, cmd: np.ndarray,
+             cmds: pd.Index) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Each row's credited client code (lua lines -> their script's caller; lua lines that
+    begin the block -> :data:`PENDING`), the labels, and the block's tail caller state."""
+    labels = np.append(labels, PENDING)
+    pending = len(labels) - 1
+    if bd.LUA not in set(labels[:-1]):
+        lua = -5
+    else:
+        lua = int(np.flatnonzero(labels[:-1] == bd.LUA)[0])
+    is_lua = own == lua
+    calls = [i for i, name in enumerate(cmds) if name in bd.SCRIPT_CALLS]
+    is_call = np.isin(cmd, calls)
+    source = np.where(is_call, own, -2)
+    last = np.maximum.accumulate(np.where(is_lua, -1, np.arange(len(own)))) if len(own) else own
+    found = np.where(last >= 0, source[np.maximum(last, 0)], -3)
+    credited = np.where(is_lua & (found >= 0), found, np.where(is_lua & (found == -3), pending, own))
+    nonlua = np.flatnonzero(~is_lua)
+    if not len(nonlua):
+        tail: str | None = OPEN
+    else:
+        i = int(nonlua[-1])
+        tail = str(labels[own[i]]) if is_call[i] else None
+    return credited.astype(np.int64), labels, tail
+
+
+def block_partial(events: pd.DataFrame, *, source: int = 0, node: str = "", settings: Settings = Settings()
+                  ) -> Partial:
+    """The :class:`Partial` of one block of events (in line order) of source number ``source``.
+
+    >>> block_partial(read_monitor("sample_captures/grammar/monitor.txt")).events  # doctest: +SKIP
+    """
+    s = settings
+    n = len(events)
+    if n == 0:
+        return Partial()
+    line = events["line"].to_numpy().astype(np.int64)
+    if n > 1 and not (np.diff(line) > 0).all():
+        events = events.iloc[np.argsort(line, kind="stable")]
+        line = events["line"].to_numpy().astype(np.int64)
+    pos = (np.int64(source) << np.int64(POS_BITS)) | line
+    us = bd.ts_us(events)
+    own, own_labels = bd.codes_of(events["client"], bd.NO_CLIENT)
+    own_labels = _labels(own_labels)
+    cmd, cmds = bd.codes_of(events["command"])
+    cmds = pd.Index(_labels(cmds))
+    callers, caller_labels, tail = _callers(events, own, own_labels, cmd, cmds)
+    flat = bd.flatten_keys(bd.keys_column(events))
+    ctx = Context(events, callers, pd.Index(caller_labels), {}, cmd, cmds, flat)
+    b = _Block(events, pos, us, ctx, flat, s.thresholds)
+
+    sub, subs = bd._command_codes(events, True)
+    real_own, real_labels = bd.codes_of(events["client"])  # nulls (no client) not counted as clients
+    arg_bytes = events["arg_bytes"].to_numpy().astype(np.int64)
+    db = events["db"].to_numpy(dtype="float64", na_value=np.nan)
+    db_code = np.where(np.isnan(db), -1, db).astype(np.int64)
+    db_labels = np.arange(int(db_code.max()) + 2) - 1  # code + 1 -> label (-1: no db printed)
+    kind, kinds = bd.codes_of(events["client_kind"], bd.NO_CLIENT)
+
+    credited = _stats(callers, caller_labels, us, pos, "client")
+    own_frame = pd.DataFrame({"g": own, "pos": pos, "kind": _labels(kinds)[kind]}).groupby("g", sort=False).agg(
+        own=("pos", "size"), own_pos=("pos", "min"), kind=("kind", "first"))
+    own_frame.index = pd.Index(own_labels[own_frame.index.to_numpy()], name="client")
+    clients = credited[["count", "first", "last"]].join(own_frame, how="outer")
+    clients["own"] = clients["own"].fillna(0).astype(np.int64)
+    clients["own_pos"] = clients["own_pos"].fillna(NO_POS).astype(np.int64)
+    for c, empty in (("count", 0), ("first", NO_POS), ("last", -NO_POS)):
+        clients[c] = clients[c].fillna(empty).astype(np.int64)
+
+    step = s.base_step
+    level = 0
+    while int(us.max()) // (step << level) - int(us.min()) // (step << level) + 1 > s.max_buckets:
+        level += 1
+    bucket = us // (step << level)
+
+    setnames = bd.setname_names(events)
+    setnames = pd.DataFrame({"name": setnames["name"].astype(object).to_numpy(),
+                             "ts": bd.ts_us(setnames) if len(setnames) else np.array([], np.int64),
+                             "pos": int(pos[-1])}, index=pd.Index(setnames["client"].astype(object), name="client"))
+
+    edge = lambda i: Edge(source, int(us[i]), int(line[i]), int(pos[i]), str(own_labels[own[i]]),  # noqa: E731
+                          str(cmds[cmd[i]]))
+    gap = np.diff(us)
+    client_text = own_labels[own]
+    rows = {"pos": pos[:-1], "us": us[:-1], "line": line[:-1], "client": client_text[:-1],
+            "command": np.asarray(cmds, dtype=object)[cmd[:-1]]}
+    after = {"us": us[1:], "line": line[1:]}
+    keys, slot_per_ref = _block_keys(b, callers, caller_labels, s)
+    hidden_names = {name for name in bd.command_names(events).astype("str").unique()
+                    if _hidden(name)} if len(events) else set()
+    node_frame = pd.DataFrame({"count": [n], "first": [int(us.min())], "last": [int(us.max())],
+                               "pos": [int(pos[0])]}, index=pd.Index([node], name="node"))
+    return Partial(
+        events=n, head_source=source, tail_source=source, tail_caller=tail,
+        first_edge=edge(0), last_edge=edge(n - 1), level=level,
+        commands=_stats(cmd, cmds, us, pos, "command", arg_bytes=arg_bytes),
+        subcommands=_stats(sub, subs, us, pos, "command", arg_bytes=arg_bytes),
+        command_clients=_presence(cmd, cmds, real_own, real_labels, ("command", "client")),
+        subcommand_clients=_presence(sub, subs, real_own, real_labels, ("command", "client")),
+        clients=clients,
+        client_commands=_pairs(callers, caller_labels, cmd, cmds, pos, ("client", "command")),
+        client_dbs=_presence(callers, caller_labels, db_code + 1, db_labels, ("client", "db")),
+        setnames=setnames,
+        dbs=_stats(db_code + 1, db_labels, us, pos, "db"),
+        db_clients=_presence(db_code + 1, db_labels, real_own, real_labels, ("db", "client")),
+        timeline=_series(bucket, cmd, cmds),
+        timeline_clients=_series(bucket, callers, caller_labels),
+        gaps=_gaps(gap, rows, after, s),
+        keys=keys, hits=_rule_hits(b), hidden_seen=frozenset(hidden_names),
+        nodes=node_frame,
+        slots=pd.Series(slot_per_ref).value_counts(sort=False) if len(slot_per_ref) else None,
+    )
+
+
+def _hidden(name: str) -> bool:
+    from ..commands import hidden_from_monitor
+
+    return bool(hidden_from_monitor(*name.split(" ", 1)))
+
+
+def _series(bucket: np.ndarray, codes: np.ndarray, labels: Any) -> pd.Series:
+    """Events per (bucket, label)."""
+    frame = pd.DataFrame({"b": bucket, "c": codes})
+    counts = frame.groupby(["b", "c"], sort=False).size()
+    b, c = counts.index.get_level_values(0).to_numpy(), counts.index.get_level_values(1).to_numpy()
+    counts.index = pd.MultiIndex.from_arrays([b, _labels(labels)[c]], names=["bucket", "label"])
+    return counts
+
+
+def _coarsen(series: pd.Series | None, by: int) -> pd.Series | None:
+    """A timeline at a bucket ``2 ** by`` times wider (neighbours summed)."""
+    if series is None or by == 0 or not len(series):
+        return series
+    b = series.index.get_level_values(0).to_numpy() >> by
+    index = pd.MultiIndex.from_arrays([b, series.index.get_level_values(1)], names=series.index.names)
+    return pd.Series(series.to_numpy(), index=index).groupby(level=[0, 1], sort=False).sum()
+
+
+def _add_series(a: pd.Series | None, b: pd.Series | None) -> pd.Series | None:
+    if a is None or not len(a):
+        return b
+    if b is None or not len(b):
+        return a
+    both = pd.concat([a, b])
+    return both.groupby(level=[0, 1], sort=False).sum()
+
+
+def _span_level(p: Partial, s: Settings, level: int) -> int:
+    """The smallest level >= ``level`` whose buckets from first to last fit ``max_buckets``."""
+    if p.clients is None or not len(p.clients):
+        return level
+    lo, hi = int(p.clients["first"].min()), int(p.clients["last"].max())
+    while hi // (s.base_step << level) - lo // (s.base_step << level) + 1 > s.max_buckets:
+        level += 1
+    return level
+
+
+def _rename_all(p: Partial, old: str, new: str) -> Partial:
+    """Every credited-client table of ``p`` with ``old`` relabelled ``new`` (rows then merge)."""
+    clients = None
+    if p.clients is not None and old in p.clients.index:
+        clients = _regroup(_renamed(p.clients, 0, old, new), CLIENT_AGG, order="own_pos")
+    hits: dict[tuple[str, ...], Hits] = {}
+    for key, h in p.hits.items():
+        key = (key[0], new) if key[0] == "select" and key[1] == old else key
+        h = h.renamed(old, new)
+        hits[key] = h if key not in hits else hits[key].merged(h, 10 ** 9)
+    kc = p.keys.key_clients
+    keys = replace(p.keys, key_clients=_renamed(kc, 1, old, new).unique() if kc is not None else None)
+    timeline_clients = p.timeline_clients
+    if timeline_clients is not None and len(timeline_clients):
+        timeline_clients = _renamed(timeline_clients, 1, old, new).groupby(level=[0, 1], sort=False).sum()
+    return replace(
+        p, clients=clients if clients is not None else p.clients,
+        client_commands=_regroup(_renamed(p.client_commands, 0, old, new), PAIRS) if p.client_commands is not None else None,
+        client_dbs=_renamed(p.client_dbs, 0, old, new).unique() if p.client_dbs is not None else None,
+        timeline_clients=timeline_clients, hits=hits, keys=keys,
+    )
+
+
+def merge(left: Partial, right: Partial, settings: Settings = Settings()) -> Partial:
+    """One :class:`Partial` of the events of both (``left``'s lines first when they share a source).
+
+    >>> merge(block_partial(a), block_partial(b)).events  # doctest: +SKIP
+    """
+    s = settings
+    if not left.events:
+        return right
+    if not right.events:
+        return left
+    same = left.tail_source == right.head_source
+    target = (PENDING if left.tail_caller == OPEN else (left.tail_caller or bd.LUA)) if same else bd.LUA
+    if target != PENDING:
+        right = _rename_all(right, PENDING, target)
+    if right.tail_caller == OPEN:
+        tail = OPEN if target == PENDING else (None if target == bd.LUA else target)
+    else:
+        tail = right.tail_caller
+    gaps = left.gaps.merged(right.gaps, max(s.top, s.thresholds.rows))
+    if same:
+        gaps = gaps.merged(_edge_gaps(left.last_edge, right.first_edge, s), max(s.top, s.thresholds.rows))  # type: ignore[arg-type]
+    level = max(left.level, right.level)
+    hits = dict(left.hits)
+    for key, h in right.hits.items():
+        hits[key] = hits[key].merged(h, s.thresholds.samples) if key in hits else h
+    out = Partial(
+        events=left.events + right.events,
+        head_source=left.head_source, tail_source=right.tail_source, tail_caller=tail,
+        first_edge=left.first_edge, last_edge=right.last_edge, level=level,
+        commands=_combine(left.commands, right.commands, {**STATS, "arg_bytes": "sum"}),
+        subcommands=_combine(left.subcommands, right.subcommands, {**STATS, "arg_bytes": "sum"}),
+        command_clients=_union(left.command_clients, right.command_clients),
+        subcommand_clients=_union(left.subcommand_clients, right.subcommand_clients),
+        clients=_combine(left.clients, right.clients, CLIENT_AGG, order="own_pos"),
+        client_commands=_combine(left.client_commands, right.client_commands, PAIRS),
+        client_dbs=_union(left.client_dbs, right.client_dbs),
+        setnames=_last_names(left.setnames, right.setnames),
+        dbs=_combine(left.dbs, right.dbs, DB_AGG),
+        db_clients=_union(left.db_clients, right.db_clients),
+        timeline=_add_series(_coarsen(left.timeline, level - left.level), _coarsen(right.timeline, level - right.level)),
+        timeline_clients=_add_series(_coarsen(left.timeline_clients, level - left.level),
+                                     _coarsen(right.timeline_clients, level - right.level)),
+        gaps=gaps, keys=_merge_keys(left.keys, right.keys, s), hits=hits,
+        hidden_seen=left.hidden_seen | right.hidden_seen,
+        nodes=_combine(left.nodes, right.nodes, STATS),
+        slots=_add_counts(left.slots, right.slots),
+    )
+    wanted = _span_level(out, s, level)
+    if wanted > level:
+        out = replace(out, level=wanted, timeline=_coarsen(out.timeline, wanted - level),
+                      timeline_clients=_coarsen(out.timeline_clients, wanted - level))
+    return out
+
+
+def _add_counts(a: pd.Series | None, b: pd.Series | None) -> pd.Series | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a.add(b, fill_value=0).astype(np.int64)
+
+
+def _last_names(a: pd.DataFrame | None, b: pd.DataFrame | None) -> pd.DataFrame | None:
+    if a is None or not len(a):
+        return b
+    if b is None or not len(b):
+        return a
+    both = pd.concat([a, b]).sort_values(["ts", "pos"], kind="stable")
+    return both[~both.index.duplicated(keep="last")]
+
+
+def merge_all(parts: Iterable[Partial], settings: Settings = Settings()) -> Partial:
+    """Merge partials given in order (a balanced tree: each merge costs the distinct values,
+    not the blocks merged before)."""
+    parts = list(parts)
+    if not parts:
+        return Partial()
+    while len(parts) > 1:
+        parts = [merge(parts[i], parts[i + 1], settings) if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), 2)]
+    return parts[0]
