@@ -16,11 +16,13 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import breakdowns as bd
 from .analyze import TIMELINE_TOP, Analysis, Overview
 from .findings import Evidence, Finding, printable, sort_findings
-from .partials import NO_POS, PENDING, Hits, Partial, Settings, _rename_all
+from .partials import NO_POS, PENDING, Hits, Partial, Settings, _has_pending, _rename_all
 from .rules import (
     blocking_finding,
     clock_finding,
@@ -142,12 +144,16 @@ def _key_patterns(p: Partial, seconds: float) -> pd.DataFrame:
     if k.patterns is None or not len(k.patterns):
         return bd._empty(columns)
     stats = _sorted(k.patterns)
-    keys = k.keys.sort_values(["count", "pos"], ascending=[False, True], kind="stable")  # type: ignore[union-attr]
-    example = pd.Series(keys.index.to_numpy(dtype=object), index=keys["pattern"].to_numpy()).groupby(level=0).first()
+    c = k.columns
+    order = np.lexsort((c["pos"], -c["count"], k.pattern))
+    starts = order[np.r_[True, k.pattern[order][1:] != k.pattern[order][:-1]]] if len(order) else order
+    vocab = np.asarray(k.patterns_vocab.names, dtype=object)
+    example = pd.Series(np.asarray(k.names.take(pa.array(starts)).to_pylist(), dtype=object),  # type: ignore
+                        index=vocab[k.pattern[starts]])
     if k.sketched:
         distinct = pd.Series({pat: round(h.estimate()) for pat, h in (k.pattern_distinct or {}).items()})
     else:
-        distinct = keys.groupby("pattern").size()
+        distinct = pd.Series(np.bincount(k.pattern, minlength=len(vocab)), index=vocab)
     table = bd._table(
         "pattern", pd.Index(stats.index, dtype="str"), _grouped(stats), k.refs, seconds,
         keys=distinct.reindex(stats.index).fillna(0).to_numpy(np.int64),
@@ -172,27 +178,29 @@ def _hot_keys(p: Partial, seconds: float, top: int) -> pd.DataFrame:
     columns = ["key", "pattern", "count", "share", "rate_per_s", "clients", "reads", "writes",
                "read_share", "write_share", "first", "last", "command_mix"]
     k = p.keys
-    if k.keys is None or not len(k.keys):
+    if not len(k):
         return bd._empty(columns)
-    chosen = k.keys.sort_values(["count", "pos"], ascending=[False, True], kind="stable").head(top)
-    clients = pd.Series(1, index=k.key_clients).groupby(level=0).size() if k.key_clients is not None and len(k.key_clients) else pd.Series(dtype=int)
+    chosen = np.lexsort((k.columns["pos"], -k.columns["count"]))[:top]
+    stats = pd.DataFrame({c: v[chosen] for c, v in k.columns.items()},
+                         index=pd.Index(k.names.take(pa.array(chosen)).to_pylist(), dtype=object))  # type: ignore
+    rank = np.full(len(k), -1, dtype=np.int64)
+    rank[chosen] = np.arange(len(chosen))
+    clients = np.bincount(rank[k.key_clients.key][rank[k.key_clients.key] >= 0], minlength=len(chosen))
+    mine = rank[k.key_commands.key] >= 0
+    commands = np.asarray(k.commands_vocab.names, dtype=object)
+    pairs = pd.DataFrame({"count": k.key_commands.count[mine], "pos": k.key_commands.pos[mine]},  # type: ignore
+                         index=pd.MultiIndex.from_arrays([stats.index.to_numpy()[rank[k.key_commands.key[mine]]],
+                                                          commands[k.key_commands.other[mine]]]))
     table = bd._table(
-        "key", pd.Index(chosen.index, dtype=object).to_numpy(), _grouped(chosen), k.refs, seconds,
-        pattern=pd.Index(chosen["pattern"], dtype="str"),
-        clients=clients.reindex(chosen.index).fillna(0).to_numpy(np.int64),
-        **_access(chosen), command_mix=_mix(_only(k.key_commands, chosen.index), chosen.index),
-        count_error=chosen["error"].to_numpy(np.int64),
+        "key", stats.index.to_numpy(dtype=object), _grouped(stats), k.refs, seconds,
+        pattern=pd.Index(np.asarray(k.patterns_vocab.names, dtype=object)[k.pattern[chosen]], dtype="str"),
+        clients=clients.astype(np.int64), **_access(stats), command_mix=_mix(pairs, stats.index),
+        count_error=stats["error"].to_numpy(np.int64),
     )
     if not k.sketched:
         return table[columns]
     table.attrs.update(keys_exact=False, keys_floor=k.floor)
     return table[columns + ["count_error"]]
-
-
-def _only(pairs: pd.DataFrame | None, groups: pd.Index) -> pd.DataFrame | None:
-    if pairs is None:
-        return None
-    return pairs[pairs.index.get_level_values(0).isin(groups)]
 
 
 def _timeline(series: pd.Series | None, p: Partial, s: Settings, order: pd.Series, by: str) -> pd.DataFrame:
@@ -278,6 +286,15 @@ def _gaps(p: Partial, top: int) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- findings
 
 
+def _positions(k: Any, wanted: set[str]) -> dict[str, int]:
+    """key -> first position in the capture, for the few keys evidence shows."""
+    if k.names is None or not wanted:
+        return {}
+    found = pc.fill_null(pc.index_in(pa.array(sorted(wanted), pa.string()), value_set=k.names), -1)
+    ids = found.to_numpy(zero_copy_only=False)
+    return {key: int(k.columns["pos"][i]) for key, i in zip(sorted(wanted), ids) if i >= 0}
+
+
 @dataclass(frozen=True)
 class _Labels:
     names: Mapping[str, str]
@@ -311,7 +328,7 @@ def _findings(p: Partial, prov: Provenance, s: Settings, commands: pd.DataFrame,
     label = _Labels(dict(zip(_names(p).index, _names(p)["name"])))
     hits = p.hits
     found: list[Finding] = []
-    seen = p.keys.keys["pos"] if p.keys.keys is not None else pd.Series(dtype=np.int64)
+    seen = _positions(p.keys, {k for h in hits.values() for k in h.keys})
 
     def evid(h: Hits, metrics: Mapping[str, Any] | None = None) -> Evidence:
         return _evidence(h, label, t.rows, metrics, first_seen=seen)
@@ -458,7 +475,7 @@ def finalize(p: Partial, prov: Provenance, settings: Settings = Settings()) -> A
     >>> finalize(merge_all(parts), provenance).commands  # doctest: +SKIP
     """
     s = settings
-    p = _rename_all(p, PENDING, bd.LUA) if p.events else p
+    p = _rename_all(p, PENDING, bd.LUA) if _has_pending(p) else p
     total = p.events
     first_us = int(p.clients["first"].min()) if total else 0
     last_us = int(p.clients["last"].max()) if total else 0

@@ -30,6 +30,8 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import breakdowns as bd
 from .evidence import Context, Shapes, _samples, arg_text, call_shapes, signatures
@@ -59,6 +61,7 @@ class Settings:
     max_buckets: int = bd.MAX_BUCKETS
     key_cap: int = KEY_CAP
     top: int = 10
+    slots: bool = False  # Redis Cluster hash slot of each key reference (for several nodes)
     thresholds: Thresholds = Thresholds()
     pattern_rules: PatternRules = DEFAULT_RULES
 
@@ -82,12 +85,32 @@ def _combine(a: pd.DataFrame | None, b: pd.DataFrame | None, agg: Mapping[str, s
 
 
 def _regroup(frame: pd.DataFrame, agg: Mapping[str, str], order: str | None = None) -> pd.DataFrame:
+    """One row per index value (numpy on factorized codes: pandas' groupby costs ms per call)."""
     if frame.index.is_unique:
         return frame
     if order is not None:
-        frame = frame.sort_values(order, kind="stable")
-    levels = list(range(frame.index.nlevels))
-    return frame.groupby(level=levels if len(levels) > 1 else 0, sort=False).agg(dict(agg))
+        frame = frame.iloc[np.argsort(frame[order].to_numpy(), kind="stable")]
+    codes, uniques = frame.index.factorize()
+    n = len(uniques)
+    out = {}
+    for col, how in agg.items():
+        values = frame[col].to_numpy()
+        if how == "sum":
+            acc = np.zeros(n, dtype=values.dtype)
+            np.add.at(acc, codes, values)
+        elif how in ("min", "max"):
+            acc = np.full(n, NO_POS if how == "min" else -NO_POS, dtype=np.int64)
+            (np.minimum if how == "min" else np.maximum).at(acc, codes, values)
+        else:  # first
+            firsts = np.full(n, len(codes), dtype=np.int64)
+            np.minimum.at(firsts, codes, np.arange(len(codes)))
+            acc = values[firsts]
+        out[col] = acc
+    if isinstance(uniques, pd.MultiIndex):
+        uniques = uniques.set_names(frame.index.names)
+    else:
+        uniques = pd.Index(uniques, name=frame.index.name, dtype=object)
+    return pd.DataFrame(out, index=uniques)
 
 
 def _union(a: pd.Index | None, b: pd.Index | None) -> pd.Index | None:
@@ -103,36 +126,59 @@ PAIRS = {"count": "sum", "pos": "min"}
 
 
 def _labels(values: Any) -> np.ndarray:
-    return np.asarray(pd.Index(values).astype("str"), dtype=object)
+    return np.asarray(values, dtype=object)
 
 
 def _stats(codes: np.ndarray, labels: Any, us: np.ndarray, pos: np.ndarray, name: str,
            **sums: np.ndarray) -> pd.DataFrame:
     """count, first, last, pos (smallest) and sums of ``sums`` per code (-1 dropped), by label."""
-    ok = codes >= 0
-    frame = pd.DataFrame({"g": codes[ok], "us": us[ok], "pos": pos[ok], **{k: v[ok] for k, v in sums.items()}})
-    out = frame.groupby("g", sort=False).agg(count=("us", "size"), first=("us", "min"), last=("us", "max"),
-                                              pos=("pos", "min"), **{k: (k, "sum") for k in sums})
-    out.index = pd.Index(_labels(labels)[out.index.to_numpy()], name=name)
-    return out
+    if len(codes) and codes.min() < 0:
+        ok = codes >= 0
+        codes, us, pos, sums = codes[ok], us[ok], pos[ok], {k: v[ok] for k, v in sums.items()}
+    n = int(codes.max()) + 1 if len(codes) else 0
+    count = np.bincount(codes, minlength=n)
+    present = np.flatnonzero(count)
+    first, last, where = np.full(n, NO_POS), np.full(n, -NO_POS), np.full(n, NO_POS)
+    np.minimum.at(first, codes, us)
+    np.maximum.at(last, codes, us)
+    np.minimum.at(where, codes, pos)
+    columns = {"count": count[present], "first": first[present], "last": last[present], "pos": where[present]}
+    for k, v in sums.items():
+        columns[k] = np.bincount(codes, weights=v, minlength=n)[present].astype(np.int64)
+    return pd.DataFrame(columns, index=pd.Index(_labels(labels)[present], name=name, dtype=object))
+
+
+def _unique_pairs(a: np.ndarray, b: np.ndarray, pos: np.ndarray | None = None, weights: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The distinct (a, b) code pairs (a -1 in either dropped), with counts (rows, or the sum
+    of ``weights``) and first positions when ``pos`` is given."""
+    if len(a) and (a.min() < 0 or b.min() < 0):
+        ok = (a >= 0) & (b >= 0)
+        a, b = a[ok], b[ok]
+        pos = pos[ok] if pos is not None else None
+        weights = weights[ok] if weights is not None else None
+    width = int(b.max()) + 1 if len(b) else 1
+    pair = a * width + b
+    inverse, found = pd.factorize(pair)  # a hash table: faster than np.unique's sort here
+    if pos is None:
+        return found // width, found % width, None, None
+    counts = np.bincount(inverse, weights=weights, minlength=len(found))
+    first = np.full(len(found), NO_POS, dtype=np.int64)
+    np.minimum.at(first, inverse, pos)
+    return found // width, found % width, counts.astype(np.int64), first
 
 
 def _pairs(a: np.ndarray, alabels: Any, b: np.ndarray, blabels: Any, pos: np.ndarray,
            names: tuple[str, str]) -> pd.DataFrame:
     """count and first position per (a, b) pair of codes (pairs with a -1 dropped)."""
-    ok = (a >= 0) & (b >= 0)
-    frame = pd.DataFrame({"a": a[ok], "b": b[ok], "pos": pos[ok]})
-    out = frame.groupby(["a", "b"], sort=False).agg(count=("pos", "size"), pos=("pos", "min"))
-    ia, ib = out.index.get_level_values(0).to_numpy(), out.index.get_level_values(1).to_numpy()
-    out.index = pd.MultiIndex.from_arrays([_labels(alabels)[ia], _labels(blabels)[ib]], names=names)
-    return out
+    ia, ib, counts, first = _unique_pairs(a, b, pos)
+    index = pd.MultiIndex.from_arrays([_labels(alabels)[ia], _labels(blabels)[ib]], names=names)
+    return pd.DataFrame({"count": counts, "pos": first}, index=index)
 
 
 def _presence(a: np.ndarray, alabels: Any, b: np.ndarray, blabels: Any, names: tuple[str, str]) -> pd.Index:
-    ok = (a >= 0) & (b >= 0)
-    pairs = pd.DataFrame({"a": a[ok], "b": b[ok]}).drop_duplicates()
-    return pd.MultiIndex.from_arrays([_labels(alabels)[pairs["a"].to_numpy()],
-                                      _labels(blabels)[pairs["b"].to_numpy()]], names=names)
+    ia, ib, _, _ = _unique_pairs(a, b)
+    return pd.MultiIndex.from_arrays([_labels(alabels)[ia], _labels(blabels)[ib]], names=names)
 
 
 def _relabel(index: pd.Index, level: int, old: str, new: str) -> pd.Index:
@@ -330,8 +376,6 @@ def _rule_hits(b: _Block) -> dict[tuple[str, ...], Hits]:
     arg_bytes = events["arg_bytes"].to_numpy()
     pos = np.flatnonzero(arg_bytes >= t.huge_argument_bytes)
     if len(pos):
-        import pyarrow.compute as pc
-
         args = bd.take_rows(ctx.arrow_args, pos)
         lengths = pc.binary_length(args.flatten()).to_numpy(zero_copy_only=False)
         parents = pc.list_parent_indices(args).to_numpy(zero_copy_only=False)
@@ -438,14 +482,75 @@ def _edge_gaps(left: Edge, right: Edge, s: Settings) -> Gaps:
 
 
 @dataclass
+class Vocab:
+    """A few distinct strings (commands, clients, patterns) and their ids."""
+
+    names: list[str] = field(default_factory=list)
+
+    def ids(self, names: Iterable[str]) -> tuple["Vocab", np.ndarray]:
+        """This vocabulary extended with ``names``, and the id of each of them in it."""
+        index = {n: i for i, n in enumerate(self.names)}
+        out = list(self.names)
+        ids = []
+        for n in names:
+            if n not in index:
+                index[n] = len(out)
+                out.append(n)
+            ids.append(index[n])
+        return Vocab(out), np.asarray(ids, dtype=np.int64)
+
+
+@dataclass
+class PairCounts:
+    """(key id, other id) pairs, with a count and first position each unless ``counted`` is off."""
+
+    key: np.ndarray = field(default_factory=lambda: np.array([], np.int64))
+    other: np.ndarray = field(default_factory=lambda: np.array([], np.int64))
+    count: np.ndarray | None = None
+    pos: np.ndarray | None = None
+
+    def combined(self, other: "PairCounts") -> "PairCounts":
+        """Both sets of pairs, one row per pair (ids already in the same numbering)."""
+        key, oth = np.concatenate([self.key, other.key]), np.concatenate([self.other, other.other])
+        if self.count is None:
+            k, o, _, _ = _unique_pairs(key, oth)
+            return PairCounts(k, o)
+        k, o, counts, first = _unique_pairs(key, oth, np.concatenate([self.pos, other.pos]),  # type: ignore
+                                            np.concatenate([self.count, other.count]))  # type: ignore
+        return PairCounts(k, o, counts, first)
+
+    def taken(self, keep: np.ndarray, new_id: np.ndarray) -> "PairCounts":
+        """Only the pairs of keys where ``keep``, keys renumbered by ``new_id``."""
+        mine = keep[self.key]
+        return PairCounts(new_id[self.key[mine]], self.other[mine],
+                          None if self.count is None else self.count[mine], None if self.pos is None else self.pos[mine])
+
+
+KEY_COLUMNS = ("count", "first", "last", "pos", "reads", "writes", "error")
+KEY_COMBINE = {"count": np.add, "first": np.minimum, "last": np.maximum, "pos": np.minimum, "reads": np.add,
+               "writes": np.add, "error": np.add}
+KEY_EMPTY = {"count": 0, "first": NO_POS, "last": -NO_POS, "pos": NO_POS, "reads": 0, "writes": 0, "error": 0}
+
+
+@dataclass
 class Keys:
     """Key references: per key exactly up to the cap (then a Space-Saving sketch of the hot
-    keys and a HyperLogLog of the distinct ones), per pattern always exactly."""
+    keys and a HyperLogLog of the distinct ones), per pattern always exactly.
+
+    Keys are an Arrow string array (``names``) with numpy columns aligned to it; pairs
+    refer to keys by position. Merging looks the other side's keys up in a hash of these
+    (Arrow's ``index_in``) and does the rest on integers.
+    """
 
     refs: int = 0
-    keys: pd.DataFrame | None = None  # index key: count, first, last, pos, reads, writes, pattern, error
-    key_commands: pd.DataFrame | None = None  # (key, command): count, pos
-    key_clients: pd.Index | None = None  # (key, client)
+    names: pa.Array | None = None
+    columns: dict[str, np.ndarray] = field(default_factory=dict)  # KEY_COLUMNS, aligned with names
+    pattern: np.ndarray = field(default_factory=lambda: np.array([], np.int64))  # id in patterns_vocab
+    patterns_vocab: Vocab = field(default_factory=Vocab)
+    commands_vocab: Vocab = field(default_factory=Vocab)
+    clients_vocab: Vocab = field(default_factory=Vocab)
+    key_commands: PairCounts = field(default_factory=PairCounts)
+    key_clients: PairCounts = field(default_factory=PairCounts)
     patterns: pd.DataFrame | None = None  # index pattern: count, first, last, pos, reads, writes
     pattern_commands: pd.DataFrame | None = None
     floor: int = 0  # past the cap: a key not held was referenced at most this often
@@ -456,99 +561,148 @@ class Keys:
     def sketched(self) -> bool:
         return self.distinct is not None
 
+    def __len__(self) -> int:
+        return 0 if self.names is None else len(self.names)
 
-KEY_AGG = {"count": "sum", "first": "min", "last": "max", "pos": "min", "reads": "sum", "writes": "sum",
-           "pattern": "first", "error": "sum"}
+
 PATTERN_AGG = {"count": "sum", "first": "min", "last": "max", "pos": "min", "reads": "sum", "writes": "sum"}
 
 
 def _block_keys(b: _Block, callers: np.ndarray, caller_labels: np.ndarray, s: Settings) -> tuple[Keys, np.ndarray]:
-    """The block's :class:`Keys`, and the hash slot of each key reference."""
+    """The block's :class:`Keys`, and the hash slot of each key reference (with ``s.slots``)."""
     flat, ctx = b.flat, b.ctx
     if not len(flat.key):
         return Keys(), np.array([], np.int64)
-    names = _labels(flat.keys.to_pylist())
+    names = flat.keys.cast(pa.string())
     patterns_of_key, patterns = pd.factorize(bd._fingerprints(flat.keys, s.pattern_rules))
     access = bd._accesscodes_of(ctx.commands)[ctx.command[flat.row]]
     us, pos = b.us[flat.row], b.pos[flat.row]
     reads, writes = (access == 0).astype(np.int64), (access == 1).astype(np.int64)
-    keys = _stats(flat.key, names, us, pos, "key", reads=reads, writes=writes)
-    code = pd.Index(names).get_indexer(keys.index)
-    keys["pattern"] = _labels(patterns)[patterns_of_key[code]]
-    keys["error"] = 0
+    n = len(names)
+    first, last, where = np.full(n, NO_POS), np.full(n, -NO_POS), np.full(n, NO_POS)
+    np.minimum.at(first, flat.key, us)
+    np.maximum.at(last, flat.key, us)
+    np.minimum.at(where, flat.key, pos)
+    columns = {
+        "count": np.bincount(flat.key, minlength=n).astype(np.int64), "first": first, "last": last, "pos": where,
+        "reads": np.bincount(flat.key, weights=reads, minlength=n).astype(np.int64),
+        "writes": np.bincount(flat.key, weights=writes, minlength=n).astype(np.int64),
+        "error": np.zeros(n, dtype=np.int64),
+    }
     command = ctx.command[flat.row]
     pattern = patterns_of_key[flat.key]
+    k, c, counts, firsts = _unique_pairs(flat.key, command, pos)
+    kc, cc, _, _ = _unique_pairs(flat.key, callers[flat.row])
     out = Keys(
-        refs=len(flat.key), keys=keys,
-        key_commands=_pairs(flat.key, names, command, ctx.commands, pos, ("key", "command")),
-        key_clients=_presence(flat.key, names, callers[flat.row], caller_labels, ("key", "client")),
+        refs=len(flat.key), names=names, columns=columns, pattern=patterns_of_key.astype(np.int64),
+        patterns_vocab=Vocab([str(x) for x in patterns]), commands_vocab=Vocab([str(x) for x in ctx.commands]),
+        clients_vocab=Vocab([str(x) for x in caller_labels]),
+        key_commands=PairCounts(k, c, counts, firsts), key_clients=PairCounts(kc, cc),
         patterns=_stats(pattern, patterns, us, pos, "pattern", reads=reads, writes=writes),
         pattern_commands=_pairs(pattern, patterns, command, ctx.commands, pos, ("pattern", "command")),
     )
-    slot_of_key = key_slots(flat.keys)
-    return out, slot_of_key[flat.key]
+    if not s.slots:
+        return out, np.array([], np.int64)
+    return out, key_slots(flat.keys)[flat.key]
+
+
+def _key_strings(k: Keys) -> np.ndarray:
+    return np.asarray(k.names.to_pylist(), dtype=object) if k.names is not None else np.array([], object)
 
 
 def _sketch_start(k: Keys) -> Keys:
     """The distinct-key sketches of an exact :class:`Keys` (it stays exact otherwise)."""
-    if k.sketched or k.keys is None:
+    if k.sketched or k.names is None:
         return k
-    hll = HyperLogLog(HLL_PRECISION).add(k.keys.index.to_numpy(dtype=object))
-    per = {p: HyperLogLog(PATTERN_HLL_PRECISION).add(grp.index.to_numpy(dtype=object))
-           for p, grp in k.keys.groupby("pattern", sort=False)}
-    return replace(k, distinct=hll, pattern_distinct=per)
+    keys = _key_strings(k)
+    per = {k.patterns_vocab.names[p]: HyperLogLog(PATTERN_HLL_PRECISION).add(keys[k.pattern == p])
+           for p in np.unique(k.pattern)}
+    return replace(k, distinct=HyperLogLog(HLL_PRECISION).add(keys), pattern_distinct=per)
 
 
 def _merge_keys(a: Keys, b: Keys, s: Settings) -> Keys:
-    if a.keys is None:
+    if a.names is None:
         return b
-    if b.keys is None:
+    if b.names is None:
         return a
-    if a.sketched or b.sketched:
+    sketched = a.sketched or b.sketched
+    if sketched:
         a, b = _sketch_start(a), _sketch_start(b)
-        keys = _space_saving(a, b)
-        distinct = a.distinct.merged(b.distinct)  # type: ignore[union-attr]
-        per = dict(a.pattern_distinct or {})
-        for p, h in (b.pattern_distinct or {}).items():
-            per[p] = per[p].merged(h) if p in per else h
-    else:
-        keys = _combine(a.keys, b.keys, KEY_AGG)
-        distinct, per = None, None
+    found = pc.fill_null(pc.index_in(b.names, value_set=a.names), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    missing = found < 0
+    na = len(a.names)
+    b_id = np.where(missing, na + np.cumsum(missing) - 1, found)
+    names = pa.concat_arrays([a.names, b.names.filter(pa.array(missing))])
+    n = len(names)
+    columns = {}
+    for name in KEY_COLUMNS:
+        col = np.full(n, KEY_EMPTY[name], dtype=np.int64)
+        col[:na] = a.columns[name]
+        col[b_id] = KEY_COMBINE[name](col[b_id], b.columns[name])  # b's ids are distinct
+        columns[name] = col
+    if sketched:  # Space-Saving: a key one side lacks may have had up to that side's floor there
+        in_b = np.zeros(n, dtype=bool)
+        in_b[b_id] = True
+        bump = np.where(in_b, 0, b.floor) + np.r_[np.zeros(na, np.int64), np.full(n - na, a.floor)]
+        columns["count"] = columns["count"] + bump
+        columns["error"] = columns["error"] + bump
+    patterns, pmap = a.patterns_vocab.ids(b.patterns_vocab.names)
+    pattern = np.empty(n, dtype=np.int64)
+    pattern[:na] = a.pattern
+    pattern[b_id] = pmap[b.pattern]
+    commands, cmap = a.commands_vocab.ids(b.commands_vocab.names)
+    clients, clmap = a.clients_vocab.ids(b.clients_vocab.names)
+    bc, bk = b.key_commands, b.key_clients
     out = Keys(
-        refs=a.refs + b.refs, keys=keys,
-        key_commands=_combine(a.key_commands, b.key_commands, PAIRS),
-        key_clients=_union(a.key_clients, b.key_clients),
+        refs=a.refs + b.refs, names=names, columns=columns, pattern=pattern, patterns_vocab=patterns,
+        commands_vocab=commands, clients_vocab=clients,
+        key_commands=a.key_commands.combined(PairCounts(b_id[bc.key], cmap[bc.other], bc.count, bc.pos)),
+        key_clients=a.key_clients.combined(PairCounts(b_id[bk.key], clmap[bk.other])),
         patterns=_combine(a.patterns, b.patterns, PATTERN_AGG),
         pattern_commands=_combine(a.pattern_commands, b.pattern_commands, PAIRS),
-        floor=a.floor + b.floor, distinct=distinct, pattern_distinct=per,
+        floor=a.floor + b.floor, distinct=a.distinct.merged(b.distinct) if sketched else None,  # type: ignore
+        pattern_distinct=_merge_hlls(a.pattern_distinct, b.pattern_distinct) if sketched else None,
     )
-    if len(out.keys) > s.key_cap:  # type: ignore[arg-type]
+    if len(out) > s.key_cap:
         out = _truncate(_sketch_start(out), s.key_cap)
     return out
 
 
-def _space_saving(a: Keys, b: Keys) -> pd.DataFrame:
-    """Both key tables merged as Space-Saving summaries: a key one side lacks may have had
-    up to that side's floor of references there (added to its count and its error)."""
-    both = pd.concat([a.keys, b.keys])
-    merged = _regroup(both, KEY_AGG)
-    only_a = ~merged.index.isin(b.keys.index)  # type: ignore[union-attr]
-    only_b = ~merged.index.isin(a.keys.index)  # type: ignore[union-attr]
-    bump = np.where(only_a, b.floor, 0) + np.where(only_b, a.floor, 0)
-    merged["count"] = merged["count"].to_numpy() + bump
-    merged["error"] = merged["error"].to_numpy() + bump
-    return merged
+def _merge_hlls(a: dict[str, HyperLogLog] | None, b: dict[str, HyperLogLog] | None) -> dict[str, HyperLogLog]:
+    out = dict(a or {})
+    for p, h in (b or {}).items():
+        out[p] = out[p].merged(h) if p in out else h
+    return out
 
 
 def _truncate(k: Keys, cap: int) -> Keys:
-    keys = k.keys.sort_values(["count", "pos"], ascending=[False, True], kind="stable")  # type: ignore[union-attr]
-    floor = max(k.floor, int(keys["count"].iat[cap]))
-    kept = keys.iloc[:cap]
+    """The ``cap`` keys counted most (Space-Saving): the floor rises to the largest dropped."""
+    order = np.lexsort((k.columns["pos"], -k.columns["count"]))
+    floor = max(k.floor, int(k.columns["count"][order[cap]]))
+    kept = np.sort(order[:cap])
+    keep = np.zeros(len(k), dtype=bool)
+    keep[kept] = True
+    new_id = np.cumsum(keep) - 1
     return replace(
-        k, keys=kept, floor=floor,
-        key_commands=k.key_commands[k.key_commands.index.get_level_values(0).isin(kept.index)],  # type: ignore
-        key_clients=k.key_clients[k.key_clients.get_level_values(0).isin(kept.index)],  # type: ignore
+        k, names=k.names.take(pa.array(kept)), columns={c: v[kept] for c, v in k.columns.items()},  # type: ignore
+        pattern=k.pattern[kept], floor=floor,
+        key_commands=k.key_commands.taken(keep, new_id), key_clients=k.key_clients.taken(keep, new_id),
     )
+
+
+def _rename_client(k: Keys, old: str, new: str) -> Keys:
+    """Keys whose client pairs name ``old`` name ``new`` instead."""
+    if old not in k.clients_vocab.names:
+        return k
+    names = list(k.clients_vocab.names)
+    i = names.index(old)
+    if new in names:
+        j = names.index(new)
+        other = np.where(k.key_clients.other == i, j, k.key_clients.other)
+        pairs = PairCounts().combined(PairCounts(k.key_clients.key, other))
+        return replace(k, key_clients=pairs)
+    names[i] = new
+    return replace(k, clients_vocab=Vocab(names))
 
 
 # ------------------------------------------------------------------------------ partial
@@ -756,8 +910,7 @@ def _rename_all(p: Partial, old: str, new: str) -> Partial:
         key = (key[0], new) if key[0] == "select" and key[1] == old else key
         h = h.renamed(old, new)
         hits[key] = h if key not in hits else hits[key].merged(h, 10 ** 9)
-    kc = p.keys.key_clients
-    keys = replace(p.keys, key_clients=_renamed(kc, 1, old, new).unique() if kc is not None else None)
+    keys = _rename_client(p.keys, old, new)
     timeline_clients = p.timeline_clients
     if timeline_clients is not None and len(timeline_clients):
         timeline_clients = _renamed(timeline_clients, 1, old, new).groupby(level=[0, 1], sort=False).sum()
@@ -767,6 +920,12 @@ def _rename_all(p: Partial, old: str, new: str) -> Partial:
         client_dbs=_renamed(p.client_dbs, 0, old, new).unique() if p.client_dbs is not None else None,
         timeline_clients=timeline_clients, hits=hits, keys=keys,
     )
+
+
+def _has_pending(p: Partial) -> bool:
+    """Whether lua lines at the start of ``p`` wait for their caller (every credited table
+    has a PENDING row then: the clients table says it for all)."""
+    return p.clients is not None and PENDING in p.clients.index
 
 
 def merge(left: Partial, right: Partial, settings: Settings = Settings()) -> Partial:
@@ -781,7 +940,7 @@ def merge(left: Partial, right: Partial, settings: Settings = Settings()) -> Par
         return left
     same = left.tail_source == right.head_source
     target = (PENDING if left.tail_caller == OPEN else (left.tail_caller or bd.LUA)) if same else bd.LUA
-    if target != PENDING:
+    if target != PENDING and _has_pending(right):
         right = _rename_all(right, PENDING, target)
     if right.tail_caller == OPEN:
         tail = OPEN if target == PENDING else (None if target == bd.LUA else target)

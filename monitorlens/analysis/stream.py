@@ -1,0 +1,385 @@
+"""Analysis at any size: captures streamed block by block into partials, on every core or a Dask cluster.
+
+:func:`aggregate` reads one or several sources (text captures, plain or gzip;
+Parquet files made by ``ingest``; folders of them, including hive-partitioned
+datasets such as ``node=a/date=2026-11-30/part-0.parquet``) and merges their
+:class:`~monitorlens.analysis.partials.Partial` in memory that depends on the
+distinct commands, clients, patterns and keys, not on the events. Work runs in
+worker processes by default (one task per text block, Parquet row group or, with
+several text files, per file), or on a ``dask.distributed`` cluster with
+``scheduler=``; without either, in this process. :func:`analyze_stream` gives the
+:class:`~monitorlens.analysis.analyze.Analysis` :func:`~monitorlens.analysis.analyze.analyze`
+would give for the same events.
+
+Example::
+
+    >>> a = analyze_stream(["shard-1.txt.gz", "shard-2.txt.gz"])  # doctest: +SKIP
+    >>> agg = aggregate("dataset/"); agg.nodes(), agg.slots().head()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import pandas as pd
+import pyarrow as pa
+
+from .analyze import Analysis
+from .finalize import finalize, node_table, slot_table
+from .partials import KEY_CAP, Partial, Settings, block_partial, merge
+from .patterns import DEFAULT_RULES, PatternRules
+from .rules import Thresholds
+from ..errors import InputError
+from ..read.ingest import BLOCK_SIZE, MonitorStream, Source, source_name
+from ..read.schema import REJECTS_KEPT, Provenance, table_to_frame
+
+Sources = Union[Source, Sequence[Union[str, os.PathLike]]]
+INLINE_BYTES = 32 << 20  # inputs smaller than this are aggregated here: starting processes costs more
+
+
+# --------------------------------------------------------------------------- the inputs
+
+
+@dataclass(frozen=True)
+class Input:
+    """One source of events: ``path`` (or a stream), what it holds, its number and node."""
+
+    source: Any
+    index: int
+    node: str
+    parquet: bool
+    size: int
+
+
+def _node_of(path: Path, root: Path | None) -> str:
+    """The node a file belongs to: a ``node=`` folder (hive partitioning) or the file's name."""
+    for part in reversed(path.parts):
+        if part.startswith("node="):
+            return part[len("node="):]
+    name = path.name
+    for suffix in (".gz", ".txt", ".log", ".parquet"):
+        name = name[: -len(suffix)] if name.endswith(suffix) else name
+    return name
+
+
+def _is_parquet(path: Path) -> bool:
+    from ..store import is_parquet
+
+    return is_parquet(path)
+
+
+def inputs(sources: Sources) -> list[Input]:
+    """Every file of ``sources`` (paths, folders walked in name order, or one stream), numbered.
+
+    >>> [i.node for i in inputs(["a.txt", "b.txt"])]  # doctest: +SKIP
+    ['a', 'b']
+    """
+    if isinstance(sources, (str, os.PathLike)) or hasattr(sources, "read"):
+        sources = [sources]  # type: ignore[list-item]
+    files: list[tuple[Any, Path | None]] = []
+    for src in sources:  # type: ignore[union-attr]
+        if not isinstance(src, (str, os.PathLike)) or str(src) == "-":
+            files.append((src, None))
+            continue
+        path = Path(src)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+            if not found:
+                raise InputError(f"{path}: the folder holds no capture or Parquet file.")
+            files.extend((p, path) for p in found)
+        elif not path.exists():
+            raise InputError(f"{path}: no such file. Check the path, or pass '-' to read stdin.")
+        else:
+            files.append((path, None))
+    out = []
+    for i, (src, root) in enumerate(files):
+        if isinstance(src, Path):
+            out.append(Input(src, i, _node_of(src, root) if len(files) > 1 else "", _is_parquet(src),
+                             src.stat().st_size))
+        else:
+            out.append(Input(src, i, source_name(src) if len(files) > 1 else "", False, 0))
+    return out
+
+
+# ------------------------------------------------------------------------------- tasks
+
+
+def _frame_partial(table: pa.Table, index: int, node: str, settings: Settings) -> Partial:
+    return block_partial(table_to_frame(table), source=index, node=node, settings=settings)
+
+
+def _row_group_partial(path: str, group: int, index: int, node: str, settings: Settings) -> Partial:
+    import pyarrow.parquet as pq
+
+    from ..read.schema import MONITOR_SCHEMA
+
+    table = pq.ParquetFile(path).read_row_group(group, columns=MONITOR_SCHEMA.names)
+    return _frame_partial(table, index, node, settings)
+
+
+def _file_partial(path: str, index: int, node: str, settings: Settings, block_size: int
+                  ) -> tuple[Partial, Provenance]:
+    """A whole text capture, block by block, in one task (when files run side by side)."""
+    stream = MonitorStream(path, block_size=block_size, workers=1)
+    acc = _Ordered(lambda a, b: merge(a, b, settings))
+    for table in stream:
+        acc.push(_frame_partial(table, index, node, settings))
+    return acc.result(), stream.provenance
+
+
+class _Ordered:
+    """Merge partials given in order, in a balanced tree (a binary counter), so each merge
+    costs about the distinct values of what it merges, and few partials are held."""
+
+    def __init__(self, merge_fn: Callable[[Any, Any], Any]) -> None:
+        self.merge = merge_fn
+        self.stack: list[tuple[int, Any]] = []
+
+    def push(self, item: Any) -> None:
+        size = 1
+        while self.stack and self.stack[-1][0] == size:
+            _, left = self.stack.pop()
+            item, size = self.merge(left, item), size * 2
+        self.stack.append((size, item))
+
+    def result(self) -> Any:
+        item = None
+        for _, left in reversed(self.stack):
+            item = left if item is None else self.merge(left, item)
+        return item if item is not None else Partial()
+
+
+# ------------------------------------------------------------------------------ running
+
+
+@dataclass
+class Aggregate:
+    """The merged partial of some sources, with what was read (provenance) and the settings."""
+
+    partial: Partial
+    provenance: Provenance
+    settings: Settings
+    sources: list[Input] = field(default_factory=list)
+
+    def analysis(self) -> Analysis:
+        """The :class:`Analysis` (tables and findings, as :func:`analyze` gives them)."""
+        return finalize(self.partial, self.provenance, self.settings)
+
+    def nodes(self) -> pd.DataFrame:
+        """Events per node (source): node, count, share, first, last."""
+        return node_table(self.partial)
+
+    def slots(self) -> pd.DataFrame:
+        """Key references per Redis Cluster hash slot (needs ``slots=True``)."""
+        return slot_table(self.partial)
+
+
+def combined_provenance(provs: Sequence[Provenance], name: str | None = None) -> Provenance:
+    """One provenance for several sources: counts summed, the time range spanning them all."""
+    if len(provs) == 1:
+        return provs[0]
+    rejects, skipped, dialects = Counter(), Counter(), Counter()
+    for p in provs:
+        rejects.update(p.rejects_by_reason)
+        skipped.update(p.skipped)
+        dialects.update(p.dialects)
+    firsts = [p.first_ts for p in provs if p.first_ts]
+    lasts = [p.last_ts for p in provs if p.last_ts]
+    kept = tuple(r for p in provs for r in p.rejects)[:REJECTS_KEPT]
+    return Provenance(
+        source=name or ", ".join(p.source for p in provs), lines=sum(p.lines for p in provs),
+        events=sum(p.events for p in provs), rejected=sum(p.rejected for p in provs),
+        rejects_by_reason=dict(sorted(rejects.items())), skipped=dict(sorted(skipped.items())),
+        first_ts=min(firsts, key=pd.Timestamp) if firsts else None,
+        last_ts=max(lasts, key=pd.Timestamp) if lasts else None,
+        dialects=dict(sorted(dialects.items())), input_truncated=any(p.input_truncated for p in provs),
+        monitorlens_version=provs[0].monitorlens_version if provs else "", rejects=kept,
+    )
+
+
+def _parquet_provenance(path: Path) -> tuple[Provenance, int]:
+    """The provenance in a Parquet file's metadata, and its number of row groups."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from ..store import META_KEY
+
+    try:
+        meta = pq.read_metadata(path)
+    except (OSError, pa.ArrowInvalid) as e:
+        raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+    raw = (meta.metadata or {}).get(META_KEY)
+    if not raw:
+        return Provenance(source=str(path), lines=meta.num_rows, events=meta.num_rows), meta.num_row_groups
+    doc = json.loads(raw)
+    rows = tuple(tuple(r) for r in doc.pop("rejects", []))
+    fields = set(Provenance.__dataclass_fields__) - {"rejects"}
+    return Provenance(**{k: v for k, v in doc.items() if k in fields}, rejects=rows), meta.num_row_groups
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # fork: workers start with monitorlens, pandas and pyarrow already imported (spawn
+    # would import them again in each worker: about a second).
+    method = "fork" if sys.platform.startswith("linux") else None
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+    pool.submit(int).result()  # with fork, every worker starts now: before any reading thread does
+    return pool
+
+
+def aggregate(
+    sources: Sources,
+    *,
+    scheduler: Any = None,
+    workers: int | None = None,
+    block_size: int = BLOCK_SIZE,
+    top: int = 10,
+    thresholds: Thresholds = Thresholds(),
+    pattern_rules: PatternRules = DEFAULT_RULES,
+    freq: str = "1s",
+    key_cap: int = KEY_CAP,
+    slots: bool | None = None,
+) -> Aggregate:
+    """Read and aggregate ``sources`` into one :class:`Aggregate`.
+
+    ``workers``: processes (default: every core, or none for inputs under 32 MB, where
+    starting processes costs more than it saves; 0 runs here). ``scheduler``: a ``dask.distributed`` address (``tcp://host:8786``) or
+    Client: one task per file or Parquet row group on the cluster, merged here (the
+    workers must see the same paths). ``key_cap``: keys counted exactly before hot keys
+    become a sketch. ``slots``: Redis Cluster hash slots per key (default: with several
+    sources).
+    """
+    found = inputs(sources)
+    settings = Settings(freq=freq, key_cap=key_cap, top=top, thresholds=thresholds, pattern_rules=pattern_rules,
+                        slots=len(found) > 1 if slots is None else slots)
+    if scheduler is not None:
+        partial, provs = _on_dask(found, settings, scheduler, block_size)
+    else:
+        if workers is None:
+            small = sum(i.size for i in found) < INLINE_BYTES
+            workers = 0 if small else os.cpu_count() or 1
+        if any(not isinstance(i.source, Path) for i in found):
+            workers = 0  # a stream is read once, here
+        partial, provs = _local(found, settings, workers, block_size)
+    name = str(sources) if isinstance(sources, (str, os.PathLike)) else None
+    return Aggregate(partial, combined_provenance(provs, name), settings, found)
+
+
+def analyze_stream(sources: Sources, **options: Any) -> Analysis:
+    """:func:`aggregate` then the :class:`Analysis` (same options).
+
+    >>> analyze_stream("capture.txt.gz", workers=4).commands.head()  # doctest: +SKIP
+    """
+    return aggregate(sources, **options).analysis()
+
+
+def _local(found: list[Input], s: Settings, workers: int, block_size: int) -> tuple[Partial, list[Provenance]]:
+    if workers <= 0:
+        acc = _Ordered(lambda a, b: merge(a, b, s))
+        provs = []
+        for item in found:
+            if item.parquet:
+                prov, groups = _parquet_provenance(item.source)
+                for g in range(groups):
+                    acc.push(_row_group_partial(str(item.source), g, item.index, item.node, s))
+            else:
+                stream = MonitorStream(item.source, block_size=block_size)
+                for table in stream:
+                    acc.push(_frame_partial(table, item.index, item.node, s))
+                prov = stream.provenance
+            provs.append(prov)
+        return acc.result(), provs
+    with _pool(workers) as pool:
+        return _pooled(pool, found, s, workers, block_size)
+
+
+def _pooled(pool: Executor, found: list[Input], s: Settings, workers: int, block_size: int
+            ) -> tuple[Partial, list[Provenance]]:
+    """Tasks in order, at most ``2 * workers`` in flight; results merged in order as they come."""
+    acc = _Ordered(lambda a, b: merge(a, b, s))
+    provs: list[Provenance | None] = [None] * len(found)
+    pending: deque[tuple[Future, int | None]] = deque()  # (future, input index when it returns provenance)
+
+    def drain(limit: int) -> None:
+        while len(pending) > limit or (pending and pending[0][0].done()):
+            future, index = pending.popleft()
+            result = future.result()
+            if index is not None:
+                result, provs[index] = result
+            acc.push(result)
+
+    texts = [i for i in found if not i.parquet]
+    side_by_side = len(texts) > 1  # several text files: one task each, read in the workers
+    for item in found:
+        if item.parquet:
+            prov, groups = _parquet_provenance(item.source)
+            provs[item.index] = prov
+            for g in range(groups):
+                pending.append((pool.submit(_row_group_partial, str(item.source), g, item.index, item.node, s), None))
+                drain(2 * workers)
+        elif side_by_side:
+            pending.append((pool.submit(_file_partial, str(item.source), item.index, item.node, s, block_size),
+                            item.index))
+            drain(2 * workers)
+        else:
+            stream = MonitorStream(item.source, block_size=block_size)
+            for table in stream:
+                pending.append((pool.submit(_frame_partial, table, item.index, item.node, s), None))
+                drain(2 * workers)
+            provs[item.index] = stream.provenance
+    drain(0)
+    return acc.result(), [p for p in provs if p is not None]
+
+
+def _on_dask(found: list[Input], s: Settings, scheduler: Any, block_size: int) -> tuple[Partial, list[Provenance]]:
+    """One task per text file or Parquet row group on a ``dask.distributed`` cluster; the
+    merges run there too (a tree in order), and only the merged partial comes back."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("--scheduler needs dask.distributed: pip install 'monitorlens[dask]'") from None
+    for item in found:
+        if not isinstance(item.source, Path):
+            raise InputError(f"{source_name(item.source)}: a Dask cluster reads files by path; give a file.")
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        futures: list[Any] = []
+        provs: list[Provenance] = []
+        texts: list[Any] = []
+        for item in found:
+            path = str(item.source.resolve())
+            if item.parquet:
+                prov, groups = _parquet_provenance(item.source)
+                provs.append(prov)
+                futures.extend(client.submit(_row_group_partial, path, g, item.index, item.node, s, pure=False)
+                               for g in range(groups))
+            else:
+                both = client.submit(_file_partial, path, item.index, item.node, s, block_size, pure=False)
+                texts.append(both)
+                futures.append(client.submit(_first, both, pure=False))
+        acc = _Ordered(lambda a, b: client.submit(merge, a, b, s, pure=False))
+        for f in futures:
+            acc.push(f)
+        merged = acc.result()
+        partial = merged.result() if hasattr(merged, "result") else merged
+        provs.extend(client.submit(_second, t, pure=False).result() for t in texts)
+        return partial, provs
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
+
+
+def _second(pair: tuple[Any, Any]) -> Any:
+    return pair[1]
