@@ -490,7 +490,7 @@ def finalize(p: Partial, prov: Provenance, settings: Settings = Settings()) -> A
         skipped=sum(prov.skipped.values()), first=first, last=last, duration_s=seconds,
         rate_per_s=total / seconds if seconds > 0 else None,
         clients=len(own) if own is not None else 0, commands=len(commands),
-        dbs=tuple(int(d) for d in dbs["db"].dropna()) if len(dbs) else (),
+        dbs=tuple(sorted(int(d) for d in dbs["db"].dropna())) if len(dbs) else (),
     )
     cmd_order = p.commands["pos"] if total else pd.Series(dtype=np.int64)
     client_order = p.clients["own_pos"] if total else pd.Series(dtype=np.int64)

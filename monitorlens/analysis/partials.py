@@ -287,11 +287,8 @@ def _hits(b: _Block, rows: np.ndarray, shapes: Shapes | None = None) -> Hits:
     """The :class:`Hits` of the rows at positions ``rows`` of a block."""
     ctx, t = b.ctx, b.t
     us, pos = b.us[rows], b.pos[rows]
-    commands: dict[str, int] = {}
-    for code, p in zip(ctx.command[rows].tolist(), pos.tolist()):
-        name = str(ctx.commands[code])
-        if name not in commands:
-            commands[name] = p
+    codes, firsts = np.unique(ctx.command[rows], return_index=True)
+    commands = {str(ctx.commands[c]): int(pos[i]) for c, i in zip(codes.tolist(), firsts.tolist())}
     callers = ctx.callers[rows]
     counted = np.bincount(callers, minlength=len(ctx.clients))
     clients = Counter({str(ctx.clients[c]): int(counted[c]) for c in np.flatnonzero(counted)})
@@ -310,7 +307,7 @@ def _hits(b: _Block, rows: np.ndarray, shapes: Shapes | None = None) -> Hits:
         keys = {str(k): [int(kc[c]), int(first[c])] for k, c in zip(names, top)}
     k = t.samples
     head = list(zip(pos[:k].tolist(), _samples(ctx, rows[:k], t)))
-    tail = list(zip(pos[-k:].tolist(), _samples(ctx, rows[-k:], t)))
+    tail = head if len(rows) <= k else list(zip(pos[-k:].tolist(), _samples(ctx, rows[-k:], t)))
     shaped: dict[tuple[str, str], list[int]] = {}
     if shapes is not None and len(rows):
         width = int(shapes.codes.max()) + 1
