@@ -843,6 +843,31 @@ def bucket_seconds(timeline: pd.DataFrame, first: Any, last: Any) -> pd.Series:
     return pd.Series(np.clip(hi - lo, 0, None) / 1e9, index=index, dtype="float64")
 
 
+def coarser(timeline: pd.DataFrame, max_buckets: int) -> pd.DataFrame:
+    """A wide timeline with neighbouring buckets summed (2, 4, 8... at a time) until it has at
+    most ``max_buckets`` rows: what a chart of a few hundred pixels can show.
+
+    >>> t = timeline(events, "1s"); len(coarser(t, 100)) <= 100  # doctest: +SKIP
+    True
+    """
+    n = len(timeline)
+    if n <= max_buckets or n < 2:
+        return timeline
+    factor = 1
+    while -(-n // factor) > max_buckets:
+        factor *= 2
+    us = pd.DatetimeIndex(timeline.index).as_unit("us").asi8
+    width_us = int(us[1] - us[0]) * factor
+    origin = (int(us[0]) // width_us) * width_us  # buckets of the wider step start at its multiples
+    group = (us - origin) // width_us
+    summed = timeline.groupby(group).sum()
+    full = np.arange(int(group.max()) + 1)
+    summed = summed.reindex(full, fill_value=0)
+    summed.index = pd.date_range(_times(np.array([origin]))[0], periods=len(full),
+                                 freq=pd.Timedelta(microseconds=width_us), name=timeline.index.name, unit="us")
+    return summed
+
+
 def bursts(
     events: pd.DataFrame,
     freq: str = "1s",
