@@ -352,26 +352,23 @@ def _on_dask(found: list[Input], s: Settings, scheduler: Any, block_size: int) -
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
         futures: list[Any] = []
-        provs: list[Provenance] = []
-        texts: list[Any] = []
+        provs: dict[int, Any] = {}  # input index -> provenance, or the future of one
         for item in found:
             path = str(item.source.resolve())
             if item.parquet:
-                prov, groups = _parquet_provenance(item.source)
-                provs.append(prov)
+                provs[item.index], groups = _parquet_provenance(item.source)
                 futures.extend(client.submit(_row_group_partial, path, g, item.index, item.node, s, pure=False)
                                for g in range(groups))
             else:
                 both = client.submit(_file_partial, path, item.index, item.node, s, block_size, pure=False)
-                texts.append(both)
                 futures.append(client.submit(_first, both, pure=False))
+                provs[item.index] = client.submit(_second, both, pure=False)
         acc = _Ordered(lambda a, b: client.submit(merge, a, b, s, pure=False))
         for f in futures:
             acc.push(f)
         merged = acc.result()
         partial = merged.result() if hasattr(merged, "result") else merged
-        provs.extend(client.submit(_second, t, pure=False).result() for t in texts)
-        return partial, provs
+        return partial, [p.result() if hasattr(p, "result") else p for _, p in sorted(provs.items())]
     finally:
         if client is not scheduler:
             client.close()
