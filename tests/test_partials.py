@@ -8,6 +8,7 @@ the tables and findings must equal analyze()'s.
 
 from __future__ import annotations
 
+import gzip
 import random
 import subprocess
 import time
@@ -134,10 +135,21 @@ def test_parquet_row_groups(recorded: Path, tmp_path: Path) -> None:
     assert_same(analyze(events), analyze_stream(tmp_path / "small.parquet", workers=2))
 
 
-def test_worker_processes_give_the_same(recorded: Path) -> None:
+def test_worker_processes_give_the_same(recorded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In worker processes: a plain file cut into chunks (lines renumbered, lua lines across
+    chunks credited), a gzip file in one task."""
+    from monitorlens.analysis import stream
+
     expected = analyze(read_monitor(recorded))
-    assert_same(expected, analyze_stream(recorded, workers=2, block_size=5_000))
+    monkeypatch.setattr(stream, "MIN_CHUNK", 6_000)
+    assert len(stream.chunks(recorded, 6_000)) > 5
+    assert_same(expected, analyze_stream(recorded, workers=2, block_size=2_500))
     assert_same(expected, analyze_stream(recorded, workers=0, block_size=5_000))
+    packed = tmp_path / "monitor.txt.gz"
+    packed.write_bytes(gzip.compress(recorded.read_bytes()))
+    got = analyze_stream(packed, workers=2)
+    assert got.provenance.source == str(packed)
+    assert_same(analyze(read_monitor(packed)), got)
 
 
 def test_several_captures_as_one(recorded: Path, tmp_path: Path) -> None:

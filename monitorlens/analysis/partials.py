@@ -44,7 +44,9 @@ from .slots import key_slots
 PENDING = "\x00pending-lua"
 """The caller of ``lua`` lines that begin a block, until the block before is merged."""
 OPEN = "\x00open"  # tail state: every line so far is a pending lua line
-POS_BITS = 40  # a position is source << POS_BITS | line: one int64 orders lines of every source
+LINE_BITS, CHUNK_BITS = 39, 12
+"""A position is ``source << 51 | chunk << 39 | line``: one int64 orders the lines of 4,096
+sources, each read in up to 4,096 chunks of up to 5.5e11 lines."""
 NO_POS = 1 << 62  # "never": exact as a float64 too (pandas joins turn ints into floats)
 KEY_CAP = 1_000_000
 """Distinct keys counted exactly (per analysis) before the hot keys become a Space-Saving sketch."""
@@ -766,9 +768,15 @@ def _callers(events: pd.DataFrame, own: np.ndarray, labels: np.ndarray, cmd: np.
     return credited.astype(np.int64), labels, tail
 
 
-def block_partial(events: pd.DataFrame, *, source: int = 0, node: str = "", settings: Settings = Settings()
-                  ) -> Partial:
-    """The :class:`Partial` of one block of events (in line order) of source number ``source``.
+def position(source: int, chunk: int, line: np.ndarray) -> np.ndarray:
+    """The position of lines (numbered from 1 in their chunk) of a chunk of a source."""
+    return (np.int64(source) << np.int64(LINE_BITS + CHUNK_BITS)) | (np.int64(chunk) << np.int64(LINE_BITS)) | line
+
+
+def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node: str = "",
+                  settings: Settings = Settings()) -> Partial:
+    """The :class:`Partial` of one block of events (in line order) of source number ``source``
+    (lines numbered from 1 in its ``chunk``: :func:`shift_lines` renumbers them later).
 
     >>> block_partial(read_monitor("sample_captures/grammar/monitor.txt")).events  # doctest: +SKIP
     """
@@ -780,7 +788,7 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, node: str = "", sett
     if n > 1 and not (np.diff(line) > 0).all():
         events = events.iloc[np.argsort(line, kind="stable")]
         line = events["line"].to_numpy().astype(np.int64)
-    pos = (np.int64(source) << np.int64(POS_BITS)) | line
+    pos = position(source, chunk, line)
     us = bd.ts_us(events)
     own, own_labels = bd.codes_of(events["client"], bd.NO_CLIENT)
     own_labels = _labels(own_labels)
@@ -994,6 +1002,21 @@ def _last_names(a: pd.DataFrame | None, b: pd.DataFrame | None) -> pd.DataFrame 
         return a
     both = pd.concat([a, b]).sort_values(["ts", "pos"], kind="stable")
     return both[~both.index.duplicated(keep="last")]
+
+
+def shift_lines(p: Partial, offset: int) -> Partial:
+    """``p`` with every line number it reports ``offset`` later (a chunk read on its own numbers
+    its lines from 1; positions, which only order lines, stay)."""
+    if not offset or not p.events:
+        return p
+    edge = lambda e: replace(e, line=e.line + offset) if e is not None else None  # noqa: E731
+    first = lambda x: (x[0], x[1] + offset, x[2], x[3]) if x is not None else None  # noqa: E731
+    g = p.gaps
+    gaps = replace(g, top=[(a, b, c, d, e + offset, f + offset, h, i) for a, b, c, d, e, f, h, i in g.top],
+                   backwards_first=first(g.backwards_first), jump_first=first(g.jump_first))
+    moved = lambda samples: [(q, replace(x, line=x.line + offset)) for q, x in samples]  # noqa: E731
+    hits = {k: replace(h, head=moved(h.head), tail=moved(h.tail)) for k, h in p.hits.items()}
+    return replace(p, first_edge=edge(p.first_edge), last_edge=edge(p.last_edge), gaps=gaps, hits=hits)
 
 
 def merge_all(parts: Iterable[Partial], settings: Settings = Settings()) -> Partial:

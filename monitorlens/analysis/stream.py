@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import sys
@@ -34,7 +35,7 @@ import pyarrow as pa
 
 from .analyze import Analysis
 from .finalize import finalize, node_table, slot_table
-from .partials import KEY_CAP, Partial, Settings, block_partial, merge
+from .partials import CHUNK_BITS, KEY_CAP, Partial, Settings, block_partial, merge, shift_lines
 from .patterns import DEFAULT_RULES, PatternRules
 from .rules import Thresholds
 from ..errors import InputError
@@ -43,6 +44,7 @@ from ..read.schema import REJECTS_KEPT, Provenance, table_to_frame
 
 Sources = Union[Source, Sequence[Union[str, os.PathLike]]]
 INLINE_BYTES = 32 << 20  # inputs smaller than this are aggregated here: starting processes costs more
+MIN_CHUNK = 16 << 20  # a plain text file is cut for the workers into chunks of at least this many bytes
 
 
 # --------------------------------------------------------------------------- the inputs
@@ -116,13 +118,73 @@ def _frame_partial(table: pa.Table, index: int, node: str, settings: Settings) -
     return block_partial(table_to_frame(table), source=index, node=node, settings=settings)
 
 
-def _row_group_partial(path: str, group: int, index: int, node: str, settings: Settings) -> Partial:
+def _row_group_partial(path: str, groups: Sequence[int], index: int, node: str, settings: Settings) -> Partial:
+    """Consecutive row groups of a Parquet file, each a block, merged here: one partial goes back."""
     import pyarrow.parquet as pq
 
     from ..read.schema import MONITOR_SCHEMA
 
-    table = pq.ParquetFile(path).read_row_group(group, columns=MONITOR_SCHEMA.names)
-    return _frame_partial(table, index, node, settings)
+    f = pq.ParquetFile(path)
+    acc = _Ordered(lambda a, b: merge(a, b, settings))
+    for g in groups:
+        acc.push(_frame_partial(f.read_row_group(g, columns=MONITOR_SCHEMA.names), index, node, settings))
+    return acc.result()
+
+
+def _runs(n: int, parts: int) -> list[range]:
+    """0..n-1 cut into ``parts`` runs of consecutive numbers (fewer when n is smaller)."""
+    parts = max(1, min(parts, n))
+    cuts = [n * i // parts for i in range(parts + 1)]
+    return [range(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+
+class _Range(io.RawIOBase):
+    """Bytes ``start`` to ``end`` of a file, as a file of their own (named after the file)."""
+
+    def __init__(self, path: str, start: int, end: int) -> None:
+        self.f = open(path, "rb")
+        self.f.seek(start)
+        self.left = end - start
+        self.name = path
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self.left)
+        got = self.f.readinto(memoryview(buffer)[:n]) if n else 0
+        self.left -= got or 0
+        return got or 0
+
+    def close(self) -> None:
+        self.f.close()
+        super().close()
+
+
+def chunks(path: Path, chunk_bytes: int) -> list[tuple[int, int]]:
+    """Byte ranges of about ``chunk_bytes`` that cut a plain text file at line starts."""
+    size = path.stat().st_size
+    n = max(1, min((1 << CHUNK_BITS) - 1, -(-size // max(chunk_bytes, 1))))
+    cuts = [0]
+    with open(path, "rb") as f:
+        for i in range(1, n):
+            f.seek(size * i // n)
+            f.readline()
+            if cuts[-1] < f.tell() < size:
+                cuts.append(f.tell())
+    cuts.append(size)
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def _range_partial(path: str, start: int, end: int, index: int, chunk: int, node: str, settings: Settings,
+                   block_size: int) -> tuple[Partial, Provenance]:
+    """A chunk of a plain text capture, block by block, merged here: one partial goes back."""
+    with _Range(path, start, end) as raw:
+        stream = MonitorStream(io.BufferedReader(raw), block_size=block_size, workers=1)
+        acc = _Ordered(lambda a, b: merge(a, b, settings))
+        for table in stream:
+            acc.push(block_partial(table_to_frame(table), source=index, chunk=chunk, node=node, settings=settings))
+    return acc.result(), stream.provenance
 
 
 def _file_partial(path: str, index: int, node: str, settings: Settings, block_size: int
@@ -289,7 +351,7 @@ def _local(found: list[Input], s: Settings, workers: int, block_size: int) -> tu
             if item.parquet:
                 prov, groups = _parquet_provenance(item.source)
                 for g in range(groups):
-                    acc.push(_row_group_partial(str(item.source), g, item.index, item.node, s))
+                    acc.push(_row_group_partial(str(item.source), [g], item.index, item.node, s))
             else:
                 stream = MonitorStream(item.source, block_size=block_size)
                 for table in stream:
@@ -301,11 +363,22 @@ def _local(found: list[Input], s: Settings, workers: int, block_size: int) -> tu
         return _pooled(pool, found, s, workers, block_size)
 
 
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
 def _pooled(pool: Executor, found: list[Input], s: Settings, workers: int, block_size: int
             ) -> tuple[Partial, list[Provenance]]:
-    """Tasks in order, at most ``2 * workers`` in flight; results merged in order as they come."""
+    """Tasks in order, at most ``2 * workers`` in flight; results merged in order as they come.
+
+    A plain text file is cut into chunks at line starts, each read, parsed and merged by a
+    worker (one partial comes back); a gzip file is one task (it can only be read in order);
+    a Parquet file is one task per row group.
+    """
     acc = _Ordered(lambda a, b: merge(a, b, s))
-    provs: list[Provenance | None] = [None] * len(found)
+    provs: dict[int, list[Provenance]] = {i.index: [] for i in found}
+    lines: Counter[int] = Counter()  # lines of each source's chunks merged so far
     pending: deque[tuple[Future, int | None]] = deque()  # (future, input index when it returns provenance)
 
     def drain(limit: int) -> None:
@@ -313,30 +386,41 @@ def _pooled(pool: Executor, found: list[Input], s: Settings, workers: int, block
             future, index = pending.popleft()
             result = future.result()
             if index is not None:
-                result, provs[index] = result
+                result, prov = result
+                result = shift_lines(result, lines[index])
+                provs[index].append(_shifted(prov, lines[index]))
+                lines[index] += prov.lines
             acc.push(result)
 
-    texts = [i for i in found if not i.parquet]
-    side_by_side = len(texts) > 1  # several text files: one task each, read in the workers
+    plain = [i for i in found if not i.parquet and not _is_gzip(i.source)]
+    chunk_bytes = max(MIN_CHUNK, sum(i.size for i in plain) // max(2 * workers, 1))
     for item in found:
+        path = str(item.source)
         if item.parquet:
             prov, groups = _parquet_provenance(item.source)
-            provs[item.index] = prov
-            for g in range(groups):
-                pending.append((pool.submit(_row_group_partial, str(item.source), g, item.index, item.node, s), None))
+            provs[item.index].append(prov)
+            for run in _runs(groups, 2 * workers):  # consecutive row groups per task: few partials come back
+                pending.append((pool.submit(_row_group_partial, path, list(run), item.index, item.node, s), None))
                 drain(2 * workers)
-        elif side_by_side:
-            pending.append((pool.submit(_file_partial, str(item.source), item.index, item.node, s, block_size),
-                            item.index))
-            drain(2 * workers)
+        elif item in plain:
+            for c, (start, end) in enumerate(chunks(item.source, chunk_bytes)):
+                pending.append((pool.submit(_range_partial, path, start, end, item.index, c, item.node, s,
+                                            block_size), item.index))
+                drain(2 * workers)
         else:
-            stream = MonitorStream(item.source, block_size=block_size)
-            for table in stream:
-                pending.append((pool.submit(_frame_partial, table, item.index, item.node, s), None))
-                drain(2 * workers)
-            provs[item.index] = stream.provenance
+            pending.append((pool.submit(_file_partial, path, item.index, item.node, s, block_size), item.index))
+            drain(2 * workers)
     drain(0)
-    return acc.result(), [p for p in provs if p is not None]
+    return acc.result(), [combined_provenance(provs[i.index], str(i.source)) for i in found if provs[i.index]]
+
+
+def _shifted(prov: Provenance, offset: int) -> Provenance:
+    """A chunk's provenance with its rejected lines numbered in the whole file."""
+    if not offset or not prov.rejects:
+        return prov
+    from dataclasses import replace
+
+    return replace(prov, rejects=tuple((line + offset, reason, text) for line, reason, text in prov.rejects))
 
 
 def _on_dask(found: list[Input], s: Settings, scheduler: Any, block_size: int) -> tuple[Partial, list[Provenance]]:
@@ -357,7 +441,7 @@ def _on_dask(found: list[Input], s: Settings, scheduler: Any, block_size: int) -
             path = str(item.source.resolve())
             if item.parquet:
                 provs[item.index], groups = _parquet_provenance(item.source)
-                futures.extend(client.submit(_row_group_partial, path, g, item.index, item.node, s, pure=False)
+                futures.extend(client.submit(_row_group_partial, path, [g], item.index, item.node, s, pure=False)
                                for g in range(groups))
             else:
                 both = client.submit(_file_partial, path, item.index, item.node, s, block_size, pure=False)

@@ -1,0 +1,130 @@
+"""Analysis at scale: the streaming analysis against ingest, DuckDB and the in-memory summary.
+
+    python benchmarks/record_large.py --lines 4200000 -o benchmarks/data/capture-4.2m.txt
+    pip install '.[bench]'   # duckdb, for its floor
+    python benchmarks/bench_scale.py benchmarks/data/capture-4.2m.txt [--runs 3] [--check]
+
+Every contender runs in a fresh process, all of them once per round, rounds interleaved;
+the table gives medians of wall time and of peak RSS (the sum over the process and its
+worker processes, sampled every 20 ms):
+
+- ``ingest``: ``python -m monitorlens ingest`` of the text (the floor for reading text);
+- ``summary (in memory)``: ``python -m monitorlens summary`` today (every event held);
+- ``stream text`` / ``stream parquet``: :func:`monitorlens.analysis.stream.analyze_stream`
+  (worker processes, every core) of the text and of the Parquet ``ingest`` wrote;
+- ``duckdb parquet``: DuckDB computing events per command, per client and per key prefix
+  from that Parquet (what the issue calls the floor for a summary read from Parquet);
+- ``3 shards as one`` / ``3 shards in turn``: three copies of the capture (nodes a, b, c)
+  analysed as one (``analyze_stream([...])``) and one after another in one process.
+
+``--check`` fails unless: stream text <= 1.3x ingest; stream parquet <= 3x duckdb; every
+stream peak < 1 GiB; 3 shards as one faster than in turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+GIB = 1 << 30
+
+STREAM = "from monitorlens.analysis.stream import analyze_stream; import sys; a = analyze_stream(sys.argv[1:] if len(sys.argv) > 2 else sys.argv[1]); print(a.overview.events)"
+IN_TURN = ("from monitorlens.analysis.stream import analyze_stream; import sys\n"
+           "print(sum(analyze_stream(p).overview.events for p in sys.argv[1:]))")
+DUCKDB = """
+import sys, duckdb
+p = sys.argv[1]
+con = duckdb.connect()
+con.execute("SET threads TO %d" % __import__("os").cpu_count())
+src = f"read_parquet('{p}')"
+con.execute(f"SELECT command, count(*) FROM {src} GROUP BY 1").fetchall()
+con.execute(f"SELECT client, count(*) FROM {src} GROUP BY 1").fetchall()
+con.execute(f"SELECT split_part(k, ':', 1), count(*) FROM (SELECT unnest(keys) AS k FROM {src}) GROUP BY 1").fetchall()
+"""
+
+
+def run(argv: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS of a process and its children (summed, sampled)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    ps = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            total = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+            peak = max(peak, total)
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)}: exit {proc.returncode}\n{proc.stderr.read().decode()[-2000:]}")
+    return wall, peak
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("capture", type=Path)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--check", action="store_true")
+    ns = ap.parse_args()
+    py = sys.executable
+    work = Path(tempfile.mkdtemp(prefix="bench-scale-", dir=ns.capture.parent))
+    try:
+        parquet = work / "capture.parquet"
+        run([py, "-m", "monitorlens", "ingest", str(ns.capture), "-o", str(parquet)])
+        shards = []
+        for node in "abc":
+            (work / f"node={node}").mkdir()
+            shard = work / f"node={node}" / "monitor.txt"
+            os.link(ns.capture, shard) if hasattr(os, "link") else shutil.copy(ns.capture, shard)
+            shards.append(str(shard))
+        contenders = {
+            "ingest": [py, "-m", "monitorlens", "ingest", str(ns.capture), "-o", str(work / "again.parquet")],
+            "summary (in memory)": [py, "-m", "monitorlens", "summary", str(ns.capture)],
+            "stream text": [py, "-c", STREAM, str(ns.capture)],
+            "stream parquet": [py, "-c", STREAM, str(parquet)],
+            "duckdb parquet": [py, "-c", DUCKDB, str(parquet)],
+            "3 shards as one": [py, "-c", STREAM, *shards],
+            "3 shards in turn": [py, "-c", IN_TURN, *shards],
+        }
+        results: dict[str, list[tuple[float, int]]] = {k: [] for k in contenders}
+        loads = []
+        for _ in range(ns.runs):
+            for name, argv in contenders.items():
+                loads.append(os.getloadavg()[0])
+                results[name].append(run(argv))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    med = {k: (statistics.median(w for w, _ in v), statistics.median(r for _, r in v)) for k, v in results.items()}
+    lines = sum(1 for _ in open(ns.capture, "rb"))
+    print(f"{ns.capture.name}: {lines:,} lines; medians of {ns.runs} interleaved runs; {os.cpu_count()} cores; "
+          f"load average {min(loads):.1f}-{max(loads):.1f} during the runs")
+    print(f"{'contender':<22} {'wall s':>8} {'peak MB':>9} {'x ingest':>9} {'x duckdb':>9}")
+    for name, (wall, rss) in med.items():
+        print(f"{name:<22} {wall:>8.2f} {rss / 1e6:>9.0f} {wall / med['ingest'][0]:>9.2f} "
+              f"{wall / med['duckdb parquet'][0]:>9.2f}")
+    checks = {
+        "stream text <= 1.3x ingest": med["stream text"][0] <= 1.3 * med["ingest"][0],
+        "stream parquet <= 3x duckdb": med["stream parquet"][0] <= 3 * med["duckdb parquet"][0],
+        "stream peaks < 1 GiB": all(med[k][1] < GIB for k in ("stream text", "stream parquet", "3 shards as one")),
+        "3 shards as one faster than in turn": med["3 shards as one"][0] < med["3 shards in turn"][0],
+    }
+    for what, ok in checks.items():
+        print(f"{'ok  ' if ok else 'FAIL'} {what}")
+    return 1 if ns.check and not all(checks.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
