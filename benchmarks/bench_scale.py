@@ -5,8 +5,8 @@
     python benchmarks/bench_scale.py benchmarks/data/capture-4.2m.txt [--runs 3] [--check]
 
 Every contender runs in a fresh process, all of them once per round, rounds interleaved;
-the table gives medians of wall time and of peak RSS (the sum over the process and its
-worker processes, sampled every 20 ms):
+the table gives medians of wall time and of peak memory (the sum of the PSS of the process
+and its worker processes, sampled every 50 ms):
 
 - ``ingest``: ``python -m monitorlens ingest`` of the text (the floor for reading text);
 - ``summary (in memory)``: ``python -m monitorlens summary`` today (every event held);
@@ -54,7 +54,8 @@ con.execute(f"SELECT split_part(k, ':', 1), count(*) FROM (SELECT unnest(keys) A
 
 
 def run(argv: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS of a process and its children (summed, sampled)."""
+    """Wall seconds and peak memory of a process and its children: the sum of their PSS
+    (shared pages counted once: forked workers share what the parent had), sampled."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -62,11 +63,11 @@ def run(argv: list[str]) -> tuple[float, int]:
     ps = psutil.Process(proc.pid)
     while proc.poll() is None:
         try:
-            total = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+            total = sum(p.memory_full_info().pss for p in [ps, *ps.children(recursive=True)])
             peak = max(peak, total)
         except psutil.Error:
             pass
-        time.sleep(0.02)
+        time.sleep(0.05)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)}: exit {proc.returncode}\n{proc.stderr.read().decode()[-2000:]}")
@@ -111,7 +112,7 @@ def main() -> int:
     lines = sum(1 for _ in open(ns.capture, "rb"))
     print(f"{ns.capture.name}: {lines:,} lines; medians of {ns.runs} interleaved runs; {os.cpu_count()} cores; "
           f"load average {min(loads):.1f}-{max(loads):.1f} during the runs")
-    print(f"{'contender':<22} {'wall s':>8} {'peak MB':>9} {'x ingest':>9} {'x duckdb':>9}")
+    print(f"{'contender':<22} {'wall s':>8} {'peak MB':>9} {'x ingest':>9} {'x duckdb':>9}  (peak: PSS summed)")
     for name, (wall, rss) in med.items():
         print(f"{name:<22} {wall:>8.2f} {rss / 1e6:>9.0f} {wall / med['ingest'][0]:>9.2f} "
               f"{wall / med['duckdb parquet'][0]:>9.2f}")
