@@ -177,3 +177,23 @@ def test_empty_capture(tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"OK\n")
     assert_same(analyze(read_monitor(empty)), analyze_stream(empty))
+
+
+@pytest.mark.parametrize("filters", [{"command": ["get", "client setname"]}, {"db": [1, 2]},
+                                     {"since": 0.3, "until": 0.7}])
+def test_filters_block_by_block(recorded: Path, filters: dict) -> None:
+    from monitorlens.analysis.filters import filter_events
+
+    events = read_monitor(recorded)
+    filters = {k: (events["ts"].quantile(v).isoformat() if k in ("since", "until") else v)  # by events seen
+               for k, v in filters.items()}
+    expected = analyze(filter_events(events, **filters))
+    assert 0 < expected.overview.events < len(events) and expected.overview.filtered
+    assert_same(expected, analyze_stream(recorded, workers=0, block_size=3_000, **filters))
+
+
+def test_client_filter_is_refused(recorded: Path) -> None:
+    from monitorlens.errors import InputError
+
+    with pytest.raises(InputError, match="client filter"):
+        analyze_stream(recorded, client="app")

@@ -75,11 +75,20 @@ def _sorted(frame: pd.DataFrame, by: str = "pos") -> pd.DataFrame:
     return frame.sort_values(by, kind="stable")
 
 
-def _commands(stats: pd.DataFrame | None, pairs: pd.Index | None, total: int, seconds: float) -> pd.DataFrame:
+def _order(p: Partial, kind: str, fallback: pd.Series) -> pd.Series:
+    """Labels ranked as pandas ranks ties (category order: first line of the whole capture)."""
+    if p.seen is None or kind not in p.seen.index.get_level_values(0):
+        return fallback
+    seen = p.seen.xs(kind, level=0)["pos"]
+    return seen.reindex(fallback.index).fillna(fallback).astype(np.int64)
+
+
+def _commands(stats: pd.DataFrame | None, pairs: pd.Index | None, total: int, seconds: float,
+              order: pd.Series | None = None) -> pd.DataFrame:
     columns = ["command", "count", "share", "rate_per_s", "first", "last", "clients", "arg_bytes"]
     if stats is None or not len(stats):
         return bd._empty(columns)
-    stats = _sorted(stats)
+    stats = _sorted(stats.assign(pos=order.reindex(stats.index).to_numpy()) if order is not None else stats)
     clients = pd.Series(1, index=pairs).groupby(level=0).size() if pairs is not None and len(pairs) else pd.Series(dtype=int)
     return bd._table("command", pd.Index(stats.index, dtype="str"), _grouped(stats), total, seconds,
                      clients=clients.reindex(stats.index).fillna(0).to_numpy(np.int64),
@@ -92,7 +101,8 @@ def _clients(p: Partial, total: int, seconds: float) -> pd.DataFrame:
     stats = p.clients
     if stats is None or not len(stats):
         return bd._empty(columns)
-    stats = _sorted(stats[stats["count"] > 0], "own_pos")
+    stats = stats[stats["count"] > 0]
+    stats = _sorted(stats.assign(own_pos=_order(p, "client", stats["own_pos"]).to_numpy()), "own_pos")
     labels = pd.Index(stats.index, dtype="str")
     names = _names(p).reindex(labels)
     dbs = None
@@ -371,7 +381,11 @@ def _findings(p: Partial, prov: Provenance, s: Settings, commands: pd.DataFrame,
     if not p.events:
         found.append(empty_finding())
         return found
-    g = p.gaps
+    # Filtered rows leave holes that are not silences, and their span is not the capture's.
+    whole = prov.events in (0, p.events)
+    g = p.gaps if whole else replace(p.gaps, silences=0, backwards=0, jumps=0)
+    if not whole and prov.first_ts:
+        first, last = prov.first_ts, prov.last_ts
     if g.silences:
         rows = tuple({"gap_us": -r[0], "start": _iso(r[2]), "end": _iso(r[3]), "line_before": r[4],
                       "line_after": r[5], "client_before": None if r[6] == bd.NO_CLIENT else r[6],
@@ -383,14 +397,14 @@ def _findings(p: Partial, prov: Provenance, s: Settings, commands: pd.DataFrame,
         first_of = lambda x: None if x is None else (int(x[1]), _iso(x[2]), _iso(x[3]))  # noqa: E731
         found.append(clock_finding(g.backwards, g.backwards_max, first_of(g.backwards_first),
                                    g.jumps, g.jump_max, first_of(g.jump_first), t))
-    found.extend(length_findings(first, last, p.events, t))
+    found.extend(length_findings(first, last, p.events if whole else prov.events, t))
     found.extend(_cluster(p, s))
     return found
 
 
 def _dominant(p: Partial, label: _Labels, s: Settings, clients: pd.DataFrame) -> list[Finding]:
     t = s.thresholds
-    if p.events < t.client_share_min_events or not len(clients):
+    if p.events < t.client_share_min_events or not len(clients) or "client" in _filters(s):
         return []
     found = []
     for row in clients.itertuples(index=False):
@@ -469,6 +483,16 @@ def _cluster(p: Partial, s: Settings) -> list[Finding]:
 # ------------------------------------------------------------------------------ analysis
 
 
+def _filters(s: Settings) -> dict[str, str]:
+    """The filters as :func:`~monitorlens.analysis.filters.applied_filters` describes them."""
+    if not s.filters:
+        return {}
+    from .filters import applied_filters, filter_events
+    from ..read.schema import empty_events
+
+    return applied_filters(filter_events(empty_events(), **dict(s.filters)))
+
+
 def finalize(p: Partial, prov: Provenance, settings: Settings = Settings()) -> Analysis:
     """The :class:`Analysis` of a merged partial (``prov``: what was read to make it).
 
@@ -480,20 +504,23 @@ def finalize(p: Partial, prov: Provenance, settings: Settings = Settings()) -> A
     first_us = int(p.clients["first"].min()) if total else 0
     last_us = int(p.clients["last"].max()) if total else 0
     seconds = (last_us - first_us) / 1e6 if total >= 2 else 0.0
-    commands = _commands(p.commands, p.command_clients, total, seconds)
+    commands = _commands(p.commands, p.command_clients, total, seconds,
+                         _order(p, "command", p.commands["pos"]) if total else None)
     clients = _clients(p, total, seconds)
     first, last = (_iso(first_us), _iso(last_us)) if total else (None, None)
     own = p.clients[(p.clients["own"] > 0) & (p.clients.index != bd.NO_CLIENT)] if total else None
     dbs = _dbs(p, total, seconds)
+    filters = _filters(s)
     overview = Overview(
         source=prov.source, lines=prov.lines, events=total, rejected=prov.rejected,
         skipped=sum(prov.skipped.values()), first=first, last=last, duration_s=seconds,
         rate_per_s=total / seconds if seconds > 0 else None,
         clients=len(own) if own is not None else 0, commands=len(commands),
         dbs=tuple(sorted(int(d) for d in dbs["db"].dropna())) if len(dbs) else (),
+        filtered=total != prov.events or bool(filters), filters=filters,
     )
-    cmd_order = p.commands["pos"] if total else pd.Series(dtype=np.int64)
-    client_order = p.clients["own_pos"] if total else pd.Series(dtype=np.int64)
+    cmd_order = _order(p, "command", p.commands["pos"]) if total else pd.Series(dtype=np.int64)
+    client_order = _order(p, "client", p.clients["own_pos"]) if total else pd.Series(dtype=np.int64)
     findings = sort_findings(_findings(p, prov, s, commands, clients, first, last))
     return Analysis(
         provenance=prov, overview=overview, commands=commands,

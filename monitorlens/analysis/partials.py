@@ -64,6 +64,7 @@ class Settings:
     key_cap: int = KEY_CAP
     top: int = 10
     slots: bool = False  # Redis Cluster hash slot of each key reference (for several nodes)
+    filters: tuple[tuple[str, Any], ...] = ()  # filter_events arguments, applied to every block
     thresholds: Thresholds = Thresholds()
     pattern_rules: PatternRules = DEFAULT_RULES
 
@@ -736,6 +737,8 @@ class Partial:
     hidden_seen: frozenset[str] = frozenset()
     nodes: pd.DataFrame | None = None  # index node: count, first, last, pos
     slots: pd.Series | None = None  # slot -> key references
+    seen: pd.DataFrame | None = None  # index (kind, label): pos, where filters were given: first
+    # line of each command and client before filtering (pandas orders ties by that: categories)
 
 
 CLIENT_AGG = {"count": "sum", "first": "min", "last": "max", "own": "sum", "own_pos": "min", "kind": "first"}
@@ -773,8 +776,23 @@ def position(source: int, chunk: int, line: np.ndarray) -> np.ndarray:
     return (np.int64(source) << np.int64(LINE_BITS + CHUNK_BITS)) | (np.int64(chunk) << np.int64(LINE_BITS)) | line
 
 
+def first_seen(events: pd.DataFrame, source: int = 0, chunk: int = 0) -> pd.DataFrame:
+    """The first position of each command and client of a block (before filters drop rows)."""
+    if events.empty:
+        return pd.DataFrame({"pos": pd.Series(dtype=np.int64)})
+    pos = position(source, chunk, events["line"].to_numpy().astype(np.int64))
+    parts = []
+    for kind, null in (("command", None), ("client", bd.NO_CLIENT)):
+        codes, labels = bd.codes_of(events[kind], null)
+        frame = _stats(codes, labels, pos, pos, "label")[["pos"]]
+        frame.index = pd.MultiIndex.from_arrays([np.full(len(frame), kind, dtype=object),
+                                                 frame.index.to_numpy(dtype=object)], names=["kind", "label"])
+        parts.append(frame)
+    return pd.concat(parts)
+
+
 def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node: str = "",
-                  settings: Settings = Settings()) -> Partial:
+                  settings: Settings = Settings(), seen: pd.DataFrame | None = None) -> Partial:
     """The :class:`Partial` of one block of events (in line order) of source number ``source``
     (lines numbered from 1 in its ``chunk``: :func:`shift_lines` renumbers them later).
 
@@ -782,8 +800,9 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
     """
     s = settings
     n = len(events)
-    if n == 0:
-        return Partial()
+    if n == 0:  # filtered out: only the names clients gave themselves, and first lines, remain
+        return Partial(setnames=_setnames(events, NO_POS) if events.attrs.get(bd.SETNAMES_ATTR) else None,
+                       seen=seen)
     line = events["line"].to_numpy().astype(np.int64)
     if n > 1 and not (np.diff(line) > 0).all():
         events = events.iloc[np.argsort(line, kind="stable")]
@@ -823,10 +842,7 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
         level += 1
     bucket = us // (step << level)
 
-    setnames = bd.setname_names(events)
-    setnames = pd.DataFrame({"name": setnames["name"].astype(object).to_numpy(),
-                             "ts": bd.ts_us(setnames) if len(setnames) else np.array([], np.int64),
-                             "pos": int(pos[-1])}, index=pd.Index(setnames["client"].astype(object), name="client"))
+    setnames = _setnames(events, int(pos[-1]))
 
     edge = lambda i: Edge(source, int(us[i]), int(line[i]), int(pos[i]), str(own_labels[own[i]]),  # noqa: E731
                           str(cmds[cmd[i]]))
@@ -859,7 +875,16 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
         keys=keys, hits=_rule_hits(b), hidden_seen=frozenset(hidden_names),
         nodes=node_frame,
         slots=pd.Series(slot_per_ref).value_counts(sort=False) if len(slot_per_ref) else None,
+        seen=seen,
     )
+
+
+def _setnames(events: pd.DataFrame, pos: int) -> pd.DataFrame:
+    """The last name each client gave itself in these events (and the rows filtered out of them)."""
+    named = bd.setname_names(events)
+    return pd.DataFrame({"name": named["name"].astype(object).to_numpy(),
+                         "ts": bd.ts_us(named) if len(named) else np.array([], np.int64), "pos": pos},
+                        index=pd.Index(named["client"].astype(object), name="client"))
 
 
 def _hidden(name: str) -> bool:
@@ -939,10 +964,12 @@ def merge(left: Partial, right: Partial, settings: Settings = Settings()) -> Par
     >>> merge(block_partial(a), block_partial(b)).events  # doctest: +SKIP
     """
     s = settings
-    if not left.events:
-        return right
-    if not right.events:
-        return left
+    if not left.events or not right.events:
+        full, empty = (right, left) if not left.events else (left, right)
+        if (empty.setnames is None or not len(empty.setnames)) and empty.seen is None:
+            return full
+        return replace(full, setnames=_last_names(left.setnames, right.setnames),
+                       seen=_combine(left.seen, right.seen, {"pos": "min"}))
     same = left.tail_source == right.head_source
     target = (PENDING if left.tail_caller == OPEN else (left.tail_caller or bd.LUA)) if same else bd.LUA
     if target != PENDING and _has_pending(right):
@@ -979,6 +1006,7 @@ def merge(left: Partial, right: Partial, settings: Settings = Settings()) -> Par
         hidden_seen=left.hidden_seen | right.hidden_seen,
         nodes=_combine(left.nodes, right.nodes, STATS),
         slots=_add_counts(left.slots, right.slots),
+        seen=_combine(left.seen, right.seen, {"pos": "min"}),
     )
     wanted = _span_level(out, s, level)
     if wanted > level:

@@ -34,8 +34,9 @@ import pandas as pd
 import pyarrow as pa
 
 from .analyze import Analysis
+from .filters import TimeLike, filter_events
 from .finalize import finalize, node_table, slot_table
-from .partials import CHUNK_BITS, KEY_CAP, Partial, Settings, block_partial, merge, shift_lines
+from .partials import CHUNK_BITS, KEY_CAP, Partial, Settings, block_partial, first_seen, merge, shift_lines
 from .patterns import DEFAULT_RULES, PatternRules
 from .rules import Thresholds
 from ..errors import InputError
@@ -114,8 +115,14 @@ def inputs(sources: Sources) -> list[Input]:
 # ------------------------------------------------------------------------------- tasks
 
 
-def _frame_partial(table: pa.Table, index: int, node: str, settings: Settings) -> Partial:
-    return block_partial(table_to_frame(table), source=index, node=node, settings=settings)
+def _frame_partial(table: pa.Table, index: int, node: str, settings: Settings, chunk: int = 0) -> Partial:
+    """The partial of one block, after the filters (a block they empty merges as nothing)."""
+    events = table_to_frame(table)
+    seen = None
+    if settings.filters:
+        seen = first_seen(events, index, chunk)
+        events = filter_events(events, **dict(settings.filters))
+    return block_partial(events, source=index, chunk=chunk, node=node, settings=settings, seen=seen)
 
 
 def _row_group_partial(path: str, groups: Sequence[int], index: int, node: str, settings: Settings) -> Partial:
@@ -183,7 +190,7 @@ def _range_partial(path: str, start: int, end: int, index: int, chunk: int, node
         stream = MonitorStream(io.BufferedReader(raw), block_size=block_size, workers=1)
         acc = _Ordered(lambda a, b: merge(a, b, settings))
         for table in stream:
-            acc.push(block_partial(table_to_frame(table), source=index, chunk=chunk, node=node, settings=settings))
+            acc.push(_frame_partial(table, index, node, settings, chunk))
     return acc.result(), stream.provenance
 
 
@@ -309,6 +316,11 @@ def aggregate(
     freq: str = "1s",
     key_cap: int = KEY_CAP,
     slots: bool | None = None,
+    since: TimeLike | None = None,
+    until: TimeLike | None = None,
+    command: str | Sequence[str] | None = None,
+    db: int | Sequence[int] | None = None,
+    client: Any = None,
 ) -> Aggregate:
     """Read and aggregate ``sources`` into one :class:`Aggregate`.
 
@@ -317,11 +329,17 @@ def aggregate(
     Client: one task per file or Parquet row group on the cluster, merged here (the
     workers must see the same paths). ``key_cap``: keys counted exactly before hot keys
     become a sketch. ``slots``: Redis Cluster hash slots per key (default: with several
-    sources).
+    sources). ``since``, ``until``, ``command``, ``db``: as :func:`~monitorlens.analysis.filters.filter_events`,
+    applied to every block. ``client`` is not supported here yet: a client is chosen by name
+    or with its scripts' lua lines, which a block alone cannot say.
     """
+    if client is not None:
+        raise InputError("a client filter needs the whole capture: use analyze(filter_events(load(...), client=...))")
     found = inputs(sources)
+    asked = {"since": since, "until": until, "command": command, "db": db}
+    filters = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in asked.items() if v is not None)
     settings = Settings(freq=freq, key_cap=key_cap, top=top, thresholds=thresholds, pattern_rules=pattern_rules,
-                        slots=len(found) > 1 if slots is None else slots)
+                        slots=len(found) > 1 if slots is None else slots, filters=filters)
     if scheduler is not None:
         partial, provs = _on_dask(found, settings, scheduler, block_size)
     else:
