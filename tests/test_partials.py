@@ -182,18 +182,21 @@ def test_empty_capture(tmp_path: Path) -> None:
 @pytest.mark.parametrize("filters", [{"command": ["get", "client setname"]}, {"db": [1, 2]},
                                      {"since": 0.3, "until": 0.7}])
 def test_filters_block_by_block(recorded: Path, filters: dict) -> None:
-    from monitorlens.analysis.filters import filter_events
+    from monitorlens.analysis.breakdowns import ClientNames
+    from monitorlens.analysis.filters import Filters
 
     events = read_monitor(recorded)
-    filters = {k: (events["ts"].quantile(v).isoformat() if k in ("since", "until") else v)  # by events seen
-               for k, v in filters.items()}
-    expected = analyze(filter_events(events, **filters))
+    filters = Filters.of(**{k: (events["ts"].quantile(v).isoformat() if k in ("since", "until") else v)
+                            for k, v in filters.items()})  # a time range by events seen
+    expected = analyze(filters.apply(events), filters=filters, names=ClientNames.of(events))
     assert 0 < expected.overview.events < len(events) and expected.overview.filtered
-    assert_same(expected, analyze_stream(recorded, workers=0, block_size=3_000, **filters))
+    assert_same(expected, analyze_stream(recorded, workers=0, block_size=3_000, filters=filters))
 
 
 def test_client_filter_is_refused(recorded: Path) -> None:
     from monitorlens.errors import InputError
 
+    from monitorlens.analysis.filters import Filters
+
     with pytest.raises(InputError, match="client filter"):
-        analyze_stream(recorded, client="app")
+        analyze_stream(recorded, filters=Filters.of(client="app"))

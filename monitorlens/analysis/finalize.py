@@ -327,7 +327,7 @@ def _evidence(h: Hits, label: _Labels, rows: int, metrics: Mapping[str, Any] | N
         keys=tuple(printable(k) for k, _ in sorted(h.keys.items(), key=lambda kv: (-kv[1][0], (first_seen.get(kv[0], kv[1][1]) if first_seen is not None else kv[1][1])))[:rows]),
         samples=tuple(sample for _, sample in h.head),
         metrics={k: (v.item() if hasattr(v, "item") else v) for k, v in (metrics or {}).items()},
-        rows=tuple({"client": label(c), "call": printable(call), "count": int(n), "first": _iso(lo),
+        rows=tuple({"client": label(c), "call": call, "count": int(n), "first": _iso(lo),
                     "last": _iso(hi)} for (c, call), (n, lo, hi, _) in shape_rows),
     )
 
@@ -404,7 +404,7 @@ def _findings(p: Partial, prov: Provenance, s: Settings, commands: pd.DataFrame,
 
 def _dominant(p: Partial, label: _Labels, s: Settings, clients: pd.DataFrame) -> list[Finding]:
     t = s.thresholds
-    if p.events < t.client_share_min_events or not len(clients) or "client" in _filters(s):
+    if p.events < t.client_share_min_events or not len(clients) or s.filters.client:
         return []
     found = []
     for row in clients.itertuples(index=False):
@@ -483,16 +483,6 @@ def _cluster(p: Partial, s: Settings) -> list[Finding]:
 # ------------------------------------------------------------------------------ analysis
 
 
-def _filters(s: Settings) -> dict[str, str]:
-    """The filters as :func:`~monitorlens.analysis.filters.applied_filters` describes them."""
-    if not s.filters:
-        return {}
-    from .filters import applied_filters, filter_events
-    from ..read.schema import empty_events
-
-    return applied_filters(filter_events(empty_events(), **dict(s.filters)))
-
-
 def finalize(p: Partial, prov: Provenance, settings: Settings = Settings()) -> Analysis:
     """The :class:`Analysis` of a merged partial (``prov``: what was read to make it).
 
@@ -510,7 +500,7 @@ def finalize(p: Partial, prov: Provenance, settings: Settings = Settings()) -> A
     first, last = (_iso(first_us), _iso(last_us)) if total else (None, None)
     own = p.clients[(p.clients["own"] > 0) & (p.clients.index != bd.NO_CLIENT)] if total else None
     dbs = _dbs(p, total, seconds)
-    filters = _filters(s)
+    filters = s.filters.describe()
     overview = Overview(
         source=prov.source, lines=prov.lines, events=total, rejected=prov.rejected,
         skipped=sum(prov.skipped.values()), first=first, last=last, duration_s=seconds,

@@ -34,8 +34,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import breakdowns as bd
-from .evidence import Context, Shapes, _samples, arg_text, call_shapes, signatures
-from .findings import Sample
+from .evidence import Context, Shapes, _samples, call_shapes, signatures
+from .filters import Filters
+from .findings import Call, Sample
 from .patterns import DEFAULT_RULES, PatternRules
 from .rules import BLOCKING_TIMEOUT, DANGEROUS, FULL_READS, REDACTED, Thresholds, blocks_forever, keys_scope
 from .sketches import HeavyHitters, HyperLogLog
@@ -64,7 +65,7 @@ class Settings:
     key_cap: int = KEY_CAP
     top: int = 10
     slots: bool = False  # Redis Cluster hash slot of each key reference (for several nodes)
-    filters: tuple[tuple[str, Any], ...] = ()  # filter_events arguments, applied to every block
+    filters: Filters = Filters()  # applied to every block
     thresholds: Thresholds = Thresholds()
     pattern_rules: PatternRules = DEFAULT_RULES
 
@@ -222,7 +223,7 @@ class Hits:
     keys: dict[str, list[int]] = field(default_factory=dict)  # key -> [references, first position]
     head: list[tuple[int, Sample]] = field(default_factory=list)  # first samples (position, sample)
     tail: list[tuple[int, Sample]] = field(default_factory=list)
-    shapes: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (client, call) -> [n, first, last, pos]
+    shapes: dict[tuple[str, Call], list[int]] = field(default_factory=dict)  # (client, call) -> [n, first, last, pos]
     sums: Counter = field(default_factory=Counter)
     maxima: dict[str, float] = field(default_factory=dict)
     reasons: Counter = field(default_factory=Counter)
@@ -255,7 +256,7 @@ class Hits:
         clients = Counter({(new if c == old else c): 0 for c in self.clients})
         for c, n in self.clients.items():
             clients[new if c == old else c] += n
-        shapes: dict[tuple[str, str], list[int]] = {}
+        shapes: dict[tuple[str, Call], list[int]] = {}
         for (c, call), v in self.shapes.items():
             k = (new if c == old else c, call)
             mine = shapes.get(k)
@@ -311,7 +312,7 @@ def _hits(b: _Block, rows: np.ndarray, shapes: Shapes | None = None) -> Hits:
     k = t.samples
     head = list(zip(pos[:k].tolist(), _samples(ctx, rows[:k], t)))
     tail = head if len(rows) <= k else list(zip(pos[-k:].tolist(), _samples(ctx, rows[-k:], t)))
-    shaped: dict[tuple[str, str], list[int]] = {}
+    shaped: dict[tuple[str, Call], list[int]] = {}
     if shapes is not None and len(rows):
         width = int(shapes.codes.max()) + 1
         pair = callers * width + shapes.codes
@@ -320,7 +321,7 @@ def _hits(b: _Block, rows: np.ndarray, shapes: Shapes | None = None) -> Hits:
         g = g.sort_values(["n", "first"], ascending=[False, True]).head(CAPPED)
         for p, n, lo, hi, first in zip(g.index.tolist(), g["n"].tolist(), g["lo"].tolist(), g["hi"].tolist(),
                                        g["first"].tolist()):
-            key = (str(ctx.clients[p // width]), shapes.text(int(p % width)))
+            key = (str(ctx.clients[p // width]), shapes.call(int(p % width)))
             mine = shaped.get(key)
             shaped[key] = [n, lo, hi, first] if mine is None else [mine[0] + n, min(mine[1], lo),
                                                                    max(mine[2], hi), min(mine[3], first)]
@@ -337,7 +338,7 @@ def _rule_hits(b: _Block) -> dict[tuple[str, ...], Hits]:
         codes, first = signatures(ctx, pos)
         patterns = [a[0] if a else b"" for a in ctx.args(first)]
         scopes = np.array([keys_scope(p) for p in patterns])
-        h = _hits(b, pos, Shapes(codes, lambda c: f"KEYS {arg_text(patterns[c], 60)} ({scopes[c]})"))
+        h = _hits(b, pos, Shapes(codes, lambda c: Call.of("KEYS", [patterns[c]], 60, f"({scopes[c]})")))
         h.sums.update({f"calls_{k}": int(v) for k, v in zip(*np.unique(scopes[codes], return_counts=True))})
         out[("keys",)] = h
     pos = ctx.where({n.split(" ")[0] for n in DANGEROUS})
@@ -367,7 +368,7 @@ def _rule_hits(b: _Block) -> dict[tuple[str, ...], Hits]:
                             for r, a in zip(first, ctx.args(first))], dtype=bool)
         keep = verdict[shapes.codes]
         if keep.any():
-            out[("blocking-forever",)] = _hits(b, pos[keep], Shapes(shapes.codes[keep], shapes.text))
+            out[("blocking-forever",)] = _hits(b, pos[keep], Shapes(shapes.codes[keep], shapes.call))
     pos = ctx.where(["SELECT"])
     if len(pos):
         for c in np.unique(ctx.callers[pos]):
@@ -792,7 +793,8 @@ def first_seen(events: pd.DataFrame, source: int = 0, chunk: int = 0) -> pd.Data
 
 
 def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node: str = "",
-                  settings: Settings = Settings(), seen: pd.DataFrame | None = None) -> Partial:
+                  settings: Settings = Settings(), seen: pd.DataFrame | None = None,
+                  names: pd.DataFrame | None = None) -> Partial:
     """The :class:`Partial` of one block of events (in line order) of source number ``source``
     (lines numbered from 1 in its ``chunk``: :func:`shift_lines` renumbers them later).
 
@@ -801,7 +803,7 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
     s = settings
     n = len(events)
     if n == 0:  # filtered out: only the names clients gave themselves, and first lines, remain
-        return Partial(setnames=_setnames(events, NO_POS) if events.attrs.get(bd.SETNAMES_ATTR) else None,
+        return Partial(setnames=_setnames(names, NO_POS) if names is not None and len(names) else None,
                        seen=seen)
     line = events["line"].to_numpy().astype(np.int64)
     if n > 1 and not (np.diff(line) > 0).all():
@@ -842,7 +844,7 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
         level += 1
     bucket = us // (step << level)
 
-    setnames = _setnames(events, int(pos[-1]))
+    setnames = _setnames(names if names is not None else bd.setname_names(events), int(pos[-1]))
 
     edge = lambda i: Edge(source, int(us[i]), int(line[i]), int(pos[i]), str(own_labels[own[i]]),  # noqa: E731
                           str(cmds[cmd[i]]))
@@ -879,9 +881,8 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
     )
 
 
-def _setnames(events: pd.DataFrame, pos: int) -> pd.DataFrame:
-    """The last name each client gave itself in these events (and the rows filtered out of them)."""
-    named = bd.setname_names(events)
+def _setnames(named: pd.DataFrame, pos: int) -> pd.DataFrame:
+    """A :func:`~monitorlens.analysis.breakdowns.setname_names` table, as partials keep it."""
     return pd.DataFrame({"name": named["name"].astype(object).to_numpy(),
                          "ts": bd.ts_us(named) if len(named) else np.array([], np.int64), "pos": pos},
                         index=pd.Index(named["client"].astype(object), name="client"))

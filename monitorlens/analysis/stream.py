@@ -34,7 +34,8 @@ import pandas as pd
 import pyarrow as pa
 
 from .analyze import Analysis
-from .filters import TimeLike, filter_events
+from .breakdowns import setname_names
+from .filters import Filters
 from .finalize import finalize, node_table, slot_table
 from .partials import CHUNK_BITS, KEY_CAP, Partial, Settings, block_partial, first_seen, merge, shift_lines
 from .patterns import DEFAULT_RULES, PatternRules
@@ -118,11 +119,11 @@ def inputs(sources: Sources) -> list[Input]:
 def _frame_partial(table: pa.Table, index: int, node: str, settings: Settings, chunk: int = 0) -> Partial:
     """The partial of one block, after the filters (a block they empty merges as nothing)."""
     events = table_to_frame(table)
-    seen = None
-    if settings.filters:
-        seen = first_seen(events, index, chunk)
-        events = filter_events(events, **dict(settings.filters))
-    return block_partial(events, source=index, chunk=chunk, node=node, settings=settings, seen=seen)
+    seen = names = None
+    if settings.filters:  # what the rows filtered out still say: names, and each label's first line
+        seen, names = first_seen(events, index, chunk), setname_names(events)
+        events = settings.filters.apply(events)
+    return block_partial(events, source=index, chunk=chunk, node=node, settings=settings, seen=seen, names=names)
 
 
 def _row_group_partial(path: str, groups: Sequence[int], index: int, node: str, settings: Settings) -> Partial:
@@ -316,11 +317,7 @@ def aggregate(
     freq: str = "1s",
     key_cap: int = KEY_CAP,
     slots: bool | None = None,
-    since: TimeLike | None = None,
-    until: TimeLike | None = None,
-    command: str | Sequence[str] | None = None,
-    db: int | Sequence[int] | None = None,
-    client: Any = None,
+    filters: Filters = Filters(),
 ) -> Aggregate:
     """Read and aggregate ``sources`` into one :class:`Aggregate`.
 
@@ -329,15 +326,13 @@ def aggregate(
     Client: one task per file or Parquet row group on the cluster, merged here (the
     workers must see the same paths). ``key_cap``: keys counted exactly before hot keys
     become a sketch. ``slots``: Redis Cluster hash slots per key (default: with several
-    sources). ``since``, ``until``, ``command``, ``db``: as :func:`~monitorlens.analysis.filters.filter_events`,
-    applied to every block. ``client`` is not supported here yet: a client is chosen by name
-    or with its scripts' lua lines, which a block alone cannot say.
+    sources). ``filters`` (:class:`~monitorlens.analysis.filters.Filters`: time, command, db)
+    apply to every block; a client filter is not supported here yet: a client is chosen by
+    its name or with its scripts' lua lines, which a block alone cannot say.
     """
-    if client is not None:
-        raise InputError("a client filter needs the whole capture: use analyze(filter_events(load(...), client=...))")
+    if filters.client:
+        raise InputError("a client filter needs the whole capture: analyse it with analyze(), not analyze_stream()")
     found = inputs(sources)
-    asked = {"since": since, "until": until, "command": command, "db": db}
-    filters = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in asked.items() if v is not None)
     settings = Settings(freq=freq, key_cap=key_cap, top=top, thresholds=thresholds, pattern_rules=pattern_rules,
                         slots=len(found) > 1 if slots is None else slots, filters=filters)
     if scheduler is not None:
