@@ -43,3 +43,16 @@ def test_dask_with_a_client(cluster) -> None:
         remote = aggregate(SAMPLES["grammar"], scheduler=client)
         assert client.status == "running"  # a Client given is the caller's: left open
     assert_same(aggregate(SAMPLES["grammar"], workers=0).analysis(), remote.analysis())
+
+
+def test_cli_scheduler(cluster, capsys) -> None:
+    """``summary --scheduler`` prints what ``summary`` prints."""
+    import json
+
+    from monitorlens.cli import main
+
+    assert main(["summary", str(SAMPLES["incident"]), "--json"]) == 0
+    here = json.loads(capsys.readouterr().out)
+    assert main(["summary", str(SAMPLES["incident"]), "--json", "--scheduler", cluster.scheduler_address]) == 0
+    there = json.loads(capsys.readouterr().out)
+    assert here == there and here["events"] > 5000

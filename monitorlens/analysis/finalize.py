@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from . import breakdowns as bd
 from .analyze import TIMELINE_TOP, Analysis, Overview
-from .findings import Evidence, Finding, printable, sort_findings
+from .findings import Evidence, Finding, clip, printable, sort_findings
 from .partials import NO_POS, PENDING, Hits, Partial, Settings, _has_pending, _rename_all
 from .rules import (
     blocking_finding,
@@ -324,7 +324,7 @@ def _evidence(h: Hits, label: _Labels, rows: int, metrics: Mapping[str, Any] | N
         count=h.count, first=_iso(h.first) if h.count else None, last=_iso(h.last) if h.count else None,
         commands=tuple(sorted(h.commands, key=h.commands.__getitem__)),
         clients=tuple(label(c) for c, _ in who),
-        keys=tuple(printable(k) for k, _ in sorted(h.keys.items(), key=lambda kv: (-kv[1][0], (first_seen.get(kv[0], kv[1][1]) if first_seen is not None else kv[1][1])))[:rows]),
+        keys=tuple(printable(clip(k)) for k, _ in sorted(h.keys.items(), key=lambda kv: (-kv[1][0], (first_seen.get(kv[0], kv[1][1]) if first_seen is not None else kv[1][1])))[:rows]),
         samples=tuple(sample for _, sample in h.head),
         metrics={k: (v.item() if hasattr(v, "item") else v) for k, v in (metrics or {}).items()},
         rows=tuple({"client": label(c), "call": call, "count": int(n), "first": _iso(lo),
@@ -372,7 +372,7 @@ def _findings(p: Partial, prov: Provenance, s: Settings, commands: pd.DataFrame,
         h = hits[("huge-argument",)]
         found.append(huge_argument_finding(evid(h, {
             "largest_bytes": int(h.maxima["largest_bytes"]), "total_bytes": int(h.sums["total_bytes"])}), t))
-    found.extend(_dominant(p, label, s, clients))
+    found.extend(_dominant(p, label, s, clients, evid))
     found.extend(_unnamed(p, label, s))
     if p.events:
         redacted = int(hits[("coverage",)].sums["redacted_arguments"]) if ("coverage",) in hits else 0
@@ -402,7 +402,7 @@ def _findings(p: Partial, prov: Provenance, s: Settings, commands: pd.DataFrame,
     return found
 
 
-def _dominant(p: Partial, label: _Labels, s: Settings, clients: pd.DataFrame) -> list[Finding]:
+def _dominant(p: Partial, label: _Labels, s: Settings, clients: pd.DataFrame, evid: Any) -> list[Finding]:
     t = s.thresholds
     if p.events < t.client_share_min_events or not len(clients) or s.filters.client:
         return []
@@ -413,9 +413,10 @@ def _dominant(p: Partial, label: _Labels, s: Settings, clients: pd.DataFrame) ->
             continue
         pairs = p.client_commands.xs(row.client, level=0)  # type: ignore[union-attr]
         pairs = pairs.sort_values(["count", "pos"], ascending=[False, True], kind="stable")
-        ev = Evidence(count=int(row.count), first=row.first.isoformat(), last=row.last.isoformat(),
-                      commands=tuple(pairs.sort_values("pos").index.astype(str)), clients=(label(row.client),),
-                      metrics={"share": float(share), "events": int(row.count)})
+        seen = evid(p.hits.get(("client", row.client), Hits()))  # samples and keys of its busiest blocks
+        ev = replace(seen, count=int(row.count), first=row.first.isoformat(), last=row.last.isoformat(),
+                     commands=tuple(pairs.sort_values("pos").index.astype(str)), clients=(label(row.client),),
+                     metrics={"share": float(share), "events": int(row.count)})
         found.append(dominant_client_finding(label(row.client), share,
                                              dict(zip(pairs.index[:3], pairs["count"].iloc[:3].astype(int))), ev))
     return found

@@ -34,12 +34,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import breakdowns as bd
+from ..commands import hidden_from_monitor
 from .evidence import Context, Shapes, _samples, call_shapes, signatures
 from .filters import Filters
 from .findings import Call, Sample
 from .patterns import DEFAULT_RULES, PatternRules
 from .rules import BLOCKING_TIMEOUT, DANGEROUS, FULL_READS, REDACTED, Thresholds, blocks_forever, keys_scope
-from .sketches import HeavyHitters, HyperLogLog
+from .sketches import HyperLogLog, keep_top, missing_bump
 from .slots import key_slots
 
 PENDING = "\x00pending-lua"
@@ -389,6 +390,11 @@ def _rule_hits(b: _Block) -> dict[tuple[str, ...], Hits]:
             h.maxima["largest_bytes"] = int(biggest[big].max())
             h.sums["total_bytes"] = int(arg_bytes[hit].sum())
             out[("huge-argument",)] = h
+    # A client above client_share of all events is above it in at least one block: the sample
+    # lines of a dominant client come from such blocks (at most one client per block).
+    share = np.bincount(ctx.callers, minlength=len(ctx.clients)) / len(events)
+    for c in np.flatnonzero(share > t.client_share):
+        out[("client", str(ctx.clients[c]))] = _hits(b, np.flatnonzero(ctx.callers == c))
     pos = ctx.where(["AUTH", "HELLO", "MIGRATE"])
     redacted = sum(sum(1 for a in args if bytes(a) == REDACTED) for args in ctx.args(pos)) if len(pos) else 0
     if redacted:
@@ -644,7 +650,7 @@ def _merge_keys(a: Keys, b: Keys, s: Settings) -> Keys:
     if sketched:  # Space-Saving: a key one side lacks may have had up to that side's floor there
         in_b = np.zeros(n, dtype=bool)
         in_b[b_id] = True
-        bump = np.where(in_b, 0, b.floor) + np.r_[np.zeros(na, np.int64), np.full(n - na, a.floor)]
+        bump = missing_bump(np.arange(n) < na, in_b, a.floor, b.floor)
         columns["count"] = columns["count"] + bump
         columns["error"] = columns["error"] + bump
     patterns, pmap = a.patterns_vocab.ids(b.patterns_vocab.names)
@@ -678,9 +684,7 @@ def _merge_hlls(a: dict[str, HyperLogLog] | None, b: dict[str, HyperLogLog] | No
 
 def _truncate(k: Keys, cap: int) -> Keys:
     """The ``cap`` keys counted most (Space-Saving): the floor rises to the largest dropped."""
-    order = np.lexsort((k.columns["pos"], -k.columns["count"]))
-    floor = max(k.floor, int(k.columns["count"][order[cap]]))
-    kept = np.sort(order[:cap])
+    kept, floor = keep_top(k.columns["count"], k.columns["pos"], cap, k.floor)
     keep = np.zeros(len(k), dtype=bool)
     keep[kept] = True
     new_id = np.cumsum(keep) - 1
@@ -889,8 +893,6 @@ def _setnames(named: pd.DataFrame, pos: int) -> pd.DataFrame:
 
 
 def _hidden(name: str) -> bool:
-    from ..commands import hidden_from_monitor
-
     return bool(hidden_from_monitor(*name.split(" ", 1)))
 
 
@@ -938,7 +940,7 @@ def _rename_all(p: Partial, old: str, new: str) -> Partial:
         clients = _regroup(_renamed(p.clients, 0, old, new), CLIENT_AGG, order="own_pos")
     hits: dict[tuple[str, ...], Hits] = {}
     for key, h in p.hits.items():
-        key = (key[0], new) if key[0] == "select" and key[1] == old else key
+        key = (key[0], new) if key[0] in ("select", "client") and key[1] == old else key
         h = h.renamed(old, new)
         hits[key] = h if key not in hits else hits[key].merged(h, 10 ** 9)
     keys = _rename_client(p.keys, old, new)

@@ -27,11 +27,28 @@ import numpy as np
 import pandas as pd
 
 
+def missing_bump(in_a: np.ndarray, in_b: np.ndarray, floor_a: int, floor_b: int) -> np.ndarray:
+    """Space-Saving merge: what to add to the count and the error of each key of the union,
+    given whether each side holds it: a side that lacks a key may have seen it up to its
+    floor times."""
+    return np.where(in_b, 0, floor_b) + np.where(in_a, 0, floor_a)
+
+
+def keep_top(counts: np.ndarray, order: np.ndarray, capacity: int, floor: int) -> tuple[np.ndarray, int]:
+    """Space-Saving truncation: the positions of the ``capacity`` largest counts (ties by
+    ``order``, ascending), and the new floor (the largest count dropped, at least ``floor``)."""
+    if len(counts) <= capacity:
+        return np.arange(len(counts)), floor
+    ranked = np.lexsort((order, -counts))
+    return np.sort(ranked[:capacity]), max(floor, int(counts[ranked[capacity]]))
+
+
 @dataclass(frozen=True)
 class HeavyHitters:
     """A mergeable Space-Saving summary: ``counts`` (estimates, upper bounds), ``errors``
     (per key, how much the estimate may exceed the truth) and ``floor`` (an upper bound
-    of the count of any key not held; 0 while the summary is exact)."""
+    of the count of any key not held; 0 while the summary is exact). The hot keys of an
+    analysis past its key cap are this summary, on arrays (:mod:`monitorlens.analysis.partials`)."""
 
     counts: Mapping[str, int] = field(default_factory=dict)
     errors: Mapping[str, int] = field(default_factory=dict)
@@ -44,30 +61,23 @@ class HeavyHitters:
 
     def merged(self, other: "HeavyHitters") -> "HeavyHitters":
         """Both summaries' keys: a key missing from one side may have up to that side's floor."""
-        counts: dict[str, int] = {}
-        errors: dict[str, int] = {}
-        for key in set(self.counts) | set(other.counts):
-            c = err = 0
-            for side in (self, other):
-                if key in side.counts:
-                    c += side.counts[key]
-                    err += side.errors.get(key, 0)
-                else:
-                    c += side.floor
-                    err += side.floor
-            counts[key] = c
-            if err:
-                errors[key] = err
-        return HeavyHitters(counts, errors, self.floor + other.floor)
+        keys = list(dict.fromkeys([*self.counts, *other.counts]))
+        get = lambda d: np.array([d.get(k, 0) for k in keys], dtype=np.int64)  # noqa: E731
+        bump = missing_bump(np.array([k in self.counts for k in keys], dtype=bool),
+                            np.array([k in other.counts for k in keys], dtype=bool), self.floor, other.floor)
+        counts = get(self.counts) + get(other.counts) + bump
+        errors = get(self.errors) + get(other.errors) + bump
+        return HeavyHitters(dict(zip(keys, counts.tolist())), {k: e for k, e in zip(keys, errors.tolist()) if e},
+                            self.floor + other.floor)
 
     def truncated(self, capacity: int) -> "HeavyHitters":
         """The ``capacity`` keys with the largest estimates; the floor rises to the largest dropped."""
-        if len(self.counts) <= capacity:
-            return self
-        ranked = sorted(self.counts.items(), key=lambda kv: -kv[1])
-        kept, dropped = ranked[:capacity], ranked[capacity:]
-        floor = max(self.floor, dropped[0][1])
-        return HeavyHitters(dict(kept), {k: self.errors[k] for k, _ in kept if k in self.errors}, floor)
+        keys = list(self.counts)
+        kept, floor = keep_top(np.array([self.counts[k] for k in keys], dtype=np.int64), np.arange(len(keys)),
+                               capacity, self.floor)
+        held = [keys[i] for i in kept]
+        return HeavyHitters({k: self.counts[k] for k in held}, {k: self.errors[k] for k in held if k in self.errors},
+                            floor)
 
     def bounds(self, key: str) -> tuple[int, int]:
         """``(lower, upper)`` bounds of the true count of ``key``."""

@@ -24,14 +24,15 @@ import multiprocessing
 import os
 import sys
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Union
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .analyze import Analysis
 from .breakdowns import setname_names
@@ -42,7 +43,8 @@ from .patterns import DEFAULT_RULES, PatternRules
 from .rules import Thresholds
 from ..errors import InputError
 from ..read.ingest import BLOCK_SIZE, MonitorStream, Source, source_name
-from ..read.schema import REJECTS_KEPT, Provenance, table_to_frame
+from ..read.schema import MONITOR_SCHEMA, REJECTS_KEPT, Provenance, table_to_frame
+from ..store import is_parquet, stored_provenance
 
 Sources = Union[Source, Sequence[Union[str, os.PathLike]]]
 INLINE_BYTES = 32 << 20  # inputs smaller than this are aggregated here: starting processes costs more
@@ -75,8 +77,6 @@ def _node_of(path: Path, root: Path | None) -> str:
 
 
 def _is_parquet(path: Path) -> bool:
-    from ..store import is_parquet
-
     return is_parquet(path)
 
 
@@ -128,10 +128,6 @@ def _frame_partial(table: pa.Table, index: int, node: str, settings: Settings, c
 
 def _row_group_partial(path: str, groups: Sequence[int], index: int, node: str, settings: Settings) -> Partial:
     """Consecutive row groups of a Parquet file, each a block, merged here: one partial goes back."""
-    import pyarrow.parquet as pq
-
-    from ..read.schema import MONITOR_SCHEMA
-
     f = pq.ParquetFile(path)
     acc = _Ordered(lambda a, b: merge(a, b, settings))
     for g in groups:
@@ -277,23 +273,18 @@ def combined_provenance(provs: Sequence[Provenance], name: str | None = None) ->
 
 def _parquet_provenance(path: Path) -> tuple[Provenance, int]:
     """The provenance in a Parquet file's metadata, and its number of row groups."""
-    import json
-
-    import pyarrow.parquet as pq
-
-    from ..store import META_KEY
-
     try:
         meta = pq.read_metadata(path)
     except (OSError, pa.ArrowInvalid) as e:
         raise InputError(f"{path}: not a readable Parquet file ({e})") from None
-    raw = (meta.metadata or {}).get(META_KEY)
-    if not raw:
-        return Provenance(source=str(path), lines=meta.num_rows, events=meta.num_rows), meta.num_row_groups
-    doc = json.loads(raw)
-    rows = tuple(tuple(r) for r in doc.pop("rejects", []))
-    fields = set(Provenance.__dataclass_fields__) - {"rejects"}
-    return Provenance(**{k: v for k, v in doc.items() if k in fields}, rejects=rows), meta.num_row_groups
+    missing = set(MONITOR_SCHEMA.names) - set(meta.schema.to_arrow_schema().names)
+    if missing:
+        raise InputError(f"{path}: not a Parquet file of MONITOR events (no column {', '.join(sorted(missing))}); "
+                         "make one with `monitorlens ingest CAPTURE -o FILE.parquet`.")
+    prov = stored_provenance(meta.metadata)
+    if prov is None:
+        prov = Provenance(source=str(path), lines=meta.num_rows, events=meta.num_rows)
+    return prov, meta.num_row_groups
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -318,6 +309,7 @@ def aggregate(
     key_cap: int = KEY_CAP,
     slots: bool | None = None,
     filters: Filters = Filters(),
+    progress: Callable[[int, int], None] | None = None,
 ) -> Aggregate:
     """Read and aggregate ``sources`` into one :class:`Aggregate`.
 
@@ -326,7 +318,8 @@ def aggregate(
     Client: one task per file or Parquet row group on the cluster, merged here (the
     workers must see the same paths). ``key_cap``: keys counted exactly before hot keys
     become a sketch. ``slots``: Redis Cluster hash slots per key (default: with several
-    sources). ``filters`` (:class:`~monitorlens.analysis.filters.Filters`: time, command, db)
+    sources). ``progress`` hears of the lines read here (a :class:`~monitorlens.store.Progress`
+    also of the work sent to workers). ``filters`` (:class:`~monitorlens.analysis.filters.Filters`: time, command, db)
     apply to every block; a client filter is not supported here yet: a client is chosen by
     its name or with its scripts' lua lines, which a block alone cannot say.
     """
@@ -336,6 +329,7 @@ def aggregate(
     settings = Settings(freq=freq, key_cap=key_cap, top=top, thresholds=thresholds, pattern_rules=pattern_rules,
                         slots=len(found) > 1 if slots is None else slots, filters=filters)
     if scheduler is not None:
+        _step(progress, "analysing on the Dask cluster...")
         partial, provs = _on_dask(found, settings, scheduler, block_size)
     else:
         if workers is None:
@@ -343,7 +337,9 @@ def aggregate(
             workers = 0 if small else os.cpu_count() or 1
         if any(not isinstance(i.source, Path) for i in found):
             workers = 0  # a stream is read once, here
-        partial, provs = _local(found, settings, workers, block_size)
+        if workers > 0:
+            _step(progress, f"analysing in {workers} worker processes...")
+        partial, provs = _local(found, settings, workers, block_size, progress)
     name = str(sources) if isinstance(sources, (str, os.PathLike)) else None
     return Aggregate(partial, combined_provenance(provs, name), settings, found)
 
@@ -356,7 +352,14 @@ def analyze_stream(sources: Sources, **options: Any) -> Analysis:
     return aggregate(sources, **options).analysis()
 
 
-def _local(found: list[Input], s: Settings, workers: int, block_size: int) -> tuple[Partial, list[Provenance]]:
+def _step(progress: Any, text: str) -> None:
+    """Tell a :class:`~monitorlens.store.Progress` what comes next (a plain callback hears lines only)."""
+    if progress is not None and hasattr(progress, "step"):
+        progress.step(text)
+
+
+def _local(found: list[Input], s: Settings, workers: int, block_size: int,
+           progress: Callable[[int, int], None] | None = None) -> tuple[Partial, list[Provenance]]:
     if workers <= 0:
         acc = _Ordered(lambda a, b: merge(a, b, s))
         provs = []
@@ -366,7 +369,7 @@ def _local(found: list[Input], s: Settings, workers: int, block_size: int) -> tu
                 for g in range(groups):
                     acc.push(_row_group_partial(str(item.source), [g], item.index, item.node, s))
             else:
-                stream = MonitorStream(item.source, block_size=block_size)
+                stream = MonitorStream(item.source, block_size=block_size, progress=progress)
                 for table in stream:
                     acc.push(_frame_partial(table, item.index, item.node, s))
                 prov = stream.provenance
@@ -431,8 +434,6 @@ def _shifted(prov: Provenance, offset: int) -> Provenance:
     """A chunk's provenance with its rejected lines numbered in the whole file."""
     if not offset or not prov.rejects:
         return prov
-    from dataclasses import replace
-
     return replace(prov, rejects=tuple((line + offset, reason, text) for line, reason, text in prov.rejects))
 
 
