@@ -200,3 +200,32 @@ def test_client_filter_is_refused(recorded: Path) -> None:
 
     with pytest.raises(InputError, match="client filter"):
         analyze_stream(recorded, filters=Filters.of(client="app"))
+
+
+def test_a_folder_of_samples(tmp_path: Path) -> None:
+    """A folder: its captures (CLIENT LIST logs, CSVs and notes beside them stay out), one node each."""
+    agg = aggregate(ROOT / "sample_captures", workers=0)
+    assert sorted(agg.nodes()["node"]) == ["calm/monitor", "grammar/monitor", "incident/monitor"]
+    assert agg.analysis().overview.events == sum(len(read_monitor(p)) for p in SAMPLES.values())
+    (tmp_path / "notes.txt").write_text("nothing to see\n")
+    from monitorlens.errors import InputError
+
+    with pytest.raises(InputError, match="no capture"):
+        aggregate(tmp_path)
+
+
+def test_a_fifo_is_read_once(tmp_path: Path) -> None:
+    import os
+    import threading
+    from dataclasses import replace
+
+    fifo = tmp_path / "capture.fifo"
+    os.mkfifo(fifo)
+    data = SAMPLES["grammar"].read_bytes()
+    writer = threading.Thread(target=lambda: fifo.write_bytes(data))
+    writer.start()
+    got = analyze_stream(fifo)
+    writer.join(timeout=10)
+    expected = analyze(read_monitor(SAMPLES["grammar"]))
+    assert got.overview == replace(expected.overview, source=str(fifo))
+    assert_same(replace(expected, overview=got.overview), got)

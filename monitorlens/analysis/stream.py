@@ -42,7 +42,8 @@ from .partials import CHUNK_BITS, KEY_CAP, Partial, Settings, block_partial, fir
 from .patterns import DEFAULT_RULES, PatternRules
 from .rules import Thresholds
 from ..errors import InputError
-from ..read.ingest import BLOCK_SIZE, MonitorStream, Source, source_name
+from ..read import grammar
+from ..read.ingest import BLOCK_SIZE, SNIFF_BYTES, MonitorStream, Source, open_binary, source_name
 from ..read.schema import MONITOR_SCHEMA, REJECTS_KEPT, Provenance, table_to_frame
 from ..store import is_parquet, stored_provenance
 
@@ -66,13 +67,14 @@ class Input:
 
 
 def _node_of(path: Path, root: Path | None) -> str:
-    """The node a file belongs to: a ``node=`` folder (hive partitioning) or the file's name."""
+    """The node a file belongs to: a ``node=`` folder (hive partitioning), else its path in
+    the folder given (or its name) without the suffixes."""
     for part in reversed(path.parts):
         if part.startswith("node="):
             return part[len("node="):]
-    name = path.name
+    name = str(path.relative_to(root)) if root is not None else path.name
     for suffix in (".gz", ".txt", ".log", ".parquet"):
-        name = name[: -len(suffix)] if name.endswith(suffix) else name
+        name = name.removesuffix(suffix)
     return name
 
 
@@ -80,8 +82,29 @@ def _is_parquet(path: Path) -> bool:
     return is_parquet(path)
 
 
+def _looks_like_capture(path: Path) -> bool:
+    """Whether one of the first lines of a file (plain or gzip) is a MONITOR line."""
+    with open_binary(path) as f:
+        head = f.read(SNIFF_BYTES)
+    return any(grammar.looks_like_monitor(line) for line in head.split(b"\n", 50)[:50] if line.strip())
+
+
+def _captures_in(folder: Path) -> list[Path]:
+    """The MONITOR captures and Parquet files of a folder, walked in name order; CLIENT LIST
+    logs and connection counts beside them (a sample's folder) are not events and stay out."""
+    found = []
+    for p in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))):
+        if _is_parquet(p) or _looks_like_capture(p):
+            found.append(p)
+    if not found:
+        raise InputError(f"{folder}: the folder holds no capture or Parquet file of events.")
+    return found
+
+
 def inputs(sources: Sources) -> list[Input]:
-    """Every file of ``sources`` (paths, folders walked in name order, or one stream), numbered.
+    """Every file of ``sources`` (paths, folders, or one stream), numbered in order.
+
+    A pipe or FIFO is read as a stream, once (never opened twice to look at it).
 
     >>> [i.node for i in inputs(["a.txt", "b.txt"])]  # doctest: +SKIP
     ['a', 'b']
@@ -95,19 +118,20 @@ def inputs(sources: Sources) -> list[Input]:
             continue
         path = Path(src)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
-            if not found:
-                raise InputError(f"{path}: the folder holds no capture or Parquet file.")
-            files.extend((p, path) for p in found)
+            files.extend((p, path) for p in _captures_in(path))
         elif not path.exists():
             raise InputError(f"{path}: no such file. Check the path, or pass '-' to read stdin.")
+        elif not path.is_file():
+            files.append((str(src), None))  # a FIFO, /dev/stdin: one pass
         else:
             files.append((path, None))
+    nodes = [_node_of(src, root) if isinstance(src, Path) else source_name(src) for src, root in files]
+    if len(set(nodes)) < len(set(str(src) for src, _ in files)):  # same names in different folders
+        nodes = [str(src) if isinstance(src, Path) else n for (src, _), n in zip(files, nodes)]
     out = []
     for i, (src, root) in enumerate(files):
         if isinstance(src, Path):
-            out.append(Input(src, i, _node_of(src, root) if len(files) > 1 else "", _is_parquet(src),
-                             src.stat().st_size))
+            out.append(Input(src, i, nodes[i] if len(files) > 1 else "", _is_parquet(src), src.stat().st_size))
         else:
             out.append(Input(src, i, source_name(src) if len(files) > 1 else "", False, 0))
     return out
