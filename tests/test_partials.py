@@ -147,9 +147,11 @@ def test_worker_processes_give_the_same(recorded: Path, tmp_path: Path, monkeypa
     assert_same(expected, analyze_stream(recorded, workers=0, block_size=5_000))
     packed = tmp_path / "monitor.txt.gz"
     packed.write_bytes(gzip.compress(recorded.read_bytes()))
-    got = analyze_stream(packed, workers=2)
+    got = analyze_stream(packed, workers=2)  # one gzip file: read here, in order
     assert got.provenance.source == str(packed)
     assert_same(analyze(read_monitor(packed)), got)
+    both = [packed, SAMPLES["incident"]]  # several gzip files: one task each
+    assert_same(analyze_stream(both, workers=0), analyze_stream(both, workers=2))
 
 
 def test_several_captures_as_one(recorded: Path, tmp_path: Path) -> None:

@@ -361,6 +361,8 @@ def aggregate(
             workers = 0 if small else os.cpu_count() or 1
         if any(not isinstance(i.source, Path) for i in found):
             workers = 0  # a stream is read once, here
+        elif len(found) == 1 and not found[0].parquet and _is_gzip(found[0].source):
+            workers = 0  # one gzip stream reads in order: here, with parse threads, beats one worker
         if workers > 0:
             _step(progress, f"analysing in {workers} worker processes...")
         partial, provs = _local(found, settings, workers, block_size, progress)
