@@ -56,3 +56,20 @@ def test_hot_slot_and_hot_node(tmp_path: Path) -> None:
 def test_one_node_has_no_cluster_findings() -> None:
     codes = {f.code for f in aggregate(GRAMMAR, workers=0).analysis().findings}
     assert not {"hot-slot", "hot-node"} & codes
+
+
+def test_summary_of_a_folder_shows_nodes_and_slots(tmp_path: Path, capsys) -> None:
+    import json
+
+    from monitorlens.cli import main
+
+    for node in "ab":
+        (tmp_path / f"node={node}").mkdir()
+        (tmp_path / f"node={node}" / "monitor.txt").write_bytes(GRAMMAR.read_bytes())
+    assert main(["summary", str(tmp_path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [n["node"] for n in doc["nodes"]] == ["a", "b"] and doc["events"] == 2 * doc["nodes"][0]["count"]
+    assert doc["slots"] and all(0 <= s["slot"] < 16384 for s in doc["slots"])
+    assert main(["summary", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "Nodes (captures analysed as one)" in text and "hash slots" in text

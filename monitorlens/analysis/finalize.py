@@ -522,6 +522,8 @@ def finalize(p: Partial, prov: Provenance, settings: Settings = Settings()) -> A
         timeline_clients=_timeline(p.timeline_clients, p, s, client_order, "client"),
         bursts=_bursts(p, s, cmd_order, client_order), gaps=_gaps(p, s.top),
         findings=tuple(findings), thresholds=s.thresholds, top=s.top,
+        nodes=node_table(p) if p.nodes is not None and len(p.nodes) > 1 else None,
+        slots=slot_table(p) if p.slots is not None and len(p.nodes) > 1 else None,  # type: ignore[arg-type]
     )
 
 
