@@ -231,3 +231,13 @@ def test_a_fifo_is_read_once(tmp_path: Path) -> None:
     expected = analyze(read_monitor(SAMPLES["grammar"]))
     assert got.overview == replace(expected.overview, source=str(fifo))
     assert_same(replace(expected, overview=got.overview), got)
+
+
+def test_default_workers_fit_cores_and_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from monitorlens.analysis import stream
+
+    assert 1 <= stream.default_workers() <= (os.cpu_count() or 1)
+    monkeypatch.setattr(stream, "WORKER_MEMORY", 1 << 60)  # no memory to spare: one worker
+    assert stream.default_workers() == 1

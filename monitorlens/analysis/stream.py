@@ -311,6 +311,19 @@ def _parquet_provenance(path: Path) -> tuple[Provenance, int]:
     return prov, meta.num_row_groups
 
 
+WORKER_MEMORY = 1 << 30  # what to budget per worker process: ~400 MB at peak on 1M-line chunks
+
+
+def default_workers() -> int:
+    """Every core, but no more workers than the machine's memory holds at WORKER_MEMORY each."""
+    cores = os.cpu_count() or 1
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return cores
+    return max(1, min(cores, memory // WORKER_MEMORY - 1))  # one share for this process
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
     # fork: workers start with monitorlens, pandas and pyarrow already imported (spawn
     # would import them again in each worker: about a second).
@@ -337,8 +350,9 @@ def aggregate(
 ) -> Aggregate:
     """Read and aggregate ``sources`` into one :class:`Aggregate`.
 
-    ``workers``: processes (default: every core, or none for inputs under 32 MB, where
-    starting processes costs more than it saves; 0 runs here). ``scheduler``: a ``dask.distributed`` address (``tcp://host:8786``) or
+    ``workers``: processes (default: every core the memory allows, :func:`default_workers`,
+    or none for inputs under 32 MB, where starting processes costs more than it saves; 0
+    runs here). ``scheduler``: a ``dask.distributed`` address (``tcp://host:8786``) or
     Client: one task per file or Parquet row group on the cluster, merged here (the
     workers must see the same paths). ``key_cap``: keys counted exactly before hot keys
     become a sketch. ``slots``: Redis Cluster hash slots per key (default: with several
@@ -358,7 +372,7 @@ def aggregate(
     else:
         if workers is None:
             small = sum(i.size for i in found) < INLINE_BYTES
-            workers = 0 if small else os.cpu_count() or 1
+            workers = 0 if small else default_workers()
         if any(not isinstance(i.source, Path) for i in found):
             workers = 0  # a stream is read once, here
         elif len(found) == 1 and not found[0].parquet and _is_gzip(found[0].source):
