@@ -115,3 +115,17 @@ def test_slots_against_a_cluster_node(tmp_path: Path) -> None:
     data = [k.encode("utf-8", "surrogateescape") for k in keys]
     assert key_slots(data).tolist() == want
     assert [key_slot(k) for k in data] == want
+
+
+def test_client_pairs_past_their_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past CLIENT_PAIRS (key, client) pairs only the most referenced keys keep theirs: hot keys'
+    ``clients`` become lower bounds, said by ``attrs["clients_exact"]``; counts stay exact."""
+    from monitorlens.analysis import partials
+
+    exact = analyze(read_monitor(INCIDENT)).hot_keys
+    assert exact.attrs.get("clients_exact", True)
+    monkeypatch.setattr(partials, "CLIENT_PAIRS", 40)
+    got = analyze_stream(INCIDENT, workers=0, block_size=40_000).hot_keys
+    assert got.attrs["clients_exact"] is False
+    pd.testing.assert_series_equal(exact["count"], got["count"])
+    assert (got["clients"] <= exact["clients"]).all() and got["clients"].iat[0] == exact["clients"].iat[0]

@@ -207,6 +207,7 @@ def _hot_keys(p: Partial, seconds: float, top: int) -> pd.DataFrame:
         clients=clients.astype(np.int64), **_access(stats), command_mix=_mix(pairs, stats.index),
         count_error=stats["error"].to_numpy(np.int64),
     )
+    table.attrs["clients_exact"] = not k.clients_capped  # else ``clients`` is a lower bound
     if not k.sketched:
         return table[columns]
     table.attrs.update(keys_exact=False, keys_floor=k.floor)

@@ -54,6 +54,9 @@ KEY_CAP = 1_000_000
 """Distinct keys counted exactly (per analysis) before the hot keys become a Space-Saving sketch."""
 HLL_PRECISION = 14
 PATTERN_HLL_PRECISION = 10  # per pattern, once keys are sketched: 1 KiB, 3.3 % error
+CLIENT_PAIRS = 500_000
+"""(key, client) pairs kept for the hot keys' distinct clients: past it, only the pairs of the
+most referenced keys (connection churn makes new pairs with every new connection)."""
 CAPPED = 200  # entries kept in the small counters of findings (keys, calls) after a merge
 
 
@@ -563,6 +566,7 @@ class Keys:
     floor: int = 0  # past the cap: a key not held was referenced at most this often
     distinct: HyperLogLog | None = None  # past the cap
     pattern_distinct: dict[str, HyperLogLog] | None = None
+    clients_capped: bool = False  # key_clients kept for the most referenced keys only
 
     @property
     def sketched(self) -> bool:
@@ -669,10 +673,23 @@ def _merge_keys(a: Keys, b: Keys, s: Settings) -> Keys:
         pattern_commands=_combine(a.pattern_commands, b.pattern_commands, PAIRS),
         floor=a.floor + b.floor, distinct=a.distinct.merged(b.distinct) if sketched else None,  # type: ignore
         pattern_distinct=_merge_hlls(a.pattern_distinct, b.pattern_distinct) if sketched else None,
+        clients_capped=a.clients_capped or b.clients_capped,
     )
     if len(out) > s.key_cap:
         out = _truncate(_sketch_start(out), s.key_cap)
+    if len(out.key_clients.key) > CLIENT_PAIRS:
+        out = _cap_client_pairs(out, CLIENT_PAIRS // 2)
     return out
+
+
+def _cap_client_pairs(k: Keys, limit: int) -> Keys:
+    """Only the (key, client) pairs of the most referenced keys, at most ``limit`` of them."""
+    per_key = np.bincount(k.key_clients.key, minlength=len(k))
+    ranked = np.lexsort((k.columns["pos"], -k.columns["count"]))
+    held = ranked[: max(1, int(np.searchsorted(np.cumsum(per_key[ranked]), limit, side="right")))]
+    keep = np.zeros(len(k), dtype=bool)
+    keep[held] = True
+    return replace(k, key_clients=k.key_clients.taken(keep, np.arange(len(k))), clients_capped=True)
 
 
 def _merge_hlls(a: dict[str, HyperLogLog] | None, b: dict[str, HyperLogLog] | None) -> dict[str, HyperLogLog]:

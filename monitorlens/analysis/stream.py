@@ -226,11 +226,14 @@ def _file_partial(path: str, index: int, node: str, settings: Settings, block_si
 
 
 class _Ordered:
-    """Merge partials given in order, in a balanced tree (a binary counter), so each merge
-    costs about the distinct values of what it merges, and few partials are held."""
+    """Merge partials given in order: in a balanced tree (a binary counter) while partials
+    grow with what they merge, so each merge costs about what it merges; but never more
+    than ``depth`` held at once: once the distinct keys are all seen, every partial is as big
+    as the whole, and holding log2(blocks) of them is what would grow with the events."""
 
-    def __init__(self, merge_fn: Callable[[Any, Any], Any]) -> None:
+    def __init__(self, merge_fn: Callable[[Any, Any], Any], depth: int = 3) -> None:
         self.merge = merge_fn
+        self.depth = depth
         self.stack: list[tuple[int, Any]] = []
 
     def push(self, item: Any) -> None:
@@ -239,6 +242,9 @@ class _Ordered:
             _, left = self.stack.pop()
             item, size = self.merge(left, item), size * 2
         self.stack.append((size, item))
+        while len(self.stack) > self.depth:
+            (n, right), (m, left) = self.stack.pop(), self.stack.pop()
+            self.stack.append((m + n, self.merge(left, right)))
 
     def result(self) -> Any:
         item = None
