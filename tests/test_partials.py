@@ -30,8 +30,9 @@ from monitorlens.testing import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = {name: ROOT / "sample_captures" / name / file for name, file in
-           (("grammar", "monitor.txt"), ("incident", "monitor.txt.gz"), ("calm", "monitor.txt.gz"))}
-TABLES = ("commands", "subcommands", "clients", "key_patterns", "hot_keys", "dbs", "timeline",
+           (("grammar", "monitor.txt"), ("incident", "monitor.txt.gz"), ("calm", "monitor.txt.gz"),
+            ("surge", "monitor.txt.gz"))}
+TABLES = ("commands", "subcommands", "clients", "applications", "key_patterns", "hot_keys", "dbs", "timeline",
           "timeline_clients", "bursts", "gaps")
 
 
@@ -95,7 +96,7 @@ def streamed(path: Path, block_size: int, settings: Settings = Settings()):
 
 
 @pytest.mark.parametrize("name,block_size", [("grammar", 150), ("grammar", 2_000), ("incident", 150_000),
-                                             ("incident", 1 << 20), ("calm", 40_000)])
+                                             ("incident", 1 << 20), ("calm", 40_000), ("surge", 30_000)])
 def test_samples_block_by_block(name: str, block_size: int) -> None:
     expected = analyze(read_monitor(SAMPLES[name]))
     got, blocks = streamed(SAMPLES[name], block_size)
@@ -206,9 +207,11 @@ def test_client_filter_is_refused(recorded: Path) -> None:
 
 def test_a_folder_of_samples(tmp_path: Path) -> None:
     """A folder: its captures (CLIENT LIST logs, CSVs and notes beside them stay out), one node each."""
+    captures = sorted((ROOT / "sample_captures").glob("*/monitor.txt*"))
+    assert len(captures) >= 3
     agg = aggregate(ROOT / "sample_captures", workers=0)
-    assert sorted(agg.nodes()["node"]) == ["calm/monitor", "grammar/monitor", "incident/monitor"]
-    assert agg.analysis().overview.events == sum(len(read_monitor(p)) for p in SAMPLES.values())
+    assert sorted(agg.nodes()["node"]) == [f"{p.parent.name}/monitor" for p in captures]
+    assert agg.analysis().overview.events == sum(len(read_monitor(p)) for p in captures)
     (tmp_path / "notes.txt").write_text("nothing to see\n")
     from monitorlens.errors import InputError
 

@@ -21,6 +21,8 @@ import pyarrow.compute as pc
 
 from . import breakdowns as bd
 from .analyze import TIMELINE_TOP, Analysis, Overview
+from .applications import APPLICATION_COLUMNS, _sorted as sorted_applications, unnamed_label
+from .clientlist import UNNAMED
 from .findings import Evidence, Finding, clip, printable, sort_findings
 from .partials import NO_POS, PENDING, Hits, Partial, Settings, _has_pending, _rename_all
 from .rules import (
@@ -130,6 +132,45 @@ def _names(p: Partial) -> pd.DataFrame:
         return pd.DataFrame({"name": pd.Series(dtype="str"), "name_source": pd.Series(dtype="str")})
     return pd.DataFrame({"name": names["name"].astype("str").to_numpy(), "name_source": "setname"},
                         index=pd.Index(names.index, dtype="str"))
+
+
+def _applications(p: Partial, total: int, seconds: float) -> pd.DataFrame:
+    """:func:`~monitorlens.analysis.applications.by_application` from the partial's clients
+    (no CLIENT LIST here: a client's application is its last SETNAME name, else its host)."""
+    stats = p.clients
+    if stats is None or not total:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in APPLICATION_COLUMNS})
+    stats = _sorted(stats[stats["count"] > 0], "own_pos")
+    names = _names(p)["name"].reindex(stats.index)
+    unnamed = [unnamed_label(k if isinstance(k, str) else "", h if isinstance(h, str) else None)
+               for k, h in zip(stats["kind"], stats["host"])]
+    label = pd.Series(np.where(names.notna() & (names != ""), names.to_numpy(dtype=object), unnamed),
+                      index=stats.index, dtype=object)
+    is_lua = stats.index == bd.LUA
+    frame = pd.DataFrame({"application": label.to_numpy(), "events": stats["count"].to_numpy(),
+                          "lua_events": np.where(is_lua, stats["count"], stats["count"] - stats["own"]),
+                          "first": stats["first"].to_numpy(), "last": stats["last"].to_numpy()})
+    g = frame.groupby("application", sort=False)
+    table = pd.DataFrame({"connections": g.size(), "events": g["events"].sum(), "lua_events": g["lua_events"].sum(),
+                          "first": bd._times(g["first"].min().to_numpy()), "last": bd._times(g["last"].max().to_numpy())},
+                         index=g.size().index)
+    table["first"], table["last"] = bd._times(g["first"].min().to_numpy()), bd._times(g["last"].max().to_numpy())
+    table["share"] = table["events"] / total
+    table["rate_per_s"] = table["events"] / seconds if seconds > 0 else np.nan
+    pairs = p.client_commands.reset_index()  # type: ignore[union-attr]
+    pairs["client"] = label.reindex(pairs["client"]).to_numpy()
+    pairs = pairs.dropna(subset=["client"]).groupby(["client", "command"], sort=False).agg(
+        count=("count", "sum"), pos=("pos", "min"))
+    table["command_mix"] = pd.Series(_mix(pairs, table.index), index=table.index)
+    db = pd.DataFrame({"c": p.client_dbs.get_level_values(0), "d": p.client_dbs.get_level_values(1)})  # type: ignore
+    db["a"] = label.reindex(db["c"]).to_numpy()
+    db = db[(db["d"].astype(np.int64) >= 0) & db["a"].notna()]
+    dbs = db.groupby("a")["d"].agg(lambda d: ",".join(str(int(x)) for x in sorted(set(d))))
+    table["dbs"] = dbs.reindex(table.index).fillna("")
+    table = table.rename_axis("application").reset_index()
+    table["application"] = table["application"].astype("str")
+    table["named"] = ~table["application"].str.startswith(UNNAMED) & (table["application"] != bd.LUA)
+    return sorted_applications(table[APPLICATION_COLUMNS])
 
 
 def _dbs(p: Partial, total: int, seconds: float) -> pd.DataFrame:
@@ -500,14 +541,13 @@ def finalize(p: Partial, prov: Provenance, settings: Settings = Settings()) -> A
                          _order(p, "command", p.commands["pos"]) if total else None)
     clients = _clients(p, total, seconds)
     first, last = (_iso(first_us), _iso(last_us)) if total else (None, None)
-    own = p.clients[(p.clients["own"] > 0) & (p.clients.index != bd.NO_CLIENT)] if total else None
     dbs = _dbs(p, total, seconds)
     filters = s.filters.describe()
     overview = Overview(
         source=prov.source, lines=prov.lines, events=total, rejected=prov.rejected,
         skipped=sum(prov.skipped.values()), first=first, last=last, duration_s=seconds,
         rate_per_s=total / seconds if seconds > 0 else None,
-        clients=len(own) if own is not None else 0, commands=len(commands),
+        clients=len(clients), commands=len(commands),  # the clients table's: lua lines are their callers'
         dbs=tuple(sorted(int(d) for d in dbs["db"].dropna())) if len(dbs) else (),
         filtered=total != prov.events or bool(filters), filters=filters,
     )
@@ -523,6 +563,7 @@ def finalize(p: Partial, prov: Provenance, settings: Settings = Settings()) -> A
         timeline_clients=_timeline(p.timeline_clients, p, s, client_order, "client"),
         bursts=_bursts(p, s, cmd_order, client_order), gaps=_gaps(p, s.top),
         findings=tuple(findings), thresholds=s.thresholds, top=s.top,
+        applications=_applications(p, total, seconds),
         nodes=node_table(p) if p.nodes is not None and len(p.nodes) > 1 else None,
         slots=slot_table(p) if p.slots is not None and len(p.nodes) > 1 else None,  # type: ignore[arg-type]
     )

@@ -745,7 +745,7 @@ class Partial:
     subcommands: pd.DataFrame | None = None
     command_clients: pd.Index | None = None
     subcommand_clients: pd.Index | None = None
-    clients: pd.DataFrame | None = None  # credited: count, first, last; own, own_pos, kind
+    clients: pd.DataFrame | None = None  # credited: count, first, last; own, own_pos, kind, host
     client_commands: pd.DataFrame | None = None
     client_dbs: pd.Index | None = None
     setnames: pd.DataFrame | None = None  # index client: name, ts, pos
@@ -763,7 +763,8 @@ class Partial:
     # line of each command and client before filtering (pandas orders ties by that: categories)
 
 
-CLIENT_AGG = {"count": "sum", "first": "min", "last": "max", "own": "sum", "own_pos": "min", "kind": "first"}
+CLIENT_AGG = {"count": "sum", "first": "min", "last": "max", "own": "sum", "own_pos": "min", "kind": "first",
+              "host": "first"}
 DB_AGG = STATS
 
 
@@ -850,8 +851,9 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
     kind, kinds = bd.codes_of(events["client_kind"], bd.NO_CLIENT)
 
     credited = _stats(callers, caller_labels, us, pos, "client")
-    own_frame = pd.DataFrame({"g": own, "pos": pos, "kind": _labels(kinds)[kind]}).groupby("g", sort=False).agg(
-        own=("pos", "size"), own_pos=("pos", "min"), kind=("kind", "first"))
+    host = events["host"].astype(object).to_numpy()
+    own_frame = pd.DataFrame({"g": own, "pos": pos, "kind": _labels(kinds)[kind], "host": host}).groupby(
+        "g", sort=False).agg(own=("pos", "size"), own_pos=("pos", "min"), kind=("kind", "first"), host=("host", "first"))
     own_frame.index = pd.Index(own_labels[own_frame.index.to_numpy()], name="client")
     clients = credited[["count", "first", "last"]].join(own_frame, how="outer")
     clients["own"] = clients["own"].fillna(0).astype(np.int64)
