@@ -97,13 +97,18 @@ def read_inputs(
         counts = load_connections(connections)
     names = ClientNames.of(events) if filters else None  # before the filter drops CLIENT SETNAME lines
     kept = filters.apply(events) if filters else events
-    if filters and len(kept) == 0 and len(events):
-        asked = ", ".join(f"--{k} {v}" for k, v in filters.describe().items())
-        raise InputError(f"no event matches the filters ({asked}): the capture has {len(events):,} "
-                         f"event{'s' if len(events) != 1 else ''}"
-                         + (f", {prov.first_ts} .. {prov.last_ts}" if prov.first_ts else "") + ".")
+    _some_match(filters, len(kept), len(events), prov)
     return Inputs(kept, prov, snapshots, counts, filters, names,
                   bundle.maxclients if bundle is not None else None, reconciliation)
+
+
+def _some_match(filters: Filters, kept: int, events: int, prov: Provenance) -> None:
+    """An error when filters leave no event of a capture that has some: never an empty report."""
+    if filters and kept == 0 and events:
+        asked = ", ".join(f"--{k} {v}" for k, v in filters.describe().items())
+        raise InputError(f"no event matches the filters ({asked}): the capture has {events:,} "
+                         f"event{'s' if events != 1 else ''}"
+                         + (f", {prov.first_ts} .. {prov.last_ts}" if prov.first_ts else "") + ".")
 
 
 def _analyze(inputs: Inputs, top: int, maxclients: int | None, progress: Progress | None = None) -> Analysis:
@@ -139,9 +144,10 @@ def analyze_files(
     """
     if clients is None and not filters.client and not is_bundle(capture):
         analysis = analyze_stream(capture, top=top, filters=filters, scheduler=scheduler, progress=progress)
+        _some_match(filters, analysis.overview.events, analysis.provenance.events, analysis.provenance)
         if connections is None:
             return analysis
-        part = analyze_clientlist(None, read_connection_counts(connections), maxclients=maxclients)
+        part = analyze_clientlist(None, load_connections(connections), maxclients=maxclients)
         return replace(analysis, clientlist=part, findings=tuple(sort_findings([*analysis.findings, *part.findings])))
     if scheduler is not None:
         raise InputError("--scheduler analyses captures as streams: it cannot take --clients, --client or a bundle")

@@ -244,3 +244,18 @@ def test_default_workers_fit_cores_and_memory(monkeypatch: pytest.MonkeyPatch) -
     assert 1 <= stream.default_workers() <= (os.cpu_count() or 1)
     monkeypatch.setattr(stream, "WORKER_MEMORY", 1 << 60)  # no memory to spare: one worker
     assert stream.default_workers() == 1
+
+
+def test_module_lines_and_guessed_keys(tmp_path: Path) -> None:
+    """Lines a module ran are credited to its command's client, guessed keys stay out of the key
+    tables: as analyze() does (a paste of RedisGears traffic, and lines of an unknown command)."""
+    paste = ROOT.parent / "shared" / "wild-pastes" / "monitor" / "29-redisgears-module-client-6.x.txt"
+    unknown = tmp_path / "unknown.txt"
+    unknown.write_bytes(b'1700000000.000001 [0 127.0.0.1:5] "MYMOD.DO" "not-a-key" "1"\n'
+                        b'1700000000.000002 [0 127.0.0.1:5] "GET" "user:1"\n'
+                        b'1700000000.000003 [0 127.0.0.1:5] "MYMOD.DO" "not-a-key" "2"\n')
+    for path in [unknown, *([paste] if paste.exists() else [])]:
+        expected = analyze(read_monitor(path))
+        got = analyze_stream(path, workers=0)
+        assert_same(expected, got)
+        assert "not-a-key" not in got.hot_keys["key"].tolist() and "RateLimiter" not in got.hot_keys["key"].tolist()

@@ -146,9 +146,8 @@ def _applications(p: Partial, total: int, seconds: float) -> pd.DataFrame:
                for k, h in zip(stats["kind"], stats["host"])]
     label = pd.Series(np.where(names.notna() & (names != ""), names.to_numpy(dtype=object), unnamed),
                       index=stats.index, dtype=object)
-    is_lua = stats.index == bd.LUA
     frame = pd.DataFrame({"application": label.to_numpy(), "events": stats["count"].to_numpy(),
-                          "lua_events": np.where(is_lua, stats["count"], stats["count"] - stats["own"]),
+                          "lua_events": stats["lua"].to_numpy(),
                           "first": stats["first"].to_numpy(), "last": stats["last"].to_numpy()})
     g = frame.groupby("application", sort=False)
     table = pd.DataFrame({"connections": g.size(), "events": g["events"].sum(), "lua_events": g["lua_events"].sum(),

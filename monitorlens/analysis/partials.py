@@ -580,8 +580,9 @@ PATTERN_AGG = {"count": "sum", "first": "min", "last": "max", "pos": "min", "rea
 
 
 def _block_keys(b: _Block, callers: np.ndarray, caller_labels: np.ndarray, s: Settings) -> tuple[Keys, np.ndarray]:
-    """The block's :class:`Keys`, and the hash slot of each key reference (with ``s.slots``)."""
-    flat, ctx = b.flat, b.ctx
+    """The block's :class:`Keys`, and the hash slot of each key reference (with ``s.slots``).
+    Guessed keys (``key_rule`` ``first-arg``) stay out, as in ``key_table``."""
+    flat, ctx = bd._without_guesses(b.flat, b.events), b.ctx
     if not len(flat.key):
         return Keys(), np.array([], np.int64)
     names = flat.keys.cast(pa.string())
@@ -763,8 +764,8 @@ class Partial:
     # line of each command and client before filtering (pandas orders ties by that: categories)
 
 
-CLIENT_AGG = {"count": "sum", "first": "min", "last": "max", "own": "sum", "own_pos": "min", "kind": "first",
-              "host": "first"}
+CLIENT_AGG = {"count": "sum", "first": "min", "last": "max", "lua": "sum", "own": "sum", "own_pos": "min",
+              "kind": "first", "host": "first"}
 DB_AGG = STATS
 
 
@@ -785,6 +786,10 @@ def _callers(events: pd.DataFrame, own: np.ndarray, labels: np.ndarray, cmd: np.
     last = np.maximum.accumulate(np.where(is_lua, -1, np.arange(len(own)))) if len(own) else own
     found = np.where(last >= 0, source[np.maximum(last, 0)], -3)
     credited = np.where(is_lua & (found >= 0), found, np.where(is_lua & (found == -3), pending, own))
+    modules = [i for i, name in enumerate(labels[:-1]) if name in bd.MODULE_SOURCES]
+    if modules:  # a module's lines go to its command (before them, else after): within the block
+        module_calls = [i for i, name in enumerate(cmds) if "." in str(name)]
+        credited = bd._credit(credited, np.isin(own, modules), np.isin(cmd, module_calls), after=True)
     nonlua = np.flatnonzero(~is_lua)
     if not len(nonlua):
         tail: str | None = OPEN
@@ -850,15 +855,16 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
     db_labels = np.arange(int(db_code.max()) + 2) - 1  # code + 1 -> label (-1: no db printed)
     kind, kinds = bd.codes_of(events["client_kind"], bd.NO_CLIENT)
 
-    credited = _stats(callers, caller_labels, us, pos, "client")
+    lua_rows = (own_labels[own] == bd.LUA).astype(np.int64)  # a script's lines (not a module's)
+    credited = _stats(callers, caller_labels, us, pos, "client", lua=lua_rows)
     host = events["host"].astype(object).to_numpy()
     own_frame = pd.DataFrame({"g": own, "pos": pos, "kind": _labels(kinds)[kind], "host": host}).groupby(
         "g", sort=False).agg(own=("pos", "size"), own_pos=("pos", "min"), kind=("kind", "first"), host=("host", "first"))
     own_frame.index = pd.Index(own_labels[own_frame.index.to_numpy()], name="client")
-    clients = credited[["count", "first", "last"]].join(own_frame, how="outer")
+    clients = credited[["count", "first", "last", "lua"]].join(own_frame, how="outer")
     clients["own"] = clients["own"].fillna(0).astype(np.int64)
     clients["own_pos"] = clients["own_pos"].fillna(NO_POS).astype(np.int64)
-    for c, empty in (("count", 0), ("first", NO_POS), ("last", -NO_POS)):
+    for c, empty in (("count", 0), ("first", NO_POS), ("last", -NO_POS), ("lua", 0)):
         clients[c] = clients[c].fillna(empty).astype(np.int64)
 
     step = s.base_step

@@ -43,9 +43,10 @@ from .patterns import DEFAULT_RULES, PatternRules
 from .rules import Thresholds
 from ..errors import InputError
 from ..read import grammar
-from ..read.ingest import BLOCK_SIZE, SNIFF_BYTES, MonitorStream, Source, open_binary, source_name
+from ..read.files import BLOCK_SIZE, SNIFF_BYTES, Source, is_parquet, open_binary, read_parquet_table, source_name
+from ..read.ingest import MonitorStream
 from ..read.schema import MONITOR_SCHEMA, REJECTS_KEPT, Provenance, table_to_frame
-from ..store import is_parquet, stored_provenance
+from ..store import check_capture, check_events_parquet
 
 Sources = Union[Source, Sequence[Union[str, os.PathLike]]]
 INLINE_BYTES = 32 << 20  # inputs smaller than this are aggregated here: starting processes costs more
@@ -56,7 +57,7 @@ MIN_CHUNK = 16 << 20  # a plain text file is cut for the workers into chunks of 
 
 
 @dataclass(frozen=True)
-class Input:
+class SourceFile:
     """One source of events: ``path`` (or a stream), what it holds, its number and node."""
 
     source: Any
@@ -85,7 +86,7 @@ def _is_parquet(path: Path) -> bool:
 def _looks_like_capture(path: Path) -> bool:
     """Whether one of the first lines of a file (plain or gzip) is a MONITOR line."""
     with open_binary(path) as f:
-        head = f.read(SNIFF_BYTES)
+        head = f.peek(SNIFF_BYTES)
     return any(grammar.looks_like_monitor(line) for line in head.split(b"\n", 50)[:50] if line.strip())
 
 
@@ -101,7 +102,7 @@ def _captures_in(folder: Path) -> list[Path]:
     return found
 
 
-def inputs(sources: Sources) -> list[Input]:
+def inputs(sources: Sources) -> list[SourceFile]:
     """Every file of ``sources`` (paths, folders, or one stream), numbered in order.
 
     A pipe or FIFO is read as a stream, once (never opened twice to look at it).
@@ -122,8 +123,11 @@ def inputs(sources: Sources) -> list[Input]:
         elif not path.exists():
             raise InputError(f"{path}: no such file. Check the path, or pass '-' to read stdin.")
         elif not path.is_file():
-            files.append((str(src), None))  # a FIFO, /dev/stdin: one pass
+            files.append((str(src), None))  # a FIFO, /dev/stdin: one pass, checked as it is read
         else:
+            with open_binary(path) as f:
+                if not is_parquet(f):
+                    check_capture(f)  # CLIENT LIST snapshots or counts given as the capture: say where they go
             files.append((path, None))
     nodes = [_node_of(src, root) if isinstance(src, Path) else source_name(src) for src, root in files]
     if len(set(nodes)) < len(set(str(src) for src, _ in files)):  # same names in different folders
@@ -131,9 +135,9 @@ def inputs(sources: Sources) -> list[Input]:
     out = []
     for i, (src, root) in enumerate(files):
         if isinstance(src, Path):
-            out.append(Input(src, i, nodes[i] if len(files) > 1 else "", _is_parquet(src), src.stat().st_size))
+            out.append(SourceFile(src, i, nodes[i] if len(files) > 1 else "", _is_parquet(src), src.stat().st_size))
         else:
-            out.append(Input(src, i, source_name(src) if len(files) > 1 else "", False, 0))
+            out.append(SourceFile(src, i, source_name(src) if len(files) > 1 else "", False, 0))
     return out
 
 
@@ -263,7 +267,7 @@ class Aggregate:
     partial: Partial
     provenance: Provenance
     settings: Settings
-    sources: list[Input] = field(default_factory=list)
+    sources: list[SourceFile] = field(default_factory=list)
 
     def analysis(self) -> Analysis:
         """The :class:`Analysis` (tables and findings, as :func:`analyze` gives them)."""
@@ -307,14 +311,9 @@ def _parquet_provenance(path: Path) -> tuple[Provenance, int]:
         meta = pq.read_metadata(path)
     except (OSError, pa.ArrowInvalid) as e:
         raise InputError(f"{path}: not a readable Parquet file ({e})") from None
-    missing = set(MONITOR_SCHEMA.names) - set(meta.schema.to_arrow_schema().names)
-    if missing:
-        raise InputError(f"{path}: not a Parquet file of MONITOR events (no column {', '.join(sorted(missing))}); "
-                         "make one with `monitorlens ingest CAPTURE -o FILE.parquet`.")
-    prov = stored_provenance(meta.metadata)
-    if prov is None:
-        prov = Provenance(source=str(path), lines=meta.num_rows, events=meta.num_rows)
-    return prov, meta.num_row_groups
+    prov = Provenance.from_metadata(meta.metadata)
+    check_events_parquet(str(path), prov.kind if prov is not None else "unknown", meta.schema.to_arrow_schema().names)
+    return prov, meta.num_row_groups  # type: ignore[return-value]
 
 
 WORKER_MEMORY = 1 << 30  # what to budget per worker process: ~400 MB at peak on 1M-line chunks
@@ -398,13 +397,31 @@ def analyze_stream(sources: Sources, **options: Any) -> Analysis:
     return aggregate(sources, **options).analysis()
 
 
+def _read_once(item: SourceFile, s: Settings, acc: "_Ordered", block_size: int,
+               progress: Callable[[int, int], None] | None) -> Provenance:
+    """A stream (stdin, a pipe, a FIFO) opened once and read in order: a capture, or a
+    Parquet file of events, its kind checked on its first bytes without consuming them."""
+    with open_binary(item.source) as f:
+        if is_parquet(f):
+            table, prov = read_parquet_table(f)
+            check_events_parquet(f.name, prov.kind if prov is not None else "unknown", table.column_names)
+            for batch in table.select(MONITOR_SCHEMA.names).to_batches(max_chunksize=1 << 17):
+                acc.push(_frame_partial(pa.Table.from_batches([batch]), item.index, item.node, s))
+            return prov  # type: ignore[return-value]
+        check_capture(f)
+        stream = MonitorStream(f, block_size=block_size, progress=progress)
+        for table in stream:
+            acc.push(_frame_partial(table, item.index, item.node, s))
+        return stream.provenance
+
+
 def _step(progress: Any, text: str) -> None:
     """Tell a :class:`~monitorlens.store.Progress` what comes next (a plain callback hears lines only)."""
     if progress is not None and hasattr(progress, "step"):
         progress.step(text)
 
 
-def _local(found: list[Input], s: Settings, workers: int, block_size: int,
+def _local(found: list[SourceFile], s: Settings, workers: int, block_size: int,
            progress: Callable[[int, int], None] | None = None) -> tuple[Partial, list[Provenance]]:
     if workers <= 0:
         acc = _Ordered(lambda a, b: merge(a, b, s))
@@ -414,11 +431,13 @@ def _local(found: list[Input], s: Settings, workers: int, block_size: int,
                 prov, groups = _parquet_provenance(item.source)
                 for g in range(groups):
                     acc.push(_row_group_partial(str(item.source), [g], item.index, item.node, s))
-            else:
+            elif isinstance(item.source, Path):
                 stream = MonitorStream(item.source, block_size=block_size, progress=progress)
                 for table in stream:
                     acc.push(_frame_partial(table, item.index, item.node, s))
                 prov = stream.provenance
+            else:
+                prov = _read_once(item, s, acc, block_size, progress)
             provs.append(prov)
         return acc.result(), provs
     with _pool(workers) as pool:
@@ -430,7 +449,7 @@ def _is_gzip(path: Path) -> bool:
         return f.read(2) == b"\x1f\x8b"
 
 
-def _pooled(pool: Executor, found: list[Input], s: Settings, workers: int, block_size: int
+def _pooled(pool: Executor, found: list[SourceFile], s: Settings, workers: int, block_size: int
             ) -> tuple[Partial, list[Provenance]]:
     """Tasks in order, at most ``2 * workers`` in flight; results merged in order as they come.
 
@@ -483,7 +502,7 @@ def _shifted(prov: Provenance, offset: int) -> Provenance:
     return replace(prov, rejects=tuple((line + offset, reason, text) for line, reason, text in prov.rejects))
 
 
-def _on_dask(found: list[Input], s: Settings, scheduler: Any, block_size: int) -> tuple[Partial, list[Provenance]]:
+def _on_dask(found: list[SourceFile], s: Settings, scheduler: Any, block_size: int) -> tuple[Partial, list[Provenance]]:
     """One task per text file or Parquet row group on a ``dask.distributed`` cluster; the
     merges run there too (a tree in order), and only the merged partial comes back."""
     try:
