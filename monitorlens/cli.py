@@ -39,6 +39,14 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     return parser
 
 
+def add_scheduler_argument(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--scheduler`` (a Dask cluster to analyse on) to a CLI (sub)parser."""
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="analyse on a dask.distributed cluster (tcp://host:8786; its workers must see the "
+                        "capture's path); default: worker processes here")
+    return parser
+
+
 def _positive(text: str) -> int:
     try:
         n = int(text)
@@ -296,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_maxclients_argument(p)
     p.add_argument("--show-values", action="store_true", help="show argument values (redacted by default)")
     add_filter_arguments(p)
+    add_scheduler_argument(p)
     p.set_defaults(handler=_summary)
 
     p = sub.add_parser(
@@ -325,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the generation time and time taken (off: same input, same bytes)")
     p.add_argument("--no-charts", action="store_true", help="leave the charts out of the HTML (faster)")
     add_filter_arguments(p)
+    add_scheduler_argument(p)
     p.set_defaults(handler=_report)
 
     p = sub.add_parser(
@@ -400,7 +410,7 @@ def _report(ns: argparse.Namespace) -> int:
             ns.capture, clients=ns.clients, connections=ns.connections, maxclients=ns.maxclients, top=ns.top,
             show_values=ns.show_values, charts=fmt == "html" and not ns.no_charts, timestamp=ns.timestamp,
             filters=filters_of(ns), baseline=ns.baseline, baseline_clients=ns.baseline_clients, title=ns.title,
-            progress=progress,
+            progress=progress, scheduler=ns.scheduler,
         )
     finally:
         progress.close()
@@ -431,7 +441,7 @@ def _summary(ns: argparse.Namespace) -> int:
     try:
         text = summarize(ns.capture, clients=ns.clients, connections=ns.connections, maxclients=ns.maxclients,
                          top=ns.top, filters=filters_of(ns), as_json=ns.json, width=ns.width,
-                         show_values=ns.show_values, progress=progress)
+                         show_values=ns.show_values, progress=progress, scheduler=ns.scheduler)
     finally:
         progress.close()
     sys.stdout.write(text.rstrip("\n") + "\n")

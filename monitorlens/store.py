@@ -159,14 +159,26 @@ def load(
         if is_parquet(f):
             df = read_parquet(f)
             kind = provenance(df).kind if "provenance" in df.attrs else "unknown"
-            if kind != "monitor" or not set(MONITOR_SCHEMA.names) <= set(df.columns):
-                raise InputError(f"{f.name}: this Parquet file holds {KIND_NAMES.get(kind, 'no MONITOR events')}, "
-                                 f"not MONITOR events{_hint(kind)}")
+            check_events_parquet(f.name, kind, df.columns)
             return df
-        kind = detect_kind(f)
-        if kind != "monitor":
-            raise InputError(f"{f.name}: this looks like {KIND_NAMES[kind]}, not a MONITOR capture{_hint(kind)}")
+        check_capture(f)
         return read_monitor(f, errors=errors, progress=progress)
+
+
+def check_events_parquet(name: str, kind: str, columns: Iterable[str]) -> None:
+    """An :class:`InputError` unless a Parquet file (of this ``kind`` and ``columns``) holds
+    MONITOR events, saying where a file of another kind goes."""
+    if kind != "monitor" or not set(MONITOR_SCHEMA.names) <= set(columns):
+        raise InputError(f"{name}: this Parquet file holds {KIND_NAMES.get(kind, 'no MONITOR events')}, "
+                         f"not MONITOR events{_hint(kind)}")
+
+
+def check_capture(f: Input) -> None:
+    """An :class:`InputError` unless an opened text input looks like a MONITOR capture (it is
+    peeked, not consumed), saying where CLIENT LIST snapshots or connection counts go."""
+    kind = detect_kind(f)
+    if kind != "monitor":
+        raise InputError(f"{f.name}: this looks like {KIND_NAMES[kind]}, not a MONITOR capture{_hint(kind)}")
 
 
 def load_snapshots(source: Source, *, errors: str = "skip") -> pd.DataFrame:

@@ -31,6 +31,7 @@ from .analysis.clientlist_analysis import analyze_clientlist
 from .analysis.comparison import compare
 from .analysis.filters import Filters
 from .analysis.findings import sort_findings
+from .analysis.stream import analyze_stream
 from .errors import InputError
 from .analysis.reconcile import Reconciliation, reconcile
 from .read.bundle import is_bundle, open_bundle
@@ -96,13 +97,18 @@ def read_inputs(
         counts = load_connections(connections)
     names = ClientNames.of(events) if filters else None  # before the filter drops CLIENT SETNAME lines
     kept = filters.apply(events) if filters else events
-    if filters and len(kept) == 0 and len(events):
-        asked = ", ".join(f"--{k} {v}" for k, v in filters.describe().items())
-        raise InputError(f"no event matches the filters ({asked}): the capture has {len(events):,} "
-                         f"event{'s' if len(events) != 1 else ''}"
-                         + (f", {prov.first_ts} .. {prov.last_ts}" if prov.first_ts else "") + ".")
+    _some_match(filters, len(kept), len(events), prov)
     return Inputs(kept, prov, snapshots, counts, filters, names,
                   bundle.maxclients if bundle is not None else None, reconciliation)
+
+
+def _some_match(filters: Filters, kept: int, events: int, prov: Provenance) -> None:
+    """An error when filters leave no event of a capture that has some: never an empty report."""
+    if filters and kept == 0 and events:
+        asked = ", ".join(f"--{k} {v}" for k, v in filters.describe().items())
+        raise InputError(f"no event matches the filters ({asked}): the capture has {events:,} "
+                         f"event{'s' if events != 1 else ''}"
+                         + (f", {prov.first_ts} .. {prov.last_ts}" if prov.first_ts else "") + ".")
 
 
 def _analyze(inputs: Inputs, top: int, maxclients: int | None, progress: Progress | None = None) -> Analysis:
@@ -122,13 +128,29 @@ def analyze_files(
     top: int = TOP,
     filters: Filters = Filters(),
     progress: Progress | None = None,
+    scheduler: str | None = None,
 ) -> Analysis:
     """The one :class:`~monitorlens.analysis.analyze.Analysis` of a capture and its CLIENT LIST
     and connection-count logs, that ``summary``, ``report`` and ``plot`` all render.
     ``maxclients`` is the server's (CONFIG GET maxclients): time to reach it, severity.
 
+    Without CLIENT LIST snapshots, a client filter or a bundle (which need the whole capture
+    at once: names by time, scripts' lua lines, the reconciliation) the capture is analysed as a stream of partials
+    (:func:`~monitorlens.analysis.stream.analyze_stream`): memory follows the distinct
+    clients, patterns and keys, not the events, and worker processes share the work (or the
+    workers of the Dask cluster at ``scheduler``, ``tcp://host:8786``).
+
     >>> analyze_files("capture.txt.gz", clients="clients.log.gz").clientlist.findings  # doctest: +SKIP
     """
+    if clients is None and not filters.client and not is_bundle(capture):
+        analysis = analyze_stream(capture, top=top, filters=filters, scheduler=scheduler, progress=progress)
+        _some_match(filters, analysis.overview.events, analysis.provenance.events, analysis.provenance)
+        if connections is None:
+            return analysis
+        part = analyze_clientlist(None, load_connections(connections), maxclients=maxclients)
+        return replace(analysis, clientlist=part, findings=tuple(sort_findings([*analysis.findings, *part.findings])))
+    if scheduler is not None:
+        raise InputError("--scheduler analyses captures as streams: it cannot take --clients, --client or a bundle")
     return _analyze(read_inputs(capture, clients, connections, filters, progress), top, maxclients, progress)
 
 
@@ -144,14 +166,15 @@ def summarize(
     width: int = 80,
     show_values: bool = False,
     progress: Progress | None = None,
+    scheduler: str | None = None,
 ) -> str:
     """What ``summary`` prints: the text view, or the ``summary --json`` object; argument
-    values in findings are redacted unless ``show_values``.
+    values in findings are redacted unless ``show_values``; ``scheduler``: see :func:`analyze_files`.
 
     >>> print(summarize("capture.txt", as_json=True))  # doctest: +SKIP
     """
     analysis = analyze_files(capture, clients=clients, connections=connections, maxclients=maxclients,
-                             top=top, filters=filters, progress=progress)
+                             top=top, filters=filters, progress=progress, scheduler=scheduler)
     analysis = redact_findings(analysis, show_values=show_values)
     if as_json:
         return json.dumps(analysis.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
@@ -173,6 +196,7 @@ def make_report(
     baseline_clients: Path_ | None = None,
     title: str | None = None,
     progress: Progress | None = None,
+    scheduler: str | None = None,
 ) -> Report:
     """Read a capture (text, .gz or Parquet) and optional CLIENT LIST (``clients``) and
     connection-count logs, analyse them and build the report: the ``report`` command.
@@ -181,7 +205,8 @@ def make_report(
     ``timestamp`` writes the generation time and the time taken into the header. A
     ``baseline`` capture (read whole, unfiltered; its CLIENT LIST from ``baseline_clients``,
     whose findings are compared too) adds the section "Compared with the baseline", right
-    after the findings. ``title`` replaces the report's title; ``progress`` hears of each step.
+    after the findings. ``title`` replaces the report's title; ``progress`` hears of each step;
+    ``scheduler`` analyses on a Dask cluster (:func:`analyze_files`).
 
     >>> make_report("incident/monitor.txt.gz", clients="incident/clients.log.gz").write("incident.html")  # doctest: +SKIP
     """
@@ -191,7 +216,7 @@ def make_report(
     before = _analyze(read_inputs(baseline, baseline_clients, progress=progress), top, maxclients, progress) \
         if baseline is not None else None
     analysis = analyze_files(capture, clients=clients, connections=connections, maxclients=maxclients, top=top,
-                             filters=filters, progress=progress)
+                             filters=filters, progress=progress, scheduler=scheduler)
     comparison = compare(before, analysis) if before is not None else None
     if progress is not None:
         progress.step("writing the report...")
@@ -224,13 +249,13 @@ def make_chart(
     fmt = chart_format(output, fmt)
     if kind not in MONITOR_CHARTS and kind not in CLIENTLIST_CHARTS:
         raise InputError(f"unknown chart {kind!r}: use one of {', '.join([*MONITOR_CHARTS, *CLIENTLIST_CHARTS])}")
-    inputs = read_inputs(capture, clients, None, filters)
-    if kind in CLIENTLIST_CHARTS and inputs.snapshots is None:
-        raise InputError(f"chart {kind!r} is drawn from CLIENT LIST snapshots: give them with --clients FILE")
     if kind in CLIENTLIST_CHARTS:
-        plot = clientlist_plot(kind, inputs.snapshots)
+        snapshots = read_inputs(capture, clients, None, filters).snapshots
+        if snapshots is None:
+            raise InputError(f"chart {kind!r} is drawn from CLIENT LIST snapshots: give them with --clients FILE")
+        plot = clientlist_plot(kind, snapshots)
     else:
-        plot = plot_of(kind, _analyze(inputs, top, None))
+        plot = plot_of(kind, analyze_files(capture, clients=clients, top=top, filters=filters))
     # SVG is written directly (the report's charts); PNG is drawn by matplotlib
     data = to_svg(plot).encode() if fmt == "svg" else figure_bytes(figure(plot), "png")
     with output_file(output, inputs=[capture, clients]) as f:

@@ -82,8 +82,10 @@ class Analysis:
     (:func:`~monitorlens.analysis.breakdowns.by_command`), ``subcommands`` (by command +
     subcommand), ``clients`` (:func:`~monitorlens.analysis.breakdowns.by_client`, lua
     credited), ``key_patterns``, ``hot_keys`` (the ``top`` hottest), ``dbs``,
-    ``timeline`` (wide, 1 s buckets, by command), ``timeline_clients`` (same, by
-    client), ``bursts``, ``gaps`` (the longest silences).
+    ``timeline`` (wide, 1 s buckets, by command; wider past ``MAX_BUCKETS``),
+    ``timeline_clients`` (same, by client), ``bursts``, ``gaps`` (the longest silences).
+    Past the key cap of :func:`~monitorlens.analysis.stream.analyze_stream`, ``hot_keys``
+    counts are estimates: ``count_error`` bounds each.
 
     ``applications`` (:func:`~monitorlens.analysis.applications.by_application`) groups
     the clients by name (unnamed ones by host), with CLIENT LIST counts when snapshots were
@@ -94,6 +96,9 @@ class Analysis:
     both parts, most severe first, so every view lists the same ones. ``reconciliation``
     compares a capture bundle's MONITOR lines with the server's commandstats
     (:func:`~monitorlens.analysis.reconcile.reconcile`) when the input was a bundle.
+    ``nodes`` (events per node: node, count, share, first, last) and ``slots`` (key
+    references per Redis Cluster hash slot: slot, count, share) when several captures were
+    analysed as one (:func:`~monitorlens.analysis.stream.analyze_stream`).
     """
 
     provenance: Provenance
@@ -114,6 +119,8 @@ class Analysis:
     clientlist: ClientlistAnalysis | None = None
     reconciliation: Reconciliation | None = None
     applications: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=APPLICATION_COLUMNS))
+    nodes: pd.DataFrame | None = None
+    slots: pd.DataFrame | None = None
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
         """The ``summary --json`` object (documented in ``docs/summary-json.md``)."""
@@ -228,9 +235,12 @@ PATTERN_FIELDS = {"pattern": "pattern", "count": "count", "share": "share", "key
                   "write_share": "write_share", "command_mix": "command_mix", "example": "example",
                   "first": "first", "last": "last"}
 KEY_FIELDS = {"key": "key", "pattern": "pattern", "count": "count", "share": "share", "clients": "clients",
-              "read_share": "read_share", "write_share": "write_share", "command_mix": "command_mix"}
+              "read_share": "read_share", "write_share": "write_share", "command_mix": "command_mix",
+              "count_error": "count_error"}
 BURST_FIELDS = {c: c for c in ("start", "end", "buckets", "events", "peak", "baseline", "ratio",
                                "top_command", "top_client")}
+NODE_FIELDS = {c: c for c in ("node", "count", "share", "first", "last")}
+SLOT_FIELDS = {c: c for c in ("slot", "count", "share")}
 GAP_FIELDS = {c: c for c in ("gap_us", "start", "end", "line_before", "line_after", "client_before",
                              "command_before")}
 
@@ -269,4 +279,6 @@ def _as_dict(a: Analysis, top: int) -> dict[str, Any]:
         "findings": [finite(f.to_dict()) for f in a.findings],
         **({"clientlist": a.clientlist.to_dict(top)} if a.clientlist is not None else {}),
         **({"reconciliation": a.reconciliation.to_dict()} if a.reconciliation is not None else {}),
+        **({"nodes": records(a.nodes, NODE_FIELDS)} if a.nodes is not None else {}),
+        **({"slots": records(a.slots, SLOT_FIELDS, top)} if a.slots is not None else {}),
     }

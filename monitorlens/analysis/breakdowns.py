@@ -751,10 +751,29 @@ def _step_us(freq: str) -> int:
     return max(int(step / pd.Timedelta(microseconds=1)), 1)
 
 
+MAX_BUCKETS = 10_000
+"""Most buckets a timeline has: past it the bucket doubles (1 s, 2 s, 4 s...), so a capture
+spanning a year costs what one spanning three hours does."""
+
+
+def bucket_step(freq: str, first_us: int, last_us: int, max_buckets: int = MAX_BUCKETS) -> int:
+    """The bucket length (us) for events from ``first_us`` to ``last_us``: ``freq``, doubled
+    until the buckets from first to last are at most ``max_buckets``. Buckets start at
+    multiples of the step since the epoch, so doubling merges neighbours exactly.
+
+    >>> bucket_step("1s", 0, 5_000_000), bucket_step("1s", 0, 86_400_000_000, 10_000)
+    (1000000, 16000000)
+    """
+    step = _step_us(freq)
+    while last_us // step - first_us // step + 1 > max_buckets:
+        step *= 2
+    return step
+
+
 def _buckets(events: pd.DataFrame, freq: str) -> tuple[np.ndarray, int, int]:
     """Bucket number of each event, the first bucket's start (us) and the bucket length (us)."""
-    step = _step_us(freq)
     us = ts_us(events)
+    step = bucket_step(freq, int(us.min()), int(us.max()))
     origin = (int(us.min()) // step) * step
     return (us - origin) // step, origin, step
 
@@ -769,7 +788,8 @@ def timeline(
     last, empty ones 0), one int column per top-``top`` value of ``by`` (most frequent first)
     and ``(other)`` for the rest when there is a rest; ``by=None`` gives one column ``events``.
 
-    Counts are per bucket; divide by the bucket's seconds for a rate. For a long
+    Counts are per bucket; divide by the bucket's seconds for a rate (``freq``, doubled
+    as often as needed to keep at most :data:`MAX_BUCKETS` buckets). For a long
     table use ``timeline(...).stack()``. ``by="client"`` credits ``lua`` lines to
     the script's caller.
 
@@ -821,6 +841,31 @@ def bucket_seconds(timeline: pd.DataFrame, first: Any, last: Any) -> pd.Series:
     lo = np.maximum(ns.asi8, pd.Timestamp(first).value)
     hi = np.minimum((ns + step).asi8, pd.Timestamp(last).value)
     return pd.Series(np.clip(hi - lo, 0, None) / 1e9, index=index, dtype="float64")
+
+
+def coarser(timeline: pd.DataFrame, max_buckets: int) -> pd.DataFrame:
+    """A wide timeline with neighbouring buckets summed (2, 4, 8... at a time) until it has at
+    most ``max_buckets`` rows: what a chart of a few hundred pixels can show.
+
+    >>> t = timeline(events, "1s"); len(coarser(t, 100)) <= 100  # doctest: +SKIP
+    True
+    """
+    n = len(timeline)
+    if n <= max_buckets or n < 2:
+        return timeline
+    factor = 1
+    while -(-n // factor) > max_buckets:
+        factor *= 2
+    us = pd.DatetimeIndex(timeline.index).as_unit("us").asi8
+    width_us = int(us[1] - us[0]) * factor
+    origin = (int(us[0]) // width_us) * width_us  # buckets of the wider step start at its multiples
+    group = (us - origin) // width_us
+    summed = timeline.groupby(group).sum()
+    full = np.arange(int(group.max()) + 1)
+    summed = summed.reindex(full, fill_value=0)
+    summed.index = pd.date_range(_times(np.array([origin]))[0], periods=len(full),
+                                 freq=pd.Timedelta(microseconds=width_us), name=timeline.index.name, unit="us")
+    return summed
 
 
 def bursts(

@@ -21,13 +21,15 @@ import pyarrow.compute as pc
 from .filters import Filters
 from .breakdowns import (
     ClientNames,
+    _gap_us,
     codes_of,
     command_names,
     gaps,
     take_rows,
+    ts_us,
 )
 from ..commands import all_commands, hidden_from_monitor, lookup
-from ..read.schema import provenance, rejects
+from ..read.schema import provenance
 from .findings import Call, Evidence, Finding, Sample, Severity, printable, sort_findings
 from .evidence import (
     Context,
@@ -68,6 +70,9 @@ class Thresholds:
     """A capture shorter than this (seconds) may miss periodic jobs."""
     long_capture_s: float = 3600.0
     """A capture longer than this ran MONITOR (which costs the server) for a long time."""
+    clock_jump_s: float = 3600.0
+    """A silence this long between two lines is reported as a clock jump (a clock step, or
+    captures of different times joined): the timeline then widens its buckets to span it."""
     reject_warning_share: float = 0.01
     """Rejected lines above this share of the lines make the capture-quality finding a warning."""
     samples: int = 3
@@ -112,13 +117,18 @@ def rule_keys(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -
     shapes = Shapes(codes, lambda c: Call.of("KEYS", [patterns[c]], 60, f"({scopes[c]})"))
     counts = pd.Series(scope).value_counts()
     ev = evidence(ctx, pos, t, shapes=shapes, metrics={f"calls_{k}": v for k, v in counts.items()})
-    who = ", ".join(ev.clients[:3])
-    return [Finding(
+    return [keys_finding(ev, n_wide)]
+
+
+def keys_finding(ev: Evidence, n_wide: int) -> Finding:
+    """The ``keys`` finding: ``ev`` of every KEYS call, ``n_wide`` of them matching everything."""
+    wide, n = n_wide > 0, ev.count
+    return Finding(
         code="keys",
         severity="critical" if wide else "warning",
-        title=f"KEYS: {calls_text(len(pos))}"
-        + (f" ({n_wide:,} matching everything)" if 0 < n_wide < len(pos) else " matching everything" if wide else "")
-        + f" by {who}",
+        title=f"KEYS: {calls_text(n)}"
+        + (f" ({n_wide:,} matching everything)" if 0 < n_wide < n else " matching everything" if wide else "")
+        + f" by {', '.join(ev.clients[:3])}",
         explanation=(
             "KEYS walks every key of the database in one go, whatever the pattern, and blocks the "
             "server meanwhile (O(N) in the keyspace). A pattern such as `*` also builds a reply "
@@ -130,7 +140,7 @@ def rule_keys(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -
             "(-keys) so it cannot come back."
         ),
         evidence=ev,
-    )]
+    )
 
 
 # name -> (severity, what it does)
@@ -176,22 +186,26 @@ def rule_dangerous(events: pd.DataFrame, t: Thresholds, ctx: Context | None = No
     for name in pd.unique(names):
         if name not in DANGEROUS:
             continue
-        severity, does = DANGEROUS[name]
         mine = pos[names == name]
-        ev = evidence(ctx, mine, t, shapes=call_shapes(ctx, mine))
-        hidden = hidden_from_monitor(*name.split(" ", 1))
-        found.append(Finding(
-            code="flush" if name in _FLUSH else "dangerous-command",
-            severity=severity,
-            title=f"{name}: {calls_text(len(mine))} by {', '.join(ev.clients[:3])}",
-            explanation=f"{name} {does}." + (
-                " Redis normally hides this admin command from MONITOR, so this capture comes from a "
-                "server that shows it, and other admin commands may be missing." if hidden else ""),
-            action=(f"Find who sent {name} at {ev.first} and why; rename or deny it with an ACL "
-                    f"(-{name.split(' ')[0].lower()}) for application users."),
-            evidence=ev,
-        ))
+        found.append(dangerous_finding(name, evidence(ctx, mine, t, shapes=call_shapes(ctx, mine))))
     return found
+
+
+def dangerous_finding(name: str, ev: Evidence) -> Finding:
+    """The finding of a command of :data:`DANGEROUS` (``ev`` of its calls)."""
+    severity, does = DANGEROUS[name]
+    hidden = hidden_from_monitor(*name.split(" ", 1))
+    return Finding(
+        code="flush" if name in _FLUSH else "dangerous-command",
+        severity=severity,
+        title=f"{name}: {calls_text(ev.count)} by {', '.join(ev.clients[:3])}",
+        explanation=f"{name} {does}." + (
+            " Redis normally hides this admin command from MONITOR, so this capture comes from a "
+            "server that shows it, and other admin commands may be missing." if hidden else ""),
+        action=(f"Find who sent {name} at {ev.first} and why; rename or deny it with an ACL "
+                f"(-{name.split(' ')[0].lower()}) for application users."),
+        evidence=ev,
+    )
 
 
 # ------------------------------------------------------------------------ O(N) reads
@@ -341,31 +355,35 @@ def rule_full_reads(events: pd.DataFrame, t: Thresholds, ctx: Context | None = N
     found = []
     commands = ctx.commands[ctx.command[pos]]
     for name in pd.Series(commands).value_counts().index:
-        judge, instead = FULL_READS[name]
+        judge, _ = FULL_READS[name]
         mine = pos[commands == name]
         why = judge(ctx, mine, t)
         hit = mine[pd.notna(why)]
         if len(hit) == 0:
             continue
-        info = lookup(name)
         ev = evidence(ctx, hit, t, shapes=call_shapes(ctx, hit),
                       metrics={"calls": len(hit), "calls_of_command": len(mine)})
-        reasons = pd.Series(why[pd.notna(why)]).value_counts()
-        found.append(Finding(
-            code="full-read",
-            severity="warning",
-            title=f"{name} {reasons.index[0]}: {calls_text(len(hit))}"
-                  + (f" on {ev.keys[0]}" if ev.keys else "") + f" by {', '.join(ev.clients[:2])}",
-            explanation=(
-                f"{name} is {(info.complexity if info else 'O(N)').rstrip('.')}. Here it "
-                f"{'; '.join(reasons.index[:3])}. On a big structure each call blocks the server and "
-                "builds a large reply. MONITOR shows the arguments but not the sizes; check them with "
-                "HLEN/SCARD/LLEN/ZCARD/XLEN or MEMORY USAGE."
-            ),
-            action=f"Instead: {instead}.",
-            evidence=ev,
-        ))
+        found.append(full_read_finding(name, pd.Series(why[pd.notna(why)]).value_counts(), ev))
     return found
+
+
+def full_read_finding(name: str, reasons: pd.Series, ev: Evidence) -> Finding:
+    """The ``full-read`` finding of one command: ``reasons`` counts why calls were full reads."""
+    info = lookup(name)
+    return Finding(
+        code="full-read",
+        severity="warning",
+        title=f"{name} {reasons.index[0]}: {calls_text(ev.count)}"
+              + (f" on {ev.keys[0]}" if ev.keys else "") + f" by {', '.join(ev.clients[:2])}",
+        explanation=(
+            f"{name} is {(info.complexity if info else 'O(N)').rstrip('.')}. Here it "
+            f"{'; '.join(reasons.index[:3])}. On a big structure each call blocks the server and "
+            "builds a large reply. MONITOR shows the arguments but not the sizes; check them with "
+            "HLEN/SCARD/LLEN/ZCARD/XLEN or MEMORY USAGE."
+        ),
+        action=f"Instead: {FULL_READS[name][1]}.",
+        evidence=ev,
+    )
 
 
 # -------------------------------------------------------- blocking, SELECT, big arguments
@@ -410,11 +428,15 @@ def rule_blocking_forever(events: pd.DataFrame, t: Thresholds, ctx: Context | No
     hit = pos[verdict[shapes.codes]]
     if len(hit) == 0:
         return []
-    ev = evidence(ctx, hit, t, shapes=Shapes(shapes.codes[verdict[shapes.codes]], shapes.call))
-    return [Finding(
+    return [blocking_finding(evidence(ctx, hit, t, shapes=Shapes(shapes.codes[verdict[shapes.codes]], shapes.call)))]
+
+
+def blocking_finding(ev: Evidence) -> Finding:
+    """The ``blocking-forever`` finding (``ev`` of the calls with timeout 0)."""
+    return Finding(
         code="blocking-forever",
         severity="warning",
-        title=f"Blocking with timeout 0 (waits forever): {calls_text(len(hit))} by {', '.join(ev.clients[:3])}",
+        title=f"Blocking with timeout 0 (waits forever): {calls_text(ev.count)} by {', '.join(ev.clients[:3])}",
         explanation=(
             "A blocking call with timeout 0 holds its connection until data arrives, however long. "
             "If the connection dies silently (a proxy, NAT or failover drops it) the client waits "
@@ -423,7 +445,7 @@ def rule_blocking_forever(events: pd.DataFrame, t: Thresholds, ctx: Context | No
         action=("Give the call a finite timeout (e.g. BLPOP key 5) and loop, so the client notices a "
                 "dead connection; set a socket timeout/keepalive longer than the call's timeout."),
         evidence=ev,
-    )]
+    )
 
 
 def rule_select_churn(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
@@ -438,10 +460,15 @@ def rule_select_churn(events: pd.DataFrame, t: Thresholds, ctx: Context | None =
         return []
     hit = pos[np.isin(ctx.callers[pos], busy)]
     ev = evidence(ctx, hit, t, shapes=call_shapes(ctx, hit), metrics={"clients": len(busy), "selects": len(hit)})
-    return [Finding(
+    return [select_churn_finding(ev, len(busy))]
+
+
+def select_churn_finding(ev: Evidence, clients: int) -> Finding:
+    """The ``select-churn`` finding: ``ev`` of the SELECTs of the ``clients`` that churn."""
+    return Finding(
         code="select-churn",
         severity="warning",
-        title=f"{len(hit):,} SELECTs by {len(busy)} client(s) switching databases",
+        title=f"{ev.count:,} SELECTs by {clients} client(s) switching databases",
         explanation=(
             "A client that SELECTs before many commands shares one connection between databases: "
             "every switch is a round trip, and a pooled connection returned in the wrong database "
@@ -449,7 +476,7 @@ def rule_select_churn(events: pd.DataFrame, t: Thresholds, ctx: Context | None =
         ),
         action="Use one connection (pool) per database, or key prefixes in one database.",
         evidence=ev,
-    )]
+    )
 
 
 def rule_huge_arguments(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
@@ -470,18 +497,23 @@ def rule_huge_arguments(events: pd.DataFrame, t: Thresholds, ctx: Context | None
     ev = evidence(ctx, hit, t, shapes=call_shapes(ctx, hit, limit=20),
                   metrics={"largest_bytes": int(sizes.max()),
                            "total_bytes": int(events["arg_bytes"].to_numpy()[hit].sum())})
-    return [Finding(
+    return [huge_argument_finding(ev, t)]
+
+
+def huge_argument_finding(ev: Evidence, t: Thresholds) -> Finding:
+    """The ``huge-argument`` finding (``ev`` with the metric ``largest_bytes``)."""
+    return Finding(
         code="huge-argument",
         severity="warning",
-        title=f"Arguments of {t.huge_argument_bytes:,}+ bytes: {calls_text(len(hit))} "
-              f"(largest {int(sizes.max()):,} bytes) by {', '.join(ev.clients[:2])}",
+        title=f"Arguments of {t.huge_argument_bytes:,}+ bytes: {calls_text(ev.count)} "
+              f"(largest {int(ev.metrics['largest_bytes']):,} bytes) by {', '.join(ev.clients[:2])}",
         explanation=(
             "Big values cost network, memory and time on every read and write, block the server "
             "while they are copied, and replicate in full; a big key read often is a hot spot."
         ),
         action="Split big values (a hash or several keys), compress them, or keep blobs out of Redis.",
         evidence=ev,
-    )]
+    )
 
 
 # ----------------------------------------------------------------------------- clients
@@ -500,17 +532,22 @@ def rule_dominant_client(events: pd.DataFrame, t: Thresholds, ctx: Context | Non
         pos = np.flatnonzero(ctx.callers == code)
         ev = evidence(ctx, pos, t, metrics={"share": share, "events": len(pos)})
         top, counts = top_codes(ctx.command[pos], 3)
-        mix = dict(zip(ctx.commands[top], counts))
-        found.append(Finding(
-            code="dominant-client",
-            severity="warning",
-            title=f"{ctx.label(ctx.clients[code])} sent {share:.0%} of all commands",
-            explanation=(f"One client made most of the load ({', '.join(f'{c} {n:,}' for c, n in mix.items())})."
-                         " A loop, a retry storm or a missing cache in that application is the usual cause."),
-            action="Look at what that application did at that time; rate-limit or cache on its side.",
-            evidence=ev,
-        ))
+        found.append(dominant_client_finding(ctx.label(ctx.clients[code]), share,
+                                             dict(zip(ctx.commands[top], counts)), ev))
     return found
+
+
+def dominant_client_finding(label: str, share: float, mix: Mapping[str, int], ev: Evidence) -> Finding:
+    """The ``dominant-client`` finding of one client: its ``share`` and top commands ``mix``."""
+    return Finding(
+        code="dominant-client",
+        severity="warning",
+        title=f"{label} sent {share:.0%} of all commands",
+        explanation=(f"One client made most of the load ({', '.join(f'{c} {n:,}' for c, n in mix.items())})."
+                     " A loop, a retry storm or a missing cache in that application is the usual cause."),
+        action="Look at what that application did at that time; rate-limit or cache on its side.",
+        evidence=ev,
+    )
 
 
 def rule_unnamed_clients(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
@@ -529,10 +566,16 @@ def rule_unnamed_clients(events: pd.DataFrame, t: Thresholds, ctx: Context | Non
     ev = evidence(ctx, pos, t, metrics={"clients": len(unnamed), "events": len(pos)})
     top, counts = top_codes(ctx.callers[pos], t.rows)
     ev = replace(ev, rows=tuple({"client": ctx.clients[c], "count": int(n)} for c, n in zip(top, counts)))
-    return [Finding(
+    return [unnamed_clients_finding(ev, len(unnamed), len(present), listed)]
+
+
+def unnamed_clients_finding(ev: Evidence, unnamed: int, present: int, listed: bool) -> Finding:
+    """The ``unnamed-clients`` finding: ``unnamed`` of ``present`` clients (``ev`` of their events);
+    ``listed`` when CLIENT LIST names were given."""
+    return Finding(
         code="unnamed-clients",
         severity="warning" if listed else "info",
-        title=f"{len(unnamed):,} of {len(present):,} clients have no known name ({len(pos):,} events)",
+        title=f"{unnamed:,} of {present:,} clients have no known name ({ev.count:,} events)",
         explanation=(
             "These addresses have no name in the CLIENT LIST snapshots given: the applications never "
             "call CLIENT SETNAME." if listed else
@@ -548,7 +591,7 @@ def rule_unnamed_clients(events: pd.DataFrame, t: Thresholds, ctx: Context | Non
             "every application call CLIENT SETNAME (most client libraries have a setting for it)."
         ),
         evidence=ev,
-    )]
+    )
 
 
 # ---------------------------------------------------------------------------- coverage
@@ -562,9 +605,19 @@ def rule_coverage(events: pd.DataFrame, t: Thresholds, ctx: Context | None = Non
         return []
     ctx = ctx or Context.of(events)
     redacted = sum(sum(1 for a in args if bytes(a) == REDACTED) for args in ctx.args(ctx.where(["AUTH", "HELLO", "MIGRATE"])))
-    hidden = sorted(n for n in _all_names() if hidden_from_monitor(*n.split(" ", 1)))
+    hidden = hidden_commands()
     seen = _full_names(ctx.rows(ctx.where({n.split(" ")[0] for n in hidden})))
-    seen_hidden = sorted(set(seen) & set(hidden))
+    return [coverage_finding(redacted, sorted(set(seen) & set(hidden)))]
+
+
+def hidden_commands() -> list[str]:
+    """Every command name (``CONFIG SET``...) Redis hides from MONITOR, sorted."""
+    return sorted(n for n in _all_names() if hidden_from_monitor(*n.split(" ", 1)))
+
+
+def coverage_finding(redacted: int, seen_hidden: Sequence[str]) -> Finding:
+    """The ``coverage`` finding: ``redacted`` AUTH/HELLO arguments, hidden commands seen anyway."""
+    hidden = hidden_commands()
     metrics = {"redacted_arguments": redacted, "hidden_commands": len(hidden)}
     text = (
         "MONITOR never shows admin commands (CONFIG, CLIENT LIST/KILL/PAUSE, DEBUG, SHUTDOWN, SAVE, "
@@ -578,14 +631,15 @@ def rule_coverage(events: pd.DataFrame, t: Thresholds, ctx: Context | None = Non
         text += f" {redacted:,} AUTH/HELLO arguments are `(redacted)` by Redis: passwords are not in the capture."
     if seen_hidden:
         text += f" This capture nevertheless shows {', '.join(seen_hidden)}: it may come from a server that shows them."
-    return [Finding(
+    return Finding(
         code="coverage",
         severity="info",
         title="What this capture cannot show: admin commands, durations, replies",
         explanation=text,
         action="Read SLOWLOG GET, LATENCY LATEST, INFO commandstats and CLIENT LIST from the same time.",
-        evidence=Evidence(count=redacted, unit="redacted arguments", metrics=metrics, rows=tuple({"hidden_from_monitor": n} for n in hidden)),
-    )]
+        evidence=Evidence(count=redacted, unit="redacted arguments", metrics=metrics,
+                          rows=tuple({"hidden_from_monitor": n} for n in hidden)),
+    )
 
 
 def _all_names() -> list[str]:
@@ -596,13 +650,32 @@ def _all_names() -> list[str]:
 
 
 def rule_capture_quality(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -> list[Finding]:
-    """Rejected lines, a truncated end, silences, and a capture too short or too long."""
+    """Rejected lines, a truncated end, silences, clock steps, and a capture too short or too long."""
     prov = provenance(events)
+    found = source_findings(prov, t)
+    if events.empty:
+        return found + [empty_finding()]
+    # Filtered rows leave holes that are not silences, and their span is not the capture's.
+    whole = prov.events in (0, len(events))
+    if whole:
+        found.extend(_silences(events, t))
+        found.extend(_clock(events, t))
+    if whole or not prov.first_ts:
+        first, last, count = iso(events["ts"].min()), iso(events["ts"].max()), len(events)
+    else:
+        first, last, count = prov.first_ts, prov.last_ts, prov.events
+    found.extend(length_findings(first, last, count, t))
+    return found
+
+
+def source_findings(prov: Any, t: Thresholds) -> list[Finding]:
+    """What the reading of the source says (a :class:`~monitorlens.read.schema.Provenance`):
+    rejected lines, a compressed capture cut short."""
     found = []
     if prov.rejected:
-        rej = rejects(events)
         by = dict(prov.rejects_by_reason)
         share = prov.rejected / prov.lines if prov.lines else 1.0
+        kept = list(prov.rejects)[: t.samples]
         found.append(Finding(
             code="capture-rejects",
             severity="warning" if share > t.reject_warning_share else "info",
@@ -614,8 +687,7 @@ def rule_capture_quality(events: pd.DataFrame, t: Thresholds, ctx: Context | Non
                    "many bad lines mean a damaged or mixed file.",
             evidence=Evidence(
                 count=prov.rejected, unit="lines", metrics={"share": share, **{f"rejected_{k}": v for k, v in by.items()}},
-                samples=tuple(Sample(int(l), printable(str(x))[:200])
-                              for l, x in zip(rej["line"].head(t.samples), rej["text"].head(t.samples))),
+                samples=tuple(Sample(int(line), printable(str(text))[:200]) for line, _, text in kept),
                 rows=tuple({"reason": r, "count": n} for r, n in by.items()),
             ),
         ))
@@ -629,48 +701,110 @@ def rule_capture_quality(events: pd.DataFrame, t: Thresholds, ctx: Context | Non
             action="Copy the capture again if the end matters.",
             evidence=Evidence(count=1, unit="cuts", last=prov.last_ts),
         ))
-    if events.empty:
-        found.append(Finding(
-            code="capture-empty", severity="warning", title="No events to analyse",
-            explanation="The capture (or the filters) left no MONITOR event.",
-            action="Check the file and the filters (--since/--until/--command/--client/--db).",
-        ))
-        return found
-    # Filtered rows leave holes that are not silences, and their span is not the capture's.
-    whole = prov.events in (0, len(events))
-    if whole:
-        found.extend(_silences(events, t))
-    found.extend(_length(events, prov if not whole else None, t))
     return found
+
+
+def empty_finding() -> Finding:
+    """``capture-empty``: no event to analyse."""
+    return Finding(
+        code="capture-empty", severity="warning", title="No events to analyse",
+        explanation="The capture (or the filters) left no MONITOR event.",
+        action="Check the file and the filters (--since/--until/--command/--client/--db).",
+    )
 
 
 def _silences(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
     long = gaps(events, top=None, min_gap_us=int(t.silence_s * 1e6))
     if long.empty:
         return []
-    return [Finding(
+    rows = tuple({k: cell(v) for k, v in r.items()} for r in long.head(t.rows).to_dict("records"))
+    return [silences_finding(len(long), int(long["gap_us"].iat[0]), int(long["gap_us"].sum()),
+                             iso(long["start"].min()), iso(long["end"].max()), rows, t)]
+
+
+def silences_finding(count: int, longest_us: int, total_us: int, first: str | None, last: str | None,
+                     rows: tuple[Mapping[str, Any], ...], t: Thresholds) -> Finding:
+    """``capture-gaps``: ``count`` silences of ``silence_s`` or more (``rows``: the longest)."""
+    return Finding(
         code="capture-gaps",
         severity="info",
-        title=f"{len(long):,} silences of {t.silence_s:g} s or more (longest {long['gap_us'].iat[0] / 1e6:,.1f} s)",
+        title=f"{count:,} silences of {t.silence_s:g} s or more (longest {longest_us / 1e6:,.1f} s)",
         explanation=("No line at all arrived during these gaps: the server was idle, blocked (a slow "
                      "command, a fork, a save), unreachable, or the capture was interrupted. A gap is "
                      "not the duration of the command before it."),
         action="Compare the times with SLOWLOG, LATENCY and the server's log.",
-        evidence=Evidence(
-            count=len(long), unit="silences", first=iso(long["start"].min()), last=iso(long["end"].max()),
-            metrics={"longest_gap_us": int(long["gap_us"].iat[0]), "total_gap_us": int(long["gap_us"].sum())},
-            rows=tuple({k: cell(v) for k, v in r.items()} for r in long.head(t.rows).to_dict("records")),
-        ),
-    )]
+        evidence=Evidence(count=count, unit="silences", first=first, last=last,
+                          metrics={"longest_gap_us": longest_us, "total_gap_us": total_us}, rows=rows),
+    )
 
 
-def _length(events: pd.DataFrame, prov: Any, t: Thresholds) -> list[Finding]:
-    """Too short or too long: the capture's own span (from provenance when events are filtered)."""
-    first, last = (prov.first_ts, prov.last_ts) if prov is not None and prov.first_ts else (
-        iso(events["ts"].min()), iso(events["ts"].max()))
+def _clock(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
+    gap, positions = _gap_us(events)
+    back, jump = gap < 0, gap >= int(t.clock_jump_s * 1e6)
+    if not back.any() and not jump.any():
+        return []
+    line, us = events["line"].to_numpy(), ts_us(events)
+
+    def first(mask: np.ndarray) -> tuple[int, str, str] | None:
+        if not mask.any():
+            return None
+        i = int(np.flatnonzero(mask)[0])
+        return int(line[positions[i + 1]]), _iso(us[positions[i]]), _iso(us[positions[i + 1]])
+
+    return [clock_finding(int(back.sum()), int(-gap[back].min()) if back.any() else 0, first(back),
+                          int(jump.sum()), int(gap[jump].max()) if jump.any() else 0, first(jump), t)]
+
+
+def _iso(us: int) -> str:
+    return pd.Timestamp(int(us), unit="us", tz="UTC").isoformat()
+
+
+def clock_finding(backwards: int, back_us: int, first_back: tuple[int, str, str] | None,
+                  jumps: int, jump_us: int, first_jump: tuple[int, str, str] | None, t: Thresholds) -> Finding:
+    """``capture-clock``: the time printed steps back ``backwards`` times (the largest by
+    ``back_us``) or jumps ahead by ``clock_jump_s`` or more ``jumps`` times; ``first_*`` are
+    (line, time before, time after) of the first of each."""
+    parts = []
+    if backwards:
+        parts.append(f"steps back {backwards:,} time(s) (by up to {back_us / 1e6:,.3f} s)")
+    if jumps:
+        parts.append(f"jumps ahead {jumps:,} time(s) (by up to {duration(jump_us / 1e6)})")
+    rows = tuple({"kind": kind, "line": x[0], "before": x[1], "after": x[2]}
+                 for kind, x in (("back", first_back), ("jump", first_jump)) if x is not None)
+    return Finding(
+        code="capture-clock",
+        severity="warning",
+        title="The capture's clock " + " and ".join(parts),
+        explanation=("MONITOR prints the server's clock as each command arrives: it only moves forward. "
+                     "A step back means the clock was set back (NTP, a VM migration) or captures were "
+                     "joined out of order; a jump means a clock step, or captures of different times "
+                     "joined into one file. Rates and the timeline around these lines are wrong, and the "
+                     "timeline's buckets widen to cover the whole span."),
+        action="Check the server's clock and how the capture was made; analyse each part separately "
+               "with --since/--until.",
+        evidence=Evidence(count=backwards + jumps, unit="clock steps", first=rows[0]["before"] if rows else None,
+                          metrics={"steps_back": backwards, "largest_step_back_us": back_us,
+                                   "jumps": jumps, "largest_jump_us": jump_us}, rows=rows),
+    )
+
+
+def duration(seconds: float) -> str:
+    """Seconds, hours or days, whichever reads best.
+
+    >>> duration(30), duration(7200), duration(3 * 86400)
+    ('30.0 s', '2.0 h', '3.0 days')
+    """
+    if seconds < 7200:
+        return f"{seconds:,.1f} s"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:,.1f} h"
+    return f"{seconds / 86400:,.1f} days"
+
+
+def length_findings(first: str | None, last: str | None, count: int, t: Thresholds) -> list[Finding]:
+    """Too short or too long: a capture from ``first`` to ``last`` (ISO) of ``count`` events."""
     seconds = (pd.Timestamp(last) - pd.Timestamp(first)).total_seconds()
-    ev = Evidence(count=prov.events if prov is not None else len(events), first=first, last=last,
-                  metrics={"duration_s": seconds})
+    ev = Evidence(count=count, first=first, last=last, metrics={"duration_s": seconds})
     if seconds < t.short_capture_s:
         code, title = "capture-short", f"A short capture: {seconds:,.1f} s"
         why = ("Rates from a few seconds are noisy, and periodic jobs (crons, dashboards, reports) "

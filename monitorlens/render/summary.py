@@ -144,6 +144,15 @@ HOT_KEY_TEXT_COLUMNS = (
     TextColumn("key", "key", TEXT, flex=True), TextColumn("count", "refs", COUNT, right=True),
     TextColumn("clients", "clients", COUNT, right=True), TextColumn("command_mix", "mix", TEXT, flex=True),
 )
+NODE_TEXT_COLUMNS = (
+    TextColumn("node", "node", TEXT, flex=True), TextColumn("count", "events", COUNT, right=True),
+    TextColumn("share", "share", SHARE, right=True), TextColumn("first", "first", CLOCK),
+    TextColumn("last", "last", CLOCK),
+)
+SLOT_TEXT_COLUMNS = (
+    TextColumn("slot", "slot", COUNT, right=True), TextColumn("count", "key refs", COUNT, right=True),
+    TextColumn("share", "share", SHARE, right=True),
+)
 
 
 def _finding(f: Finding, width: int) -> list[str]:
@@ -218,8 +227,9 @@ def render_text(analysis: Analysis, width: int = 80, top: int | None = None) -> 
     """The summary as text lines of at most ``width`` characters (at least 60).
 
     Sections: overview, top commands, applications (when names are known), clients, key
-    patterns, hot keys, the CLIENT LIST part when the analysis has one, MONITOR against the
-    server's counts for a capture bundle, findings.
+    patterns, hot keys, nodes and hash slots when several captures were analysed as one, the
+    CLIENT LIST part when the analysis has one, MONITOR against the server's counts for a
+    capture bundle, findings.
 
     >>> print(render_text(analyze(read_monitor("capture.txt"))))  # doctest: +SKIP
     """
@@ -232,6 +242,11 @@ def render_text(analysis: Analysis, width: int = 80, top: int | None = None) -> 
                     table(a.clients, CLIENT_TEXT_COLUMNS, width, top), len(a.clients), top)
     out += _section("Key patterns", table(a.key_patterns, PATTERN_TEXT_COLUMNS, width, top), len(a.key_patterns), top)
     out += _section("Hot keys", table(a.hot_keys, HOT_KEY_TEXT_COLUMNS, width, top))
+    if a.nodes is not None:
+        out += _section("Nodes (captures analysed as one)", table(a.nodes, NODE_TEXT_COLUMNS, width, len(a.nodes)))
+    if a.slots is not None:
+        out += _section("Busiest Redis Cluster hash slots", table(a.slots, SLOT_TEXT_COLUMNS, width, top),
+                        len(a.slots), top)
     if a.clientlist is not None:
         out += _clientlist(a.clientlist, width, top)
     if a.reconciliation is not None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ...analysis.breakdowns import bucket_seconds
+from ...analysis.breakdowns import bucket_seconds, coarser
 from ...errors import InputError
 from ..words import plural
 from .model import HBars, Part, Plot, Stack, Stems, empty_plot
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from ...analysis.analyze import Analysis
 
 
+CHART_BUCKETS = 1_000  # a traffic chart shows at most this many buckets (neighbours summed)
+
+
 def traffic_plot(timeline: pd.DataFrame, span: tuple[Any, Any] | None = None) -> Plot:
     """Commands per second over time, stacked by command (a wide timeline: ts index, one
     column of bucket counts per command, ``(other)`` last).
@@ -46,6 +49,7 @@ def traffic_plot(timeline: pd.DataFrame, span: tuple[Any, Any] | None = None) ->
     title = "Commands per second, stacked by command"
     if timeline.empty or not len(timeline.columns):
         return empty_plot(title)
+    timeline = coarser(timeline, CHART_BUCKETS)
     index = pd.DatetimeIndex(timeline.index)
     step = (index[1] - index[0]).total_seconds() if len(index) > 1 else 1.0
     counts = timeline.to_numpy(dtype=float).T

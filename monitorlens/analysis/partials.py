@@ -1,0 +1,1087 @@
+"""Mergeable partial aggregates of MONITOR events: one block -> a :class:`Partial`; two -> one.
+
+A :class:`Partial` holds what the analysis needs of some events in memory that grows
+with the distinct commands, clients, databases, key patterns and keys (the keys up to
+a cap, then sketches), never with the events: counts, first/last seen and time series
+per command, subcommand, client, db, key pattern and key; the longest gaps; and for
+each finding its counts, first and last sample lines and top clients and calls.
+:func:`finalize` turns one into the tables of :class:`~monitorlens.analysis.analyze.Analysis`.
+
+Merging (:func:`merge`) is exact and associative. It is order-independent except for
+one thing MONITOR ties to line order: the ``lua`` lines a script runs are credited to
+the client whose EVAL came just before them, and a block may begin with such lines.
+They are held as the pseudo-client :data:`PENDING` until the block before them in the
+same source is merged on their left; ``merge(left, right)`` therefore wants ``left``
+to come before ``right`` when both hold lines of one source (partials of different
+sources merge in any order).
+
+Example::
+
+    >>> parts = [block_partial(t, source=0) for t in blocks]  # doctest: +SKIP
+    >>> tables = finalize(functools.reduce(merge, parts), provenance)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import breakdowns as bd
+from ..commands import hidden_from_monitor
+from .evidence import Context, Shapes, _samples, call_shapes, signatures
+from .filters import Filters
+from .findings import Call, Sample
+from .patterns import DEFAULT_RULES, PatternRules
+from .rules import BLOCKING_TIMEOUT, DANGEROUS, FULL_READS, REDACTED, Thresholds, blocks_forever, keys_scope
+from .sketches import HyperLogLog, keep_top, missing_bump
+from .slots import key_slots
+
+PENDING = "\x00pending-lua"
+"""The caller of ``lua`` lines that begin a block, until the block before is merged."""
+OPEN = "\x00open"  # tail state: every line so far is a pending lua line
+LINE_BITS, CHUNK_BITS = 39, 12
+"""A position is ``source << 51 | chunk << 39 | line``: one int64 orders the lines of 4,096
+sources, each read in up to 4,096 chunks of up to 5.5e11 lines."""
+NO_POS = 1 << 62  # "never": exact as a float64 too (pandas joins turn ints into floats)
+KEY_CAP = 1_000_000
+"""Distinct keys counted exactly (per analysis) before the hot keys become a Space-Saving sketch."""
+HLL_PRECISION = 14
+PATTERN_HLL_PRECISION = 10  # per pattern, once keys are sketched: 1 KiB, 3.3 % error
+CLIENT_PAIRS = 500_000
+"""(key, client) pairs kept for the hot keys' distinct clients: past it, only the pairs of the
+most referenced keys (connection churn makes new pairs with every new connection)."""
+CAPPED = 200  # entries kept in the small counters of findings (keys, calls) after a merge
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a partial aggregation depends on (every partial merged must share them)."""
+
+    freq: str = "1s"
+    max_buckets: int = bd.MAX_BUCKETS
+    key_cap: int = KEY_CAP
+    top: int = 10
+    slots: bool = False  # Redis Cluster hash slot of each key reference (for several nodes)
+    filters: Filters = Filters()  # applied to every block
+    thresholds: Thresholds = Thresholds()
+    pattern_rules: PatternRules = DEFAULT_RULES
+
+    @property
+    def base_step(self) -> int:
+        return bd._step_us(self.freq)
+
+
+# ------------------------------------------------------------------------ small tables
+
+
+def _combine(a: pd.DataFrame | None, b: pd.DataFrame | None, agg: Mapping[str, str],
+             order: str | None = None) -> pd.DataFrame | None:
+    """Rows of both, one per index value: columns combined by ``agg`` (sum/min/max/first);
+    ``order`` sorts first so ``first`` takes the row with the smallest ``order``."""
+    if a is None or not len(a):
+        return _regroup(b, agg, order) if b is not None else a
+    if b is None or not len(b):
+        return a
+    return _regroup(pd.concat([a, b]), agg, order)
+
+
+def _regroup(frame: pd.DataFrame, agg: Mapping[str, str], order: str | None = None) -> pd.DataFrame:
+    """One row per index value (numpy on factorized codes: pandas' groupby costs ms per call)."""
+    if frame.index.is_unique:
+        return frame
+    if order is not None:
+        frame = frame.iloc[np.argsort(frame[order].to_numpy(), kind="stable")]
+    codes, uniques = frame.index.factorize()
+    n = len(uniques)
+    out = {}
+    for col, how in agg.items():
+        values = frame[col].to_numpy()
+        if how == "sum":
+            acc = np.zeros(n, dtype=values.dtype)
+            np.add.at(acc, codes, values)
+        elif how in ("min", "max"):
+            acc = np.full(n, NO_POS if how == "min" else -NO_POS, dtype=np.int64)
+            (np.minimum if how == "min" else np.maximum).at(acc, codes, values)
+        else:  # first
+            firsts = np.full(n, len(codes), dtype=np.int64)
+            np.minimum.at(firsts, codes, np.arange(len(codes)))
+            acc = values[firsts]
+        out[col] = acc
+    if isinstance(uniques, pd.MultiIndex):
+        uniques = uniques.set_names(frame.index.names)
+    else:
+        uniques = pd.Index(uniques, name=frame.index.name, dtype=object)
+    return pd.DataFrame(out, index=uniques)
+
+
+def _union(a: pd.Index | None, b: pd.Index | None) -> pd.Index | None:
+    if a is None or not len(a):
+        return b
+    if b is None or not len(b):
+        return a
+    return a.append(b).unique()
+
+
+STATS = {"count": "sum", "first": "min", "last": "max", "pos": "min"}
+PAIRS = {"count": "sum", "pos": "min"}
+
+
+def _labels(values: Any) -> np.ndarray:
+    return np.asarray(values, dtype=object)
+
+
+def _stats(codes: np.ndarray, labels: Any, us: np.ndarray, pos: np.ndarray, name: str,
+           **sums: np.ndarray) -> pd.DataFrame:
+    """count, first, last, pos (smallest) and sums of ``sums`` per code (-1 dropped), by label."""
+    if len(codes) and codes.min() < 0:
+        ok = codes >= 0
+        codes, us, pos, sums = codes[ok], us[ok], pos[ok], {k: v[ok] for k, v in sums.items()}
+    n = int(codes.max()) + 1 if len(codes) else 0
+    count = np.bincount(codes, minlength=n)
+    present = np.flatnonzero(count)
+    first, last, where = np.full(n, NO_POS), np.full(n, -NO_POS), np.full(n, NO_POS)
+    np.minimum.at(first, codes, us)
+    np.maximum.at(last, codes, us)
+    np.minimum.at(where, codes, pos)
+    columns = {"count": count[present], "first": first[present], "last": last[present], "pos": where[present]}
+    for k, v in sums.items():
+        columns[k] = np.bincount(codes, weights=v, minlength=n)[present].astype(np.int64)
+    return pd.DataFrame(columns, index=pd.Index(_labels(labels)[present], name=name, dtype=object))
+
+
+def _unique_pairs(a: np.ndarray, b: np.ndarray, pos: np.ndarray | None = None, weights: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The distinct (a, b) code pairs (a -1 in either dropped), with counts (rows, or the sum
+    of ``weights``) and first positions when ``pos`` is given."""
+    if len(a) and (a.min() < 0 or b.min() < 0):
+        ok = (a >= 0) & (b >= 0)
+        a, b = a[ok], b[ok]
+        pos = pos[ok] if pos is not None else None
+        weights = weights[ok] if weights is not None else None
+    width = int(b.max()) + 1 if len(b) else 1
+    pair = a * width + b
+    inverse, found = pd.factorize(pair)  # a hash table: faster than np.unique's sort here
+    if pos is None:
+        return found // width, found % width, None, None
+    counts = np.bincount(inverse, weights=weights, minlength=len(found))
+    first = np.full(len(found), NO_POS, dtype=np.int64)
+    np.minimum.at(first, inverse, pos)
+    return found // width, found % width, counts.astype(np.int64), first
+
+
+def _pairs(a: np.ndarray, alabels: Any, b: np.ndarray, blabels: Any, pos: np.ndarray,
+           names: tuple[str, str]) -> pd.DataFrame:
+    """count and first position per (a, b) pair of codes (pairs with a -1 dropped)."""
+    ia, ib, counts, first = _unique_pairs(a, b, pos)
+    index = pd.MultiIndex.from_arrays([_labels(alabels)[ia], _labels(blabels)[ib]], names=names)
+    return pd.DataFrame({"count": counts, "pos": first}, index=index)
+
+
+def _presence(a: np.ndarray, alabels: Any, b: np.ndarray, blabels: Any, names: tuple[str, str]) -> pd.Index:
+    ia, ib, _, _ = _unique_pairs(a, b)
+    return pd.MultiIndex.from_arrays([_labels(alabels)[ia], _labels(blabels)[ib]], names=names)
+
+
+def _relabel(index: pd.Index, level: int, old: str, new: str) -> pd.Index:
+    if isinstance(index, pd.MultiIndex):
+        if old not in index.levels[level]:
+            return index
+        arrays = [index.get_level_values(i).to_numpy(dtype=object) for i in range(index.nlevels)]
+        arrays[level] = np.where(arrays[level] == old, new, arrays[level])
+        return pd.MultiIndex.from_arrays(arrays, names=index.names)
+    if old not in index:
+        return index
+    return pd.Index(np.where(index.to_numpy(dtype=object) == old, new, index.to_numpy(dtype=object)),
+                    name=index.name, dtype=object)
+
+
+def _renamed(frame: Any, level: int, old: str, new: str) -> Any:
+    if frame is None or not len(frame):
+        return frame
+    if isinstance(frame, pd.Index):
+        return _relabel(frame, level, old, new)
+    out = frame.copy(deep=False)
+    out.index = _relabel(frame.index, level, old, new)
+    return out
+
+
+# ---------------------------------------------------------------------------- findings
+
+
+@dataclass
+class Hits:
+    """What a finding keeps of the rows it matched: counts, times, who, top calls, samples."""
+
+    count: int = 0
+    first: int = NO_POS  # us
+    last: int = -NO_POS
+    commands: dict[str, int] = field(default_factory=dict)  # name -> first position
+    clients: Counter = field(default_factory=Counter)  # credited client -> rows
+    keys: dict[str, list[int]] = field(default_factory=dict)  # key -> [references, first position]
+    head: list[tuple[int, Sample]] = field(default_factory=list)  # first samples (position, sample)
+    tail: list[tuple[int, Sample]] = field(default_factory=list)
+    shapes: dict[tuple[str, Call], list[int]] = field(default_factory=dict)  # (client, call) -> [n, first, last, pos]
+    sums: Counter = field(default_factory=Counter)
+    maxima: dict[str, float] = field(default_factory=dict)
+    reasons: Counter = field(default_factory=Counter)
+
+    def merged(self, other: "Hits", samples: int) -> "Hits":
+        shapes = {k: list(v) for k, v in self.shapes.items()}
+        for k, (n, lo, hi, p) in other.shapes.items():
+            mine = shapes.get(k)
+            shapes[k] = [n, lo, hi, p] if mine is None else [mine[0] + n, min(mine[1], lo), max(mine[2], hi),
+                                                             min(mine[3], p)]
+        if len(shapes) > CAPPED:
+            shapes = dict(sorted(shapes.items(), key=lambda kv: (-kv[1][0], kv[1][3]))[:CAPPED])
+        commands = dict(self.commands)
+        for c, p in other.commands.items():
+            commands[c] = min(p, commands.get(c, NO_POS))
+        return Hits(
+            count=self.count + other.count, first=min(self.first, other.first), last=max(self.last, other.last),
+            commands=commands, clients=self.clients + other.clients,
+            keys=_top_keys(self.keys, other.keys),
+            head=sorted(self.head + other.head)[:samples], tail=sorted(self.tail + other.tail)[-samples:],
+            shapes=shapes, sums=self.sums + other.sums,
+            maxima={k: max(self.maxima.get(k, -math.inf), other.maxima.get(k, -math.inf))
+                    for k in set(self.maxima) | set(other.maxima)},
+            reasons=self.reasons + other.reasons,
+        )
+
+    def renamed(self, old: str, new: str) -> "Hits":
+        if old not in self.clients and not any(c == old for c, _ in self.shapes):
+            return self
+        clients = Counter({(new if c == old else c): 0 for c in self.clients})
+        for c, n in self.clients.items():
+            clients[new if c == old else c] += n
+        shapes: dict[tuple[str, Call], list[int]] = {}
+        for (c, call), v in self.shapes.items():
+            k = (new if c == old else c, call)
+            mine = shapes.get(k)
+            shapes[k] = list(v) if mine is None else [mine[0] + v[0], min(mine[1], v[1]), max(mine[2], v[2]),
+                                                      min(mine[3], v[3])]
+        return replace(self, clients=clients, shapes=shapes)
+
+
+def _top_keys(a: dict[str, list[int]], b: dict[str, list[int]]) -> dict[str, list[int]]:
+    out = {k: list(v) for k, v in a.items()}
+    for k, (n, p) in b.items():
+        mine = out.get(k)
+        out[k] = [n, p] if mine is None else [mine[0] + n, min(mine[1], p)]
+    if len(out) > CAPPED:
+        out = dict(sorted(out.items(), key=lambda kv: (-kv[1][0], kv[1][1]))[:CAPPED])
+    return out
+
+
+@dataclass
+class _Block:
+    """One block's events with what every part of the block partial shares."""
+
+    events: pd.DataFrame
+    pos: np.ndarray
+    us: np.ndarray
+    ctx: Context
+    flat: bd.FlatKeys
+    t: Thresholds
+
+
+def _hits(b: _Block, rows: np.ndarray, shapes: Shapes | None = None) -> Hits:
+    """The :class:`Hits` of the rows at positions ``rows`` of a block."""
+    ctx, t = b.ctx, b.t
+    us, pos = b.us[rows], b.pos[rows]
+    codes, firsts = np.unique(ctx.command[rows], return_index=True)
+    commands = {str(ctx.commands[c]): int(pos[i]) for c, i in zip(codes.tolist(), firsts.tolist())}
+    callers = ctx.callers[rows]
+    counted = np.bincount(callers, minlength=len(ctx.clients))
+    clients = Counter({str(ctx.clients[c]): int(counted[c]) for c in np.flatnonzero(counted)})
+    selected = np.zeros(len(b.events), dtype=bool)
+    selected[rows] = True
+    mine = selected[b.flat.row]
+    refs = b.flat.key[mine]
+    keys: dict[str, list[int]] = {}
+    if len(refs):
+        kc = np.bincount(refs)
+        first = np.full(len(kc), NO_POS, dtype=np.int64)
+        np.minimum.at(first, refs, b.pos[b.flat.row[mine]])
+        top = np.lexsort((first, -kc))[:CAPPED]
+        top = top[kc[top] > 0]
+        names = b.flat.keys.take(top).to_pylist()
+        keys = {str(k): [int(kc[c]), int(first[c])] for k, c in zip(names, top)}
+    k = t.samples
+    head = list(zip(pos[:k].tolist(), _samples(ctx, rows[:k], t)))
+    tail = head if len(rows) <= k else list(zip(pos[-k:].tolist(), _samples(ctx, rows[-k:], t)))
+    shaped: dict[tuple[str, Call], list[int]] = {}
+    if shapes is not None and len(rows):
+        width = int(shapes.codes.max()) + 1
+        pair = callers * width + shapes.codes
+        g = pd.DataFrame({"p": pair, "us": us, "pos": pos}).groupby("p", sort=False).agg(
+            n=("us", "size"), lo=("us", "min"), hi=("us", "max"), first=("pos", "min"))
+        g = g.sort_values(["n", "first"], ascending=[False, True]).head(CAPPED)
+        for p, n, lo, hi, first in zip(g.index.tolist(), g["n"].tolist(), g["lo"].tolist(), g["hi"].tolist(),
+                                       g["first"].tolist()):
+            key = (str(ctx.clients[p // width]), shapes.call(int(p % width)))
+            mine = shaped.get(key)
+            shaped[key] = [n, lo, hi, first] if mine is None else [mine[0] + n, min(mine[1], lo),
+                                                                   max(mine[2], hi), min(mine[3], first)]
+    return Hits(count=len(rows), first=int(us.min()), last=int(us.max()), commands=commands,
+                clients=clients, keys=keys, head=head, tail=tail, shapes=shaped)
+
+
+def _rule_hits(b: _Block) -> dict[tuple[str, ...], Hits]:
+    """Per finding (code and what tells its findings apart), the Hits of this block."""
+    ctx, t, events = b.ctx, b.t, b.events
+    out: dict[tuple[str, ...], Hits] = {}
+    pos = ctx.where(["KEYS"])
+    if len(pos):
+        codes, first = signatures(ctx, pos)
+        patterns = [a[0] if a else b"" for a in ctx.args(first)]
+        scopes = np.array([keys_scope(p) for p in patterns])
+        h = _hits(b, pos, Shapes(codes, lambda c: Call.of("KEYS", [patterns[c]], 60, f"({scopes[c]})")))
+        h.sums.update({f"calls_{k}": int(v) for k, v in zip(*np.unique(scopes[codes], return_counts=True))})
+        out[("keys",)] = h
+    pos = ctx.where({n.split(" ")[0] for n in DANGEROUS})
+    if len(pos):
+        names = bd.command_names(ctx.rows(pos)).astype("str").to_numpy()
+        for name in pd.unique(names):
+            if name in DANGEROUS:
+                mine = pos[names == name]
+                out[("dangerous", name)] = _hits(b, mine, call_shapes(ctx, mine))
+    pos = ctx.where(FULL_READS)
+    if len(pos):
+        commands = ctx.commands[ctx.command[pos]]
+        for name in pd.unique(commands):
+            judge, _ = FULL_READS[name]
+            mine = pos[commands == name]
+            why = judge(ctx, mine, t)
+            hit = mine[pd.notna(why)]
+            if len(hit):
+                h = _hits(b, hit, call_shapes(ctx, hit))
+                h.reasons.update(Counter(why[pd.notna(why)].tolist()))
+                out[("full-read", str(name))] = h
+    pos = ctx.where(BLOCKING_TIMEOUT)
+    if len(pos):
+        shapes = call_shapes(ctx, pos)
+        first = pd.Series(pos).groupby(shapes.codes).first().to_numpy()
+        verdict = np.array([blocks_forever(str(ctx.commands[ctx.command[r]]), a)
+                            for r, a in zip(first, ctx.args(first))], dtype=bool)
+        keep = verdict[shapes.codes]
+        if keep.any():
+            out[("blocking-forever",)] = _hits(b, pos[keep], Shapes(shapes.codes[keep], shapes.call))
+    pos = ctx.where(["SELECT"])
+    if len(pos):
+        for c in np.unique(ctx.callers[pos]):
+            mine = pos[ctx.callers[pos] == c]
+            out[("select", str(ctx.clients[c]))] = _hits(b, mine, call_shapes(ctx, mine))
+    arg_bytes = events["arg_bytes"].to_numpy()
+    pos = np.flatnonzero(arg_bytes >= t.huge_argument_bytes)
+    if len(pos):
+        args = bd.take_rows(ctx.arrow_args, pos)
+        lengths = pc.binary_length(args.flatten()).to_numpy(zero_copy_only=False)
+        parents = pc.list_parent_indices(args).to_numpy(zero_copy_only=False)
+        biggest = np.zeros(len(pos), dtype=np.int64)
+        np.maximum.at(biggest, parents, lengths)
+        big = biggest >= t.huge_argument_bytes
+        if big.any():
+            hit = pos[big]
+            h = _hits(b, hit, call_shapes(ctx, hit, limit=20))
+            h.maxima["largest_bytes"] = int(biggest[big].max())
+            h.sums["total_bytes"] = int(arg_bytes[hit].sum())
+            out[("huge-argument",)] = h
+    # A client above client_share of all events is above it in at least one block: the sample
+    # lines of a dominant client come from such blocks (at most one client per block).
+    share = np.bincount(ctx.callers, minlength=len(ctx.clients)) / len(events)
+    for c in np.flatnonzero(share > t.client_share):
+        out[("client", str(ctx.clients[c]))] = _hits(b, np.flatnonzero(ctx.callers == c))
+    pos = ctx.where(["AUTH", "HELLO", "MIGRATE"])
+    redacted = sum(sum(1 for a in args if bytes(a) == REDACTED) for args in ctx.args(pos)) if len(pos) else 0
+    if redacted:
+        out[("coverage",)] = Hits(sums=Counter({"redacted_arguments": redacted}))
+    return out
+
+
+# ------------------------------------------------------------------------------- gaps
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A block's first or last line: where gaps across blocks start and end."""
+
+    source: int
+    us: int
+    line: int
+    pos: int
+    client: str | None
+    command: str | None
+
+
+@dataclass
+class Gaps:
+    """The longest gaps (in line order) and what the capture-quality findings count of them."""
+
+    top: list[tuple[int, int, int, int, int, int, Any, Any]] = field(default_factory=list)
+    # (-gap, pos_before, start_us, end_us, line_before, line_after, client_before, command_before)
+    silences: int = 0
+    silence_total: int = 0
+    silence_first: int = NO_POS
+    silence_last: int = -NO_POS
+    backwards: int = 0
+    backwards_max: int = 0  # the largest step back (us, positive)
+    backwards_first: Any = None  # (pos, line, from_us, to_us)
+    jumps: int = 0
+    jump_max: int = 0
+    jump_first: Any = None
+
+    def merged(self, other: "Gaps", keep: int) -> "Gaps":
+        first = min((x for x in (self.backwards_first, other.backwards_first) if x is not None), default=None)
+        jump = min((x for x in (self.jump_first, other.jump_first) if x is not None), default=None)
+        return Gaps(
+            top=sorted(self.top + other.top)[:keep], silences=self.silences + other.silences,
+            silence_total=self.silence_total + other.silence_total,
+            silence_first=min(self.silence_first, other.silence_first),
+            silence_last=max(self.silence_last, other.silence_last),
+            backwards=self.backwards + other.backwards, backwards_max=max(self.backwards_max, other.backwards_max),
+            backwards_first=first, jumps=self.jumps + other.jumps, jump_max=max(self.jump_max, other.jump_max),
+            jump_first=jump,
+        )
+
+
+def _gaps(gap: np.ndarray, before: Edge | list, after: Any, s: Settings) -> Gaps:
+    """Gaps from arrays: ``gap`` (us), and for each the row data of the lines around it
+    (``before``/``after``: dicts of arrays pos, us, line, client, command)."""
+    t = s.thresholds
+    keep = max(s.top, t.rows)
+    out = Gaps()
+    if not len(gap):
+        return out
+    order = np.lexsort((before["pos"], -gap))[:keep]
+    out.top = [(-int(gap[i]), int(before["pos"][i]), int(before["us"][i]), int(after["us"][i]),
+                int(before["line"][i]), int(after["line"][i]), before["client"][i], before["command"][i])
+               for i in order.tolist()]
+    silent = gap >= int(t.silence_s * 1e6)
+    if silent.any():
+        out.silences = int(silent.sum())
+        out.silence_total = int(gap[silent].sum())
+        out.silence_first = int(before["us"][silent].min())
+        out.silence_last = int(after["us"][silent].max())
+    back = gap < 0
+    if back.any():
+        i = int(np.flatnonzero(back)[0])
+        out.backwards, out.backwards_max = int(back.sum()), int(-gap[back].min())
+        out.backwards_first = (int(before["pos"][i]), int(after["line"][i]), int(before["us"][i]), int(after["us"][i]))
+    jump = gap >= int(t.clock_jump_s * 1e6)
+    if jump.any():
+        i = int(np.flatnonzero(jump)[0])
+        out.jumps, out.jump_max = int(jump.sum()), int(gap[jump].max())
+        out.jump_first = (int(before["pos"][i]), int(after["line"][i]), int(before["us"][i]), int(after["us"][i]))
+    return out
+
+
+def _edge_gaps(left: Edge, right: Edge, s: Settings) -> Gaps:
+    one = lambda e: {"pos": np.array([e.pos]), "us": np.array([e.us]), "line": np.array([e.line]),  # noqa: E731
+                     "client": [e.client], "command": [e.command]}
+    return _gaps(np.array([right.us - left.us]), one(left), one(right), s)
+
+
+# -------------------------------------------------------------------------------- keys
+
+
+@dataclass
+class Vocab:
+    """A few distinct strings (commands, clients, patterns) and their ids."""
+
+    names: list[str] = field(default_factory=list)
+
+    def ids(self, names: Iterable[str]) -> tuple["Vocab", np.ndarray]:
+        """This vocabulary extended with ``names``, and the id of each of them in it."""
+        index = {n: i for i, n in enumerate(self.names)}
+        out = list(self.names)
+        ids = []
+        for n in names:
+            if n not in index:
+                index[n] = len(out)
+                out.append(n)
+            ids.append(index[n])
+        return Vocab(out), np.asarray(ids, dtype=np.int64)
+
+
+@dataclass
+class PairCounts:
+    """(key id, other id) pairs, with a count and first position each unless ``counted`` is off."""
+
+    key: np.ndarray = field(default_factory=lambda: np.array([], np.int64))
+    other: np.ndarray = field(default_factory=lambda: np.array([], np.int64))
+    count: np.ndarray | None = None
+    pos: np.ndarray | None = None
+
+    def combined(self, other: "PairCounts") -> "PairCounts":
+        """Both sets of pairs, one row per pair (ids already in the same numbering)."""
+        key, oth = np.concatenate([self.key, other.key]), np.concatenate([self.other, other.other])
+        if self.count is None:
+            k, o, _, _ = _unique_pairs(key, oth)
+            return PairCounts(k, o)
+        k, o, counts, first = _unique_pairs(key, oth, np.concatenate([self.pos, other.pos]),  # type: ignore
+                                            np.concatenate([self.count, other.count]))  # type: ignore
+        return PairCounts(k, o, counts, first)
+
+    def taken(self, keep: np.ndarray, new_id: np.ndarray) -> "PairCounts":
+        """Only the pairs of keys where ``keep``, keys renumbered by ``new_id``."""
+        mine = keep[self.key]
+        return PairCounts(new_id[self.key[mine]], self.other[mine],
+                          None if self.count is None else self.count[mine], None if self.pos is None else self.pos[mine])
+
+
+KEY_COLUMNS = ("count", "first", "last", "pos", "reads", "writes", "error")
+KEY_COMBINE = {"count": np.add, "first": np.minimum, "last": np.maximum, "pos": np.minimum, "reads": np.add,
+               "writes": np.add, "error": np.add}
+KEY_EMPTY = {"count": 0, "first": NO_POS, "last": -NO_POS, "pos": NO_POS, "reads": 0, "writes": 0, "error": 0}
+
+
+@dataclass
+class Keys:
+    """Key references: per key exactly up to the cap (then a Space-Saving sketch of the hot
+    keys and a HyperLogLog of the distinct ones), per pattern always exactly.
+
+    Keys are an Arrow string array (``names``) with numpy columns aligned to it; pairs
+    refer to keys by position. Merging looks the other side's keys up in a hash of these
+    (Arrow's ``index_in``) and does the rest on integers.
+    """
+
+    refs: int = 0
+    names: pa.Array | None = None
+    columns: dict[str, np.ndarray] = field(default_factory=dict)  # KEY_COLUMNS, aligned with names
+    pattern: np.ndarray = field(default_factory=lambda: np.array([], np.int64))  # id in patterns_vocab
+    patterns_vocab: Vocab = field(default_factory=Vocab)
+    commands_vocab: Vocab = field(default_factory=Vocab)
+    clients_vocab: Vocab = field(default_factory=Vocab)
+    key_commands: PairCounts = field(default_factory=PairCounts)
+    key_clients: PairCounts = field(default_factory=PairCounts)
+    patterns: pd.DataFrame | None = None  # index pattern: count, first, last, pos, reads, writes
+    pattern_commands: pd.DataFrame | None = None
+    floor: int = 0  # past the cap: a key not held was referenced at most this often
+    distinct: HyperLogLog | None = None  # past the cap
+    pattern_distinct: dict[str, HyperLogLog] | None = None
+    clients_capped: bool = False  # key_clients kept for the most referenced keys only
+
+    @property
+    def sketched(self) -> bool:
+        return self.distinct is not None
+
+    def __len__(self) -> int:
+        return 0 if self.names is None else len(self.names)
+
+
+PATTERN_AGG = {"count": "sum", "first": "min", "last": "max", "pos": "min", "reads": "sum", "writes": "sum"}
+
+
+def _block_keys(b: _Block, callers: np.ndarray, caller_labels: np.ndarray, s: Settings) -> tuple[Keys, np.ndarray]:
+    """The block's :class:`Keys`, and the hash slot of each key reference (with ``s.slots``).
+    Guessed keys (``key_rule`` ``first-arg``) stay out, as in ``key_table``."""
+    flat, ctx = bd._without_guesses(b.flat, b.events), b.ctx
+    if not len(flat.key):
+        return Keys(), np.array([], np.int64)
+    names = flat.keys.cast(pa.string())
+    patterns_of_key, patterns = pd.factorize(bd._fingerprints(flat.keys, s.pattern_rules))
+    access = bd._accesscodes_of(ctx.commands)[ctx.command[flat.row]]
+    us, pos = b.us[flat.row], b.pos[flat.row]
+    reads, writes = (access == 0).astype(np.int64), (access == 1).astype(np.int64)
+    n = len(names)
+    first, last, where = np.full(n, NO_POS), np.full(n, -NO_POS), np.full(n, NO_POS)
+    np.minimum.at(first, flat.key, us)
+    np.maximum.at(last, flat.key, us)
+    np.minimum.at(where, flat.key, pos)
+    columns = {
+        "count": np.bincount(flat.key, minlength=n).astype(np.int64), "first": first, "last": last, "pos": where,
+        "reads": np.bincount(flat.key, weights=reads, minlength=n).astype(np.int64),
+        "writes": np.bincount(flat.key, weights=writes, minlength=n).astype(np.int64),
+        "error": np.zeros(n, dtype=np.int64),
+    }
+    command = ctx.command[flat.row]
+    pattern = patterns_of_key[flat.key]
+    k, c, counts, firsts = _unique_pairs(flat.key, command, pos)
+    kc, cc, _, _ = _unique_pairs(flat.key, callers[flat.row])
+    out = Keys(
+        refs=len(flat.key), names=names, columns=columns, pattern=patterns_of_key.astype(np.int64),
+        patterns_vocab=Vocab([str(x) for x in patterns]), commands_vocab=Vocab([str(x) for x in ctx.commands]),
+        clients_vocab=Vocab([str(x) for x in caller_labels]),
+        key_commands=PairCounts(k, c, counts, firsts), key_clients=PairCounts(kc, cc),
+        patterns=_stats(pattern, patterns, us, pos, "pattern", reads=reads, writes=writes),
+        pattern_commands=_pairs(pattern, patterns, command, ctx.commands, pos, ("pattern", "command")),
+    )
+    if not s.slots:
+        return out, np.array([], np.int64)
+    return out, key_slots(flat.keys)[flat.key]
+
+
+def _key_strings(k: Keys) -> np.ndarray:
+    return np.asarray(k.names.to_pylist(), dtype=object) if k.names is not None else np.array([], object)
+
+
+def _sketch_start(k: Keys) -> Keys:
+    """The distinct-key sketches of an exact :class:`Keys` (it stays exact otherwise)."""
+    if k.sketched or k.names is None:
+        return k
+    keys = _key_strings(k)
+    per = {k.patterns_vocab.names[p]: HyperLogLog(PATTERN_HLL_PRECISION).add(keys[k.pattern == p])
+           for p in np.unique(k.pattern)}
+    return replace(k, distinct=HyperLogLog(HLL_PRECISION).add(keys), pattern_distinct=per)
+
+
+def _merge_keys(a: Keys, b: Keys, s: Settings) -> Keys:
+    if a.names is None:
+        return b
+    if b.names is None:
+        return a
+    sketched = a.sketched or b.sketched
+    if sketched:
+        a, b = _sketch_start(a), _sketch_start(b)
+    found = pc.fill_null(pc.index_in(b.names, value_set=a.names), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    missing = found < 0
+    na = len(a.names)
+    b_id = np.where(missing, na + np.cumsum(missing) - 1, found)
+    names = pa.concat_arrays([a.names, b.names.filter(pa.array(missing))])
+    n = len(names)
+    columns = {}
+    for name in KEY_COLUMNS:
+        col = np.full(n, KEY_EMPTY[name], dtype=np.int64)
+        col[:na] = a.columns[name]
+        col[b_id] = KEY_COMBINE[name](col[b_id], b.columns[name])  # b's ids are distinct
+        columns[name] = col
+    if sketched:  # Space-Saving: a key one side lacks may have had up to that side's floor there
+        in_b = np.zeros(n, dtype=bool)
+        in_b[b_id] = True
+        bump = missing_bump(np.arange(n) < na, in_b, a.floor, b.floor)
+        columns["count"] = columns["count"] + bump
+        columns["error"] = columns["error"] + bump
+    patterns, pmap = a.patterns_vocab.ids(b.patterns_vocab.names)
+    pattern = np.empty(n, dtype=np.int64)
+    pattern[:na] = a.pattern
+    pattern[b_id] = pmap[b.pattern]
+    commands, cmap = a.commands_vocab.ids(b.commands_vocab.names)
+    clients, clmap = a.clients_vocab.ids(b.clients_vocab.names)
+    bc, bk = b.key_commands, b.key_clients
+    out = Keys(
+        refs=a.refs + b.refs, names=names, columns=columns, pattern=pattern, patterns_vocab=patterns,
+        commands_vocab=commands, clients_vocab=clients,
+        key_commands=a.key_commands.combined(PairCounts(b_id[bc.key], cmap[bc.other], bc.count, bc.pos)),
+        key_clients=a.key_clients.combined(PairCounts(b_id[bk.key], clmap[bk.other])),
+        patterns=_combine(a.patterns, b.patterns, PATTERN_AGG),
+        pattern_commands=_combine(a.pattern_commands, b.pattern_commands, PAIRS),
+        floor=a.floor + b.floor, distinct=a.distinct.merged(b.distinct) if sketched else None,  # type: ignore
+        pattern_distinct=_merge_hlls(a.pattern_distinct, b.pattern_distinct) if sketched else None,
+        clients_capped=a.clients_capped or b.clients_capped,
+    )
+    if len(out) > s.key_cap:
+        out = _truncate(_sketch_start(out), s.key_cap)
+    if len(out.key_clients.key) > CLIENT_PAIRS:
+        out = _cap_client_pairs(out, CLIENT_PAIRS // 2)
+    return out
+
+
+def _cap_client_pairs(k: Keys, limit: int) -> Keys:
+    """Only the (key, client) pairs of the most referenced keys, at most ``limit`` of them."""
+    per_key = np.bincount(k.key_clients.key, minlength=len(k))
+    ranked = np.lexsort((k.columns["pos"], -k.columns["count"]))
+    held = ranked[: max(1, int(np.searchsorted(np.cumsum(per_key[ranked]), limit, side="right")))]
+    keep = np.zeros(len(k), dtype=bool)
+    keep[held] = True
+    return replace(k, key_clients=k.key_clients.taken(keep, np.arange(len(k))), clients_capped=True)
+
+
+def _merge_hlls(a: dict[str, HyperLogLog] | None, b: dict[str, HyperLogLog] | None) -> dict[str, HyperLogLog]:
+    out = dict(a or {})
+    for p, h in (b or {}).items():
+        out[p] = out[p].merged(h) if p in out else h
+    return out
+
+
+def _truncate(k: Keys, cap: int) -> Keys:
+    """The ``cap`` keys counted most (Space-Saving): the floor rises to the largest dropped."""
+    kept, floor = keep_top(k.columns["count"], k.columns["pos"], cap, k.floor)
+    keep = np.zeros(len(k), dtype=bool)
+    keep[kept] = True
+    new_id = np.cumsum(keep) - 1
+    return replace(
+        k, names=k.names.take(pa.array(kept)), columns={c: v[kept] for c, v in k.columns.items()},  # type: ignore
+        pattern=k.pattern[kept], floor=floor,
+        key_commands=k.key_commands.taken(keep, new_id), key_clients=k.key_clients.taken(keep, new_id),
+    )
+
+
+def _rename_client(k: Keys, old: str, new: str) -> Keys:
+    """Keys whose client pairs name ``old`` name ``new`` instead."""
+    if old not in k.clients_vocab.names:
+        return k
+    names = list(k.clients_vocab.names)
+    i = names.index(old)
+    if new in names:
+        j = names.index(new)
+        other = np.where(k.key_clients.other == i, j, k.key_clients.other)
+        pairs = PairCounts().combined(PairCounts(k.key_clients.key, other))
+        return replace(k, key_clients=pairs)
+    names[i] = new
+    return replace(k, clients_vocab=Vocab(names))
+
+
+# ------------------------------------------------------------------------------ partial
+
+
+@dataclass
+class Partial:
+    """The mergeable aggregate of some events (see the module's docstring)."""
+
+    events: int = 0
+    head_source: int | None = None  # the source of the first line (whose PENDING lua lines wait)
+    tail_source: int | None = None
+    tail_caller: str | None = None  # the script caller lua lines after the last line credit; OPEN
+    first_edge: Edge | None = None
+    last_edge: Edge | None = None
+    level: int = 0  # timeline buckets are base_step * 2 ** level
+    commands: pd.DataFrame | None = None
+    subcommands: pd.DataFrame | None = None
+    command_clients: pd.Index | None = None
+    subcommand_clients: pd.Index | None = None
+    clients: pd.DataFrame | None = None  # credited: count, first, last; own, own_pos, kind, host
+    client_commands: pd.DataFrame | None = None
+    client_dbs: pd.Index | None = None
+    setnames: pd.DataFrame | None = None  # index client: name, ts, pos
+    dbs: pd.DataFrame | None = None
+    db_clients: pd.Index | None = None
+    timeline: pd.Series | None = None  # (bucket, command) -> events
+    timeline_clients: pd.Series | None = None
+    gaps: Gaps = field(default_factory=Gaps)
+    keys: Keys = field(default_factory=Keys)
+    hits: dict[tuple[str, ...], Hits] = field(default_factory=dict)
+    hidden_seen: frozenset[str] = frozenset()
+    nodes: pd.DataFrame | None = None  # index node: count, first, last, pos
+    slots: pd.Series | None = None  # slot -> key references
+    seen: pd.DataFrame | None = None  # index (kind, label): pos, where filters were given: first
+    # line of each command and client before filtering (pandas orders ties by that: categories)
+
+
+CLIENT_AGG = {"count": "sum", "first": "min", "last": "max", "lua": "sum", "own": "sum", "own_pos": "min",
+              "kind": "first", "host": "first"}
+DB_AGG = STATS
+
+
+def _callers(events: pd.DataFrame, own: np.ndarray, labels: np.ndarray, cmd: np.ndarray,
+             cmds: pd.Index) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Each row's credited client code (lua lines -> their script's caller; lua lines that
+    begin the block -> :data:`PENDING`), the labels, and the block's tail caller state."""
+    labels = np.append(labels, PENDING)
+    pending = len(labels) - 1
+    if bd.LUA not in set(labels[:-1]):
+        lua = -5
+    else:
+        lua = int(np.flatnonzero(labels[:-1] == bd.LUA)[0])
+    is_lua = own == lua
+    calls = [i for i, name in enumerate(cmds) if name in bd.SCRIPT_CALLS]
+    is_call = np.isin(cmd, calls)
+    source = np.where(is_call, own, -2)
+    last = np.maximum.accumulate(np.where(is_lua, -1, np.arange(len(own)))) if len(own) else own
+    found = np.where(last >= 0, source[np.maximum(last, 0)], -3)
+    credited = np.where(is_lua & (found >= 0), found, np.where(is_lua & (found == -3), pending, own))
+    modules = [i for i, name in enumerate(labels[:-1]) if name in bd.MODULE_SOURCES]
+    if modules:  # a module's lines go to its command (before them, else after): within the block
+        module_calls = [i for i, name in enumerate(cmds) if "." in str(name)]
+        credited = bd._credit(credited, np.isin(own, modules), np.isin(cmd, module_calls), after=True)
+    nonlua = np.flatnonzero(~is_lua)
+    if not len(nonlua):
+        tail: str | None = OPEN
+    else:
+        i = int(nonlua[-1])
+        tail = str(labels[own[i]]) if is_call[i] else None
+    return credited.astype(np.int64), labels, tail
+
+
+def position(source: int, chunk: int, line: np.ndarray) -> np.ndarray:
+    """The position of lines (numbered from 1 in their chunk) of a chunk of a source."""
+    return (np.int64(source) << np.int64(LINE_BITS + CHUNK_BITS)) | (np.int64(chunk) << np.int64(LINE_BITS)) | line
+
+
+def first_seen(events: pd.DataFrame, source: int = 0, chunk: int = 0) -> pd.DataFrame:
+    """The first position of each command and client of a block (before filters drop rows)."""
+    if events.empty:
+        return pd.DataFrame({"pos": pd.Series(dtype=np.int64)})
+    pos = position(source, chunk, events["line"].to_numpy().astype(np.int64))
+    parts = []
+    for kind, null in (("command", None), ("client", bd.NO_CLIENT)):
+        codes, labels = bd.codes_of(events[kind], null)
+        frame = _stats(codes, labels, pos, pos, "label")[["pos"]]
+        frame.index = pd.MultiIndex.from_arrays([np.full(len(frame), kind, dtype=object),
+                                                 frame.index.to_numpy(dtype=object)], names=["kind", "label"])
+        parts.append(frame)
+    return pd.concat(parts)
+
+
+def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node: str = "",
+                  settings: Settings = Settings(), seen: pd.DataFrame | None = None,
+                  names: pd.DataFrame | None = None) -> Partial:
+    """The :class:`Partial` of one block of events (in line order) of source number ``source``
+    (lines numbered from 1 in its ``chunk``: :func:`shift_lines` renumbers them later).
+
+    >>> block_partial(read_monitor("sample_captures/grammar/monitor.txt")).events  # doctest: +SKIP
+    """
+    s = settings
+    n = len(events)
+    if n == 0:  # filtered out: only the names clients gave themselves, and first lines, remain
+        return Partial(setnames=_setnames(names, NO_POS) if names is not None and len(names) else None,
+                       seen=seen)
+    line = events["line"].to_numpy().astype(np.int64)
+    if n > 1 and not (np.diff(line) > 0).all():
+        events = events.iloc[np.argsort(line, kind="stable")]
+        line = events["line"].to_numpy().astype(np.int64)
+    pos = position(source, chunk, line)
+    us = bd.ts_us(events)
+    own, own_labels = bd.codes_of(events["client"], bd.NO_CLIENT)
+    own_labels = _labels(own_labels)
+    cmd, cmds = bd.codes_of(events["command"])
+    cmds = pd.Index(_labels(cmds))
+    callers, caller_labels, tail = _callers(events, own, own_labels, cmd, cmds)
+    flat = bd.flatten_keys(bd.keys_column(events))
+    ctx = Context(events, callers, pd.Index(caller_labels), {}, cmd, cmds, flat)
+    b = _Block(events, pos, us, ctx, flat, s.thresholds)
+
+    sub, subs = bd._command_codes(events, True)
+    real_own, real_labels = bd.codes_of(events["client"])  # nulls (no client) not counted as clients
+    arg_bytes = events["arg_bytes"].to_numpy().astype(np.int64)
+    db = events["db"].to_numpy(dtype="float64", na_value=np.nan)
+    db_code = np.where(np.isnan(db), -1, db).astype(np.int64)
+    db_labels = np.arange(int(db_code.max()) + 2) - 1  # code + 1 -> label (-1: no db printed)
+    kind, kinds = bd.codes_of(events["client_kind"], bd.NO_CLIENT)
+
+    lua_rows = (own_labels[own] == bd.LUA).astype(np.int64)  # a script's lines (not a module's)
+    credited = _stats(callers, caller_labels, us, pos, "client", lua=lua_rows)
+    host = events["host"].astype(object).to_numpy()
+    own_frame = pd.DataFrame({"g": own, "pos": pos, "kind": _labels(kinds)[kind], "host": host}).groupby(
+        "g", sort=False).agg(own=("pos", "size"), own_pos=("pos", "min"), kind=("kind", "first"), host=("host", "first"))
+    own_frame.index = pd.Index(own_labels[own_frame.index.to_numpy()], name="client")
+    clients = credited[["count", "first", "last", "lua"]].join(own_frame, how="outer")
+    clients["own"] = clients["own"].fillna(0).astype(np.int64)
+    clients["own_pos"] = clients["own_pos"].fillna(NO_POS).astype(np.int64)
+    for c, empty in (("count", 0), ("first", NO_POS), ("last", -NO_POS), ("lua", 0)):
+        clients[c] = clients[c].fillna(empty).astype(np.int64)
+
+    step = s.base_step
+    level = 0
+    while int(us.max()) // (step << level) - int(us.min()) // (step << level) + 1 > s.max_buckets:
+        level += 1
+    bucket = us // (step << level)
+
+    setnames = _setnames(names if names is not None else bd.setname_names(events), int(pos[-1]))
+
+    edge = lambda i: Edge(source, int(us[i]), int(line[i]), int(pos[i]), str(own_labels[own[i]]),  # noqa: E731
+                          str(cmds[cmd[i]]))
+    gap = np.diff(us)
+    client_text = own_labels[own]
+    rows = {"pos": pos[:-1], "us": us[:-1], "line": line[:-1], "client": client_text[:-1],
+            "command": np.asarray(cmds, dtype=object)[cmd[:-1]]}
+    after = {"us": us[1:], "line": line[1:]}
+    keys, slot_per_ref = _block_keys(b, callers, caller_labels, s)
+    hidden_names = {name for name in bd.command_names(events).astype("str").unique()
+                    if _hidden(name)} if len(events) else set()
+    node_frame = pd.DataFrame({"count": [n], "first": [int(us.min())], "last": [int(us.max())],
+                               "pos": [int(pos[0])]}, index=pd.Index([node], name="node"))
+    return Partial(
+        events=n, head_source=source, tail_source=source, tail_caller=tail,
+        first_edge=edge(0), last_edge=edge(n - 1), level=level,
+        commands=_stats(cmd, cmds, us, pos, "command", arg_bytes=arg_bytes),
+        subcommands=_stats(sub, subs, us, pos, "command", arg_bytes=arg_bytes),
+        command_clients=_presence(cmd, cmds, real_own, real_labels, ("command", "client")),
+        subcommand_clients=_presence(sub, subs, real_own, real_labels, ("command", "client")),
+        clients=clients,
+        client_commands=_pairs(callers, caller_labels, cmd, cmds, pos, ("client", "command")),
+        client_dbs=_presence(callers, caller_labels, db_code + 1, db_labels, ("client", "db")),
+        setnames=setnames,
+        dbs=_stats(db_code + 1, db_labels, us, pos, "db"),
+        db_clients=_presence(db_code + 1, db_labels, real_own, real_labels, ("db", "client")),
+        timeline=_series(bucket, cmd, cmds),
+        timeline_clients=_series(bucket, callers, caller_labels),
+        gaps=_gaps(gap, rows, after, s),
+        keys=keys, hits=_rule_hits(b), hidden_seen=frozenset(hidden_names),
+        nodes=node_frame,
+        slots=pd.Series(slot_per_ref).value_counts(sort=False) if len(slot_per_ref) else None,
+        seen=seen,
+    )
+
+
+def _setnames(named: pd.DataFrame, pos: int) -> pd.DataFrame:
+    """A :func:`~monitorlens.analysis.breakdowns.setname_names` table, as partials keep it."""
+    return pd.DataFrame({"name": named["name"].astype(object).to_numpy(),
+                         "ts": bd.ts_us(named) if len(named) else np.array([], np.int64), "pos": pos},
+                        index=pd.Index(named["client"].astype(object), name="client"))
+
+
+def _hidden(name: str) -> bool:
+    return bool(hidden_from_monitor(*name.split(" ", 1)))
+
+
+def _series(bucket: np.ndarray, codes: np.ndarray, labels: Any) -> pd.Series:
+    """Events per (bucket, label)."""
+    frame = pd.DataFrame({"b": bucket, "c": codes})
+    counts = frame.groupby(["b", "c"], sort=False).size()
+    b, c = counts.index.get_level_values(0).to_numpy(), counts.index.get_level_values(1).to_numpy()
+    counts.index = pd.MultiIndex.from_arrays([b, _labels(labels)[c]], names=["bucket", "label"])
+    return counts
+
+
+def _coarsen(series: pd.Series | None, by: int) -> pd.Series | None:
+    """A timeline at a bucket ``2 ** by`` times wider (neighbours summed)."""
+    if series is None or by == 0 or not len(series):
+        return series
+    b = series.index.get_level_values(0).to_numpy() >> by
+    index = pd.MultiIndex.from_arrays([b, series.index.get_level_values(1)], names=series.index.names)
+    return pd.Series(series.to_numpy(), index=index).groupby(level=[0, 1], sort=False).sum()
+
+
+def _add_series(a: pd.Series | None, b: pd.Series | None) -> pd.Series | None:
+    if a is None or not len(a):
+        return b
+    if b is None or not len(b):
+        return a
+    both = pd.concat([a, b])
+    return both.groupby(level=[0, 1], sort=False).sum()
+
+
+def _span_level(p: Partial, s: Settings, level: int) -> int:
+    """The smallest level >= ``level`` whose buckets from first to last fit ``max_buckets``."""
+    if p.clients is None or not len(p.clients):
+        return level
+    lo, hi = int(p.clients["first"].min()), int(p.clients["last"].max())
+    while hi // (s.base_step << level) - lo // (s.base_step << level) + 1 > s.max_buckets:
+        level += 1
+    return level
+
+
+def _rename_all(p: Partial, old: str, new: str) -> Partial:
+    """Every credited-client table of ``p`` with ``old`` relabelled ``new`` (rows then merge)."""
+    clients = None
+    if p.clients is not None and old in p.clients.index:
+        clients = _regroup(_renamed(p.clients, 0, old, new), CLIENT_AGG, order="own_pos")
+    hits: dict[tuple[str, ...], Hits] = {}
+    for key, h in p.hits.items():
+        key = (key[0], new) if key[0] in ("select", "client") and key[1] == old else key
+        h = h.renamed(old, new)
+        hits[key] = h if key not in hits else hits[key].merged(h, 10 ** 9)
+    keys = _rename_client(p.keys, old, new)
+    timeline_clients = p.timeline_clients
+    if timeline_clients is not None and len(timeline_clients):
+        timeline_clients = _renamed(timeline_clients, 1, old, new).groupby(level=[0, 1], sort=False).sum()
+    return replace(
+        p, clients=clients if clients is not None else p.clients,
+        client_commands=_regroup(_renamed(p.client_commands, 0, old, new), PAIRS) if p.client_commands is not None else None,
+        client_dbs=_renamed(p.client_dbs, 0, old, new).unique() if p.client_dbs is not None else None,
+        timeline_clients=timeline_clients, hits=hits, keys=keys,
+    )
+
+
+def _has_pending(p: Partial) -> bool:
+    """Whether lua lines at the start of ``p`` wait for their caller (every credited table
+    has a PENDING row then: the clients table says it for all)."""
+    return p.clients is not None and PENDING in p.clients.index
+
+
+def merge(left: Partial, right: Partial, settings: Settings = Settings()) -> Partial:
+    """One :class:`Partial` of the events of both (``left``'s lines first when they share a source).
+
+    >>> merge(block_partial(a), block_partial(b)).events  # doctest: +SKIP
+    """
+    s = settings
+    if not left.events or not right.events:
+        full, empty = (right, left) if not left.events else (left, right)
+        if (empty.setnames is None or not len(empty.setnames)) and empty.seen is None:
+            return full
+        return replace(full, setnames=_last_names(left.setnames, right.setnames),
+                       seen=_combine(left.seen, right.seen, {"pos": "min"}))
+    same = left.tail_source == right.head_source
+    target = (PENDING if left.tail_caller == OPEN else (left.tail_caller or bd.LUA)) if same else bd.LUA
+    if target != PENDING and _has_pending(right):
+        right = _rename_all(right, PENDING, target)
+    if right.tail_caller == OPEN:
+        tail = OPEN if target == PENDING else (None if target == bd.LUA else target)
+    else:
+        tail = right.tail_caller
+    gaps = left.gaps.merged(right.gaps, max(s.top, s.thresholds.rows))
+    if same:
+        gaps = gaps.merged(_edge_gaps(left.last_edge, right.first_edge, s), max(s.top, s.thresholds.rows))  # type: ignore[arg-type]
+    level = max(left.level, right.level)
+    hits = dict(left.hits)
+    for key, h in right.hits.items():
+        hits[key] = hits[key].merged(h, s.thresholds.samples) if key in hits else h
+    out = Partial(
+        events=left.events + right.events,
+        head_source=left.head_source, tail_source=right.tail_source, tail_caller=tail,
+        first_edge=left.first_edge, last_edge=right.last_edge, level=level,
+        commands=_combine(left.commands, right.commands, {**STATS, "arg_bytes": "sum"}),
+        subcommands=_combine(left.subcommands, right.subcommands, {**STATS, "arg_bytes": "sum"}),
+        command_clients=_union(left.command_clients, right.command_clients),
+        subcommand_clients=_union(left.subcommand_clients, right.subcommand_clients),
+        clients=_combine(left.clients, right.clients, CLIENT_AGG, order="own_pos"),
+        client_commands=_combine(left.client_commands, right.client_commands, PAIRS),
+        client_dbs=_union(left.client_dbs, right.client_dbs),
+        setnames=_last_names(left.setnames, right.setnames),
+        dbs=_combine(left.dbs, right.dbs, DB_AGG),
+        db_clients=_union(left.db_clients, right.db_clients),
+        timeline=_add_series(_coarsen(left.timeline, level - left.level), _coarsen(right.timeline, level - right.level)),
+        timeline_clients=_add_series(_coarsen(left.timeline_clients, level - left.level),
+                                     _coarsen(right.timeline_clients, level - right.level)),
+        gaps=gaps, keys=_merge_keys(left.keys, right.keys, s), hits=hits,
+        hidden_seen=left.hidden_seen | right.hidden_seen,
+        nodes=_combine(left.nodes, right.nodes, STATS),
+        slots=_add_counts(left.slots, right.slots),
+        seen=_combine(left.seen, right.seen, {"pos": "min"}),
+    )
+    wanted = _span_level(out, s, level)
+    if wanted > level:
+        out = replace(out, level=wanted, timeline=_coarsen(out.timeline, wanted - level),
+                      timeline_clients=_coarsen(out.timeline_clients, wanted - level))
+    return out
+
+
+def _add_counts(a: pd.Series | None, b: pd.Series | None) -> pd.Series | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a.add(b, fill_value=0).astype(np.int64)
+
+
+def _last_names(a: pd.DataFrame | None, b: pd.DataFrame | None) -> pd.DataFrame | None:
+    if a is None or not len(a):
+        return b
+    if b is None or not len(b):
+        return a
+    both = pd.concat([a, b]).sort_values(["ts", "pos"], kind="stable")
+    return both[~both.index.duplicated(keep="last")]
+
+
+def shift_lines(p: Partial, offset: int) -> Partial:
+    """``p`` with every line number it reports ``offset`` later (a chunk read on its own numbers
+    its lines from 1; positions, which only order lines, stay)."""
+    if not offset or not p.events:
+        return p
+    edge = lambda e: replace(e, line=e.line + offset) if e is not None else None  # noqa: E731
+    first = lambda x: (x[0], x[1] + offset, x[2], x[3]) if x is not None else None  # noqa: E731
+    g = p.gaps
+    gaps = replace(g, top=[(a, b, c, d, e + offset, f + offset, h, i) for a, b, c, d, e, f, h, i in g.top],
+                   backwards_first=first(g.backwards_first), jump_first=first(g.jump_first))
+    moved = lambda samples: [(q, replace(x, line=x.line + offset)) for q, x in samples]  # noqa: E731
+    hits = {k: replace(h, head=moved(h.head), tail=moved(h.tail)) for k, h in p.hits.items()}
+    return replace(p, first_edge=edge(p.first_edge), last_edge=edge(p.last_edge), gaps=gaps, hits=hits)
+
+
+def merge_all(parts: Iterable[Partial], settings: Settings = Settings()) -> Partial:
+    """Merge partials given in order (a balanced tree: each merge costs the distinct values,
+    not the blocks merged before)."""
+    parts = list(parts)
+    if not parts:
+        return Partial()
+    while len(parts) > 1:
+        parts = [merge(parts[i], parts[i + 1], settings) if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), 2)]
+    return parts[0]

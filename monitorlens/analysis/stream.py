@@ -1,0 +1,545 @@
+"""Analysis at any size: captures streamed block by block into partials, on every core or a Dask cluster.
+
+:func:`aggregate` reads one or several sources (text captures, plain or gzip;
+Parquet files made by ``ingest``; folders of them, including hive-partitioned
+datasets such as ``node=a/date=2026-11-30/part-0.parquet``) and merges their
+:class:`~monitorlens.analysis.partials.Partial` in memory that depends on the
+distinct commands, clients, patterns and keys, not on the events. Work runs in
+worker processes by default (one task per text block, Parquet row group or, with
+several text files, per file), or on a ``dask.distributed`` cluster with
+``scheduler=``; without either, in this process. :func:`analyze_stream` gives the
+:class:`~monitorlens.analysis.analyze.Analysis` :func:`~monitorlens.analysis.analyze.analyze`
+would give for the same events.
+
+Example::
+
+    >>> a = analyze_stream(["shard-1.txt.gz", "shard-2.txt.gz"])  # doctest: +SKIP
+    >>> agg = aggregate("dataset/"); agg.nodes(), agg.slots().head()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import sys
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Union
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .analyze import Analysis
+from .breakdowns import setname_names
+from .filters import Filters
+from .finalize import finalize, node_table, slot_table
+from .partials import CHUNK_BITS, KEY_CAP, Partial, Settings, block_partial, first_seen, merge, shift_lines
+from .patterns import DEFAULT_RULES, PatternRules
+from .rules import Thresholds
+from ..errors import InputError
+from ..read import grammar
+from ..read.files import BLOCK_SIZE, SNIFF_BYTES, Source, is_parquet, open_binary, read_parquet_table, source_name
+from ..read.ingest import MonitorStream
+from ..read.schema import MONITOR_SCHEMA, REJECTS_KEPT, Provenance, table_to_frame
+from ..store import check_capture, check_events_parquet
+
+Sources = Union[Source, Sequence[Union[str, os.PathLike]]]
+INLINE_BYTES = 32 << 20  # inputs smaller than this are aggregated here: starting processes costs more
+MIN_CHUNK = 16 << 20  # a plain text file is cut for the workers into chunks of at least this many bytes
+
+
+# --------------------------------------------------------------------------- the inputs
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One source of events: ``path`` (or a stream), what it holds, its number and node."""
+
+    source: Any
+    index: int
+    node: str
+    parquet: bool
+    size: int
+
+
+def _node_of(path: Path, root: Path | None) -> str:
+    """The node a file belongs to: a ``node=`` folder (hive partitioning), else its path in
+    the folder given (or its name) without the suffixes."""
+    for part in reversed(path.parts):
+        if part.startswith("node="):
+            return part[len("node="):]
+    name = str(path.relative_to(root)) if root is not None else path.name
+    for suffix in (".gz", ".txt", ".log", ".parquet"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def _is_parquet(path: Path) -> bool:
+    return is_parquet(path)
+
+
+def _looks_like_capture(path: Path) -> bool:
+    """Whether one of the first lines of a file (plain or gzip) is a MONITOR line."""
+    with open_binary(path) as f:
+        head = f.peek(SNIFF_BYTES)
+    return any(grammar.looks_like_monitor(line) for line in head.split(b"\n", 50)[:50] if line.strip())
+
+
+def _captures_in(folder: Path) -> list[Path]:
+    """The MONITOR captures and Parquet files of a folder, walked in name order; CLIENT LIST
+    logs and connection counts beside them (a sample's folder) are not events and stay out."""
+    found = []
+    for p in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))):
+        if _is_parquet(p) or _looks_like_capture(p):
+            found.append(p)
+    if not found:
+        raise InputError(f"{folder}: the folder holds no capture or Parquet file of events.")
+    return found
+
+
+def inputs(sources: Sources) -> list[SourceFile]:
+    """Every file of ``sources`` (paths, folders, or one stream), numbered in order.
+
+    A pipe or FIFO is read as a stream, once (never opened twice to look at it).
+
+    >>> [i.node for i in inputs(["a.txt", "b.txt"])]  # doctest: +SKIP
+    ['a', 'b']
+    """
+    if isinstance(sources, (str, os.PathLike)) or hasattr(sources, "read"):
+        sources = [sources]  # type: ignore[list-item]
+    files: list[tuple[Any, Path | None]] = []
+    for src in sources:  # type: ignore[union-attr]
+        if not isinstance(src, (str, os.PathLike)) or str(src) == "-":
+            files.append((src, None))
+            continue
+        path = Path(src)
+        if path.is_dir():
+            files.extend((p, path) for p in _captures_in(path))
+        elif not path.exists():
+            raise InputError(f"{path}: no such file. Check the path, or pass '-' to read stdin.")
+        elif not path.is_file():
+            files.append((str(src), None))  # a FIFO, /dev/stdin: one pass, checked as it is read
+        else:
+            with open_binary(path) as f:
+                if not is_parquet(f):
+                    check_capture(f)  # CLIENT LIST snapshots or counts given as the capture: say where they go
+            files.append((path, None))
+    nodes = [_node_of(src, root) if isinstance(src, Path) else source_name(src) for src, root in files]
+    if len(set(nodes)) < len(set(str(src) for src, _ in files)):  # same names in different folders
+        nodes = [str(src) if isinstance(src, Path) else n for (src, _), n in zip(files, nodes)]
+    out = []
+    for i, (src, root) in enumerate(files):
+        if isinstance(src, Path):
+            out.append(SourceFile(src, i, nodes[i] if len(files) > 1 else "", _is_parquet(src), src.stat().st_size))
+        else:
+            out.append(SourceFile(src, i, source_name(src) if len(files) > 1 else "", False, 0))
+    return out
+
+
+# ------------------------------------------------------------------------------- tasks
+
+
+def _frame_partial(table: pa.Table, index: int, node: str, settings: Settings, chunk: int = 0) -> Partial:
+    """The partial of one block, after the filters (a block they empty merges as nothing)."""
+    events = table_to_frame(table)
+    seen = names = None
+    if settings.filters:  # what the rows filtered out still say: names, and each label's first line
+        seen, names = first_seen(events, index, chunk), setname_names(events)
+        events = settings.filters.apply(events)
+    return block_partial(events, source=index, chunk=chunk, node=node, settings=settings, seen=seen, names=names)
+
+
+def _row_group_partial(path: str, groups: Sequence[int], index: int, node: str, settings: Settings) -> Partial:
+    """Consecutive row groups of a Parquet file, each a block, merged here: one partial goes back."""
+    f = pq.ParquetFile(path)
+    acc = _Ordered(lambda a, b: merge(a, b, settings))
+    for g in groups:
+        acc.push(_frame_partial(f.read_row_group(g, columns=MONITOR_SCHEMA.names), index, node, settings))
+    return acc.result()
+
+
+def _runs(n: int, parts: int) -> list[range]:
+    """0..n-1 cut into ``parts`` runs of consecutive numbers (fewer when n is smaller)."""
+    parts = max(1, min(parts, n))
+    cuts = [n * i // parts for i in range(parts + 1)]
+    return [range(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+
+class _Range(io.RawIOBase):
+    """Bytes ``start`` to ``end`` of a file, as a file of their own (named after the file)."""
+
+    def __init__(self, path: str, start: int, end: int) -> None:
+        self.f = open(path, "rb")
+        self.f.seek(start)
+        self.left = end - start
+        self.name = path
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self.left)
+        got = self.f.readinto(memoryview(buffer)[:n]) if n else 0
+        self.left -= got or 0
+        return got or 0
+
+    def close(self) -> None:
+        self.f.close()
+        super().close()
+
+
+def chunks(path: Path, chunk_bytes: int) -> list[tuple[int, int]]:
+    """Byte ranges of about ``chunk_bytes`` that cut a plain text file at line starts."""
+    size = path.stat().st_size
+    n = max(1, min((1 << CHUNK_BITS) - 1, -(-size // max(chunk_bytes, 1))))
+    cuts = [0]
+    with open(path, "rb") as f:
+        for i in range(1, n):
+            f.seek(size * i // n)
+            f.readline()
+            if cuts[-1] < f.tell() < size:
+                cuts.append(f.tell())
+    cuts.append(size)
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def _range_partial(path: str, start: int, end: int, index: int, chunk: int, node: str, settings: Settings,
+                   block_size: int) -> tuple[Partial, Provenance]:
+    """A chunk of a plain text capture, block by block, merged here: one partial goes back."""
+    with _Range(path, start, end) as raw:
+        stream = MonitorStream(io.BufferedReader(raw), block_size=block_size, workers=1)
+        acc = _Ordered(lambda a, b: merge(a, b, settings))
+        for table in stream:
+            acc.push(_frame_partial(table, index, node, settings, chunk))
+    return acc.result(), stream.provenance
+
+
+def _file_partial(path: str, index: int, node: str, settings: Settings, block_size: int
+                  ) -> tuple[Partial, Provenance]:
+    """A whole text capture, block by block, in one task (when files run side by side)."""
+    stream = MonitorStream(path, block_size=block_size, workers=1)
+    acc = _Ordered(lambda a, b: merge(a, b, settings))
+    for table in stream:
+        acc.push(_frame_partial(table, index, node, settings))
+    return acc.result(), stream.provenance
+
+
+class _Ordered:
+    """Merge partials given in order: in a balanced tree (a binary counter) while partials
+    grow with what they merge, so each merge costs about what it merges; but never more
+    than ``depth`` held at once: once the distinct keys are all seen, every partial is as big
+    as the whole, and holding log2(blocks) of them is what would grow with the events."""
+
+    def __init__(self, merge_fn: Callable[[Any, Any], Any], depth: int = 3) -> None:
+        self.merge = merge_fn
+        self.depth = depth
+        self.stack: list[tuple[int, Any]] = []
+
+    def push(self, item: Any) -> None:
+        size = 1
+        while self.stack and self.stack[-1][0] == size:
+            _, left = self.stack.pop()
+            item, size = self.merge(left, item), size * 2
+        self.stack.append((size, item))
+        while len(self.stack) > self.depth:
+            (n, right), (m, left) = self.stack.pop(), self.stack.pop()
+            self.stack.append((m + n, self.merge(left, right)))
+
+    def result(self) -> Any:
+        item = None
+        for _, left in reversed(self.stack):
+            item = left if item is None else self.merge(left, item)
+        return item if item is not None else Partial()
+
+
+# ------------------------------------------------------------------------------ running
+
+
+@dataclass
+class Aggregate:
+    """The merged partial of some sources, with what was read (provenance) and the settings."""
+
+    partial: Partial
+    provenance: Provenance
+    settings: Settings
+    sources: list[SourceFile] = field(default_factory=list)
+
+    def analysis(self) -> Analysis:
+        """The :class:`Analysis` (tables and findings, as :func:`analyze` gives them)."""
+        return finalize(self.partial, self.provenance, self.settings)
+
+    def nodes(self) -> pd.DataFrame:
+        """Events per node (source): node, count, share, first, last."""
+        return node_table(self.partial)
+
+    def slots(self) -> pd.DataFrame:
+        """Key references per Redis Cluster hash slot (needs ``slots=True``)."""
+        return slot_table(self.partial)
+
+
+def combined_provenance(provs: Sequence[Provenance], name: str | None = None) -> Provenance:
+    """One provenance for several sources: counts summed, the time range spanning them all."""
+    if len(provs) == 1:
+        return provs[0]
+    rejects, skipped, dialects = Counter(), Counter(), Counter()
+    for p in provs:
+        rejects.update(p.rejects_by_reason)
+        skipped.update(p.skipped)
+        dialects.update(p.dialects)
+    firsts = [p.first_ts for p in provs if p.first_ts]
+    lasts = [p.last_ts for p in provs if p.last_ts]
+    kept = tuple(r for p in provs for r in p.rejects)[:REJECTS_KEPT]
+    return Provenance(
+        source=name or ", ".join(p.source for p in provs), lines=sum(p.lines for p in provs),
+        events=sum(p.events for p in provs), rejected=sum(p.rejected for p in provs),
+        rejects_by_reason=dict(sorted(rejects.items())), skipped=dict(sorted(skipped.items())),
+        first_ts=min(firsts, key=pd.Timestamp) if firsts else None,
+        last_ts=max(lasts, key=pd.Timestamp) if lasts else None,
+        dialects=dict(sorted(dialects.items())), input_truncated=any(p.input_truncated for p in provs),
+        monitorlens_version=provs[0].monitorlens_version if provs else "", rejects=kept,
+    )
+
+
+def _parquet_provenance(path: Path) -> tuple[Provenance, int]:
+    """The provenance in a Parquet file's metadata, and its number of row groups."""
+    try:
+        meta = pq.read_metadata(path)
+    except (OSError, pa.ArrowInvalid) as e:
+        raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+    prov = Provenance.from_metadata(meta.metadata)
+    check_events_parquet(str(path), prov.kind if prov is not None else "unknown", meta.schema.to_arrow_schema().names)
+    return prov, meta.num_row_groups  # type: ignore[return-value]
+
+
+WORKER_MEMORY = 1 << 30  # what to budget per worker process: ~400 MB at peak on 1M-line chunks
+
+
+def default_workers() -> int:
+    """Every core, but no more workers than the machine's memory holds at WORKER_MEMORY each."""
+    cores = os.cpu_count() or 1
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return cores
+    return max(1, min(cores, memory // WORKER_MEMORY - 1))  # one share for this process
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # fork: workers start with monitorlens, pandas and pyarrow already imported (spawn
+    # would import them again in each worker: about a second).
+    method = "fork" if sys.platform.startswith("linux") else None
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+    pool.submit(int).result()  # with fork, every worker starts now: before any reading thread does
+    return pool
+
+
+def aggregate(
+    sources: Sources,
+    *,
+    scheduler: Any = None,
+    workers: int | None = None,
+    block_size: int = BLOCK_SIZE,
+    top: int = 10,
+    thresholds: Thresholds = Thresholds(),
+    pattern_rules: PatternRules = DEFAULT_RULES,
+    freq: str = "1s",
+    key_cap: int = KEY_CAP,
+    slots: bool | None = None,
+    filters: Filters = Filters(),
+    progress: Callable[[int, int], None] | None = None,
+) -> Aggregate:
+    """Read and aggregate ``sources`` into one :class:`Aggregate`.
+
+    ``workers``: processes (default: every core the memory allows, :func:`default_workers`,
+    or none for inputs under 32 MB, where starting processes costs more than it saves; 0
+    runs here). ``scheduler``: a ``dask.distributed`` address (``tcp://host:8786``) or
+    Client: one task per file or Parquet row group on the cluster, merged here (the
+    workers must see the same paths). ``key_cap``: keys counted exactly before hot keys
+    become a sketch. ``slots``: Redis Cluster hash slots per key (default: with several
+    sources). ``progress`` hears of the lines read here (a :class:`~monitorlens.store.Progress`
+    also of the work sent to workers). ``filters`` (:class:`~monitorlens.analysis.filters.Filters`: time, command, db)
+    apply to every block; a client filter is not supported here yet: a client is chosen by
+    its name or with its scripts' lua lines, which a block alone cannot say.
+    """
+    if filters.client:
+        raise InputError("a client filter needs the whole capture: analyse it with analyze(), not analyze_stream()")
+    found = inputs(sources)
+    settings = Settings(freq=freq, key_cap=key_cap, top=top, thresholds=thresholds, pattern_rules=pattern_rules,
+                        slots=len(found) > 1 if slots is None else slots, filters=filters)
+    if scheduler is not None:
+        _step(progress, "analysing on the Dask cluster...")
+        partial, provs = _on_dask(found, settings, scheduler, block_size)
+    else:
+        if workers is None:
+            small = sum(i.size for i in found) < INLINE_BYTES
+            workers = 0 if small else default_workers()
+        if any(not isinstance(i.source, Path) for i in found):
+            workers = 0  # a stream is read once, here
+        elif len(found) == 1 and not found[0].parquet and _is_gzip(found[0].source):
+            workers = 0  # one gzip stream reads in order: here, with parse threads, beats one worker
+        if workers > 0:
+            _step(progress, f"analysing in {workers} worker processes...")
+        partial, provs = _local(found, settings, workers, block_size, progress)
+    name = str(sources) if isinstance(sources, (str, os.PathLike)) else None
+    return Aggregate(partial, combined_provenance(provs, name), settings, found)
+
+
+def analyze_stream(sources: Sources, **options: Any) -> Analysis:
+    """:func:`aggregate` then the :class:`Analysis` (same options).
+
+    >>> analyze_stream("capture.txt.gz", workers=4).commands.head()  # doctest: +SKIP
+    """
+    return aggregate(sources, **options).analysis()
+
+
+def _read_once(item: SourceFile, s: Settings, acc: "_Ordered", block_size: int,
+               progress: Callable[[int, int], None] | None) -> Provenance:
+    """A stream (stdin, a pipe, a FIFO) opened once and read in order: a capture, or a
+    Parquet file of events, its kind checked on its first bytes without consuming them."""
+    with open_binary(item.source) as f:
+        if is_parquet(f):
+            table, prov = read_parquet_table(f)
+            check_events_parquet(f.name, prov.kind if prov is not None else "unknown", table.column_names)
+            for batch in table.select(MONITOR_SCHEMA.names).to_batches(max_chunksize=1 << 17):
+                acc.push(_frame_partial(pa.Table.from_batches([batch]), item.index, item.node, s))
+            return prov  # type: ignore[return-value]
+        check_capture(f)
+        stream = MonitorStream(f, block_size=block_size, progress=progress)
+        for table in stream:
+            acc.push(_frame_partial(table, item.index, item.node, s))
+        return stream.provenance
+
+
+def _step(progress: Any, text: str) -> None:
+    """Tell a :class:`~monitorlens.store.Progress` what comes next (a plain callback hears lines only)."""
+    if progress is not None and hasattr(progress, "step"):
+        progress.step(text)
+
+
+def _local(found: list[SourceFile], s: Settings, workers: int, block_size: int,
+           progress: Callable[[int, int], None] | None = None) -> tuple[Partial, list[Provenance]]:
+    if workers <= 0:
+        acc = _Ordered(lambda a, b: merge(a, b, s))
+        provs = []
+        for item in found:
+            if item.parquet:
+                prov, groups = _parquet_provenance(item.source)
+                for g in range(groups):
+                    acc.push(_row_group_partial(str(item.source), [g], item.index, item.node, s))
+            elif isinstance(item.source, Path):
+                stream = MonitorStream(item.source, block_size=block_size, progress=progress)
+                for table in stream:
+                    acc.push(_frame_partial(table, item.index, item.node, s))
+                prov = stream.provenance
+            else:
+                prov = _read_once(item, s, acc, block_size, progress)
+            provs.append(prov)
+        return acc.result(), provs
+    with _pool(workers) as pool:
+        return _pooled(pool, found, s, workers, block_size)
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def _pooled(pool: Executor, found: list[SourceFile], s: Settings, workers: int, block_size: int
+            ) -> tuple[Partial, list[Provenance]]:
+    """Tasks in order, at most ``2 * workers`` in flight; results merged in order as they come.
+
+    A plain text file is cut into chunks at line starts, each read, parsed and merged by a
+    worker (one partial comes back); a gzip file is one task (it can only be read in order);
+    a Parquet file is one task per row group.
+    """
+    acc = _Ordered(lambda a, b: merge(a, b, s))
+    provs: dict[int, list[Provenance]] = {i.index: [] for i in found}
+    lines: Counter[int] = Counter()  # lines of each source's chunks merged so far
+    pending: deque[tuple[Future, int | None]] = deque()  # (future, input index when it returns provenance)
+
+    def drain(limit: int) -> None:
+        while len(pending) > limit or (pending and pending[0][0].done()):
+            future, index = pending.popleft()
+            result = future.result()
+            if index is not None:
+                result, prov = result
+                result = shift_lines(result, lines[index])
+                provs[index].append(_shifted(prov, lines[index]))
+                lines[index] += prov.lines
+            acc.push(result)
+
+    plain = [i for i in found if not i.parquet and not _is_gzip(i.source)]
+    chunk_bytes = max(MIN_CHUNK, sum(i.size for i in plain) // max(2 * workers, 1))
+    for item in found:
+        path = str(item.source)
+        if item.parquet:
+            prov, groups = _parquet_provenance(item.source)
+            provs[item.index].append(prov)
+            for run in _runs(groups, 2 * workers):  # consecutive row groups per task: few partials come back
+                pending.append((pool.submit(_row_group_partial, path, list(run), item.index, item.node, s), None))
+                drain(2 * workers)
+        elif item in plain:
+            for c, (start, end) in enumerate(chunks(item.source, chunk_bytes)):
+                pending.append((pool.submit(_range_partial, path, start, end, item.index, c, item.node, s,
+                                            block_size), item.index))
+                drain(2 * workers)
+        else:
+            pending.append((pool.submit(_file_partial, path, item.index, item.node, s, block_size), item.index))
+            drain(2 * workers)
+    drain(0)
+    return acc.result(), [combined_provenance(provs[i.index], str(i.source)) for i in found if provs[i.index]]
+
+
+def _shifted(prov: Provenance, offset: int) -> Provenance:
+    """A chunk's provenance with its rejected lines numbered in the whole file."""
+    if not offset or not prov.rejects:
+        return prov
+    return replace(prov, rejects=tuple((line + offset, reason, text) for line, reason, text in prov.rejects))
+
+
+def _on_dask(found: list[SourceFile], s: Settings, scheduler: Any, block_size: int) -> tuple[Partial, list[Provenance]]:
+    """One task per text file or Parquet row group on a ``dask.distributed`` cluster; the
+    merges run there too (a tree in order), and only the merged partial comes back."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("--scheduler needs dask.distributed: pip install 'monitorlens[dask]'") from None
+    for item in found:
+        if not isinstance(item.source, Path):
+            raise InputError(f"{source_name(item.source)}: a Dask cluster reads files by path; give a file.")
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        futures: list[Any] = []
+        provs: dict[int, Any] = {}  # input index -> provenance, or the future of one
+        for item in found:
+            path = str(item.source.resolve())
+            if item.parquet:
+                provs[item.index], groups = _parquet_provenance(item.source)
+                futures.extend(client.submit(_row_group_partial, path, [g], item.index, item.node, s, pure=False)
+                               for g in range(groups))
+            else:
+                both = client.submit(_file_partial, path, item.index, item.node, s, block_size, pure=False)
+                futures.append(client.submit(_first, both, pure=False))
+                provs[item.index] = client.submit(_second, both, pure=False)
+        acc = _Ordered(lambda a, b: client.submit(merge, a, b, s, pure=False))
+        for f in futures:
+            acc.push(f)
+        merged = acc.result()
+        partial = merged.result() if hasattr(merged, "result") else merged
+        return partial, [p.result() if hasattr(p, "result") else p for _, p in sorted(provs.items())]
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
+
+
+def _second(pair: tuple[Any, Any]) -> Any:
+    return pair[1]

@@ -1,0 +1,75 @@
+"""Captures of several nodes analysed as one: per-node load, per-slot load, and the hot-node and
+hot-slot findings, on captures recorded from a real redis-server."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from monitorlens.analysis.slots import key_slot
+from monitorlens.analysis.stream import aggregate
+from monitorlens.testing import RedisServer
+
+GRAMMAR = Path(__file__).resolve().parents[1] / "sample_captures" / "grammar" / "monitor.txt"
+
+
+def record_cart(out: Path) -> Path:
+    """Traffic most of which goes to the keys of one hash tag, {cart:1}."""
+    with RedisServer() as server, open(out, "wb") as f:
+        monitor = subprocess.Popen(server.cli_args() + ["MONITOR"], stdout=f)
+        try:
+            time.sleep(0.3)
+            r = server.client()
+            for i in range(250):
+                r.hincrby("{cart:1}:items", f"sku{i % 5}", 1)
+                r.incr("{cart:1}:total")
+                if i % 3 == 0:
+                    r.get(f"user:{i}")
+            r.echo("end-of-recording")
+            deadline = time.monotonic() + 10
+            while b"end-of-recording" not in out.read_bytes() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            monitor.terminate()
+            monitor.wait(timeout=10)
+    return out
+
+
+def test_hot_slot_and_hot_node(tmp_path: Path) -> None:
+    for node in "abc":
+        (tmp_path / f"node={node}").mkdir()
+    record_cart(tmp_path / "node=a" / "monitor.txt")
+    for node in "bc":
+        (tmp_path / f"node={node}" / "monitor.txt").write_bytes(GRAMMAR.read_bytes())
+    agg = aggregate(tmp_path, workers=0)
+    nodes = agg.nodes()
+    assert nodes["node"].tolist()[0] == "a" and set(nodes["node"]) == {"a", "b", "c"}
+    slots = agg.slots()
+    assert slots["slot"].iat[0] == key_slot(b"{cart:1}:items") == key_slot(b"cart:1")
+    found = {f.code: f for f in agg.analysis().findings}
+    assert "hot-slot" in found and found["hot-slot"].evidence.metrics["slot"] == key_slot(b"cart:1")
+    assert found["hot-slot"].evidence.count == slots["count"].iat[0]
+    assert "hot-node" in found and "Node a" in found["hot-node"].title
+
+
+def test_one_node_has_no_cluster_findings() -> None:
+    codes = {f.code for f in aggregate(GRAMMAR, workers=0).analysis().findings}
+    assert not {"hot-slot", "hot-node"} & codes
+
+
+def test_summary_of_a_folder_shows_nodes_and_slots(tmp_path: Path, capsys) -> None:
+    import json
+
+    from monitorlens.cli import main
+
+    for node in "ab":
+        (tmp_path / f"node={node}").mkdir()
+        (tmp_path / f"node={node}" / "monitor.txt").write_bytes(GRAMMAR.read_bytes())
+    assert main(["summary", str(tmp_path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [n["node"] for n in doc["nodes"]] == ["a", "b"] and doc["events"] == 2 * doc["nodes"][0]["count"]
+    assert doc["slots"] and all(0 <= s["slot"] < 16384 for s in doc["slots"])
+    assert main(["summary", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "Nodes (captures analysed as one)" in text and "hash slots" in text
