@@ -45,7 +45,7 @@ from ..errors import InputError
 from ..read import grammar
 from ..read.files import BLOCK_SIZE, SNIFF_BYTES, Source, is_parquet, open_binary, read_parquet_table, source_name
 from ..read.ingest import MonitorStream
-from ..read.schema import MONITOR_SCHEMA, REJECTS_KEPT, Provenance, table_to_frame
+from ..read.schema import MONITOR_SCHEMA, Provenance, table_to_frame
 from ..store import check_capture, check_events_parquet
 
 Sources = Union[Source, Sequence[Union[str, os.PathLike]]]
@@ -282,29 +282,6 @@ class Aggregate:
         return slot_table(self.partial)
 
 
-def combined_provenance(provs: Sequence[Provenance], name: str | None = None) -> Provenance:
-    """One provenance for several sources: counts summed, the time range spanning them all."""
-    if len(provs) == 1:
-        return provs[0]
-    rejects, skipped, dialects = Counter(), Counter(), Counter()
-    for p in provs:
-        rejects.update(p.rejects_by_reason)
-        skipped.update(p.skipped)
-        dialects.update(p.dialects)
-    firsts = [p.first_ts for p in provs if p.first_ts]
-    lasts = [p.last_ts for p in provs if p.last_ts]
-    kept = tuple(r for p in provs for r in p.rejects)[:REJECTS_KEPT]
-    return Provenance(
-        source=name or ", ".join(p.source for p in provs), lines=sum(p.lines for p in provs),
-        events=sum(p.events for p in provs), rejected=sum(p.rejected for p in provs),
-        rejects_by_reason=dict(sorted(rejects.items())), skipped=dict(sorted(skipped.items())),
-        first_ts=min(firsts, key=pd.Timestamp) if firsts else None,
-        last_ts=max(lasts, key=pd.Timestamp) if lasts else None,
-        dialects=dict(sorted(dialects.items())), input_truncated=any(p.input_truncated for p in provs),
-        monitorlens_version=provs[0].monitorlens_version if provs else "", rejects=kept,
-    )
-
-
 def _parquet_provenance(path: Path) -> tuple[Provenance, int]:
     """The provenance in a Parquet file's metadata, and its number of row groups."""
     try:
@@ -386,7 +363,7 @@ def aggregate(
             _step(progress, f"analysing in {workers} worker processes...")
         partial, provs = _local(found, settings, workers, block_size, progress)
     name = str(sources) if isinstance(sources, (str, os.PathLike)) else None
-    return Aggregate(partial, combined_provenance(provs, name), settings, found)
+    return Aggregate(partial, Provenance.combined(provs, name), settings, found)
 
 
 def analyze_stream(sources: Sources, **options: Any) -> Analysis:
@@ -492,7 +469,7 @@ def _pooled(pool: Executor, found: list[SourceFile], s: Settings, workers: int, 
             pending.append((pool.submit(_file_partial, path, item.index, item.node, s, block_size), item.index))
             drain(2 * workers)
     drain(0)
-    return acc.result(), [combined_provenance(provs[i.index], str(i.source)) for i in found if provs[i.index]]
+    return acc.result(), [Provenance.combined(provs[i.index], str(i.source)) for i in found if provs[i.index]]
 
 
 def _shifted(prov: Provenance, offset: int) -> Provenance:

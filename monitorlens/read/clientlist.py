@@ -45,6 +45,7 @@ import datetime as dt
 import os
 import re
 from collections import Counter
+from dataclasses import replace
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -53,7 +54,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import __version__
 from ..errors import InputError, ParseError
 from .grammar import (
     BLANK,
@@ -63,7 +63,6 @@ from .grammar import (
     TRUNCATED,
     UNRECOGNIZED,
     Rejected,
-    looks_like_monitor,
 )
 from .files import KIND_NAMES, BlockReader, Input, Source, is_parquet, open_binary, read_parquet_table, source_name
 from .parse import reject_text
@@ -399,21 +398,18 @@ class _Rejects:
             line, why, text = self.first
             raise ParseError(why.reason, source=self.name, line=line, text=text, detail=why.detail)
         self.kept.sort()
-        rejected = {r: c for r, c in sorted(self.reasons.items()) if r not in CLIENTLIST_IGNORABLE}
         ts = df[ts_column].dropna() if ts_column in df.columns else pd.Series([], dtype=object)
-        df.attrs["provenance"] = Provenance(
-            source=self.name,
-            kind=kind,
+        df.attrs["provenance"] = Provenance.counted(
+            self.name,
+            kind,
             lines=lines,
             events=len(df),
-            rejected=sum(rejected.values()),
-            rejects_by_reason=rejected,
-            skipped={r: c for r, c in sorted(self.reasons.items()) if r in CLIENTLIST_IGNORABLE},
+            reasons=self.reasons,
+            ignorable=CLIENTLIST_IGNORABLE,
             first_ts=ts.min().isoformat() if len(ts) else None,
             last_ts=ts.max().isoformat() if len(ts) else None,
             input_truncated=truncated is not None,
-            monitorlens_version=__version__,
-            rejects=tuple(self.kept),
+            rejects=self.kept,
         )
         return df
 
@@ -774,8 +770,8 @@ def combine_snapshots(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Several read results (one snapshot file each, say) as one, snapshots renumbered by time.
 
     Snapshots are ordered by time (unknown times last, in the given order) and numbered
-    from 0. The provenance adds up the counts; each reject's text starts with its file's
-    name, since line numbers are per file.
+    from 0. The provenance adds up the counts (:meth:`Provenance.combined`); with several
+    files, each reject's text starts with its file's name, since line numbers are per file.
 
     >>> combine_snapshots(read_client_list(p) for p in sorted(glob("clients_*.txt")))  # doctest: +SKIP
     """
@@ -793,29 +789,5 @@ def combine_snapshots(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     number = pd.Series(range(len(keys)), index=pd.MultiIndex.from_frame(keys[["_part", "snapshot"]]))
     df["snapshot"] = number.reindex(pd.MultiIndex.from_frame(df[["_part", "snapshot"]])).to_numpy()
     df = df.sort_values(["snapshot", "line"], kind="stable").drop(columns="_part").reset_index(drop=True)
-    df.attrs["provenance"] = _combined(provs, df)
+    df.attrs["provenance"] = replace(Provenance.combined(provs), events=len(df))
     return df
-
-
-def _combined(provs: list[Provenance], df: pd.DataFrame) -> Provenance:
-    def total(attr: str) -> dict[str, int]:
-        out: Counter[str] = Counter()
-        for p in provs:
-            out.update(getattr(p, attr))
-        return dict(sorted(out.items()))
-
-    ts = df["snapshot_ts"].dropna() if "snapshot_ts" in df.columns else pd.Series([], dtype=object)
-    return Provenance(
-        source=", ".join(p.source for p in provs),
-        kind=provs[0].kind,
-        lines=sum(p.lines for p in provs),
-        events=len(df),
-        rejected=sum(p.rejected for p in provs),
-        rejects_by_reason=total("rejects_by_reason"),
-        skipped=total("skipped"),
-        first_ts=ts.min().isoformat() if len(ts) else None,
-        last_ts=ts.max().isoformat() if len(ts) else None,
-        input_truncated=any(p.input_truncated for p in provs),
-        monitorlens_version=__version__,
-        rejects=tuple((line, reason, f"{p.source}: {text}") for p in provs for line, reason, text in p.rejects),
-    )

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import pyarrow as pa
 
-from .. import __version__
 from . import arrays, grammar
 from ..errors import InputError, ParseError
 from .files import BLOCK_SIZE, MAX_LINE_BYTES, BlockReader, Source, open_binary, source_name
@@ -141,24 +140,19 @@ class _Tally:
         self.first_ts, self.last_ts = _span(result.table, self.first_ts, self.last_ts)
 
     def provenance(self, source: str, input_error: str | None) -> Provenance:
-        skipped = {r: c for r, c in self.reasons.items() if r in grammar.IGNORABLE}
-        rejected = {r: c for r, c in self.reasons.items() if r not in grammar.IGNORABLE}
-        if input_error:
-            rejected["input-truncated"] = 1
-        return Provenance(
-            source=source,
-            kind="monitor",
+        reasons = self.reasons + Counter({"input-truncated": 1} if input_error else {})
+        return Provenance.counted(
+            source,
+            "monitor",
             lines=self.lines,
             events=self.events,
-            rejected=sum(rejected.values()),
-            rejects_by_reason=dict(sorted(rejected.items())),
-            skipped=dict(sorted(skipped.items())),
+            reasons=reasons,
+            ignorable=grammar.IGNORABLE,
             first_ts=_iso(self.first_ts),
             last_ts=_iso(self.last_ts),
-            dialects={k: v for k, v in sorted(self.dialects.items()) if v},
+            dialects=self.dialects,
             input_truncated=input_error is not None,
-            monitorlens_version=__version__,
-            rejects=tuple(self.kept),
+            rejects=self.kept,
         )
 
 

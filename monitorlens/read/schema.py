@@ -33,11 +33,16 @@ Rejected lines (``monitorlens.rejects(df)``, a DataFrame): ``line`` int64, ``rea
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 import pyarrow as pa
+
+from .. import __version__
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -145,6 +150,71 @@ class Provenance:
         fields = set(cls.__dataclass_fields__) - {"rejects"}
         return cls(**{k: v for k, v in doc.items() if k in fields}, rejects=rows)  # type: ignore[arg-type]
 
+    @classmethod
+    def counted(
+        cls,
+        source: str,
+        kind: str,
+        *,
+        lines: int,
+        events: int,
+        reasons: Mapping[str, int],
+        ignorable: Collection[str],
+        first_ts: str | None,
+        last_ts: str | None,
+        dialects: Mapping[str, int] | None = None,
+        input_truncated: bool = False,
+        rejects: Iterable[tuple[int, str, str]] = (),
+    ) -> "Provenance":
+        """What a reader saw, from its counts of bad lines by reason: ``ignorable`` reasons
+        (what redis-cli prints around a capture) are skipped, every other one rejected."""
+        rejected = {r: c for r, c in sorted(reasons.items()) if r not in ignorable}
+        return cls(
+            source=source,
+            kind=kind,
+            lines=lines,
+            events=events,
+            rejected=sum(rejected.values()),
+            rejects_by_reason=rejected,
+            skipped={r: c for r, c in sorted(reasons.items()) if r in ignorable},
+            first_ts=first_ts,
+            last_ts=last_ts,
+            dialects={k: v for k, v in sorted((dialects or {}).items()) if v},
+            input_truncated=input_truncated,
+            monitorlens_version=__version__,
+            rejects=tuple(rejects),
+        )
+
+    @classmethod
+    def combined(cls, provs: Sequence["Provenance"], source: str | None = None) -> "Provenance":
+        """One provenance for several reads (files, or pieces of one): counts summed, the time
+        range spanning them all. Rejects of several sources start with their source's name,
+        since line numbers are per source."""
+        if len(provs) == 1:
+            return provs[0]
+        if not provs:
+            return cls(source=source or "<none>")
+        tagged = len({p.source for p in provs}) > 1
+        firsts = [p.first_ts for p in provs if p.first_ts]
+        lasts = [p.last_ts for p in provs if p.last_ts]
+        return cls(
+            source=source or ", ".join(dict.fromkeys(p.source for p in provs)),
+            kind=provs[0].kind,
+            lines=sum(p.lines for p in provs),
+            events=sum(p.events for p in provs),
+            rejected=sum(p.rejected for p in provs),
+            rejects_by_reason=_summed(p.rejects_by_reason for p in provs),
+            skipped=_summed(p.skipped for p in provs),
+            first_ts=min(firsts, key=dt.datetime.fromisoformat) if firsts else None,
+            last_ts=max(lasts, key=dt.datetime.fromisoformat) if lasts else None,
+            dialects=_summed(p.dialects for p in provs),
+            input_truncated=any(p.input_truncated for p in provs),
+            monitorlens_version=provs[0].monitorlens_version,
+            rejects=tuple(
+                (line, reason, f"{p.source}: {text}" if tagged else text) for p in provs for line, reason, text in p.rejects
+            )[:REJECTS_KEPT],
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, without the rejects table."""
         return {
@@ -164,6 +234,13 @@ class Provenance:
 
 
 REJECTS_KEPT = 10_000
+
+
+def _summed(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for c in counts:
+        total.update(c)
+    return dict(sorted(total.items()))
 ERRORS = ("skip", "raise")  # what a reader does with a bad line: count and keep it, or raise
 
 
