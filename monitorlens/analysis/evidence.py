@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..read.grammar import format_head
 from .breakdowns import (
     ClientNames,
     FlatKeys,
@@ -53,12 +54,9 @@ def line_head(ts: Any, db: Any, client: str | None) -> str:
     ('1500000000.000000 [0 lua]', '1500000000.000000 (db 2)')
     """
     us = pd.Timestamp(ts).value // 1000  # .value is nanoseconds whatever the unit
-    head = f"{us // 1_000_000}.{us % 1_000_000:06d}"
-    if db is None or pd.isna(db):
-        return head
-    if client is None or (not isinstance(client, str) and pd.isna(client)):
-        return f"{head} (db {db})"
-    return f"{head} [{db} {printable(client)}]"
+    no_db = db is None or pd.isna(db)
+    no_source = client is None or (not isinstance(client, str) and pd.isna(client))
+    return format_head(us, None if no_db else int(db), None if no_source else printable(client)).decode()
 
 
 def line_text(ts: pd.Timestamp, db: Any, client: str, command: str, args: Iterable[bytes], limit: int = 80) -> str:

@@ -136,11 +136,25 @@ def escape(arg: bytes) -> bytes:
     return b'"' + b"".join(_ESCAPE_TABLE[b] for b in arg) + b'"'
 
 
+def format_head(ts_us: int, db: int | None = None, source: str | None = None) -> bytes:
+    """The head of a MONITOR line: ``sec.usec [db source]`` as Redis 2.6+ writes it,
+    ``sec.usec (db N)`` without a source (before 2.6), the bare time without a database.
+
+    >>> format_head(1_500_000_000_000_001, 0, "lua"), format_head(1_500_000_000_000_001, 2)
+    (b'1500000000.000001 [0 lua]', b'1500000000.000001 (db 2)')
+    """
+    sec, usec = divmod(ts_us, 1_000_000)
+    head = b"%d.%06d" % (sec, usec)
+    if db is None:
+        return head
+    if source is None:
+        return head + b" (db %d)" % db
+    return head + b" [%d %s]" % (db, source.encode())
+
+
 def format_line(ts_us: int, db: int, source: str, argv: list[bytes] | tuple[bytes, ...]) -> bytes:
     """A MONITOR line as Redis 2.6+ writes it (without the newline); the inverse of :func:`parse_line`."""
-    sec, usec = divmod(ts_us, 1_000_000)
-    head = b"%d.%06d [%d %s]" % (sec, usec, db, source.encode())
-    return head + b" " + b" ".join(escape(a) for a in argv)
+    return format_head(ts_us, db, source) + b" " + b" ".join(escape(a) for a in argv)
 
 
 def split_args(rest: bytes) -> tuple[bytes, ...] | Rejected:
