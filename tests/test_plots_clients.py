@@ -73,7 +73,7 @@ def test_growth_shows_trend_and_slope(incident: pd.DataFrame) -> None:
 
 def test_idle_and_age_use_the_threshold(incident: pd.DataFrame) -> None:
     t = cs.ClientThresholds(idle_seconds=40)
-    ax = plots.plot_idle_age(axes(), incident, t)
+    ax = plots.plot_idle_age(axes(), incident, thresholds=t)
     shown = texts(ax)
     assert "idle threshold 40 s" in shown and "1 min" in shown and "$" not in shown
     last = incident[incident.snapshot == incident.snapshot.max()]

@@ -626,7 +626,7 @@ def _growth_findings(
             wide = _wider_view(level.by, value, trend, mine, wider)
             out.append(_growth_finding(level.by, value, trend, mine, t, wide, used))
     if connections is not None:
-        logged = connection_count_findings(connections, t, maxclients=maxclients)
+        logged = connection_count_findings(connections, thresholds=t, maxclients=maxclients)
         if out:  # the log is one more, wider view of what the snapshots already pinned down
             out = [_with_log(f, logged) for f in out]
         else:
@@ -805,8 +805,8 @@ def _churn_finding(snapshots: pd.DataFrame, t: ClientThresholds) -> list[Finding
 
 def client_findings(
     snapshots: pd.DataFrame,
-    thresholds: ClientThresholds = DEFAULTS,
     *,
+    thresholds: ClientThresholds = DEFAULTS,
     maxclients: int | None = None,
     connections: pd.DataFrame | None = None,
 ) -> list[Finding]:
@@ -824,11 +824,11 @@ def client_findings(
     Evidence rows name each client (id, addr, name, age, idle...); a row with
     ``kill: True`` is one the finding proposes to disconnect (see :func:`remediation_plan`).
 
-    >>> [f.code for f in client_findings(df, ClientThresholds(idle_seconds=600))]  # doctest: +SKIP
+    >>> [f.code for f in client_findings(df, thresholds=ClientThresholds(idle_seconds=600))]  # doctest: +SKIP
     ['connection-leak', 'monitor-clients', 'output-buffers', 'idle-clients', 'blocked-clients']
     """
     if snapshots.empty:
-        return connection_count_findings(connections, thresholds, maxclients=maxclients) if connections is not None else []
+        return connection_count_findings(connections, thresholds=thresholds, maxclients=maxclients) if connections is not None else []
     t = thresholds
     limit = t.maxclients if maxclients is None else maxclients
     latest = last_rows(snapshots)
@@ -860,7 +860,7 @@ def client_findings(
 
 
 def connection_count_findings(
-    connections: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS, *, maxclients: int | None = None
+    connections: pd.DataFrame, *, thresholds: ClientThresholds = DEFAULTS, maxclients: int | None = None
 ) -> list[Finding]:
     """Growth (leak or surge) and nearness to maxclients of the whole server, from a plain
     ``<time>,<clients>`` log, when that is all there is (with snapshots, pass the log to

@@ -117,7 +117,7 @@ TREND_FIELDS = ("name", "first_clients", "last_clients", "max_clients", "slope_p
 def _snapshots_part(snapshots: pd.DataFrame, t: ClientThresholds, maxclients: int | None,
                     connections: pd.DataFrame | None) -> SnapshotsPart:  # fmt: skip
     # The count log is one more, wider view of the growth the snapshots pin on a name.
-    found = tuple(client_findings(snapshots, t, maxclients=maxclients, connections=connections))
+    found = tuple(client_findings(snapshots, thresholds=t, maxclients=maxclients, connections=connections))
     latest = last_rows(snapshots)
     now = latest[latest["connected"]]
     trends = connection_trends(snapshots, "name", thresholds=t, maxclients=maxclients)
@@ -141,7 +141,7 @@ def _connections_part(connections: pd.DataFrame, t: ClientThresholds, maxclients
                       alone: bool) -> ConnectionsPart:  # fmt: skip
     trend = count_trend(connections, thresholds=t, maxclients=maxclients).rename(columns={"group": "name"})
     # With snapshots, the log's view is in their findings' evidence (one problem, one finding).
-    found = tuple(connection_count_findings(connections, t, maxclients=maxclients)) if alone else ()
+    found = tuple(connection_count_findings(connections, thresholds=t, maxclients=maxclients)) if alone else ()
     return ConnectionsPart(provenance(connections), len(connections), trend, found)
 
 

@@ -163,7 +163,7 @@ _DURATIONS = ((0, "0 s"), (1, "1 s"), (10, "10 s"), (60, "1 min"), (600, "10 min
               (6 * 3600, "6 h"), (86400, "1 d"), (7 * 86400, "7 d"), (30 * 86400, "30 d"))  # fmt: skip
 
 
-def idle_age_plot(snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS) -> Plot:
+def idle_age_plot(snapshots: pd.DataFrame, *, thresholds: ClientThresholds = DEFAULTS) -> Plot:
     """How long the clients of the last snapshot have been idle and connected (log scale),
     with the idle threshold of the findings."""
     title = "Idle time and age of the connected clients"
@@ -190,15 +190,15 @@ def idle_age_plot(snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAUL
                 xlim=(1, float(bins[-1])), xticks=ticks, legend="outside")
 
 
-def plot_idle_age(ax: Axes, snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS) -> Axes:
+def plot_idle_age(ax: Axes, snapshots: pd.DataFrame, *, thresholds: ClientThresholds = DEFAULTS) -> Axes:
     """Draw :func:`idle_age_plot` on ``ax``.
 
     >>> plot_idle_age(ax, read_client_list("clients.log.gz"))  # doctest: +SKIP
     """
-    return draw(ax, idle_age_plot(snapshots, thresholds))
+    return draw(ax, idle_age_plot(snapshots, thresholds=thresholds))
 
 
-def output_buffers_plot(snapshots: pd.DataFrame, top: int = 10, thresholds: ClientThresholds = DEFAULTS) -> Plot:
+def output_buffers_plot(snapshots: pd.DataFrame, top: int = 10, *, thresholds: ClientThresholds = DEFAULTS) -> Plot:
     """The ``top`` clients by their peak output buffer (omem, MiB) over all snapshots, with
     the warning and critical sizes of the findings."""
     title = f"Top {top} clients by peak output buffer"
@@ -222,13 +222,13 @@ def output_buffers_plot(snapshots: pd.DataFrame, top: int = 10, thresholds: Clie
 
 
 def plot_output_buffers(
-    ax: Axes, snapshots: pd.DataFrame, top: int = 10, thresholds: ClientThresholds = DEFAULTS
+    ax: Axes, snapshots: pd.DataFrame, top: int = 10, *, thresholds: ClientThresholds = DEFAULTS
 ) -> Axes:
     """Draw :func:`output_buffers_plot` on ``ax``.
 
     >>> plot_output_buffers(ax, read_client_list("clients.log.gz"))  # doctest: +SKIP
     """
-    return draw(ax, output_buffers_plot(snapshots, top, thresholds))
+    return draw(ax, output_buffers_plot(snapshots, top, thresholds=thresholds))
 
 
 # ------------------------------------------------------------------------------ registry
@@ -249,23 +249,23 @@ CLIENTLIST_CHARTS: dict[str, ClientlistChart] = {
         client_counts(df, "name"), "name", thresholds=t)),
     "growth-hosts": ClientlistChart("Connection growth by host", lambda df, t: connection_growth_plot(
         client_counts(df, "host"), "host", thresholds=t)),
-    "idle-age": ClientlistChart("Idle time and age", lambda df, t: idle_age_plot(df, t)),
+    "idle-age": ClientlistChart("Idle time and age", lambda df, t: idle_age_plot(df, thresholds=t)),
     "output-buffers": ClientlistChart("Output buffers", lambda df, t: output_buffers_plot(df, thresholds=t)),
 }  # fmt: skip
 """Every chart of CLIENT LIST snapshots, by name."""
 
 
-def clientlist_plot(kind: str, snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS) -> Plot:
+def clientlist_plot(kind: str, snapshots: pd.DataFrame, *, thresholds: ClientThresholds = DEFAULTS) -> Plot:
     """The :class:`~.model.Plot` of chart ``kind`` (one of :data:`CLIENTLIST_CHARTS`)."""
     if kind not in CLIENTLIST_CHARTS:
         raise InputError(f"unknown chart {kind!r}: use one of {', '.join(CLIENTLIST_CHARTS)}")
     return CLIENTLIST_CHARTS[kind].make(snapshots, thresholds)
 
 
-def clientlist_chart(kind: str, snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS) -> Figure:
+def clientlist_chart(kind: str, snapshots: pd.DataFrame, *, thresholds: ClientThresholds = DEFAULTS) -> Figure:
     """The matplotlib figure of chart ``kind`` (one of :data:`CLIENTLIST_CHARTS`) for CLIENT LIST snapshots.
 
     >>> clientlist_chart("growth", read_client_list("clients.log.gz"))  # doctest: +SKIP
     <Figure size 1000x460 with 1 Axes>
     """
-    return figure(clientlist_plot(kind, snapshots, thresholds))
+    return figure(clientlist_plot(kind, snapshots, thresholds=thresholds))
