@@ -249,13 +249,17 @@ def make_chart(
     fmt = chart_format(output, fmt)
     if kind not in MONITOR_CHARTS and kind not in CLIENTLIST_CHARTS:
         raise InputError(f"unknown chart {kind!r}: use one of {', '.join([*MONITOR_CHARTS, *CLIENTLIST_CHARTS])}")
+    need = f"chart {kind!r} is drawn from CLIENT LIST snapshots: give them with --clients FILE"
+    if kind in CLIENTLIST_CHARTS and clients is None and not is_bundle(capture):
+        raise InputError(need)
+    # The one analysis the report draws from, so that a chart and the report never differ.
+    analysis = analyze_files(capture, clients=clients, top=top, filters=filters)
     if kind in CLIENTLIST_CHARTS:
-        snapshots = read_inputs(capture, clients, None, filters).snapshots
-        if snapshots is None:
-            raise InputError(f"chart {kind!r} is drawn from CLIENT LIST snapshots: give them with --clients FILE")
-        plot = clientlist_plot(kind, snapshots)
+        if analysis.clientlist is None or analysis.clientlist.snapshots is None:
+            raise InputError(need)
+        plot = clientlist_plot(kind, analysis)
     else:
-        plot = plot_of(kind, analyze_files(capture, clients=clients, top=top, filters=filters))
+        plot = plot_of(kind, analysis)
     # SVG is written directly (the report's charts); PNG is drawn by matplotlib
     data = to_svg(plot).encode() if fmt == "svg" else figure_bytes(figure(plot), "png")
     with output_file(output, inputs=[capture, clients]) as f:

@@ -67,6 +67,21 @@ def test_the_clientlist_part_is_in_the_analysis_and_in_summary_json(capsys):
     assert "Connections (CLIENT LIST)" in text.stdout and "CLIENT KILL ID" in text.stdout
 
 
+def test_plot_draws_the_charts_of_the_report(tmp_path):
+    """`plot KIND --clients` and the report draw each CLIENT LIST chart from the one analysis:
+    the SVG that `plot` writes is the one the report inlines."""
+    from monitorlens.render.plots import CLIENTLIST_CHARTS, inline_svg
+
+    folder = SAMPLES / "incident"
+    capture, clients = folder / "monitor.txt.gz", folder / "clients.log.gz"
+    report = ml.make_report(capture, clients=clients)
+    inlined = {c.kind: c.svg for s in report.sections for c in getattr(s, "charts", ()) if c.clients}
+    assert {"connections", "growth", "idle-age", "output-buffers"} <= set(inlined) <= set(CLIENTLIST_CHARTS)
+    for kind in inlined:
+        drawn = ml.make_chart(kind, capture, tmp_path / f"{kind}.svg", clients=clients)
+        assert inline_svg(drawn.read_text()) == inlined[kind], kind
+
+
 def test_old_build_report_with_snapshots_still_works():
     folder = SAMPLES / "grammar"
     snapshots = ml.read_client_list(folder / "clients.log")

@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,10 +25,11 @@ from ..read.schema import Provenance, provenance
 from .clientlist import (
     DEFAULTS,
     ClientThresholds,
+    client_counts,
     client_findings,
     connection_count_findings,
-    connection_trends,
     count_trend,
+    growth_trends,
     last_rows,
     plan_text,
     remediation_plan,
@@ -47,7 +49,10 @@ class SnapshotsPart:
     last listed; ``idle``: the last snapshot's connected clients, longest idle first;
     ``buffers``: clients with an output or query buffer, largest first; ``plan``: the
     CLIENT KILL lines the findings propose, ``plan_text`` the same to paste.
-    ``snapshots`` is the input table itself (the charts draw from it).
+    ``snapshots`` is the input table itself. For the charts: ``counts``, connected clients
+    per snapshot by each of :data:`CHART_GROUPS` (:func:`~monitorlens.analysis.clientlist.client_counts`);
+    ``growth``, their trends as ``trends`` but with unnamed clients as ""; ``peaks``, each
+    client's row at its largest output buffer, largest first.
     """
 
     provenance: Provenance
@@ -62,16 +67,21 @@ class SnapshotsPart:
     plan: pd.DataFrame
     plan_text: str
     findings: tuple[Finding, ...]
+    counts: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    growth: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    peaks: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True, eq=False)
 class ConnectionsPart:
-    """What a ``<time>,<clients>`` log says: its one-row trend and the leak finding."""
+    """What a ``<time>,<clients>`` log says: its one-row trend and the leak finding;
+    ``log`` is the input table itself (the chart draws from it)."""
 
     provenance: Provenance
     rows: int
     trend: pd.DataFrame
     findings: tuple[Finding, ...]
+    log: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,6 +120,9 @@ class ClientlistAnalysis:
         return out
 
 
+CHART_GROUPS = ("name", "client_type", "host")
+"""The columns the charts count connected clients by; the growth charts use name and host."""
+
 TREND_FIELDS = ("name", "first_clients", "last_clients", "max_clients", "slope_per_min", "steadiness",
                 "minutes_to_maxclients", "leaking", "surging", "surge_slope_per_min")
 
@@ -120,7 +133,9 @@ def _snapshots_part(snapshots: pd.DataFrame, t: ClientThresholds, maxclients: in
     found = tuple(client_findings(snapshots, thresholds=t, maxclients=maxclients, connections=connections))
     latest = last_rows(snapshots)
     now = latest[latest["connected"]]
-    trends = connection_trends(snapshots, "name", thresholds=t, maxclients=maxclients)
+    counts = {by: client_counts(snapshots, by) for by in CHART_GROUPS}
+    growth = {by: growth_trends(counts[by], by, thresholds=t, maxclients=maxclients) for by in ("name", "host")}
+    trends = growth["name"].copy()
     trends["name"] = trends["name"].replace("", "(unnamed)")
     watch = latest[latest["flag_monitor"].fillna(False) | latest["flag_blocked"].fillna(False)
                    | (latest["idle"].fillna(0) >= t.idle_seconds)]
@@ -133,8 +148,18 @@ def _snapshots_part(snapshots: pd.DataFrame, t: ClientThresholds, maxclients: in
         provenance=provenance(snapshots), snapshots=snapshots, count=int(snapshots["snapshot"].nunique()),
         connected=len(now), client_types={str(k): int(v) for k, v in by_type.items()}, trends=trends,
         watch=watch, idle=idle, buffers=buffers, plan=plan, plan_text=plan_text(plan) if len(plan) else "",
-        findings=found,
+        findings=found, counts=counts, growth=growth, peaks=_peaks(snapshots),
     )
+
+
+def _peaks(snapshots: pd.DataFrame) -> pd.DataFrame:
+    """Each client's row at its largest output buffer (omem above 0), largest first."""
+    rows = snapshots.dropna(subset=["omem"])
+    rows = rows[rows["omem"] > 0]
+    if rows.empty:
+        return rows
+    peak = rows.loc[rows.groupby("id" if rows["id"].notna().all() else "addr")["omem"].idxmax()]
+    return peak.sort_values("omem", ascending=False, kind="stable")
 
 
 def _connections_part(connections: pd.DataFrame, t: ClientThresholds, maxclients: int | None,
@@ -142,7 +167,7 @@ def _connections_part(connections: pd.DataFrame, t: ClientThresholds, maxclients
     trend = count_trend(connections, thresholds=t, maxclients=maxclients).rename(columns={"group": "name"})
     # With snapshots, the log's view is in their findings' evidence (one problem, one finding).
     found = tuple(connection_count_findings(connections, thresholds=t, maxclients=maxclients)) if alone else ()
-    return ConnectionsPart(provenance(connections), len(connections), trend, found)
+    return ConnectionsPart(provenance(connections), len(connections), trend, found, connections)
 
 
 def analyze_clientlist(
