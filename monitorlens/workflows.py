@@ -27,10 +27,9 @@ from .analysis.analyze import Analysis, analyze
 from .analysis.applications import with_listed
 from .analysis.breakdowns import ClientNames
 from .analysis.clientlist import attach_names
-from .analysis.clientlist_analysis import analyze_clientlist
+from .analysis.clientlist_analysis import analyze_clientlist, with_clientlist
 from .analysis.comparison import compare
 from .analysis.filters import Filters
-from .analysis.findings import sort_findings
 from .analysis.stream import analyze_stream
 from .errors import InputError
 from .analysis.reconcile import Reconciliation, reconcile
@@ -148,7 +147,7 @@ def analyze_files(
         if connections is None:
             return analysis
         part = analyze_clientlist(None, load_connections(connections), maxclients=maxclients)
-        return replace(analysis, clientlist=part, findings=tuple(sort_findings([*analysis.findings, *part.findings])))
+        return replace(analysis, clientlist=part, findings=tuple(with_clientlist(list(analysis.findings), part.findings)))
     if scheduler is not None:
         raise InputError("--scheduler analyses captures as streams: it cannot take --clients, --client or a bundle")
     return _analyze(read_inputs(capture, clients, connections, filters, progress), top, maxclients, progress)
@@ -302,5 +301,5 @@ def build_report(
         part = analyze_clientlist(snapshots, connections)
         apps = with_listed(analysis.applications, snapshots) if snapshots is not None else analysis.applications
         analysis = replace(analysis, clientlist=part, applications=apps,
-                           findings=tuple(sort_findings([*analysis.findings, *part.findings])))
+                           findings=tuple(with_clientlist(list(analysis.findings), part.findings)))
     return render_build_report(analysis, **options)

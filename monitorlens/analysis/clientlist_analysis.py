@@ -16,7 +16,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -37,7 +37,7 @@ from .clientlist import (
 from .findings import Finding, sort_findings
 from .records import records
 
-__all__ = ["ClientlistAnalysis", "SnapshotsPart", "ConnectionsPart", "analyze_clientlist"]
+__all__ = ["ClientlistAnalysis", "SnapshotsPart", "ConnectionsPart", "analyze_clientlist", "with_clientlist"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,3 +187,24 @@ def analyze_clientlist(
             if connections is not None else None)
     found = [f for part in (snap, conn) if part is not None for f in part.findings]
     return ClientlistAnalysis(snap, conn, thresholds, maxclients, tuple(sort_findings(found)))
+
+
+def with_clientlist(monitor: list[Finding], clientlist: tuple[Finding, ...]) -> list[Finding]:
+    """The findings of both inputs, one problem one finding, most severe first.
+
+    Clients without a name are one problem seen twice: the capture's ``unnamed-clients``
+    (the unnamed addresses that sent commands, with their events) is the more specific and
+    stays; CLIENT LIST's ``unnamed-connections`` (every unnamed connection listed) goes into
+    its evidence: a sentence and the metrics ``listed_unnamed_clients`` and
+    ``listed_unnamed_hosts``.
+    """
+    seen = next((f for f in monitor if f.code == "unnamed-clients"), None)
+    listed = next((f for f in clientlist if f.code == "unnamed-connections"), None)
+    if seen is None or listed is None:
+        return sort_findings([*monitor, *clientlist])
+    n, hosts = int(listed.evidence.metrics["clients"]), int(listed.evidence.metrics["hosts"])
+    note = (f" The last CLIENT LIST snapshot lists {n:,} unnamed connection{'s' * (n != 1)} "
+            f"from {hosts:,} host{'s' * (hosts != 1)}.")
+    metrics = {**seen.evidence.metrics, "listed_unnamed_clients": n, "listed_unnamed_hosts": hosts}
+    merged = replace(seen, explanation=seen.explanation + note, evidence=replace(seen.evidence, metrics=metrics))
+    return sort_findings([*(merged if f is seen else f for f in monitor), *(f for f in clientlist if f is not listed)])
