@@ -41,7 +41,8 @@ from .render.report import TOP, Report, Stamp
 from .render.report import build_report as render_build_report
 from .render.summary import render_text
 from .outputs import is_stdout, output_file, refuse_inputs
-from .store import Progress, load, load_connections, load_snapshots
+from .progress import Progress
+from .store import load, load_connections, load_snapshots
 
 __all__ = ["Inputs", "read_inputs", "analyze_files", "summarize", "make_report", "make_chart", "chart_format",
            "build_report"]
@@ -79,7 +80,7 @@ def read_inputs(
     monitor.txt.gz, clients.log.gz and connections.csv are read (unless ``clients`` or
     ``connections`` are given), its ``maxclients`` kept, and its MONITOR lines reconciled
     with the server's commandstats (before any filter). ``progress``
-    (:class:`~monitorlens.store.Progress`) hears of the lines read."""
+    (:class:`~monitorlens.progress.Progress`) hears of the lines read."""
     bundle = open_bundle(capture) if is_bundle(capture) else None
     if bundle is not None:
         if bundle.monitor is None:
