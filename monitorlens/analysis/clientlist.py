@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .._human import minutes_text
-from .findings import SEVERITY_ORDER, Evidence, Finding, Severity
+from .findings import SEVERITY_ORDER, Evidence, Finding, Row, Severity
 from .breakdowns import setname_calls
 
 MiB = 1 << 20
@@ -341,13 +341,13 @@ def _client_key(snapshots: pd.DataFrame) -> pd.Series:
 EVIDENCE_COLUMNS = ("id", "addr", "name", "user", "age", "idle", "flags", "cmd", "omem", "qbuf", "tot_mem")
 
 
-def _rows(clients: pd.DataFrame, extra: Iterable[str] = (), kill: pd.Series | bool = False) -> tuple[dict[str, Any], ...]:
+def _rows(clients: pd.DataFrame, extra: Iterable[str] = (), kill: pd.Series | bool = False) -> tuple[Row, ...]:
     """Evidence rows: plain Python values (JSON-ready), NA as None, times as ISO text."""
     cols = [c for c in (*EVIDENCE_COLUMNS, "last_seen", *extra) if c in clients.columns]
     kills = kill if isinstance(kill, pd.Series) else pd.Series(kill, index=clients.index)
     out = []
     for (_, row), k in zip(clients[cols].iterrows(), kills):
-        out.append({c: _plain(row[c]) for c in cols} | {"kill": bool(k)})
+        out.append(Row.of({c: _plain(row[c]) for c in cols} | {"kill": bool(k)}))
     return tuple(out)
 
 
@@ -371,7 +371,7 @@ def _who(row: pd.Series) -> str:
 
 def _finding(
     code: str, severity: Severity, title: str, explanation: str, action: str, clients: pd.DataFrame,
-    *, rows: tuple[dict[str, Any], ...], metrics: dict[str, float] | None = None,
+    *, rows: tuple[Row, ...], metrics: dict[str, float] | None = None,
     span: tuple[str | None, str | None] | None = None,
 ) -> Finding:  # fmt: skip
     first, last = span if span is not None else _span(clients, "last_seen" if "last_seen" in clients else "snapshot_ts")
