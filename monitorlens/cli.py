@@ -17,6 +17,7 @@ from . import __version__
 from .errors import InputError, MonitorlensError
 from .live.connection import add_target_arguments
 from .outputs import refuse_inputs
+from .progress import Progress, progress_printer
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -58,7 +59,7 @@ def _positive(text: str) -> int:
 
 
 def _ingest(ns: argparse.Namespace) -> int:
-    from .store import ingest, progress_printer  # lazy: each command loads only its own stages
+    from .store import ingest  # lazy: each command loads only its own stages
 
     source = ns.capture
     out = ns.output or _default_output(source)
@@ -81,8 +82,6 @@ def _ingest(ns: argparse.Namespace) -> int:
 
 def _progress(capture: str) -> Any:
     """A terminal progress line for a command reading ``capture`` (silent when quick or piped)."""
-    from .store import Progress  # lazy: pyarrow
-
     return Progress(_plain_size(capture))
 
 
@@ -146,16 +145,19 @@ def _seconds(text: str) -> float:
 def _capture(ns: argparse.Namespace) -> int:
     from .live.capture import CaptureLimits, capture  # lazy: each command loads only its own stages
     from .live.connection import target_from_args  # lazy: as above
-    from .live.progress import capture_progress  # lazy: as above
+    from .live.progress import capture_status  # lazy: as above
 
     limits = CaptureLimits(
         duration=ns.duration, max_lines=ns.max_lines, max_bytes=ns.max_bytes, max_drop=ns.max_drop,
         baseline=ns.baseline, max_omem=ns.max_omem, every=ns.every, guard_every=ns.guard_every,
     )  # fmt: skip
-    progress = capture_progress(sys.stderr)
-    result = capture(target_from_args(ns), ns.output, limits, progress=progress)
-    if progress is not None:
-        sys.stderr.write("\n")
+    # Counters from the first second on, on a terminal only.
+    line = Progress(after=0.0)
+    try:
+        result = capture(target_from_args(ns), ns.output, limits,
+                         progress=(lambda s: line.step(capture_status(s))) if line.enabled else None)
+    finally:
+        line.close()
     print(result.text())
     if result.monitor_left:
         print("Error: the server still lists the MONITOR connection after it was closed", file=sys.stderr)
@@ -176,7 +178,6 @@ def _watch(ns: argparse.Namespace) -> int:
         prometheus_port=ns.prometheus, prometheus_host=ns.bind, textfile=ns.textfile,
         idle_seconds=ns.idle, screen=not ns.quiet,
     )  # fmt: skip
-    from .store import Progress  # lazy: as above
 
     # The screen view redraws itself; the quiet one (`sample`) says how far it is on a terminal.
     progress = Progress() if ns.quiet else None

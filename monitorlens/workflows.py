@@ -27,10 +27,9 @@ from .analysis.analyze import Analysis, analyze
 from .analysis.applications import with_listed
 from .analysis.breakdowns import ClientNames
 from .analysis.clientlist import attach_names
-from .analysis.clientlist_analysis import analyze_clientlist
+from .analysis.clientlist_analysis import analyze_clientlist, with_clientlist
 from .analysis.comparison import compare
 from .analysis.filters import Filters
-from .analysis.findings import sort_findings
 from .analysis.stream import analyze_stream
 from .errors import InputError
 from .analysis.reconcile import Reconciliation, reconcile
@@ -42,7 +41,8 @@ from .render.report import TOP, Report, Stamp
 from .render.report import build_report as render_build_report
 from .render.summary import render_text
 from .outputs import is_stdout, output_file, refuse_inputs
-from .store import Progress, load, load_connections, load_snapshots
+from .progress import Progress
+from .store import load, load_connections, load_snapshots
 
 __all__ = ["Inputs", "read_inputs", "analyze_files", "summarize", "make_report", "make_chart", "chart_format",
            "build_report"]
@@ -80,7 +80,7 @@ def read_inputs(
     monitor.txt.gz, clients.log.gz and connections.csv are read (unless ``clients`` or
     ``connections`` are given), its ``maxclients`` kept, and its MONITOR lines reconciled
     with the server's commandstats (before any filter). ``progress``
-    (:class:`~monitorlens.store.Progress`) hears of the lines read."""
+    (:class:`~monitorlens.progress.Progress`) hears of the lines read."""
     bundle = open_bundle(capture) if is_bundle(capture) else None
     if bundle is not None:
         if bundle.monitor is None:
@@ -148,7 +148,7 @@ def analyze_files(
         if connections is None:
             return analysis
         part = analyze_clientlist(None, load_connections(connections), maxclients=maxclients)
-        return replace(analysis, clientlist=part, findings=tuple(sort_findings([*analysis.findings, *part.findings])))
+        return replace(analysis, clientlist=part, findings=tuple(with_clientlist(list(analysis.findings), part.findings)))
     if scheduler is not None:
         raise InputError("--scheduler analyses captures as streams: it cannot take --clients, --client or a bundle")
     return _analyze(read_inputs(capture, clients, connections, filters, progress), top, maxclients, progress)
@@ -249,13 +249,17 @@ def make_chart(
     fmt = chart_format(output, fmt)
     if kind not in MONITOR_CHARTS and kind not in CLIENTLIST_CHARTS:
         raise InputError(f"unknown chart {kind!r}: use one of {', '.join([*MONITOR_CHARTS, *CLIENTLIST_CHARTS])}")
+    need = f"chart {kind!r} is drawn from CLIENT LIST snapshots: give them with --clients FILE"
+    if kind in CLIENTLIST_CHARTS and clients is None and not is_bundle(capture):
+        raise InputError(need)
+    # The one analysis the report draws from, so that a chart and the report never differ.
+    analysis = analyze_files(capture, clients=clients, top=top, filters=filters)
     if kind in CLIENTLIST_CHARTS:
-        snapshots = read_inputs(capture, clients, None, filters).snapshots
-        if snapshots is None:
-            raise InputError(f"chart {kind!r} is drawn from CLIENT LIST snapshots: give them with --clients FILE")
-        plot = clientlist_plot(kind, snapshots)
+        if analysis.clientlist is None or analysis.clientlist.snapshots is None:
+            raise InputError(need)
+        plot = clientlist_plot(kind, analysis)
     else:
-        plot = plot_of(kind, analyze_files(capture, clients=clients, top=top, filters=filters))
+        plot = plot_of(kind, analysis)
     # SVG is written directly (the report's charts); PNG is drawn by matplotlib
     data = to_svg(plot).encode() if fmt == "svg" else figure_bytes(figure(plot), "png")
     with output_file(output, inputs=[capture, clients]) as f:
@@ -298,5 +302,5 @@ def build_report(
         part = analyze_clientlist(snapshots, connections)
         apps = with_listed(analysis.applications, snapshots) if snapshots is not None else analysis.applications
         analysis = replace(analysis, clientlist=part, applications=apps,
-                           findings=tuple(sort_findings([*analysis.findings, *part.findings])))
+                           findings=tuple(with_clientlist(list(analysis.findings), part.findings)))
     return render_build_report(analysis, **options)

@@ -344,12 +344,17 @@ LEAK = [
     trend[["snapshots", "first_clients", "last_clients", "slope_per_min", "steadiness", "r2",
            "minutes_to_maxclients", "leaking"]]
     """),
-    md("**The same as a chart:** the counts and their fitted line (dashed), with the slope in clients per minute."),
+    md("""
+    **The same as a chart:** the counts and their fitted line (dashed), with the slope in clients
+    per minute. Charts draw an analysis: `ml.analyze_clientlist` is the CLIENT LIST part of
+    `ml.analyze` (the same counts, trends and findings the report shows).
+    """),
     code("""
     import matplotlib.pyplot as plt
 
+    counted = ml.analyze_clientlist(connections=connections, maxclients=MAXCLIENTS)
     fig, ax = plt.subplots(figsize=(10, 4))
-    ml.plot_connection_growth(ax, connections, by=None);
+    ml.plot_connection_growth(ax, counted, by=None);
     """),
     md("""
     **3. Who holds the connections.** The CLIENT LIST snapshots name every connection;
@@ -358,13 +363,14 @@ LEAK = [
     code("""
     snapshots = ml.read_client_list(SAMPLES / "incident" / "clients.log.gz")
     print(f"{snapshots.snapshot.nunique()} snapshots, {snapshots.id.nunique()} distinct connections")
-    ml.chart_clientlist("connections", snapshots)
+    clientlist = ml.analyze_clientlist(snapshots, connections, maxclients=MAXCLIENTS)
+    ml.chart_clientlist("connections", clientlist)
     """),
     md("""
     **4. The leaking application.** `ml.connection_trends` fits the same line per name: the rows
     marked `leaking` grow steadily and far enough to be a leak, not noise.
     """),
-    code('ml.chart_clientlist("growth", snapshots)'),
+    code('ml.chart_clientlist("growth", clientlist)'),
     code("""
     trends = ml.connection_trends(snapshots, "name", maxclients=MAXCLIENTS)
     leaking = trends[trends["leaking"]]

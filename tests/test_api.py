@@ -47,3 +47,23 @@ def test_one_verb_per_stage() -> None:
     backwards = [name for name in monitorlens.__all__
                  if re.fullmatch(r"(?!make_|find_|plot_|chart_)\w+_(findings|plot|chart)", name)]
     assert not backwards
+
+
+def test_thresholds_are_keyword_only() -> None:
+    """A public function that takes thresholds takes them by keyword (``thresholds=``), so a
+    positional argument can never be read as another threshold object or a count."""
+    import inspect
+
+    from monitorlens.render import plots
+
+    public = [getattr(monitorlens, name) for name in monitorlens.__all__ if name != "__version__"]
+    public += [getattr(plots.clientlist, name) for name in plots.clientlist.__all__]
+    checked = 0
+    for value in public:
+        if not callable(value) or inspect.isclass(value):
+            continue
+        for p in inspect.signature(value).parameters.values():
+            if "thresholds" in p.name:
+                checked += 1
+                assert p.kind is p.KEYWORD_ONLY, f"{value.__qualname__}({p.name}) is not keyword-only"
+    assert checked >= 8  # find_in_clientlist, find_in_connection_counts, the charts...

@@ -128,7 +128,7 @@ def test_churn_from_id_gaps() -> None:
     assert churn[["opened", "closed", "short_lived"]].values.tolist() == [[1, 1, 3]]  # 4, 5, 6 unseen
     assert churn.short_lived_per_min.iloc[0] == pytest.approx(6.0)
     assert churn.opened_per_min.iloc[0] == pytest.approx(8.0)
-    found = cs.client_findings(df, cs.ClientThresholds(churn_per_min=5))
+    found = cs.client_findings(df, thresholds=cs.ClientThresholds(churn_per_min=5))
     assert find(found, "connection-churn").evidence.count == 3
     assert "connection-churn" not in codes(cs.client_findings(df))
 
@@ -172,7 +172,7 @@ def test_idle_ignores_subscribers_monitors_and_blocked() -> None:
     f = find(cs.client_findings(df), "idle-clients")
     assert [r["id"] for r in f.evidence.rows] == [1]
     assert cs.remediation_plan(df, [f]).id.tolist() == [1]
-    assert "idle-clients" not in codes(cs.client_findings(df, cs.ClientThresholds(idle_seconds=5000)))
+    assert "idle-clients" not in codes(cs.client_findings(df, thresholds=cs.ClientThresholds(idle_seconds=5000)))
 
 
 def test_output_and_query_buffers() -> None:
@@ -200,7 +200,7 @@ def test_close_asap_and_unnamed() -> None:
 
 def test_findings_are_sorted_and_json_ready() -> None:
     df = leak()
-    found = cs.client_findings(df, cs.ClientThresholds(idle_seconds=120))
+    found = cs.client_findings(df, thresholds=cs.ClientThresholds(idle_seconds=120))
     order = [monitorlens.analysis.findings.SEVERITY_ORDER[f.severity] for f in found]
     assert order == sorted(order)
     json.dumps([f.to_dict() for f in found])  # evidence holds plain values only
@@ -234,7 +234,7 @@ def test_leak_plan_kills_only_idle_connections_of_the_app() -> None:
 def test_inputs_are_not_mutated() -> None:
     df = leak()
     before = df.copy()
-    cs.client_findings(df, cs.ClientThresholds(idle_seconds=1))
+    cs.client_findings(df, thresholds=cs.ClientThresholds(idle_seconds=1))
     cs.connection_trends(df, "host")
     cs.client_churn(df)
     pd.testing.assert_frame_equal(df, before)
@@ -329,7 +329,7 @@ SHORT = cs.ClientThresholds(idle_seconds=40)
 
 
 def test_incident_problems_are_all_found(incident: pd.DataFrame, facts: dict) -> None:
-    found = cs.client_findings(incident, SHORT)
+    found = cs.client_findings(incident, thresholds=SHORT)
     monitor = find(found, "monitor-clients")
     assert [r["id"] for r in monitor.evidence.rows if r["kill"]] == [facts["forgotten_monitor_id"]]
     assert monitor.evidence.metrics["monitor_clients_max"] == 2  # the capture overlapped it
@@ -351,7 +351,7 @@ def test_incident_problems_are_all_found(incident: pd.DataFrame, facts: dict) ->
 
 
 def test_incident_plan(incident: pd.DataFrame, facts: dict) -> None:
-    found = cs.client_findings(incident, SHORT)
+    found = cs.client_findings(incident, thresholds=SHORT)
     plan = cs.remediation_plan(incident, found)
     assert facts["forgotten_monitor_id"] in plan.id.tolist()
     assert "nightly-export" in plan.name.tolist()
@@ -376,7 +376,7 @@ def test_incident_app_counts_give_one_point_each(facts: dict) -> None:
 
 def test_calm_raises_nothing() -> None:
     calm = read_client_list(SAMPLES / "calm" / "clients.log.gz", errors="raise")
-    found = cs.client_findings(calm, SHORT, maxclients=10_000)
+    found = cs.client_findings(calm, thresholds=SHORT, maxclients=10_000)
     # calm runs the same worker on BLPOP jobs 0 as the incident (README): reported as
     # information, never as a problem.
     assert [(f.code, f.severity) for f in found] == [("blocked-clients", "info")]

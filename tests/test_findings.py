@@ -348,3 +348,39 @@ def test_call_signatures_tell_nul_bytes_from_separators() -> None:
     assert codes.tolist() == [0, 1, 0, 2] and first.tolist() == [0, 1, 3]
     plain = Context.of(monitorlens.read_monitor([lines[0].replace(b"\\x00", b"x")] * 2))
     assert signatures(plain, plain.where(["SORT"]))[0].tolist() == [0, 0]
+
+
+def test_evidence_rows_are_typed_rows_of_plain_cells() -> None:
+    """Evidence rows are Row values: read as mappings by the views, cells only plain values or
+    a Call, so a numpy scalar or a Timestamp never reaches a template or the JSON."""
+    import numpy as np
+    import pandas as pd
+
+    from monitorlens.analysis.findings import Call, Evidence, Row
+
+    row = Row.of({"client": "127.0.0.1:5", "call": Call.of("GET", [b"k"]), "count": 3, "kill": False, "age": None})
+    assert list(row) == ["client", "call", "count", "kill", "age"] and row["count"] == 3 and len(row) == 5
+    assert row.get("missing") is None and dict(row)["client"] == "127.0.0.1:5"
+    assert row == {"client": "127.0.0.1:5", "call": row["call"], "count": 3, "kill": False, "age": None}
+    for bad in (np.int64(3), pd.Timestamp("2026-01-01", tz="UTC"), [1]):
+        with pytest.raises(TypeError, match="not a plain value"):
+            Row.of({"count": bad})
+    # A plain mapping given to Evidence becomes a Row, checked the same.
+    assert isinstance(Evidence(rows=({"id": 1},)).rows[0], Row)
+    with pytest.raises(TypeError):
+        Evidence(rows=({"id": np.int64(1)},))
+
+
+def test_every_finding_of_the_samples_has_typed_rows() -> None:
+    import monitorlens as ml
+    from monitorlens.analysis.findings import Row
+
+    root = Path(__file__).resolve().parents[1] / "sample_captures"
+    seen = 0
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        snapshots = ml.read_client_list(next(folder.glob("clients.log*")))
+        a = ml.analyze(ml.attach_names(ml.load(next(folder.glob("monitor.txt*"))), snapshots), snapshots=snapshots)
+        for f in a.findings:
+            assert all(isinstance(r, Row) for r in f.evidence.rows), f.code
+            seen += len(f.evidence.rows)
+    assert seen > 0

@@ -51,7 +51,7 @@ def surge_facts() -> dict:
 
 def test_incident_leak_is_reported_once_with_the_wider_views(incident: pd.DataFrame) -> None:
     counts = read_connection_counts(SAMPLES / "incident" / "connections.csv")
-    found = cs.client_findings(incident, SHORT, connections=counts)
+    found = cs.client_findings(incident, thresholds=SHORT, connections=counts)
     (leak,) = growth(found)
     assert leak.code == "connection-leak" and "leaky-app" in leak.title
     m = leak.evidence.metrics
@@ -96,7 +96,7 @@ def test_growth_no_name_or_host_explains_is_server_wide() -> None:
         lines = [client(1000 * a + i, name=f"app-{a}", addr=f"10.0.{a}.1:{40000 + i}")
                  for a in range(10) for i in range(m // 5 + (a < m % 5))]
         snaps.append((60 * m, lines))
-    found = growth(cs.client_findings(snapshots(*snaps), cs.ClientThresholds(leak_min_growth=5)))
+    found = growth(cs.client_findings(snapshots(*snaps), thresholds=cs.ClientThresholds(leak_min_growth=5)))
     assert [f.code for f in found] == ["connection-growth"]
     assert "(all clients)" in found[0].title
 
@@ -108,7 +108,7 @@ def test_recorded_surge_is_a_surge_not_a_leak(surge: pd.DataFrame, surge_facts: 
     trends = cs.connection_trends(surge, "name")
     row = trends.set_index("name").loc["surge-app"]
     assert not row.leaking and row.span_s < SHORT.leak_min_span_seconds  # too short for a leak
-    found = cs.client_findings(surge, SHORT)
+    found = cs.client_findings(surge, thresholds=SHORT)
     (finding,) = growth(found)
     assert finding.code == "connection-surge" and finding.severity == "warning"
     m = finding.evidence.metrics
@@ -125,8 +125,8 @@ def test_recorded_surge_is_a_surge_not_a_leak(surge: pd.DataFrame, surge_facts: 
 
 def test_surge_time_to_maxclients_and_escalation(surge: pd.DataFrame) -> None:
     last = int((surge.snapshot == surge.snapshot.max()).sum())
-    far = growth(cs.client_findings(surge, cs.ClientThresholds(maxclients=100_000)))[0]
-    near = growth(cs.client_findings(surge, cs.ClientThresholds(maxclients=last + 100)))[0]
+    far = growth(cs.client_findings(surge, thresholds=cs.ClientThresholds(maxclients=100_000)))[0]
+    near = growth(cs.client_findings(surge, thresholds=cs.ClientThresholds(maxclients=last + 100)))[0]
     m = far.evidence.metrics
     assert m["minutes_to_maxclients"] == pytest.approx((100_000 - last) / m["slope_per_min"])
     assert far.severity == "warning" and f"maxclients in {minutes_text(m['minutes_to_maxclients'])}" in far.title
@@ -164,7 +164,7 @@ def test_steepest_rise_window() -> None:
 
 def test_leak_severity_escalates_as_maxclients_nears(incident: pd.DataFrame) -> None:
     def leak(limit: int | None) -> Finding:
-        return next(f for f in cs.client_findings(incident, cs.ClientThresholds(maxclients=limit))
+        return next(f for f in cs.client_findings(incident, thresholds=cs.ClientThresholds(maxclients=limit))
                     if f.code == "connection-leak")
 
     last = int((incident.snapshot == incident.snapshot.max()).sum())
@@ -177,11 +177,11 @@ def test_leak_severity_escalates_as_maxclients_nears(incident: pd.DataFrame) -> 
 def test_near_maxclients_without_growth() -> None:
     flat = snapshots(*[(60 * m, [client(i, name="web") for i in range(90)]) for m in range(6)])
     assert growth(cs.client_findings(flat)) == []
-    (near,) = growth(cs.client_findings(flat, cs.ClientThresholds(maxclients=100)))
+    (near,) = growth(cs.client_findings(flat, thresholds=cs.ClientThresholds(maxclients=100)))
     assert near.code == "near-maxclients" and near.severity == "warning"
-    (full,) = growth(cs.client_findings(flat, cs.ClientThresholds(maxclients=92)))
+    (full,) = growth(cs.client_findings(flat, thresholds=cs.ClientThresholds(maxclients=92)))
     assert full.severity == "critical" and "98% of maxclients" in full.title
-    assert growth(cs.client_findings(flat, cs.ClientThresholds(maxclients=1000))) == []
+    assert growth(cs.client_findings(flat, thresholds=cs.ClientThresholds(maxclients=1000))) == []
 
 
 def test_minutes_text() -> None:

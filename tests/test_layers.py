@@ -1,7 +1,7 @@
 """The stages as the layout: every import of the package, read with `ast`, goes to its own stage
 or an earlier one, and no module imports itself back through others.
 
-Order: commands, errors, _human (below all) -> read -> store -> analysis -> render ->
+Order: commands, errors, _human, outputs, progress (below all) -> read -> store -> analysis -> render ->
 workflows -> cli. `live` (the sampler the `sample` command calls, against a live server) sits
 beside workflows; `testing` (a throwaway redis-server) is a top layer of its own. Imports under
 `if TYPE_CHECKING:` are not imports at run time and are left out; imports inside functions
@@ -18,7 +18,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "monitorlens"
 
 LAYERS = {
-    "commands": 0, "errors": 0, "_human": 0, "outputs": 0,
+    "commands": 0, "errors": 0, "_human": 0, "outputs": 0, "progress": 0,
     "read": 1, "store": 2, "analysis": 3, "render": 4, "workflows": 5, "live": 5, "cli": 6, "__main__": 6,
     "testing": 7,
 }

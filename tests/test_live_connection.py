@@ -69,17 +69,26 @@ def test_capture_of_an_unreachable_server_is_an_error_and_writes_nothing(tmp_pat
 
 
 def test_progress_shows_only_on_a_terminal() -> None:
+    """capture's counters go through the one progress line: on a terminal from the first
+    second, nothing in a pipe."""
     import io
 
-    from monitorlens.live.progress import capture_progress
+    from monitorlens.live.progress import capture_status
+    from monitorlens.progress import Progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
 
-    assert capture_progress(io.StringIO()) is None
+    status = {"seconds": 2.0, "lines": 12345, "bytes": 3 << 20, "snapshots": 1, "ops_per_sec": 900.0,
+              "baseline": 1000.0, "omem": 4096}  # fmt: skip
+    piped = Progress(stream=io.StringIO(), after=0.0)
+    piped.step(capture_status(status))
+    assert not piped.enabled and piped.stream.getvalue() == ""
     term = Terminal()
-    show = capture_progress(term)
-    show({"seconds": 2.0, "lines": 12345, "bytes": 3 << 20, "snapshots": 1, "ops_per_sec": 900.0,
-          "baseline": 1000.0, "omem": 4096})  # fmt: skip
-    assert term.getvalue().startswith("\r") and "12,345 lines" in term.getvalue() and "baseline 1,000/s" in term.getvalue()
+    line = Progress(stream=term, after=0.0)
+    line.step(capture_status(status))
+    line.close()
+    shown = term.getvalue()
+    assert shown.startswith("\r") and shown.endswith("\n")
+    assert "12,345 lines" in shown and "baseline 1,000/s" in shown and "MONITOR buffer 4 KiB" in shown

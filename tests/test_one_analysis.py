@@ -56,7 +56,7 @@ def test_the_clientlist_part_is_in_the_analysis_and_in_summary_json(capsys):
     snapshots = ml.read_client_list(folder / "clients.log.gz")
     a = ml.analyze(ml.attach_names(ml.load(folder / "monitor.txt.gz"), snapshots), snapshots=snapshots)
     assert a.clientlist is not None and a.clientlist.snapshots is not None
-    assert all(any(f is g for g in a.findings) for f in a.clientlist.findings)
+    assert all(any(f is g for g in a.findings) for f in a.clientlist.findings)  # (none unnamed here)
     assert "CLIENT KILL ID" in a.clientlist.snapshots.plan_text
     doc = _json_of(capsys, "summary", str(folder / "monitor.txt.gz"), "--json", "--clients",
                    str(folder / "clients.log.gz"))
@@ -65,6 +65,43 @@ def test_the_clientlist_part_is_in_the_analysis_and_in_summary_json(capsys):
     text = subprocess.run(["python", "-m", "monitorlens", "summary", str(folder / "monitor.txt.gz"), "--clients",
                            str(folder / "clients.log.gz")], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert "Connections (CLIENT LIST)" in text.stdout and "CLIENT KILL ID" in text.stdout
+
+
+def test_plot_draws_the_charts_of_the_report(tmp_path):
+    """`plot KIND --clients` and the report draw each CLIENT LIST chart from the one analysis:
+    the SVG that `plot` writes is the one the report inlines."""
+    from monitorlens.render.plots import CLIENTLIST_CHARTS, inline_svg
+
+    folder = SAMPLES / "incident"
+    capture, clients = folder / "monitor.txt.gz", folder / "clients.log.gz"
+    report = ml.make_report(capture, clients=clients)
+    inlined = {c.kind: c.svg for s in report.sections for c in getattr(s, "charts", ()) if c.clients}
+    assert {"connections", "growth", "idle-age", "output-buffers"} <= set(inlined) <= set(CLIENTLIST_CHARTS)
+    for kind in inlined:
+        drawn = ml.make_chart(kind, capture, tmp_path / f"{kind}.svg", clients=clients)
+        assert inline_svg(drawn.read_text()) == inlined[kind], kind
+
+
+@pytest.mark.parametrize("name", ["surge", "grammar"])
+def test_unnamed_clients_are_one_finding_that_carries_both_inputs(name):
+    """With a capture and CLIENT LIST, clients without a name are one problem: the capture's
+    unnamed-clients, with CLIENT LIST's unnamed-connections in its evidence. Every other CLIENT
+    LIST finding is in the analysis' findings as it is."""
+    folder = SAMPLES / name
+    snapshots = ml.read_client_list(next(folder.glob("clients.log*")))
+    events = ml.attach_names(ml.load(next(folder.glob("monitor.txt*"))), snapshots)
+    a = ml.analyze(events, snapshots=snapshots)
+    listed = next(f for f in a.clientlist.findings if f.code == "unnamed-connections")
+    codes = [f.code for f in a.findings]
+    assert "unnamed-connections" not in codes and codes.count("unnamed-clients") == 1
+    merged = next(f for f in a.findings if f.code == "unnamed-clients")
+    alone = next(f for f in ml.analyze(events).findings if f.code == "unnamed-clients")
+    assert merged.evidence.metrics["listed_unnamed_clients"] == listed.evidence.metrics["clients"]
+    assert merged.evidence.metrics["listed_unnamed_hosts"] == listed.evidence.metrics["hosts"]
+    assert merged.evidence.rows == alone.evidence.rows  # the capture's addresses and their events
+    assert f"lists {int(listed.evidence.metrics['clients'])} unnamed connection" in merged.explanation
+    others = [f for f in a.clientlist.findings if f is not listed]
+    assert others and all(any(f is g for g in a.findings) for f in others)
 
 
 def test_old_build_report_with_snapshots_still_works():

@@ -41,7 +41,7 @@ def snapshots() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def analysis(snapshots: pd.DataFrame) -> ml.Analysis:
-    return ml.analyze(attach_names(ml.load(SAMPLES / "incident" / "monitor.txt.gz"), snapshots))
+    return ml.analyze(attach_names(ml.load(SAMPLES / "incident" / "monitor.txt.gz"), snapshots), snapshots=snapshots)
 
 
 def parsed(svg: str) -> ElementTree.Element:
@@ -59,7 +59,7 @@ def bars(svg: str, color: str) -> list[tuple[float, float]]:
 
 
 def test_every_chart_is_deterministic_well_formed_svg(analysis: ml.Analysis, snapshots: pd.DataFrame) -> None:
-    plots = {k: plot_of(k, analysis) for k in MONITOR_CHARTS} | {k: clientlist_plot(k, snapshots) for k in CLIENTLIST_CHARTS}
+    plots = {k: plot_of(k, analysis) for k in MONITOR_CHARTS} | {k: clientlist_plot(k, analysis) for k in CLIENTLIST_CHARTS}
     for kind, plot in plots.items():
         svg = to_svg(plot)
         root = parsed(svg)
@@ -67,7 +67,7 @@ def test_every_chart_is_deterministic_well_formed_svg(analysis: ml.Analysis, sna
         shown = texts(svg)
         assert shown[0] == plot.title and shown[1] == plot.subtitle, kind
         assert plot.xlabel in shown and "nothing to show" not in shown, kind
-        assert svg == to_svg(plot_of(kind, analysis) if kind in MONITOR_CHARTS else clientlist_plot(kind, snapshots))
+        assert svg == to_svg(plot_of(kind, analysis) if kind in MONITOR_CHARTS else clientlist_plot(kind, analysis))
         assert not re.search(r"<script|\son\w+=|href=", svg), kind
 
 
@@ -125,8 +125,8 @@ def test_traffic_does_not_draw_the_last_partial_second_as_a_full_one(analysis: m
     assert whole.subtitle == plot.subtitle  # names do not change the traffic
 
 
-def test_growth_names_the_leak(snapshots: pd.DataFrame) -> None:
-    plot = clientlist_plot("growth", snapshots)
+def test_growth_names_the_leak(analysis: ml.Analysis) -> None:
+    plot = clientlist_plot("growth", analysis)
     dashed = [layer for layer in plot.layers if isinstance(layer, Line) and layer.dashed]
     assert len(dashed) == 1  # only the growing group gets a trend line
     shown = texts(to_svg(plot))
@@ -153,7 +153,7 @@ def test_empty_plots_say_so() -> None:
 
 
 def test_both_renderers_show_the_same_texts(analysis: ml.Analysis, snapshots: pd.DataFrame) -> None:
-    for plot in (plot_of("traffic", analysis), clientlist_plot("output-buffers", snapshots)):
+    for plot in (plot_of("traffic", analysis), clientlist_plot("output-buffers", analysis)):
         ax = figure(plot).axes[0]
         legend = [t.get_text() for t in ax.get_legend().get_texts()]
         assert legend and set(legend) <= set(texts(to_svg(plot)))

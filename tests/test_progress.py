@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 import monitorlens
-from monitorlens.store import Progress, progress_printer
+from monitorlens.progress import Progress, progress_printer
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
 

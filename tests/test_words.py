@@ -24,7 +24,7 @@ def sample_findings(name: str) -> list:
     found = find_all(events)
     counts = folder / "connections.csv"
     conn = monitorlens.read_connection_counts(counts) if counts.exists() else None
-    found += cs.client_findings(snaps, cs.ClientThresholds(idle_seconds=40, maxclients=1000), connections=conn)
+    found += cs.client_findings(snaps, thresholds=cs.ClientThresholds(idle_seconds=40, maxclients=1000), connections=conn)
     if conn is not None:
         found += cs.connection_count_findings(conn, maxclients=1000)
     return found

@@ -25,9 +25,9 @@ from .filters import Filters
 from .evidence import Context
 from .applications import APPLICATION_COLUMNS, by_application
 from .clientlist import DEFAULTS as CLIENT_DEFAULTS, ClientThresholds
-from .clientlist_analysis import ClientlistAnalysis, analyze_clientlist
+from .clientlist_analysis import ClientlistAnalysis, analyze_clientlist, with_clientlist
 from .reconcile import Reconciliation
-from .findings import Finding, sort_findings
+from .findings import Finding
 from .records import finite, records
 from .rules import Thresholds, find_all
 from .patterns import DEFAULT_RULES, PatternRules
@@ -208,7 +208,7 @@ def analyze(
         if snapshots is not None or connections is not None:
             clientlist = analyze_clientlist(snapshots, connections, thresholds=client_thresholds,
                                             maxclients=maxclients)
-            findings = sort_findings([*findings, *clientlist.findings])
+            findings = with_clientlist(findings, clientlist.findings)
         key_patterns, hot_keys = keyed.result()
     return Analysis(provenance=prov, **counted, key_patterns=key_patterns, hot_keys=hot_keys,
                     findings=tuple(findings), thresholds=thresholds, top=top, clientlist=clientlist,

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .._human import minutes_text
-from .findings import SEVERITY_ORDER, Evidence, Finding, Severity
+from .findings import SEVERITY_ORDER, Evidence, Finding, Row, Severity
 from .breakdowns import setname_calls
 
 MiB = 1 << 20
@@ -341,13 +341,13 @@ def _client_key(snapshots: pd.DataFrame) -> pd.Series:
 EVIDENCE_COLUMNS = ("id", "addr", "name", "user", "age", "idle", "flags", "cmd", "omem", "qbuf", "tot_mem")
 
 
-def _rows(clients: pd.DataFrame, extra: Iterable[str] = (), kill: pd.Series | bool = False) -> tuple[dict[str, Any], ...]:
+def _rows(clients: pd.DataFrame, extra: Iterable[str] = (), kill: pd.Series | bool = False) -> tuple[Row, ...]:
     """Evidence rows: plain Python values (JSON-ready), NA as None, times as ISO text."""
     cols = [c for c in (*EVIDENCE_COLUMNS, "last_seen", *extra) if c in clients.columns]
     kills = kill if isinstance(kill, pd.Series) else pd.Series(kill, index=clients.index)
     out = []
     for (_, row), k in zip(clients[cols].iterrows(), kills):
-        out.append({c: _plain(row[c]) for c in cols} | {"kill": bool(k)})
+        out.append(Row.of({c: _plain(row[c]) for c in cols} | {"kill": bool(k)}))
     return tuple(out)
 
 
@@ -371,7 +371,7 @@ def _who(row: pd.Series) -> str:
 
 def _finding(
     code: str, severity: Severity, title: str, explanation: str, action: str, clients: pd.DataFrame,
-    *, rows: tuple[dict[str, Any], ...], metrics: dict[str, float] | None = None,
+    *, rows: tuple[Row, ...], metrics: dict[str, float] | None = None,
     span: tuple[str | None, str | None] | None = None,
 ) -> Finding:  # fmt: skip
     first, last = span if span is not None else _span(clients, "last_seen" if "last_seen" in clients else "snapshot_ts")
@@ -626,7 +626,7 @@ def _growth_findings(
             wide = _wider_view(level.by, value, trend, mine, wider)
             out.append(_growth_finding(level.by, value, trend, mine, t, wide, used))
     if connections is not None:
-        logged = connection_count_findings(connections, t, maxclients=maxclients)
+        logged = connection_count_findings(connections, thresholds=t, maxclients=maxclients)
         if out:  # the log is one more, wider view of what the snapshots already pinned down
             out = [_with_log(f, logged) for f in out]
         else:
@@ -805,8 +805,8 @@ def _churn_finding(snapshots: pd.DataFrame, t: ClientThresholds) -> list[Finding
 
 def client_findings(
     snapshots: pd.DataFrame,
-    thresholds: ClientThresholds = DEFAULTS,
     *,
+    thresholds: ClientThresholds = DEFAULTS,
     maxclients: int | None = None,
     connections: pd.DataFrame | None = None,
 ) -> list[Finding]:
@@ -824,11 +824,11 @@ def client_findings(
     Evidence rows name each client (id, addr, name, age, idle...); a row with
     ``kill: True`` is one the finding proposes to disconnect (see :func:`remediation_plan`).
 
-    >>> [f.code for f in client_findings(df, ClientThresholds(idle_seconds=600))]  # doctest: +SKIP
+    >>> [f.code for f in client_findings(df, thresholds=ClientThresholds(idle_seconds=600))]  # doctest: +SKIP
     ['connection-leak', 'monitor-clients', 'output-buffers', 'idle-clients', 'blocked-clients']
     """
     if snapshots.empty:
-        return connection_count_findings(connections, thresholds, maxclients=maxclients) if connections is not None else []
+        return connection_count_findings(connections, thresholds=thresholds, maxclients=maxclients) if connections is not None else []
     t = thresholds
     limit = t.maxclients if maxclients is None else maxclients
     latest = last_rows(snapshots)
@@ -860,7 +860,7 @@ def client_findings(
 
 
 def connection_count_findings(
-    connections: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS, *, maxclients: int | None = None
+    connections: pd.DataFrame, *, thresholds: ClientThresholds = DEFAULTS, maxclients: int | None = None
 ) -> list[Finding]:
     """Growth (leak or surge) and nearness to maxclients of the whole server, from a plain
     ``<time>,<clients>`` log, when that is all there is (with snapshots, pass the log to

@@ -32,7 +32,7 @@ from .breakdowns import (
     ts_us,
 )
 from .filters import Filters
-from .findings import Call, Evidence, Sample, clip, printable, quoted
+from .findings import Call, Evidence, Row, Sample, clip, printable, quoted
 
 if TYPE_CHECKING:
     from .rules import Thresholds
@@ -192,15 +192,15 @@ def top_codes(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _shape_rows(ctx: Context, pos: np.ndarray, us: np.ndarray, shapes: Shapes, t: Thresholds
-                ) -> tuple[Mapping[str, Any], ...]:
+                ) -> tuple[Row, ...]:
     """One row per (client, shape): count, first, last, the most frequent first."""
     width = int(shapes.codes.max()) + 1
     pair = ctx.callers[pos] * width + shapes.codes
     g = pd.Series(us).groupby(pair).agg(["size", "min", "max"])
     g = g.sort_values("size", ascending=False, kind="stable").head(t.rows)
     return tuple(
-        {"client": ctx.label(ctx.clients[p // width]), "call": shapes.call(int(p % width)),
-         "count": int(n), "first": _iso_us(lo), "last": _iso_us(hi)}
+        Row.of({"client": ctx.label(ctx.clients[p // width]), "call": shapes.call(int(p % width)),
+                "count": int(n), "first": _iso_us(lo), "last": _iso_us(hi)})
         for p, n, lo, hi in zip(g.index, g["size"], g["min"], g["max"])
     )
 

@@ -23,7 +23,7 @@ from . import breakdowns as bd
 from .analyze import TIMELINE_TOP, Analysis, Overview
 from .applications import APPLICATION_COLUMNS, _sorted as sorted_applications, unnamed_label
 from .clientlist import UNNAMED
-from .findings import Evidence, Finding, clip, printable, sort_findings
+from .findings import Evidence, Finding, Row, clip, printable, sort_findings
 from .partials import NO_POS, PENDING, Hits, Partial, Settings, _has_pending, _rename_all
 from .rules import (
     blocking_finding,
@@ -368,8 +368,8 @@ def _evidence(h: Hits, label: _Labels, rows: int, metrics: Mapping[str, Any] | N
         keys=tuple(printable(clip(k)) for k, _ in sorted(h.keys.items(), key=lambda kv: (-kv[1][0], (first_seen.get(kv[0], kv[1][1]) if first_seen is not None else kv[1][1])))[:rows]),
         samples=tuple(sample for _, sample in h.head),
         metrics={k: (v.item() if hasattr(v, "item") else v) for k, v in (metrics or {}).items()},
-        rows=tuple({"client": label(c), "call": call, "count": int(n), "first": _iso(lo),
-                    "last": _iso(hi)} for (c, call), (n, lo, hi, _) in shape_rows),
+        rows=tuple(Row.of({"client": label(c), "call": call, "count": int(n), "first": _iso(lo),
+                           "last": _iso(hi)}) for (c, call), (n, lo, hi, _) in shape_rows),
     )
 
 
@@ -428,9 +428,9 @@ def _findings(p: Partial, prov: Provenance, s: Settings, commands: pd.DataFrame,
     if not whole and prov.first_ts:
         first, last = prov.first_ts, prov.last_ts
     if g.silences:
-        rows = tuple({"gap_us": -r[0], "start": _iso(r[2]), "end": _iso(r[3]), "line_before": r[4],
-                      "line_after": r[5], "client_before": None if r[6] == bd.NO_CLIENT else r[6],
-                      "command_before": r[7]}
+        rows = tuple(Row.of({"gap_us": -r[0], "start": _iso(r[2]), "end": _iso(r[3]), "line_before": r[4],
+                             "line_after": r[5], "client_before": None if r[6] == bd.NO_CLIENT else r[6],
+                             "command_before": r[7]})
                      for r in g.top if -r[0] >= int(t.silence_s * 1e6))[: t.rows]
         found.append(silences_finding(g.silences, -g.top[0][0], g.silence_total, _iso(g.silence_first),
                                       _iso(g.silence_last), rows, t))
@@ -479,8 +479,8 @@ def _unnamed(p: Partial, label: _Labels, s: Settings) -> list[Finding]:
     events = int(unnamed["own"].sum())
     ev = Evidence(count=events, first=_iso(int(unnamed["first"].min())), last=_iso(int(unnamed["last"].max())),
                   metrics={"clients": len(unnamed), "events": events},
-                  rows=tuple({"client": c, "count": int(n)} for c, n in zip(ranked.index[: t.rows],
-                                                                           ranked["own"].iloc[: t.rows])))
+                  rows=tuple(Row.of({"client": c, "count": int(n)}) for c, n in zip(ranked.index[: t.rows],
+                                                                                  ranked["own"].iloc[: t.rows])))
     return [unnamed_clients_finding(ev, len(unnamed), len(real), False)]
 
 

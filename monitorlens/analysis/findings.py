@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from collections.abc import Iterator
+from typing import Any, Literal, Mapping, Union
 
 from ..read.grammar import escape
 
@@ -86,6 +87,48 @@ class Sample:
         return out
 
 
+Cell = Union[str, int, float, bool, None, Call]
+"""What one cell of an evidence row may hold: JSON-ready values, or a :class:`Call` (views
+redact it by argument role)."""
+
+_CELL_TYPES = (str, int, float, bool, type(None), Call)
+
+
+@dataclass(frozen=True, eq=False)
+class Row(Mapping[str, Cell]):
+    """One row of a finding's evidence table: typed cells by column key, in column order.
+
+    Read it as a mapping (``row["id"]``, ``row.items()``): the templates and the JSON do.
+    :meth:`of` refuses a cell that is not a :data:`Cell` (a numpy scalar, a Timestamp), so
+    what reaches a view is always a plain value.
+
+    >>> Row.of({"client": "127.0.0.1:5", "count": 3})["count"]
+    3
+    """
+
+    cells: tuple[tuple[str, Cell], ...] = ()
+
+    @classmethod
+    def of(cls, cells: Mapping[str, Any]) -> "Row":
+        """A row from column key -> value; TypeError on a value that is not a :data:`Cell`."""
+        for key, value in cells.items():
+            if not isinstance(value, _CELL_TYPES):
+                raise TypeError(f"evidence cell {key!r}: {type(value).__name__} is not a plain value")
+        return cls(tuple(cells.items()))
+
+    def __getitem__(self, key: str) -> Cell:
+        for k, v in self.cells:
+            if k == key:
+                return v
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, _ in self.cells)
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+
 @dataclass(frozen=True)
 class Evidence:
     """What a finding rests on. Every field is optional; empty means unknown."""
@@ -99,9 +142,14 @@ class Evidence:
     samples: tuple[Sample, ...] = ()
     # Named numbers (slope_per_min, share, bytes...) and a small table of rows.
     metrics: Mapping[str, float] = field(default_factory=dict)
-    rows: tuple[Mapping[str, Any], ...] = ()
+    rows: tuple[Row, ...] = ()
     # What ``count`` counts, in the plural: events (MONITOR lines), clients, lines...
     unit: str = "events"
+
+    def __post_init__(self) -> None:
+        # A plain mapping (release 0.1's rows) becomes a Row: its cells are checked the same.
+        if any(not isinstance(row, Row) for row in self.rows):
+            object.__setattr__(self, "rows", tuple(r if isinstance(r, Row) else Row.of(r) for r in self.rows))
 
 
 @dataclass(frozen=True)

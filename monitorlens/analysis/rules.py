@@ -30,7 +30,7 @@ from .breakdowns import (
 )
 from ..commands import all_commands, hidden_from_monitor, lookup
 from ..read.schema import provenance
-from .findings import Call, Evidence, Finding, Sample, Severity, printable, sort_findings
+from .findings import Call, Evidence, Finding, Row, Sample, Severity, printable, sort_findings
 from .evidence import (
     Context,
     Shapes,
@@ -565,7 +565,7 @@ def rule_unnamed_clients(events: pd.DataFrame, t: Thresholds, ctx: Context | Non
     pos = np.flatnonzero(real & np.isin(ctx.callers, unnamed))
     ev = evidence(ctx, pos, t, metrics={"clients": len(unnamed), "events": len(pos)})
     top, counts = top_codes(ctx.callers[pos], t.rows)
-    ev = replace(ev, rows=tuple({"client": ctx.clients[c], "count": int(n)} for c, n in zip(top, counts)))
+    ev = replace(ev, rows=tuple(Row.of({"client": ctx.clients[c], "count": int(n)}) for c, n in zip(top, counts)))
     return [unnamed_clients_finding(ev, len(unnamed), len(present), listed)]
 
 
@@ -638,7 +638,7 @@ def coverage_finding(redacted: int, seen_hidden: Sequence[str]) -> Finding:
         explanation=text,
         action="Read SLOWLOG GET, LATENCY LATEST, INFO commandstats and CLIENT LIST from the same time.",
         evidence=Evidence(count=redacted, unit="redacted arguments", metrics=metrics,
-                          rows=tuple({"hidden_from_monitor": n} for n in hidden)),
+                          rows=tuple(Row.of({"hidden_from_monitor": n}) for n in hidden)),
     )
 
 
@@ -688,7 +688,7 @@ def source_findings(prov: Any, t: Thresholds) -> list[Finding]:
             evidence=Evidence(
                 count=prov.rejected, unit="lines", metrics={"share": share, **{f"rejected_{k}": v for k, v in by.items()}},
                 samples=tuple(Sample(int(line), printable(str(text))[:200]) for line, _, text in kept),
-                rows=tuple({"reason": r, "count": n} for r, n in by.items()),
+                rows=tuple(Row.of({"reason": r, "count": n}) for r, n in by.items()),
             ),
         ))
     if prov.input_truncated:
@@ -717,13 +717,13 @@ def _silences(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
     long = gaps(events, top=None, min_gap_us=int(t.silence_s * 1e6))
     if long.empty:
         return []
-    rows = tuple({k: cell(v) for k, v in r.items()} for r in long.head(t.rows).to_dict("records"))
+    rows = tuple(Row.of({k: cell(v) for k, v in r.items()}) for r in long.head(t.rows).to_dict("records"))
     return [silences_finding(len(long), int(long["gap_us"].iat[0]), int(long["gap_us"].sum()),
                              iso(long["start"].min()), iso(long["end"].max()), rows, t)]
 
 
 def silences_finding(count: int, longest_us: int, total_us: int, first: str | None, last: str | None,
-                     rows: tuple[Mapping[str, Any], ...], t: Thresholds) -> Finding:
+                     rows: tuple[Row, ...], t: Thresholds) -> Finding:
     """``capture-gaps``: ``count`` silences of ``silence_s`` or more (``rows``: the longest)."""
     return Finding(
         code="capture-gaps",
@@ -769,7 +769,7 @@ def clock_finding(backwards: int, back_us: int, first_back: tuple[int, str, str]
         parts.append(f"steps back {backwards:,} time(s) (by up to {back_us / 1e6:,.3f} s)")
     if jumps:
         parts.append(f"jumps ahead {jumps:,} time(s) (by up to {duration(jump_us / 1e6)})")
-    rows = tuple({"kind": kind, "line": x[0], "before": x[1], "after": x[2]}
+    rows = tuple(Row.of({"kind": kind, "line": x[0], "before": x[1], "after": x[2]})
                  for kind, x in (("back", first_back), ("jump", first_jump)) if x is not None)
     return Finding(
         code="capture-clock",

@@ -338,7 +338,7 @@ def aggregate(
     Client: one task per file or Parquet row group on the cluster, merged here (the
     workers must see the same paths). ``key_cap``: keys counted exactly before hot keys
     become a sketch. ``slots``: Redis Cluster hash slots per key (default: with several
-    sources). ``progress`` hears of the lines read here (a :class:`~monitorlens.store.Progress`
+    sources). ``progress`` hears of the lines read here (a :class:`~monitorlens.progress.Progress`
     also of the work sent to workers). ``filters`` (:class:`~monitorlens.analysis.filters.Filters`: time, command, db)
     apply to every block; a client filter is not supported here yet: a client is chosen by
     its name or with its scripts' lua lines, which a block alone cannot say.
@@ -393,7 +393,7 @@ def _read_once(item: SourceFile, s: Settings, acc: "_Ordered", block_size: int,
 
 
 def _step(progress: Any, text: str) -> None:
-    """Tell a :class:`~monitorlens.store.Progress` what comes next (a plain callback hears lines only)."""
+    """Tell a :class:`~monitorlens.progress.Progress` what comes next (a plain callback hears lines only)."""
     if progress is not None and hasattr(progress, "step"):
         progress.step(text)
 

@@ -185,7 +185,7 @@ def read_monitor(
     object, or an iterable of lines (bytes or str). Bad lines are counted and
     kept (``monitorlens.rejects(df)``) with ``errors="skip"``; ``errors="raise"``
     raises :class:`~monitorlens.errors.ParseError` at the first one. ``progress(bytes_done,
-    lines)`` is called after each block (see :class:`monitorlens.store.Progress`).
+    lines)`` is called after each block (see :class:`monitorlens.progress.Progress`).
 
     >>> df = read_monitor("sample_captures/grammar/monitor.txt")  # doctest: +SKIP
     >>> df.command.value_counts().head()  # doctest: +SKIP

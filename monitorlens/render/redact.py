@@ -36,7 +36,7 @@ from dataclasses import replace
 from ..commands import is_container, key_positions
 from ..analysis.analyze import Analysis
 from ..analysis.evidence import line_head
-from ..analysis.findings import Call, Finding, Sample, quoted
+from ..analysis.findings import Call, Finding, Row, Sample, quoted
 from ..read.grammar import CLI_MESSAGE, HEAD, IGNORABLE, Rejected, escape, parse_line, unescape
 
 __all__ = [
@@ -341,8 +341,8 @@ def redact_finding(f: Finding, show_values: bool = False) -> Finding:
     evidence = replace(
         ev,
         samples=tuple(redact_sample(s, show_values=show_values) for s in ev.samples),
-        rows=tuple({k: redact_call(v, show_values=show_values) if isinstance(v, Call) else v
-                    for k, v in row.items()} for row in ev.rows),
+        rows=tuple(Row.of({k: redact_call(v, show_values=show_values) if isinstance(v, Call) else v
+                           for k, v in row.items()}) for row in ev.rows),
     )
     return replace(f, evidence=evidence)
 

@@ -44,6 +44,8 @@ METRICS: dict[str, tuple[str, str]] = {
     # other CLIENT LIST findings
     "clients": ("clients", "int"),
     "hosts": ("hosts", "int"),
+    "listed_unnamed_clients": ("unnamed connections in the last snapshot", "int"),
+    "listed_unnamed_hosts": ("hosts of those connections", "int"),
     "monitor_clients_max": ("most MONITOR clients at once", "int"),
     "oldest_age_s": ("oldest running for", "seconds"),
     "longest_wait_s": ("longest wait", "seconds"),

@@ -1,14 +1,18 @@
 """Charts of CLIENT LIST snapshots and connection logs, for an incident ticket.
 
-Each ``*_plot`` function turns a DataFrame of :mod:`monitorlens.read.clientlist` /
-:mod:`monitorlens.analysis.clientlist` into a :class:`~.model.Plot` (a title, the time range under it,
-units on the axes); each ``plot_*`` function draws it on a matplotlib ``Axes``. The house
-style (:data:`~monitorlens.render.plots.style.STYLE`, labels, palette) is the one of the MONITOR
+Each ``*_plot`` function turns the CLIENT LIST part of an analysis
+(:class:`~monitorlens.analysis.clientlist_analysis.ClientlistAnalysis`, computed once by
+:func:`~monitorlens.analysis.analyze.analyze`) into a :class:`~.model.Plot` (a title, the
+time range under it, units on the axes); each ``plot_*`` function draws it on a matplotlib
+``Axes``. Nothing here counts or fits: the counts, trends and thresholds are the analysis'
+(the report and ``plot`` draw the same). The house style
+(:data:`~monitorlens.render.plots.style.STYLE`, labels, palette) is the one of the MONITOR
 charts in :mod:`monitorlens.render.plots.monitor`, so both kinds of chart look alike.
 
 Example::
 
-    >>> fig = clientlist_chart("connections", read_client_list("clients.log.gz"))  # doctest: +SKIP
+    >>> analysis = analyze(events, snapshots=read_client_list("clients.log.gz"))  # doctest: +SKIP
+    >>> fig = clientlist_chart("connections", analysis)  # doctest: +SKIP
     >>> open("connections.png", "wb").write(figure_bytes(fig, "png"))  # doctest: +SKIP
 """
 
@@ -21,15 +25,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ...analysis.clientlist import (
-    DEFAULTS,
-    UNNAMED,
-    ClientThresholds,
-    MiB,
-    client_counts,
-    growth_trends,
-    last_rows,
-)
+from ...analysis.clientlist import UNNAMED, MiB
+from ...analysis.clientlist_analysis import ClientlistAnalysis, ConnectionsPart, SnapshotsPart
 from ...errors import InputError
 from .model import HBars, Hist, Line, Note, Part, Plot, Marker, Stack, empty_plot
 from .mpl import draw, figure
@@ -38,6 +35,9 @@ from .style import COLORS, label, naive_utc, palette, time_range
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from ...analysis.analyze import Analysis
+
 
 __all__ = [
     "connected_clients_plot",
@@ -69,14 +69,23 @@ def _snapshot_span(snapshots: pd.DataFrame) -> str:
     return time_range(times.min(), times.max()) + f"; {n:,} snapshot{'s' * (n != 1)}" if len(times) else "no times"
 
 
-def connected_clients_plot(snapshots: pd.DataFrame, by: str = "name", top: int = 8) -> Plot:
-    """Connected clients over time, stacked by ``by`` (name, client_type, host, user...);
-    the ``top`` largest groups by their peak, the rest as ``(other)``."""
+def _snapshots(clientlist: ClientlistAnalysis) -> SnapshotsPart:
+    if clientlist.snapshots is None:
+        raise InputError("this chart is drawn from CLIENT LIST snapshots: analyse them too (--clients FILE)")
+    return clientlist.snapshots
+
+
+def connected_clients_plot(clientlist: ClientlistAnalysis, by: str = "name", top: int = 8) -> Plot:
+    """Connected clients over time, stacked by ``by`` (one of
+    :data:`~monitorlens.analysis.clientlist_analysis.CHART_GROUPS`); the ``top`` largest
+    groups by their peak, the rest as ``(other)``."""
     title = f"Connected clients, stacked by {by.replace('_', ' ')}"
-    timed = snapshots.dropna(subset=["snapshot_ts"])
-    if timed.empty:
+    part = _snapshots(clientlist)
+    counts = part.counts[by].dropna(subset=["snapshot_ts"])
+    if counts.empty:
         return empty_plot(title)
-    wide = client_counts(timed, by).pivot(index="snapshot_ts", columns=by, values="clients").fillna(0)
+    wide = counts.pivot(index="snapshot_ts", columns=by, values="clients").fillna(0)
+    wide = wide.loc[:, wide.max() > 0]  # a name listed only in snapshots without a time
     order = wide.max().sort_values(ascending=False, kind="stable").index
     keep = list(order[:top])
     if len(order) > top:
@@ -86,39 +95,42 @@ def connected_clients_plot(snapshots: pd.DataFrame, by: str = "name", top: int =
     stack = Stack(_x(wide.index.to_series()), tuple(wide[keep].to_numpy(dtype=float).T), tuple(names),
                   tuple(palette(names)))
     total = wide[keep].sum(axis=1)
-    return Plot(title, _snapshot_span(snapshots) + f"; {int(total.iloc[0]):,} → {int(total.iloc[-1]):,} clients",
+    return Plot(title, _snapshot_span(part.snapshots) + f"; {int(total.iloc[0]):,} → {int(total.iloc[-1]):,} clients",
                 (stack,), xlabel="time (UTC)", ylabel="connected clients", xscale="time", legend="outside",
                 legend_title=by.replace("_", " "))
 
 
-def plot_connected_clients(ax: Axes, snapshots: pd.DataFrame, by: str = "name", top: int = 8) -> Axes:
+def plot_connected_clients(ax: Axes, clientlist: ClientlistAnalysis, by: str = "name", top: int = 8) -> Axes:
     """Draw :func:`connected_clients_plot` on ``ax``.
 
-    >>> plot_connected_clients(ax, read_client_list("clients.log.gz"))  # doctest: +SKIP
+    >>> plot_connected_clients(ax, analysis.clientlist)  # doctest: +SKIP
     """
-    return draw(ax, connected_clients_plot(snapshots, by, top))
+    return draw(ax, connected_clients_plot(clientlist, by, top))
 
 
-def connection_growth_plot(
-    counts: pd.DataFrame,
-    by: str | None = "name",
-    *,
-    trends: pd.DataFrame | None = None,
-    top: int = 5,
-    thresholds: ClientThresholds = DEFAULTS,
-) -> Plot:
+def _growth_of(clientlist: ClientlistAnalysis, by: str | None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The counts, their trends and the trends' group column: by ``by`` from the snapshots,
+    or (``by=None``) of the whole server from the connection-count log."""
+    if by is not None:
+        part = _snapshots(clientlist)
+        return part.counts[by], part.growth[by], by
+    log: ConnectionsPart | None = clientlist.connections
+    if log is None or log.log is None:
+        raise InputError("the chart of the whole server is drawn from a connection-count log: "
+                         "analyse one too (--connections FILE)")
+    return log.log, log.trend, "name"
+
+
+def connection_growth_plot(clientlist: ClientlistAnalysis, by: str | None = "name", *, top: int = 5) -> Plot:
     """Connections over time with their Theil–Sen trend (dashed) and slope, for the ``top``
-    groups that grow fastest. ``counts`` is tidy (:func:`~monitorlens.analysis.clientlist.client_counts`:
-    snapshot_ts, ``by``, clients) or a plain ``<time>,<clients>`` log (ts, clients) with
-    ``by=None``."""
-    ts = "snapshot_ts" if "snapshot_ts" in counts.columns else "ts"
+    groups that grow fastest: by ``by`` (name or host) from the snapshots, or with
+    ``by=None`` the whole server from the ``<time>,<clients>`` log."""
     title = "Connection growth" + (f" by {by.replace('_', ' ')}" if by else "") + ", with Theil–Sen trends"
+    counts, trends, key = _growth_of(clientlist, by)
+    ts = "snapshot_ts" if "snapshot_ts" in counts.columns else "ts"
     counts = counts.dropna(subset=[ts])
     if counts.empty:
         return empty_plot(title)
-    if trends is None:
-        trends = growth_trends(counts, by, ts=ts, thresholds=thresholds)
-    key = by or "group"
     shown = trends.head(top)
     layers: list[Line | Note] = []
     for color, trend in zip(palette(shown[key]), shown.itertuples(index=False)):
@@ -142,33 +154,25 @@ def connection_growth_plot(
                 legend_title=f"{by.replace('_', ' ')} (trend)" if by else "", notes_room=True)
 
 
-def plot_connection_growth(
-    ax: Axes,
-    counts: pd.DataFrame,
-    by: str | None = "name",
-    *,
-    trends: pd.DataFrame | None = None,
-    top: int = 5,
-    thresholds: ClientThresholds = DEFAULTS,
-) -> Axes:
+def plot_connection_growth(ax: Axes, clientlist: ClientlistAnalysis, by: str | None = "name", *, top: int = 5) -> Axes:
     """Draw :func:`connection_growth_plot` on ``ax``.
 
-    >>> plot_connection_growth(ax, client_counts(df, "name"))  # doctest: +SKIP
-    >>> plot_connection_growth(ax, read_connection_counts("connections.csv"), by=None)  # doctest: +SKIP
+    >>> plot_connection_growth(ax, analysis.clientlist)  # doctest: +SKIP
+    >>> plot_connection_growth(ax, analyze(events, connections=log).clientlist, by=None)  # doctest: +SKIP
     """
-    return draw(ax, connection_growth_plot(counts, by, trends=trends, top=top, thresholds=thresholds))
+    return draw(ax, connection_growth_plot(clientlist, by, top=top))
 
 
 _DURATIONS = ((0, "0 s"), (1, "1 s"), (10, "10 s"), (60, "1 min"), (600, "10 min"), (3600, "1 h"),
               (6 * 3600, "6 h"), (86400, "1 d"), (7 * 86400, "7 d"), (30 * 86400, "30 d"))  # fmt: skip
 
 
-def idle_age_plot(snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS) -> Plot:
+def idle_age_plot(clientlist: ClientlistAnalysis) -> Plot:
     """How long the clients of the last snapshot have been idle and connected (log scale),
     with the idle threshold of the findings."""
     title = "Idle time and age of the connected clients"
-    latest = last_rows(snapshots) if len(snapshots) else snapshots
-    latest = latest[latest["connected"]] if len(latest) else latest
+    thresholds = clientlist.thresholds
+    latest = _snapshots(clientlist).idle
     if latest.empty:
         return empty_plot(title)
     idle = latest["idle"].dropna().to_numpy(dtype=float)
@@ -190,24 +194,23 @@ def idle_age_plot(snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAUL
                 xlim=(1, float(bins[-1])), xticks=ticks, legend="outside")
 
 
-def plot_idle_age(ax: Axes, snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS) -> Axes:
+def plot_idle_age(ax: Axes, clientlist: ClientlistAnalysis) -> Axes:
     """Draw :func:`idle_age_plot` on ``ax``.
 
-    >>> plot_idle_age(ax, read_client_list("clients.log.gz"))  # doctest: +SKIP
+    >>> plot_idle_age(ax, analysis.clientlist)  # doctest: +SKIP
     """
-    return draw(ax, idle_age_plot(snapshots, thresholds))
+    return draw(ax, idle_age_plot(clientlist))
 
 
-def output_buffers_plot(snapshots: pd.DataFrame, top: int = 10, thresholds: ClientThresholds = DEFAULTS) -> Plot:
+def output_buffers_plot(clientlist: ClientlistAnalysis, top: int = 10) -> Plot:
     """The ``top`` clients by their peak output buffer (omem, MiB) over all snapshots, with
     the warning and critical sizes of the findings."""
     title = f"Top {top} clients by peak output buffer"
-    rows = snapshots.dropna(subset=["omem"])
-    rows = rows[rows["omem"] > 0]
-    if rows.empty:
+    thresholds = clientlist.thresholds
+    part = _snapshots(clientlist)
+    if part.peaks is None or part.peaks.empty:
         return empty_plot(title)
-    peak = rows.loc[rows.groupby("id" if rows["id"].notna().all() else "addr")["omem"].idxmax()]
-    peak = peak.sort_values("omem", ascending=False, kind="stable").head(top)
+    peak = part.peaks.head(top)
     mib = peak["omem"].to_numpy(dtype=float) / MiB
     names = [f"id {i} " + (f"({n})" if isinstance(n, str) and n else UNNAMED) for i, n in zip(peak["id"], peak["name"])]
     notes = [f"{m:,.2f} MiB, {kind}, {oll:,} blocks" for m, kind, oll in zip(mib, peak["client_type"], peak["oll"].fillna(0))]
@@ -217,18 +220,16 @@ def output_buffers_plot(snapshots: pd.DataFrame, top: int = 10, thresholds: Clie
                                (thresholds.omem_critical_bytes, "#c2423a", "critical")):  # fmt: skip
         if limit / MiB <= xmax:
             layers += (Marker(limit / MiB, color, f"{what} {limit / MiB:g} MiB"),)
-    return Plot(title, _snapshot_span(snapshots) + "; peak of each client over the snapshots", layers,
+    return Plot(title, _snapshot_span(part.snapshots) + "; peak of each client over the snapshots", layers,
                 xlabel="peak output buffer (omem, MiB)", xlim=(0, xmax), legend="inside")
 
 
-def plot_output_buffers(
-    ax: Axes, snapshots: pd.DataFrame, top: int = 10, thresholds: ClientThresholds = DEFAULTS
-) -> Axes:
+def plot_output_buffers(ax: Axes, clientlist: ClientlistAnalysis, top: int = 10) -> Axes:
     """Draw :func:`output_buffers_plot` on ``ax``.
 
-    >>> plot_output_buffers(ax, read_client_list("clients.log.gz"))  # doctest: +SKIP
+    >>> plot_output_buffers(ax, analysis.clientlist)  # doctest: +SKIP
     """
-    return draw(ax, output_buffers_plot(snapshots, top, thresholds))
+    return draw(ax, output_buffers_plot(clientlist, top))
 
 
 # ------------------------------------------------------------------------------ registry
@@ -239,33 +240,37 @@ class ClientlistChart:
     """A chart of CLIENT LIST snapshots: its title and its Plot."""
 
     title: str
-    make: Callable[[pd.DataFrame, ClientThresholds], Plot]
+    make: Callable[[ClientlistAnalysis], Plot]
 
 
 CLIENTLIST_CHARTS: dict[str, ClientlistChart] = {
-    "connections": ClientlistChart("Connected clients by name", lambda df, t: connected_clients_plot(df, "name")),
-    "client-types": ClientlistChart("Connected clients by type", lambda df, t: connected_clients_plot(df, "client_type")),
-    "growth": ClientlistChart("Connection growth by name", lambda df, t: connection_growth_plot(
-        client_counts(df, "name"), "name", thresholds=t)),
-    "growth-hosts": ClientlistChart("Connection growth by host", lambda df, t: connection_growth_plot(
-        client_counts(df, "host"), "host", thresholds=t)),
-    "idle-age": ClientlistChart("Idle time and age", lambda df, t: idle_age_plot(df, t)),
-    "output-buffers": ClientlistChart("Output buffers", lambda df, t: output_buffers_plot(df, thresholds=t)),
+    "connections": ClientlistChart("Connected clients by name", lambda c: connected_clients_plot(c, "name")),
+    "client-types": ClientlistChart("Connected clients by type", lambda c: connected_clients_plot(c, "client_type")),
+    "growth": ClientlistChart("Connection growth by name", lambda c: connection_growth_plot(c, "name")),
+    "growth-hosts": ClientlistChart("Connection growth by host", lambda c: connection_growth_plot(c, "host")),
+    "idle-age": ClientlistChart("Idle time and age", idle_age_plot),
+    "output-buffers": ClientlistChart("Output buffers", output_buffers_plot),
 }  # fmt: skip
 """Every chart of CLIENT LIST snapshots, by name."""
 
 
-def clientlist_plot(kind: str, snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS) -> Plot:
-    """The :class:`~.model.Plot` of chart ``kind`` (one of :data:`CLIENTLIST_CHARTS`)."""
+def clientlist_plot(kind: str, analysis: Analysis | ClientlistAnalysis) -> Plot:
+    """The :class:`~.model.Plot` of chart ``kind`` (one of :data:`CLIENTLIST_CHARTS`) for an
+    analysis given CLIENT LIST snapshots (``analyze(events, snapshots=...)``), or its CLIENT
+    LIST part alone (:func:`~monitorlens.analysis.clientlist_analysis.analyze_clientlist`)."""
     if kind not in CLIENTLIST_CHARTS:
         raise InputError(f"unknown chart {kind!r}: use one of {', '.join(CLIENTLIST_CHARTS)}")
-    return CLIENTLIST_CHARTS[kind].make(snapshots, thresholds)
+    part = analysis if isinstance(analysis, ClientlistAnalysis) else analysis.clientlist
+    if part is None:
+        raise InputError(f"chart {kind!r} is drawn from CLIENT LIST snapshots: analyse them too (--clients FILE)")
+    return CLIENTLIST_CHARTS[kind].make(part)
 
 
-def clientlist_chart(kind: str, snapshots: pd.DataFrame, thresholds: ClientThresholds = DEFAULTS) -> Figure:
-    """The matplotlib figure of chart ``kind`` (one of :data:`CLIENTLIST_CHARTS`) for CLIENT LIST snapshots.
+def clientlist_chart(kind: str, analysis: Analysis | ClientlistAnalysis) -> Figure:
+    """The matplotlib figure of chart ``kind`` (one of :data:`CLIENTLIST_CHARTS`) for an
+    analysis given CLIENT LIST snapshots, or its CLIENT LIST part alone.
 
-    >>> clientlist_chart("growth", read_client_list("clients.log.gz"))  # doctest: +SKIP
+    >>> clientlist_chart("growth", analyze(events, snapshots=read_client_list("clients.log.gz")))  # doctest: +SKIP
     <Figure size 1000x460 with 1 Axes>
     """
-    return figure(clientlist_plot(kind, snapshots, thresholds))
+    return figure(clientlist_plot(kind, analysis))

@@ -13,7 +13,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 
 from ... import __version__
 from ..._human import duration_text
@@ -251,9 +250,9 @@ def chart_of(kind: str, analysis: Analysis, draw: bool = True) -> Chart:
     return _inline(kind, MONITOR_CHARTS[kind].title, (lambda: plot_of(kind, analysis)) if draw else None)
 
 
-def clientlist_chart_of(kind: str, snapshots: pd.DataFrame, draw: bool = True) -> Chart:
-    """The chart ``kind`` of CLIENT LIST snapshots as inline SVG."""
-    return _inline(kind, CLIENTLIST_CHARTS[kind].title, (lambda: clientlist_plot(kind, snapshots)) if draw else None,
+def clientlist_chart_of(kind: str, analysis: Analysis, draw: bool = True) -> Chart:
+    """The chart ``kind`` of an analysis' CLIENT LIST snapshots as inline SVG (``plot`` draws the same)."""
+    return _inline(kind, CLIENTLIST_CHARTS[kind].title, (lambda: clientlist_plot(kind, analysis)) if draw else None,
                    clients=True)
 
 
@@ -287,13 +286,13 @@ def build_report(
     top = analysis.top if top is None else top
     title = title or f"Redis MONITOR report: {Path(analysis.provenance.source).name}"
     clientlist = analysis.clientlist
-    snapshots = clientlist.snapshots.snapshots if clientlist is not None and clientlist.snapshots else None
+    has_snapshots = clientlist is not None and clientlist.snapshots is not None
 
     def monitor_charts(kind: str) -> tuple[Chart, ...]:
         return (chart_of(kind, analysis, draw=charts),)
 
     def client_charts(kind: str) -> tuple[Chart, ...]:
-        return (clientlist_chart_of(kind, snapshots, draw=charts),) if snapshots is not None else ()
+        return (clientlist_chart_of(kind, analysis, draw=charts),) if has_snapshots else ()
 
     part = clientlist_part(clientlist, top=top, charts=client_charts) if clientlist is not None else None
     findings = sort_findings([redact_finding(f, show_values) for f in analysis.findings])
