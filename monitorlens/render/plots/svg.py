@@ -297,9 +297,9 @@ def _hbars(layer: HBars, sx: _Scale, rows: list[float], slot: float) -> list[str
     left = np.zeros(len(layer.labels))
     for part in layer.parts:
         widths = np.asarray(part.widths, dtype=float)
-        for y, l, w in zip(rows, left, widths):
+        for y, x, w in zip(rows, left, widths):
             if w > 0:
-                out.append(f'<rect x="{_n(sx(l))}" y="{_n(y - slot * 0.35)}" width="{_n(sx(l + w) - sx(l))}" '
+                out.append(f'<rect x="{_n(sx(x))}" y="{_n(y - slot * 0.35)}" width="{_n(sx(x + w) - sx(x))}" '
                            f'height="{_n(slot * 0.7)}" fill="{part.color}"/>')
         left = left + widths
     room = (sx.hi - sx.lo) * 0.01
