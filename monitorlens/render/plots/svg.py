@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
@@ -137,7 +137,13 @@ class _Scale:
         self.lo, self.hi = (math.log10(lo), math.log10(hi)) if log else (lo, hi)
         self.a, self.b = a, b
 
-    def __call__(self, v: np.ndarray | float) -> np.ndarray:
+    @overload
+    def __call__(self, v: float) -> float: ...
+
+    @overload
+    def __call__(self, v: np.ndarray) -> np.ndarray: ...
+
+    def __call__(self, v: np.ndarray | float) -> np.ndarray | float:
         v = np.log10(np.maximum(v, 1e-300)) if self.log else np.asarray(v, dtype=float)
         span = self.hi - self.lo or 1.0
         return self.a + (v - self.lo) / span * (self.b - self.a)
