@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 import numpy as np
 import pandas as pd
@@ -288,7 +288,7 @@ def _each(check: Callable[[Sequence[bytes], Thresholds], str | None]) -> Judge:
         codes, first = signatures(ctx, pos, skip=1)
         verdicts = np.empty(len(first), dtype=object)
         verdicts[:] = [check(args, t) for args in ctx.args(first)]
-        return verdicts[codes]
+        return cast(np.ndarray, verdicts[codes])
     return judge
 
 

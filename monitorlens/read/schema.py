@@ -130,7 +130,7 @@ class Provenance:
     monitorlens_version: str = ""
     rejects: tuple[tuple[int, str, str], ...] = ()  # (line, reason, text)
 
-    def __deepcopy__(self, memo: dict) -> "Provenance":
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Provenance":
         # pandas deep-copies attrs on every operation; this value never changes.
         return self
 

@@ -34,10 +34,10 @@ if TYPE_CHECKING:
 
 DPI = float(STYLE["figure.dpi"])
 PX = DPI / 72  # pixels per point
-WIDTH = STYLE["figure.figsize"][0] * DPI
-FONT = STYLE["font.size"] * PX
-TITLE = STYLE["axes.titlesize"] * PX
-SMALL = STYLE["legend.fontsize"] * PX
+WIDTH = float(STYLE["figure.figsize"][0]) * DPI
+FONT = float(STYLE["font.size"]) * PX
+TITLE = float(STYLE["axes.titlesize"]) * PX
+SMALL = float(STYLE["legend.fontsize"]) * PX
 SUBTITLE = 10 * PX
 INK, GRID = "#1f2124", STYLE["grid.color"]
 FAMILY = "DejaVu Sans, Verdana, Geneva, sans-serif"
