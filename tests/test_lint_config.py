@@ -25,3 +25,14 @@ def test_every_public_name_is_checked_strictly():
         public.add(getattr(monitorlens, name).__module__)
     assert not public - strict, f"public modules not in mypy's strict list: {sorted(public - strict)}"
     assert not strict - public, f"strict modules that export nothing public: {sorted(strict - public)}"
+
+
+def test_ci_runs_the_readme_test_command():
+    """.ci/run runs the linters and the tests exactly as README's test command says, in its order."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = next(x for x in readme.splitlines() if "python -m pytest -q" in x and "pip install" in x)
+    readme_steps = [s.strip() for s in line.split("&&") if s.strip().startswith("python -m ")]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    ci_steps = [s for s in ci if s.startswith("python -m ") and "pip install" not in s]
+    assert readme_steps == ci_steps
+    assert [s.split()[2] for s in ci_steps] == ["ruff", "mypy", "pytest"]
