@@ -113,7 +113,6 @@ def rule_keys(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -
     scopes = np.array([keys_scope(p) for p in patterns])
     scope = scopes[codes]
     n_wide = int(np.isin(scope, ["all", "broad"]).sum())
-    wide = n_wide > 0
     shapes = Shapes(codes, lambda c: Call.of("KEYS", [patterns[c]], 60, f"({scopes[c]})"))
     counts = pd.Series(scope).value_counts()
     ev = evidence(ctx, pos, t, shapes=shapes, metrics={f"calls_{k}": v for k, v in counts.items()})
@@ -756,7 +755,7 @@ def _clock(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
 
 
 def _iso(us: int) -> str:
-    return pd.Timestamp(int(us), unit="us", tz="UTC").isoformat()
+    return str(pd.Timestamp(int(us), unit="us", tz="UTC").isoformat())
 
 
 def clock_finding(backwards: int, back_us: int, first_back: tuple[int, str, str] | None,
