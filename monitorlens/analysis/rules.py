@@ -770,6 +770,7 @@ def clock_finding(backwards: int, back_us: int, first_back: tuple[int, str, str]
         parts.append(f"jumps ahead {jumps:,} time(s) (by up to {duration(jump_us / 1e6)})")
     rows = tuple(Row.of({"kind": kind, "line": x[0], "before": x[1], "after": x[2]})
                  for kind, x in (("back", first_back), ("jump", first_jump)) if x is not None)
+    first = first_back or first_jump  # the first row's
     return Finding(
         code="capture-clock",
         severity="warning",
@@ -781,7 +782,7 @@ def clock_finding(backwards: int, back_us: int, first_back: tuple[int, str, str]
                      "timeline's buckets widen to cover the whole span."),
         action="Check the server's clock and how the capture was made; analyse each part separately "
                "with --since/--until.",
-        evidence=Evidence(count=backwards + jumps, unit="clock steps", first=rows[0]["before"] if rows else None,
+        evidence=Evidence(count=backwards + jumps, unit="clock steps", first=first[1] if first else None,
                           metrics={"steps_back": backwards, "largest_step_back_us": back_us,
                                    "jumps": jumps, "largest_jump_us": jump_us}, rows=rows),
     )
