@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,9 +85,9 @@ def main() -> int:
         runs["report"].append(seconds)
         ratios.append(runs["report"][-1] / runs["ingest"][-1])
         to_convert.append(runs["report"][-1] / runs["convert"][-1])
-        seconds, analysis = seconds_of(lambda: analyze(events))
+        seconds, analysis = seconds_of(partial(analyze, events))
         runs["analyze"].append(seconds)
-        seconds, report = seconds_of(lambda: build_report(analysis))
+        seconds, report = seconds_of(partial(build_report, analysis))
         runs["build"].append(seconds)
         runs["html"].append(seconds_of(report.to_html)[0])
 

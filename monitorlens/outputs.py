@@ -103,7 +103,7 @@ def output_file(path: PathLike, *, binary: bool = True, inputs: Iterable[object]
         raise OutputError(f"{target}: is a directory; name a file to write.")
     if mode is not None and not stat.S_ISREG(mode):  # /dev/null, a FIFO, a terminal: in place
         try:
-            with open(target, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
+            with open(target, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
                 yield f
         except OSError as e:
             raise OutputError(f"{target}: cannot write: {_describe(e)}") from None
@@ -117,7 +117,7 @@ def output_file(path: PathLike, *, binary: bool = True, inputs: Iterable[object]
         raise OutputError(f"{target}: cannot write in {folder}: {_describe(e)}") from None
     done = False
     try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
+        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
             yield f
         if mode is not None:
             os.chmod(tmp, stat.S_IMODE(mode))  # the replaced file's permissions

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -40,7 +40,7 @@ WRITE_OPTIONS = dict(
 )
 
 
-def write_parquet(df: pd.DataFrame, path: str | os.PathLike, *, inputs: Iterable[object] = ()) -> Path:
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str], *, inputs: Iterable[object] = ()) -> Path:
     """Write events (from :func:`read_monitor` or :func:`read_parquet`) with their provenance.
 
     Written whole or not at all (:func:`monitorlens.outputs.output_file`); ``-`` is stdout;
@@ -61,7 +61,7 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike, *, inputs: Iterable
 
 def convert(
     source: Source,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     errors: str = "skip",
     workers: int = 2,
@@ -86,7 +86,7 @@ def convert(
 
 def ingest(
     source: Source,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     kind: str | None = None,
     errors: str = "skip",
@@ -133,7 +133,7 @@ def stored_kind(f: Input) -> str:
     return "unknown"
 
 
-def read_parquet(path: str | os.PathLike | Input, columns: Iterable[str] | None = None) -> pd.DataFrame:
+def read_parquet(path: str | os.PathLike[str] | Input, columns: Iterable[str] | None = None) -> pd.DataFrame:
     """Read a Parquet file written by monitorlens back into a DataFrame with its provenance."""
     with open_binary(path) as f:
         table, prov = read_parquet_table(f, list(columns) if columns is not None else None)

@@ -4,6 +4,7 @@ and the shared filters."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def test_analysis_holds_the_tables(sample: tuple[str, pd.DataFrame, dict]) -> No
     assert isinstance(a, Analysis) and a.overview.events == len(events)
     assert len(a.hot_keys) <= 3 and a.timeline.to_numpy().sum() == len(events)
     assert len(a.to_dict()["clients"]) <= 3 and len(a.to_dict(top=1)["clients"]) == 1
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         a.top = 5  # frozen
 
 

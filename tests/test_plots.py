@@ -161,6 +161,23 @@ def test_both_renderers_show_the_same_texts(analysis: ml.Analysis, snapshots: pd
     assert figure_bytes(figure(plot_of("gaps", analysis)), "png")[:4] == b"\x89PNG"
 
 
+def test_a_time_chart_draws_on_an_axes_in_a_subfigure(analysis: ml.Analysis) -> None:
+    """A notebook lays charts out with fig.subfigures(); the time axis sizes its ticks from the
+    Axes' own width (a SubFigure has no figure width of its own)."""
+    from matplotlib.figure import Figure
+
+    from monitorlens.render.plots import draw
+
+    plot = plot_of("traffic", analysis)
+    alone = Figure(figsize=(5, 4)).add_subplot()
+    inside = Figure(figsize=(10, 4)).subfigures(1, 2)[0].add_subplot()
+    for ax in (alone, inside):
+        draw(ax, plot)
+    assert inside.get_window_extent().width == pytest.approx(alone.get_window_extent().width, rel=0.01)
+    assert [t.get_text() for t in inside.get_xticklabels()] == [t.get_text() for t in alone.get_xticklabels()]
+    assert len(inside.get_xticklabels()) >= 3
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.text(max_size=30), st.integers(0, 10**12)), min_size=1, max_size=12),
        st.text(st.characters(codec=None, exclude_categories=()), max_size=40))

@@ -3,9 +3,7 @@ hash slots are what a real Redis Cluster node answers to CLUSTER KEYSLOT."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
-from functools import reduce
 from pathlib import Path
 
 import numpy as np

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -68,7 +68,7 @@ def codes_of(series: pd.Series, null: str | None = None) -> tuple[np.ndarray, pd
 def ts_us(events: pd.DataFrame) -> np.ndarray:
     """The ``ts`` column as int64 microseconds since the epoch (no copy when already in us)."""
     ts = events["ts"]
-    return ts.dt.as_unit("us").array.asi8 if ts.dt.unit != "us" else ts.array.asi8
+    return cast(np.ndarray, ts.dt.as_unit("us").array.asi8 if ts.dt.unit != "us" else ts.array.asi8)
 
 
 def _times(us: np.ndarray | pd.Series) -> pd.Series | pd.DatetimeIndex:
@@ -618,7 +618,7 @@ class KeyTable:
     @property
     def pattern(self) -> np.ndarray:
         """Pattern code per key reference."""
-        return self.pattern_of_key[self.flat.key]
+        return cast(np.ndarray, self.pattern_of_key[self.flat.key])
 
 
 def key_table(events: pd.DataFrame, rules: PatternRules = DEFAULT_RULES, flat: FlatKeys | None = None,

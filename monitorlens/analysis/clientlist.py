@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import AbstractSet, Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -451,7 +451,7 @@ def _blocked_finding(snapshots: pd.DataFrame, latest: pd.DataFrame, t: ClientThr
     ]  # fmt: skip
 
 
-def _idle_finding(latest: pd.DataFrame, t: ClientThresholds, leaked: set[Any] = frozenset()) -> list[Finding]:
+def _idle_finding(latest: pd.DataFrame, t: ClientThresholds, leaked: AbstractSet[Any] = frozenset()) -> list[Finding]:
     # Subscribers, MONITORs, replication links and blocked clients stay idle by design.
     normal = latest[(latest["client_type"] == "normal") & ~latest["flag_blocked"].fillna(False).astype(bool)]
     idle = normal[normal["idle"] >= t.idle_seconds].sort_values("idle", ascending=False)
@@ -641,7 +641,8 @@ def _wider_view(by: str, value: str, trend: Any, mine: pd.DataFrame, wider: dict
     surge = bool(trend.surging)
     start, end = (trend.surge_from_ts, trend.surge_to_ts) if surge else (trend.first_ts, trend.last_ts)
     own = (trend.surge_to_clients - trend.surge_from_clients) if surge else (trend.last_clients - trend.first_clients)
-    parts, metrics = [], {}
+    parts: list[str] = []
+    metrics: dict[str, float] = {}
     if by == "name" and len(mine):
         main = mine["host"].astype("str").fillna("").mode().iloc[0]
         host_change = wider["host"].change(main, start, end)
@@ -928,7 +929,7 @@ def remediation_plan(snapshots: pd.DataFrame, findings: Iterable[Finding]) -> pd
     return plan.astype({"id": "int64"}).reset_index(drop=True)
 
 
-def _reason(code: str, row: dict[str, Any]) -> str:
+def _reason(code: str, row: Mapping[str, Any]) -> str:
     name = row.get("name") or UNNAMED
     if code == "monitor-clients":
         return f"forgotten MONITOR, running {row.get('age')} s"

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analyze import Analysis, analyze, records
+from .analyze import Analysis, analyze
+from .records import records
 from ..read.grammar import classify_source
 
 COLUMNS = ["before_count", "after_count", "before_rate", "after_rate", "rate_change", "change"]
@@ -94,7 +95,7 @@ def _counts(table: pd.DataFrame, key: pd.Series | str) -> pd.Series:
 def _findings(before: Analysis, after: Analysis) -> pd.DataFrame:
     """Findings matched by code, commands and keys (titles name addresses, which change)."""
 
-    def index(a: Analysis) -> dict[tuple, Any]:
+    def index(a: Analysis) -> dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any]:
         return {(f.code, f.evidence.commands, f.evidence.keys): f for f in a.findings}
 
     def listed(x: Analysis) -> set[int]:

@@ -56,7 +56,8 @@ def line_head(ts: Any, db: Any, client: str | None) -> str:
     us = pd.Timestamp(ts).value // 1000  # .value is nanoseconds whatever the unit
     no_db = db is None or pd.isna(db)
     no_source = client is None or (not isinstance(client, str) and pd.isna(client))
-    return format_head(us, None if no_db else int(db), None if no_source else printable(client)).decode()
+    source = None if no_source or client is None else printable(client)
+    return format_head(us, None if no_db else int(db), source).decode()
 
 
 def line_text(ts: pd.Timestamp, db: Any, client: str, command: str, args: Iterable[bytes], limit: int = 80) -> str:

@@ -15,13 +15,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeAlias
 
 import pandas as pd
 
 from .breakdowns import client_names, command_names, script_callers
 from ..errors import InputError
 
-TimeLike = str | float | int | datetime | pd.Timestamp
+TimeLike: TypeAlias = str | float | int | datetime | pd.Timestamp
 Many = str | Iterable[str] | None
 
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d*)?")

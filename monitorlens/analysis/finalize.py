@@ -10,7 +10,6 @@ standard error of the distinct-key counts.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
@@ -533,11 +532,16 @@ def finalize(p: Partial, prov: Provenance, settings: Settings = Settings()) -> A
     s = settings
     p = _rename_all(p, PENDING, bd.LUA) if _has_pending(p) else p
     total = p.events
-    first_us = int(p.clients["first"].min()) if total else 0
-    last_us = int(p.clients["last"].max()) if total else 0
+    if total:
+        assert p.clients is not None and p.commands is not None  # a partial with events has both
+        first_us, last_us = int(p.clients["first"].min()), int(p.clients["last"].max())
+        cmd_order = _order(p, "command", p.commands["pos"])
+        client_order = _order(p, "client", p.clients["own_pos"])
+    else:
+        first_us = last_us = 0
+        cmd_order = client_order = pd.Series(dtype=np.int64)
     seconds = (last_us - first_us) / 1e6 if total >= 2 else 0.0
-    commands = _commands(p.commands, p.command_clients, total, seconds,
-                         _order(p, "command", p.commands["pos"]) if total else None)
+    commands = _commands(p.commands, p.command_clients, total, seconds, cmd_order if total else None)
     clients = _clients(p, total, seconds)
     first, last = (_iso(first_us), _iso(last_us)) if total else (None, None)
     dbs = _dbs(p, total, seconds)
@@ -550,8 +554,6 @@ def finalize(p: Partial, prov: Provenance, settings: Settings = Settings()) -> A
         dbs=tuple(sorted(int(d) for d in dbs["db"].dropna())) if len(dbs) else (),
         filtered=total != prov.events or bool(filters), filters=filters,
     )
-    cmd_order = _order(p, "command", p.commands["pos"]) if total else pd.Series(dtype=np.int64)
-    client_order = _order(p, "client", p.clients["own_pos"]) if total else pd.Series(dtype=np.int64)
     findings = sort_findings(_findings(p, prov, s, commands, clients, first, last))
     return Analysis(
         provenance=prov, overview=overview, commands=commands,

@@ -451,7 +451,7 @@ class Gaps:
         )
 
 
-def _gaps(gap: np.ndarray, before: Edge | list, after: Any, s: Settings) -> Gaps:
+def _gaps(gap: np.ndarray, before: Mapping[str, Any], after: Mapping[str, Any], s: Settings) -> Gaps:
     """Gaps from arrays: ``gap`` (us), and for each the row data of the lines around it
     (``before``/``after``: dicts of arrays pos, us, line, client, command)."""
     t = s.thresholds
@@ -525,8 +525,8 @@ class PairCounts:
         if self.count is None:
             k, o, _, _ = _unique_pairs(key, oth)
             return PairCounts(k, o)
-        k, o, counts, first = _unique_pairs(key, oth, np.concatenate([self.pos, other.pos]),  # type: ignore
-                                            np.concatenate([self.count, other.count]))  # type: ignore
+        k, o, counts, first = _unique_pairs(key, oth, np.concatenate([self.pos, other.pos]),
+                                            np.concatenate([self.count, other.count]))
         return PairCounts(k, o, counts, first)
 
     def taken(self, keep: np.ndarray, new_id: np.ndarray) -> "PairCounts":
@@ -640,6 +640,7 @@ def _merge_keys(a: Keys, b: Keys, s: Settings) -> Keys:
     sketched = a.sketched or b.sketched
     if sketched:
         a, b = _sketch_start(a), _sketch_start(b)
+    assert a.names is not None and b.names is not None  # checked above; _sketch_start keeps them
     found = pc.fill_null(pc.index_in(b.names, value_set=a.names), -1).to_numpy(zero_copy_only=False).astype(np.int64)
     missing = found < 0
     na = len(a.names)

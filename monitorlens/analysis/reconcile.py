@@ -143,6 +143,10 @@ def _cmdstats(info: Mapping[str, Any] | None) -> dict[str, dict[str, int]]:
     return {k.removeprefix("cmdstat_"): v for k, v in stats.items() if isinstance(v, dict)}
 
 
+def _delta(now: Mapping[str, Any], then: Mapping[str, Any], field: str) -> int:
+    return int(now.get(field, 0)) - int(then.get(field, 0))
+
+
 def _errors(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, int]:
     b = (before or {}).get("errorstats") or {}
     a = (after or {}).get("errorstats") or {}
@@ -173,17 +177,14 @@ def reconcile(events: pd.DataFrame, server: Mapping[str, Any]) -> Reconciliation
     rows = []
     for name in sorted(set(a) | set(shown) | set(unkept)):
         now, then = a.get(name, {}), b.get(name, {})
-
-        def delta(field: str) -> int:
-            return int(now.get(field, 0)) - int(then.get(field, 0))
-
-        run, s, u, o = delta("calls"), shown.get(name, 0), unkept.get(name, 0), own.get(name, 0)
-        if not (run or s or u or delta("failed_calls") or delta("rejected_calls")):
+        run, failed, rejected = (_delta(now, then, f) for f in ("calls", "failed_calls", "rejected_calls"))
+        s, u, o = shown.get(name, 0), unkept.get(name, 0), own.get(name, 0)
+        if not (run or s or u or failed or rejected):
             continue
         cmd, _, sub = name.partition("|")
         rows.append({
             "command": name, "shown": s, "unkept": u, "run": run, "own_unseen": o, "others": run - o,
-            "unseen": run - s - u - o, "failed": delta("failed_calls"), "rejected": delta("rejected_calls"),
+            "unseen": run - s - u - o, "failed": failed, "rejected": rejected,
             "hidden": hidden_from_monitor(cmd, sub or None),
         })  # fmt: skip
     table = pd.DataFrame(rows, columns=list(RECONCILE_COLUMNS))

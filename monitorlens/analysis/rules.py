@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 import numpy as np
 import pandas as pd
@@ -113,7 +113,6 @@ def rule_keys(events: pd.DataFrame, t: Thresholds, ctx: Context | None = None) -
     scopes = np.array([keys_scope(p) for p in patterns])
     scope = scopes[codes]
     n_wide = int(np.isin(scope, ["all", "broad"]).sum())
-    wide = n_wide > 0
     shapes = Shapes(codes, lambda c: Call.of("KEYS", [patterns[c]], 60, f"({scopes[c]})"))
     counts = pd.Series(scope).value_counts()
     ev = evidence(ctx, pos, t, shapes=shapes, metrics={f"calls_{k}": v for k, v in counts.items()})
@@ -288,7 +287,7 @@ def _each(check: Callable[[Sequence[bytes], Thresholds], str | None]) -> Judge:
         codes, first = signatures(ctx, pos, skip=1)
         verdicts = np.empty(len(first), dtype=object)
         verdicts[:] = [check(args, t) for args in ctx.args(first)]
-        return verdicts[codes]
+        return cast(np.ndarray, verdicts[codes])
     return judge
 
 
@@ -756,7 +755,7 @@ def _clock(events: pd.DataFrame, t: Thresholds) -> list[Finding]:
 
 
 def _iso(us: int) -> str:
-    return pd.Timestamp(int(us), unit="us", tz="UTC").isoformat()
+    return str(pd.Timestamp(int(us), unit="us", tz="UTC").isoformat())
 
 
 def clock_finding(backwards: int, back_us: int, first_back: tuple[int, str, str] | None,
@@ -771,6 +770,7 @@ def clock_finding(backwards: int, back_us: int, first_back: tuple[int, str, str]
         parts.append(f"jumps ahead {jumps:,} time(s) (by up to {duration(jump_us / 1e6)})")
     rows = tuple(Row.of({"kind": kind, "line": x[0], "before": x[1], "after": x[2]})
                  for kind, x in (("back", first_back), ("jump", first_jump)) if x is not None)
+    first = first_back or first_jump  # the first row's
     return Finding(
         code="capture-clock",
         severity="warning",
@@ -782,7 +782,7 @@ def clock_finding(backwards: int, back_us: int, first_back: tuple[int, str, str]
                      "timeline's buckets widen to cover the whole span."),
         action="Check the server's clock and how the capture was made; analyse each part separately "
                "with --since/--until.",
-        evidence=Evidence(count=backwards + jumps, unit="clock steps", first=rows[0]["before"] if rows else None,
+        evidence=Evidence(count=backwards + jumps, unit="clock steps", first=first[1] if first else None,
                           metrics={"steps_back": backwards, "largest_step_back_us": back_us,
                                    "jumps": jumps, "largest_jump_us": jump_us}, rows=rows),
     )

@@ -104,7 +104,7 @@ class HyperLogLog:
     """A HyperLogLog of ``2 ** precision`` one-byte registers (mergeable by maximum)."""
 
     precision: int = 14
-    registers: np.ndarray = field(default=None)  # type: ignore[assignment]
+    registers: np.ndarray = None  # type: ignore[assignment]  # made by __post_init__ from precision
 
     def __post_init__(self) -> None:
         if not 4 <= self.precision <= 18:

@@ -113,7 +113,7 @@ def inputs(sources: Sources) -> list[SourceFile]:
     if isinstance(sources, (str, os.PathLike)) or hasattr(sources, "read"):
         sources = [sources]  # type: ignore[list-item]
     files: list[tuple[Any, Path | None]] = []
-    for src in sources:  # type: ignore[union-attr]
+    for src in sources:
         if not isinstance(src, (str, os.PathLike)) or str(src) == "-":
             files.append((src, None))
             continue
@@ -133,7 +133,7 @@ def inputs(sources: Sources) -> list[SourceFile]:
     if len(set(nodes)) < len(set(str(src) for src, _ in files)):  # same names in different folders
         nodes = [str(src) if isinstance(src, Path) else n for (src, _), n in zip(files, nodes)]
     out = []
-    for i, (src, root) in enumerate(files):
+    for i, (src, _root) in enumerate(files):
         if isinstance(src, Path):
             out.append(SourceFile(src, i, nodes[i] if len(files) > 1 else "", _is_parquet(src), src.stat().st_size))
         else:

@@ -36,9 +36,9 @@ import re
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import Any, Callable
 
 from ..commands import is_container
 from ..errors import InputError
@@ -47,7 +47,7 @@ from .connection import Target
 from .info import SECTIONS, parse_info
 from .resp import ConnectionLost, RespReader, encode
 from .signals import catch_stop_signals
-from .snapshots import SnapshotLog, client_list_bytes, raw_reply
+from .snapshots import ByteSink, SnapshotLog, client_list_bytes, raw_reply
 
 __all__ = ["CaptureLimits", "CaptureResult", "capture", "CAPTURE_NAME", "STOP_REASONS"]
 
@@ -174,10 +174,14 @@ class _Session:
         self.server: dict[str, Any] = {"format": FORMAT, "target": target.display()}
         self.control: Any = None
         self.sock: Any = None
-        self.reader: RespReader | None = None
-        self.out: IO[bytes] | None = None
-        self.snapshots: SnapshotLog | None = None
+        self.reader: RespReader | None = None  # from start_monitor on
+        self.out: ByteSink  # set by capture() once the bundle's files are open
+        self.snapshots: SnapshotLog  # likewise
         self.monitor_id: int | None = None
+        self.control_id: int | None = None
+        self.started: float | None = None  # epoch seconds MONITOR was sent
+        self.t0 = time.monotonic()  # when MONITOR started (the guard's samples count from it)
+        self.status: dict[str, Any] = {}  # the guard's latest reading, for progress
         self.writing = True
         self.signals: list[str] = []
 
@@ -267,12 +271,13 @@ class _Session:
     def take_lines(self) -> tuple[bytes, bytes] | None:
         """Write the MONITOR lines in the buffer; return the first other reply (an INFO's,
         an error) or None once the buffer is used up. Raises :class:`_Stop` at a limit."""
-        lim, res = self.limits, self.result
+        lim, res, reader = self.limits, self.result, self.reader
+        assert reader is not None  # start_monitor ran
         while True:
             room = lim.max_lines - res.lines
-            batch = self.reader.status_lines(max(1, min(room, 4096)) if self.writing else 4096)
+            batch = reader.status_lines(max(1, min(room, 4096)) if self.writing else 4096)
             if not batch:
-                return self.reader.pop()
+                return reader.pop()
             if not self.writing:
                 self.unwritten.update(command_key(line) for line in batch)
                 continue
@@ -323,6 +328,7 @@ class _Session:
                                            f"{base:,.0f}/s (limit {lim.max_drop:.0%})")  # fmt: skip
 
     def monitor_omem(self) -> int | None:
+        assert self.monitor_id is not None  # start_monitor ran
         self.own["client|list"] += 1
         # CLIENT LIST ID exists from 6.2; before, the whole list is searched for the id.
         ids = ("ID", self.monitor_id) if self._version() >= (6, 2) else ()
@@ -345,6 +351,8 @@ class _Session:
 
     def finish_exact(self) -> bool:
         """Send the closing INFO on the MONITOR connection and read up to its reply."""
+        reader = self.reader
+        assert reader is not None  # start_monitor ran
         try:
             self.sock.sendall(encode(*self.info_command()))
             deadline = time.monotonic() + self.limits.drain_timeout
@@ -356,7 +364,7 @@ class _Session:
                         self.server["after"] = _sections(parse_info(payload))
                         return True
                     return False
-                self.reader.wait(min(0.2, deadline - time.monotonic()))
+                reader.wait(min(0.2, deadline - time.monotonic()))
         except (ConnectionLost, OSError):
             return False
         return False
@@ -452,6 +460,8 @@ def _run(s: _Session) -> None:
         s.t0 = time.monotonic()
         s.baseline()
         s.start_monitor()
+        reader = s.reader
+        assert reader is not None
         s.t0 = time.monotonic()
         deadline = s.t0 + lim.duration
         next_guard, next_snap, next_tick = s.t0 + lim.guard_every, s.t0, s.t0 + 1.0
@@ -473,7 +483,7 @@ def _run(s: _Session) -> None:
                 if s.progress:
                     s.progress({**s.status, "lines": res.lines, "bytes": res.bytes, "seconds": now - s.t0,
                                 "snapshots": res.snapshots, "baseline": s.guard.get("baseline_ops_per_sec")})  # fmt: skip
-            if s.reader.wait(min(0.2, max(0.0, min(deadline, next_snap, next_guard, next_tick) - time.monotonic()))):
+            if reader.wait(min(0.2, max(0.0, min(deadline, next_snap, next_guard, next_tick) - time.monotonic()))):
                 item = s.take_lines()
                 if item is not None:
                     text = item[1][:200].decode("utf-8", "replace")
@@ -511,8 +521,8 @@ def _write_server_json(s: _Session) -> None:
         "client_name": CAPTURE_NAME,
         "client_id": s.monitor_id,
         "control_client_name": CONTROL_NAME,
-        "control_client_id": getattr(s, "control_id", None),
-        "started": _iso(getattr(s, "started", None)),
+        "control_client_id": s.control_id,
+        "started": _iso(s.started),
         "ended": _iso(time.time()),
         "seconds": round(res.seconds, 3),
         "limits": asdict(s.limits),

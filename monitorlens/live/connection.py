@@ -13,6 +13,7 @@ import argparse
 import os
 import socket
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -174,9 +175,9 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sni", metavar="HOST", help="server name to send (TLS)")
 
 
-def target_from_args(ns: argparse.Namespace, environ: dict[str, str] | None = None) -> Target:
+def target_from_args(ns: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Target:
     """The :class:`Target` of parsed arguments: the URL, then the flags, then ``REDISCLI_AUTH``."""
-    environ = os.environ if environ is None else environ
+    env = os.environ if environ is None else environ
     parts = parse_url(ns.url) if ns.url else {}
     for name in ("host", "port", "unix_socket", "db", "user", "password", "cacert", "cert", "key", "sni"):
         value = getattr(ns, name, None)
@@ -185,8 +186,8 @@ def target_from_args(ns: argparse.Namespace, environ: dict[str, str] | None = No
     for name in ("tls", "insecure"):
         if getattr(ns, name, False):
             parts[name] = True
-    if "password" not in parts and environ.get("REDISCLI_AUTH"):
-        parts["password"] = environ["REDISCLI_AUTH"]
+    if "password" not in parts and env.get("REDISCLI_AUTH"):
+        parts["password"] = env["REDISCLI_AUTH"]
     if any(parts.get(k) for k in ("cacert", "cert", "key", "sni")) and not parts.get("tls"):
         raise InputError("--cacert, --cert, --key and --sni need --tls (or a rediss:// URL)")
     return Target(**parts)

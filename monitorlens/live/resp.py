@@ -89,7 +89,8 @@ class RespReader:
 
     def status_lines(self, limit: int) -> list[bytes]:
         """Up to ``limit`` complete ``+`` lines at the head of the buffer (a batch of MONITOR lines)."""
-        buf, pos, out = self.buf, self.pos, []
+        buf, pos = self.buf, self.pos
+        out: list[bytes] = []
         while len(out) < limit and buf[pos : pos + 1] == b"+":
             end = buf.find(b"\r\n", pos)
             if end < 0:

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 __all__ = ["catch_stop_signals"]
 
-_NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
+_NAMES: dict[int, str] = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
 
 
 def catch_stop_signals(stop: threading.Event, received: list[str]) -> Callable[[], None]:

@@ -24,11 +24,19 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 __all__ = ["sample_clients", "capture_monitor", "client_list_bytes", "raw_reply", "SnapshotLog"]
 
 StrPath = str | os.PathLike[str]
+
+
+class ByteSink(Protocol):
+    """Where snapshots and MONITOR lines are written: a binary file, a gzip file."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
 
 # redis-py's option that skips decoding and its CLIENT LIST parser: sending
 # "CLIENT", "LIST" as two words misses the "CLIENT LIST" reply callback.
@@ -56,7 +64,7 @@ class SnapshotLog:
     ``watch`` all take their snapshots through it.
     """
 
-    def __init__(self, log: IO[bytes] | None, csv: IO[str] | None = None) -> None:
+    def __init__(self, log: ByteSink | None, csv: IO[str] | None = None) -> None:
         self.log = log
         self.csv = csv
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 
 from ..analysis.clientlist import UNNAMED
@@ -23,7 +25,7 @@ def _mib(n: float) -> str:
     return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.0f} KiB"
 
 
-def _part(title: str, rows: pd.DataFrame, detail) -> list[str]:  # type: ignore[no-untyped-def]
+def _part(title: str, rows: pd.DataFrame, detail: Callable[[pd.Series], str]) -> list[str]:
     if rows.empty:
         return []
     more = f" (+{len(rows) - ROWS} more)" if len(rows) > ROWS else ""

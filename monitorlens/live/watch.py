@@ -177,6 +177,7 @@ def watch(target: Target, opts: WatchOptions = WatchOptions(), *, out: IO[str] |
             latest = window[-1]
             snaps = pd.concat(list(window), ignore_index=True) if len(window) > 1 else latest
             part = analyze_clientlist(snaps, thresholds=thresholds, maxclients=maxclients).snapshots
+            assert part is not None  # snapshots given: their part is there
             findings = list(part.findings)
             gauges = client_gauges(latest, ts, thresholds.idle_seconds)
             collector.update(gauges)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
+from numpy.typing import ArrayLike
 
 try:  # the module that defines call_function; pyarrow.compute re-exports it with the wrappers
     from pyarrow._compute import CastOptions, call_function
@@ -26,8 +27,8 @@ except ImportError:  # pragma: no cover - a pyarrow that moved it
     from pyarrow.compute import CastOptions, call_function
 
 
-def numeric(values: np.ndarray, dtype: str | np.dtype = "int64", valid: np.ndarray | None = None) -> pa.Array:
-    """A numpy array as an Arrow array of ``dtype`` (nulls where ``valid`` is False).
+def numeric(values: ArrayLike, dtype: str | np.dtype = "int64", valid: np.ndarray | None = None) -> pa.Array:
+    """Numbers (a numpy array, a list) as an Arrow array of ``dtype`` (nulls where ``valid`` is False).
 
     >>> numeric(np.array([1, 2]), "int32", valid=np.array([True, False])).to_pylist()
     [1, None]

@@ -47,7 +47,6 @@ import re
 from collections import Counter
 from dataclasses import replace
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -64,7 +63,7 @@ from .grammar import (
     UNRECOGNIZED,
     Rejected,
 )
-from .files import KIND_NAMES, BlockReader, Input, Source, is_parquet, open_binary, read_parquet_table, source_name
+from .files import KIND_NAMES, BlockReader, ByteStream, Input, Source, is_parquet, open_binary, read_parquet_table, source_name
 from .parse import reject_text
 from .schema import ERRORS, REJECTS_KEPT, Provenance, provenance
 from .sniff import client_start
@@ -265,7 +264,8 @@ def time_from_name(name: str) -> int | None:
         return int(m.group(1)) * 1_000_000 + int((m.group(2) or "").ljust(6, "0"))
     if m := _NAME_ISO.search(base):
         try:
-            t = dt.datetime(*map(int, m.groups()), tzinfo=dt.timezone.utc)
+            year, month, day, hour, minute, second = map(int, m.groups())
+            t = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.timezone.utc)
         except ValueError:
             return None
         return int(t.timestamp()) * 1_000_000
@@ -342,7 +342,7 @@ class _Lines:
 
     MAX_LINE = 1 << 20  # a CLIENT LIST line is a few hundred bytes
 
-    def __init__(self, f: BinaryIO, rejects: _Rejects) -> None:
+    def __init__(self, f: ByteStream, rejects: _Rejects) -> None:
         # Small blocks: a gzip stream cut short loses at most one block of lines.
         self.reader = BlockReader(256 << 10, max_line=self.MAX_LINE)
         self.f = f
@@ -454,7 +454,8 @@ def _read_client_list_text(source: Input, errors: str) -> pd.DataFrame:
     name = source_name(source)
     rejects = _Rejects(name, errors)
     found = _Found()
-    snapshot, ts, seen, started = 0, time_from_name(name), set(), False
+    snapshot, ts, started = 0, time_from_name(name), False
+    seen: set[bytes] = set()
     with open_binary(source) as f:
         lines = _Lines(f, rejects)
         for number, raw, complete in lines:

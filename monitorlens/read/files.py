@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Union
+from typing import TYPE_CHECKING, BinaryIO, Protocol, Union
 
 from ..errors import InputError
 from .schema import Provenance
@@ -26,7 +26,15 @@ from .sniff import kind_of
 if TYPE_CHECKING:
     import pyarrow as pa
 
-Source = Union[str, os.PathLike, BinaryIO]
+
+class ByteStream(Protocol):
+    """What the readers read from: bytes, front to back (a binary file, an :class:`Input`, a gunzip)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+# An input as the readers take it: a path, "-" (stdin), a binary file object or an Input already open.
+Source = Union[str, os.PathLike, BinaryIO, "Input"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -49,7 +57,7 @@ class Input:
     pipe or a FIFO loses nothing to the look.
     """
 
-    def __init__(self, stream: BinaryIO, name: str, *, file: BinaryIO | None = None, gzip: bool = False) -> None:
+    def __init__(self, stream: ByteStream, name: str, *, file: BinaryIO | None = None, gzip: bool = False) -> None:
         self.name = name
         self.gzip = gzip  # the bytes read are the gzip stream's content
         self._stream = stream
@@ -105,17 +113,17 @@ class Input:
 UTF8_BOM = b"\xef\xbb\xbf"  # what Windows editors put before text saved as UTF-8
 
 
-def _stream_of(f: BinaryIO, name: str, file: BinaryIO | None = None) -> Input:
+def _stream_of(f: ByteStream, name: str, file: BinaryIO | None = None) -> Input:
     opened = Input(f, name, file=file)
     if opened.peek(2) == GZIP_MAGIC:
-        opened = Input(GunzipReader(opened), name, file=file, gzip=True)  # type: ignore[arg-type]
+        opened = Input(GunzipReader(opened), name, file=file, gzip=True)
     if opened.peek(3) == UTF8_BOM:
         opened.read(3)
     return opened
 
 
 @contextlib.contextmanager
-def open_binary(source: Source | Input) -> Iterator[Input]:
+def open_binary(source: Source) -> Iterator[Input]:
     """Open a path (plain or gzip, detected by content), ``-`` (stdin) or a binary file object.
 
     An :class:`Input` already open is handed back as it is (its peeked bytes kept).
@@ -140,7 +148,7 @@ def open_binary(source: Source | Input) -> Iterator[Input]:
         except OSError as e:
             raise InputError(f"{path}: cannot open: {e.strerror}") from None
         with f:
-            yield _stream_of(f, str(source), file=f)  # type: ignore[arg-type]
+            yield _stream_of(f, str(source), file=f)
         return
     if isinstance(source, io.TextIOBase):
         raise InputError(f"{source_name(source)}: opened in text mode; open it with 'rb'.")
@@ -160,7 +168,7 @@ class GunzipReader(io.RawIOBase):
 
     CHUNK = 1 << 16
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: ByteStream) -> None:
         self.raw = raw
         self.name = getattr(raw, "name", "<stream>")
         self.error: str | None = None
@@ -173,7 +181,7 @@ class GunzipReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, n: int = -1) -> bytes:
         while not self._done and (n < 0 or self._size < n):
             self._feed()
         data = b"".join(self._pending)
@@ -265,7 +273,7 @@ class BlockReader:
         self.error: str | None = None
         self.at_end = False
 
-    def blocks(self, f: BinaryIO) -> Iterator[bytes]:
+    def blocks(self, f: ByteStream) -> Iterator[bytes]:
         """The blocks alone (a long line's start standing for it, as a line of its own)."""
         for longs, block in self.pieces(f):
             for long in longs:
@@ -273,7 +281,7 @@ class BlockReader:
             if block:
                 yield block
 
-    def pieces(self, f: BinaryIO) -> Iterator[tuple[tuple[LongLine, ...], bytes]]:
+    def pieces(self, f: ByteStream) -> Iterator[tuple[tuple[LongLine, ...], bytes]]:
         """``(longs, block)``: ``longs`` are the lines skipped, in order, just before ``block``."""
         rest: list[bytes] = []  # the start of a line whose end is not read yet
         size = 0  # its bytes so far

@@ -9,17 +9,17 @@ from __future__ import annotations
 import io
 import os
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, cast
 
 import pyarrow as pa
 
 from . import arrays, grammar
 from ..errors import InputError, ParseError
-from .files import BLOCK_SIZE, MAX_LINE_BYTES, BlockReader, Source, open_binary, source_name
+from .files import BLOCK_SIZE, MAX_LINE_BYTES, BlockReader, ByteStream, Source, open_binary, source_name
 from .parse import BlockResult, parse_block, renumber
 from .schema import ERRORS, MONITOR_SCHEMA, REJECTS_KEPT, Provenance, table_to_frame
 
@@ -85,7 +85,7 @@ class MonitorStream:
         self.provenance = tally.provenance(self.name, reader.error)
 
     def _parsed(
-        self, reader: BlockReader, f: BinaryIO, pool: ThreadPoolExecutor
+        self, reader: BlockReader, f: ByteStream, pool: ThreadPoolExecutor
     ) -> Iterator[tuple[BlockResult, int]]:
         """Parsed blocks in file order (with the bytes read so far), at most 2 * workers + 1 in flight."""
         pending: deque[tuple[Future[BlockResult], int]] = deque()
@@ -172,7 +172,7 @@ def _iso(us: int | None) -> str | None:
 
 
 def read_monitor(
-    source: Source,
+    source: Source | Iterable[bytes | str],
     *,
     errors: str = "skip",
     workers: int = 2,
@@ -190,9 +190,12 @@ def read_monitor(
     >>> df = read_monitor("sample_captures/grammar/monitor.txt")  # doctest: +SKIP
     >>> df.command.value_counts().head()  # doctest: +SKIP
     """
-    if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"):
-        source = io.BytesIO(b"".join(_as_line(x) for x in source))  # an iterable of lines
-    stream = MonitorStream(source, errors=errors, workers=workers, progress=progress, max_line_bytes=max_line_bytes)
+    opened: Source
+    if isinstance(source, (str, os.PathLike)) or hasattr(source, "read"):
+        opened = cast(Source, source)  # a file object: what has read() (mypy cannot narrow on it)
+    else:  # an iterable of lines
+        opened = io.BytesIO(b"".join(_as_line(x) for x in source))
+    stream = MonitorStream(opened, errors=errors, workers=workers, progress=progress, max_line_bytes=max_line_bytes)
     tables = list(stream)
     table = pa.concat_tables(tables) if tables else MONITOR_SCHEMA.empty_table()
     df = table_to_frame(table)

@@ -358,5 +358,5 @@ def _recode(indices: pa.Array, labels: list[str | None]) -> pa.DictionaryArray:
     """A dictionary array whose value at row i is ``labels[indices[i]]`` (labels may repeat)."""
     distinct = sorted({x for x in labels if x is not None})
     code = {x: i for i, x in enumerate(distinct)}
-    mapping = arrays.optional_ints([code.get(x) for x in labels])
+    mapping = arrays.optional_ints([None if x is None else code[x] for x in labels])
     return pa.DictionaryArray.from_arrays(arrays.take(mapping, indices), arrays.texts(distinct))

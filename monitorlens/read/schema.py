@@ -130,7 +130,7 @@ class Provenance:
     monitorlens_version: str = ""
     rejects: tuple[tuple[int, str, str], ...] = ()  # (line, reason, text)
 
-    def __deepcopy__(self, memo: dict) -> "Provenance":
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Provenance":
         # pandas deep-copies attrs on every operation; this value never changes.
         return self
 
@@ -148,7 +148,7 @@ class Provenance:
         doc = json.loads(raw)
         rows = tuple(tuple(r) for r in doc.pop("rejects", []))
         fields = set(cls.__dataclass_fields__) - {"rejects"}
-        return cls(**{k: v for k, v in doc.items() if k in fields}, rejects=rows)  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in doc.items() if k in fields}, rejects=rows)
 
     @classmethod
     def counted(
@@ -260,6 +260,6 @@ def rejects(df: pd.DataFrame) -> pd.DataFrame:
 
 def rejects_frame(rows: tuple[tuple[int, str, str], ...] | list[tuple[int, str, str]]) -> pd.DataFrame:
     """The rejects table (columns line, reason, text) from (line, reason, text) tuples."""
-    cols = list(zip(*rows)) if rows else [[], [], []]
+    cols: list[Sequence[Any]] = list(zip(*rows)) if rows else [[], [], []]
     table = pa.table([pa.array(c, t.type) for c, t in zip(cols, REJECTS_SCHEMA)], schema=REJECTS_SCHEMA)
     return table_to_frame(table)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Literal
 
 from ..commands import is_container, key_positions
 from ..analysis.analyze import Analysis
@@ -130,7 +131,7 @@ NUMERIC_POSITIONS: dict[str, tuple[int, ...]] = {
 }
 
 # Argument indices that are names, not data: channels, patterns, client and function names.
-NAME_POSITIONS: dict[str, tuple[int, ...] | str] = {
+NAME_POSITIONS: dict[str, tuple[int, ...] | Literal["all"]] = {
     "PUBLISH": (0,),
     "SPUBLISH": (0,),
     "KEYS": (0,),
@@ -163,7 +164,7 @@ def _shown(command: str, args: Sequence[bytes]) -> set[int]:
         name = f"{command} {args[0].decode('latin-1').upper()}"
     numeric = {i % n for i in NUMERIC_POSITIONS.get(command, ()) if -n <= i < n}
     names = NAME_POSITIONS.get(name, NAME_POSITIONS.get(command, ()))
-    shown |= set(range(n)) if names == "all" else {i for i in names if i < n}
+    shown |= set(range(n)) if isinstance(names, str) else {i for i in names if i < n}  # str: "all"
     i = 0
     while i < n:
         arg = args[i]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,7 @@ def _shown(value: object) -> str:
 
 
 def _x(ts: pd.Series) -> np.ndarray:
-    return pd.DatetimeIndex(ts).tz_convert("UTC").tz_localize(None).to_numpy()
+    return cast(np.ndarray, pd.DatetimeIndex(ts).tz_convert("UTC").tz_localize(None).to_numpy())
 
 
 def _snapshot_span(snapshots: pd.DataFrame) -> str:

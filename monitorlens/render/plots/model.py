@@ -16,6 +16,7 @@ it, or keep it out of math parsing).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .layers import HBars, Hist, Layer, Line, Note, Part, Marker, Stack, Stems
 from .svg import to_svg
@@ -36,7 +37,7 @@ class Plot:
     xlabel: str = ""
     ylabel: str = ""
     xscale: str = "linear"
-    xlim: tuple[float, float] | None = None
+    xlim: tuple[Any, Any] | None = None  # numbers; naive UTC datetime64 when xscale is "time"
     ylim: tuple[float, float] | None = None
     xticks: tuple[tuple[float, str], ...] | None = None
     legend: str | None = None

@@ -171,7 +171,7 @@ def key_patterns_plot(patterns: pd.DataFrame, top: int = 10) -> Plot:
     reads, writes = head["reads"].to_numpy(), head["writes"].to_numpy()
     total = head["count"].to_numpy()
     other = total - reads - writes
-    parts = (Part(reads, COLORS[0], "reads"), Part(writes, COLORS[1], "writes"))
+    parts: tuple[Part, ...] = (Part(reads, COLORS[0], "reads"), Part(writes, COLORS[1], "writes"))
     if other.any():
         parts += (Part(other, OTHER_COLOR, "other"),)
     bars = HBars(tuple(label(p, 36) for p in head["pattern"]), parts,

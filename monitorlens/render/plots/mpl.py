@@ -49,7 +49,8 @@ def time_axis(ax: Axes) -> None:
 
     lo, hi = ax.get_xlim()
     span = (hi - lo) * 86400  # matplotlib dates are days
-    width = ax.get_position().width * ax.get_figure().get_figwidth()  # inches
+    # Its own extent, not the figure's width: the Axes may sit in a SubFigure (a notebook's layout).
+    width = ax.get_window_extent().width / ax.figure.dpi  # inches
     most = max(3, min(9, int(width / (1.25 if span < 10 else 0.9))))  # labels must not touch
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=most))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: clock(mdates.num2date(x), span)))
@@ -157,7 +158,7 @@ def fit(fig: Figure, ax: Axes, notes_room: bool = False, notes: tuple[tuple[floa
 
     rc = matplotlib.rcParams
     width, height = fig.get_size_inches()
-    ticks = list(ax.yaxis.get_major_formatter().format_ticks(ax.get_yticks()))
+    ticks = list(ax.yaxis.get_major_formatter().format_ticks(ax.get_yticks().tolist()))
     left = 0.25 + _width_in(ticks, _points(rc["ytick.labelsize"])) + (0.3 if ax.get_ylabel() else 0)
     right = 0.3
     legend = ax.get_legend()

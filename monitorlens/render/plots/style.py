@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,11 +18,14 @@ import pandas as pd
 from ..._human import duration_text
 from ...analysis.findings import printable
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 COLORS = ("#2f5f98", "#e08a1e", "#3a9a5b", "#c2423a", "#7a5aa6", "#8c6d4f", "#d16ba5", "#6f7782",
           "#b5b83a", "#33a6b8")
 # The house style: readable at ticket size (a 1000 px wide PNG), no math parsing of
 # labels (a key such as "$x^2$" is text), fixed SVG ids and no dates (deterministic files).
-STYLE: Mapping[str, Any] = {
+STYLE: Mapping[RcKeyType, Any] = {
     "figure.figsize": (10.0, 4.6),
     "figure.dpi": 100,
     "savefig.dpi": 100,

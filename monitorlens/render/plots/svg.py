@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
@@ -34,10 +34,10 @@ if TYPE_CHECKING:
 
 DPI = float(STYLE["figure.dpi"])
 PX = DPI / 72  # pixels per point
-WIDTH = STYLE["figure.figsize"][0] * DPI
-FONT = STYLE["font.size"] * PX
-TITLE = STYLE["axes.titlesize"] * PX
-SMALL = STYLE["legend.fontsize"] * PX
+WIDTH = float(STYLE["figure.figsize"][0]) * DPI
+FONT = float(STYLE["font.size"]) * PX
+TITLE = float(STYLE["axes.titlesize"]) * PX
+SMALL = float(STYLE["legend.fontsize"]) * PX
 SUBTITLE = 10 * PX
 INK, GRID = "#1f2124", STYLE["grid.color"]
 FAMILY = "DejaVu Sans, Verdana, Geneva, sans-serif"
@@ -137,7 +137,13 @@ class _Scale:
         self.lo, self.hi = (math.log10(lo), math.log10(hi)) if log else (lo, hi)
         self.a, self.b = a, b
 
-    def __call__(self, v: np.ndarray | float) -> np.ndarray:
+    @overload
+    def __call__(self, v: float) -> float: ...
+
+    @overload
+    def __call__(self, v: np.ndarray) -> np.ndarray: ...
+
+    def __call__(self, v: np.ndarray | float) -> np.ndarray | float:
         v = np.log10(np.maximum(v, 1e-300)) if self.log else np.asarray(v, dtype=float)
         span = self.hi - self.lo or 1.0
         return self.a + (v - self.lo) / span * (self.b - self.a)
@@ -297,9 +303,9 @@ def _hbars(layer: HBars, sx: _Scale, rows: list[float], slot: float) -> list[str
     left = np.zeros(len(layer.labels))
     for part in layer.parts:
         widths = np.asarray(part.widths, dtype=float)
-        for y, l, w in zip(rows, left, widths):
+        for y, x, w in zip(rows, left, widths):
             if w > 0:
-                out.append(f'<rect x="{_n(sx(l))}" y="{_n(y - slot * 0.35)}" width="{_n(sx(l + w) - sx(l))}" '
+                out.append(f'<rect x="{_n(sx(x))}" y="{_n(y - slot * 0.35)}" width="{_n(sx(x + w) - sx(x))}" '
                            f'height="{_n(slot * 0.7)}" fill="{part.color}"/>')
         left = left + widths
     room = (sx.hi - sx.lo) * 0.01

@@ -195,8 +195,8 @@ def _coverage(a: Analysis, show_values: bool) -> Section:
         total=len(prov.rejects_by_reason),
     )
     shown = tuple(
-        {"line": int(l), "reason": r, "text": redact_line(t, show_values=show_values)}
-        for l, r, t in prov.rejects[:REJECTS_SHOWN]
+        {"line": int(line), "reason": r, "text": redact_line(t, show_values=show_values)}
+        for line, r, t in prov.rejects[:REJECTS_SHOWN]
     )
     sample = Table("Rejected lines (first ones)", REJECT_COLUMNS, shown, total=int(prov.rejected))
     tables = (reasons, sample) if prov.rejected else ()

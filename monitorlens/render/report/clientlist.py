@@ -15,7 +15,6 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -25,7 +24,7 @@ from ...analysis.clientlist import ClientThresholds
 from ...analysis.clientlist_analysis import ClientlistAnalysis, SnapshotsPart
 from ...analysis.findings import Finding
 from ...read.schema import Provenance
-from .model import Chart, ChartMaker, Column, Section, SourceInfo, Table, table_of
+from .model import ChartMaker, Column, Section, SourceInfo, Table, table_of
 
 __all__ = ["ClientlistPart", "clientlist_part"]
 
