@@ -65,3 +65,12 @@ def time_text(iso: str) -> str:
     day, _, clock = iso.replace("T", " ").removesuffix("+00:00").partition(" ")
     whole, _, fraction = clock.partition(".")
     return f"{day} {whole}.{(fraction + '000')[:3]}" if whole else day
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``n`` and the word, singular for exactly one.
+
+    >>> plural(1, "key"), plural(3, "key"), plural(2, "match", "matches"), plural(1200, "client")
+    ('1 key', '3 keys', '2 matches', '1,200 clients')
+    """
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"

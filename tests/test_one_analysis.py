@@ -258,3 +258,16 @@ def test_invisible_characters_escaped_and_long_keys_cut_everywhere(tmp_path, cap
     doc = json.loads(_outputs(capsys, capture, tmp_path)["summary.json"])
     keys = {k["key"] for k in doc["hot_keys"]}
     assert "user:\\u200b1" in keys and "k" * 200 + "... (20,000 bytes)" in keys
+
+
+@pytest.mark.parametrize("name", ["incident", "surge", "grammar", "calm"])
+def test_finding_titles_say_one_or_many_not_both(name, capsys):
+    """A title counts in words: "1 MONITOR client left running", "2 clients blocked", never
+    "client(s)"."""
+    capture = next((SAMPLES / name).glob("monitor.txt*"))
+    clients = next((SAMPLES / name).glob("clients.log*"))
+    doc = _json_of(capsys, "summary", str(capture), "--clients", str(clients), "--json")
+    titles = [f["title"] for f in doc["findings"]]
+    assert titles and not [t for t in titles if "(s)" in t], titles
+    if name == "incident":
+        assert any(t.startswith("1 MONITOR client left running") for t in titles), titles

@@ -18,7 +18,7 @@ from typing import AbstractSet, Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .._human import minutes_text
+from .._human import minutes_text, plural
 from .findings import SEVERITY_ORDER, Evidence, Finding, Row, Severity
 from .breakdowns import setname_calls
 
@@ -412,7 +412,7 @@ def _monitor_finding(snapshots: pd.DataFrame, latest: pd.DataFrame, t: ClientThr
     return [
         _finding(
             "monitor-clients", "warning",
-            f"{len(suspects)} MONITOR client(s) left running (up to {most} at once, oldest {oldest} s)",
+            f"{plural(len(suspects), 'MONITOR client')} left running (up to {most} at once, oldest {oldest} s)",
             "Every MONITOR client gets a copy of every command the server runs; each one costs "
             "the server a large share of its throughput and grows output buffers under load. "
             "More than one at a time, or one running for long, is usually forgotten.",
@@ -440,7 +440,7 @@ def _blocked_finding(snapshots: pd.DataFrame, latest: pd.DataFrame, t: ClientThr
     return [
         _finding(
             "blocked-clients", severity,
-            f"{len(worst)} client(s) blocked, on {on}",
+            f"{plural(len(worst), 'client')} blocked, on {on}",
             "Flag b: the client waits in a blocking command (BLPOP, BRPOP, XREAD BLOCK, WAIT...). "
             "Workers waiting for jobs are normal; a long wait means nothing feeds that key.",
             "Check the producers of the keys these clients wait on; a client blocked for good can be "
@@ -464,7 +464,7 @@ def _idle_finding(latest: pd.DataFrame, t: ClientThresholds, leaked: AbstractSet
     return [
         _finding(
             "idle-clients", "warning",
-            f"{len(idle)} client(s) idle for over {t.idle_seconds:g} s: {names}{also}",
+            f"{plural(len(idle), 'client')} idle for over {t.idle_seconds:g} s: {names}{also}",
             "Connections that sent nothing for this long hold a file descriptor, memory and a "
             "slot of maxclients; many of them point at a pool that never closes or a leak.",
             "Set `timeout` in redis.conf (or CONFIG SET timeout) so the server drops idle "
@@ -498,7 +498,7 @@ def _buffer_finding(
     return [
         _finding(
             code, severity,
-            f"{what} of {len(peak)} client(s) up to {int(top[column]) / MiB:.1f} MiB "
+            f"{what} of {plural(len(peak), 'client')} up to {int(top[column]) / MiB:.1f} MiB "
             f"({kinds.iloc[0]}: {_who(top)})",
             f"{what} of a client over {warn / MiB:g} MiB: "
             + ("the server queues replies faster than the client reads them (a slow consumer, "
@@ -519,7 +519,7 @@ def _close_asap_finding(latest: pd.DataFrame, snapshots: pd.DataFrame) -> list[F
     return [
         _finding(
             "closing-clients", "warning",
-            f"{len(closing)} client(s) being closed by the server (flag A)",
+            f"{plural(len(closing), 'client')} being closed by the server (flag A)",
             "Flag A: the server closes the connection as soon as it can, most often because its "
             "output buffer passed client-output-buffer-limit (or CLIENT KILL was sent).",
             "Look at the output buffers of these clients before the close; raise the limit only "
@@ -543,7 +543,7 @@ def _unnamed_finding(latest: pd.DataFrame) -> list[Finding]:
     return [
         _finding(
             "unnamed-connections", "info",
-            f"{len(unnamed)} client(s) without a name",
+            f"{plural(len(unnamed), 'client')} without a name",
             "Unnamed connections cannot be told apart by application in CLIENT LIST or in the "
             "names monitorlens gives MONITOR addresses.",
             "Have every application call CLIENT SETNAME (most client libraries take a client_name option).",

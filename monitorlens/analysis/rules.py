@@ -28,6 +28,7 @@ from .breakdowns import (
     take_rows,
     ts_us,
 )
+from .._human import plural
 from ..commands import all_commands, hidden_from_monitor, lookup
 from ..read.schema import provenance
 from .findings import Call, Evidence, Finding, Row, Sample, Severity, printable, sort_findings
@@ -467,7 +468,7 @@ def select_churn_finding(ev: Evidence, clients: int) -> Finding:
     return Finding(
         code="select-churn",
         severity="warning",
-        title=f"{ev.count:,} SELECTs by {clients} client(s) switching databases",
+        title=f"{ev.count:,} SELECTs by {plural(clients, 'client')} switching databases",
         explanation=(
             "A client that SELECTs before many commands shares one connection between databases: "
             "every switch is a round trip, and a pooled connection returned in the wrong database "
@@ -765,9 +766,9 @@ def clock_finding(backwards: int, back_us: int, first_back: tuple[int, str, str]
     (line, time before, time after) of the first of each."""
     parts = []
     if backwards:
-        parts.append(f"steps back {backwards:,} time(s) (by up to {back_us / 1e6:,.3f} s)")
+        parts.append(f"steps back {plural(backwards, 'time')} (by up to {back_us / 1e6:,.3f} s)")
     if jumps:
-        parts.append(f"jumps ahead {jumps:,} time(s) (by up to {duration(jump_us / 1e6)})")
+        parts.append(f"jumps ahead {plural(jumps, 'time')} (by up to {duration(jump_us / 1e6)})")
     rows = tuple(Row.of({"kind": kind, "line": x[0], "before": x[1], "after": x[2]})
                  for kind, x in (("back", first_back), ("jump", first_jump)) if x is not None)
     first = first_back or first_jump  # the first row's

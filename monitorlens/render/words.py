@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._human import bytes_text, minutes_text, seconds_text
+from .._human import bytes_text, minutes_text, plural, seconds_text
 from ..analysis.findings import printable
 
 __all__ = ["METRICS", "ROW_LABELS", "row_label", "metric_label", "metric_text", "plural", "count_text", "yes_no"]
@@ -137,15 +137,6 @@ def metric_text(key: str, value: Any) -> str:
     if kind == "bytes":
         return bytes_text(value)
     return f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """``n`` and the word, singular for exactly one.
-
-    >>> plural(1, "key"), plural(3, "key"), plural(2, "match", "matches"), plural(1200, "client")
-    ('1 key', '3 keys', '2 matches', '1,200 clients')
-    """
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def count_text(n: int, unit: str) -> str:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ...analysis.breakdowns import bucket_seconds, coarser
 from ...errors import InputError
-from ..words import plural
+from ..._human import plural
 from .model import HBars, Part, Plot, Stack, Stems, empty_plot
 from .mpl import draw, figure
 from .style import COLORS, OTHER_COLOR, label, naive_utc, palette, time_range
