@@ -19,6 +19,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -150,9 +152,43 @@ class RedisServer:
             raise RuntimeError("IPv6 loopback is not available on this machine")
         return redis.Redis(host=host, port=self.port, **kwargs)
 
+    def record_monitor(self, out: Path, work: Callable[[], object], *, also: Sequence[Path] = ()) -> Path:
+        """``redis-cli MONITOR > out`` while ``work()`` runs: MONITOR is running before ``work``
+        starts and has written everything up to a last ``ECHO end-of-recording`` when it stops
+        (each wait bounded to 10 s). ``also``: more MONITOR clients, each to its own file (a
+        forgotten one, say)."""
+        outs = [Path(out), *map(Path, also)]
+        files, procs = [], []
+        try:
+            for path in outs:
+                files.append(path.open("wb"))
+                procs.append(subprocess.Popen([*self.cli_args(), "MONITOR"], stdout=files[-1],
+                                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL))
+                _wait(partial(_nonempty, path))  # redis-cli's "OK" once MONITOR runs
+            work()
+            self.client().echo("end-of-recording")
+            _wait(lambda: b"end-of-recording" in outs[0].read_bytes())
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=10)
+            for f in files:
+                f.close()
+        return outs[0]
+
     def cli_args(self) -> list[str]:
         """Arguments for redis-cli to reach this server."""
         args = ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port)]
         if self.requirepass:
             args += ["--no-auth-warning", "-a", self.requirepass]
         return args
+
+
+def _wait(done: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _nonempty(path: Path) -> bool:
+    return path.stat().st_size > 0

@@ -3,8 +3,6 @@ hot-slot findings, on captures recorded from a real redis-server."""
 
 from __future__ import annotations
 
-import subprocess
-import time
 from pathlib import Path
 
 from monitorlens.analysis.slots import key_slot
@@ -16,23 +14,17 @@ GRAMMAR = Path(__file__).resolve().parents[1] / "sample_captures" / "grammar" / 
 
 def record_cart(out: Path) -> Path:
     """Traffic most of which goes to the keys of one hash tag, {cart:1}."""
-    with RedisServer() as server, open(out, "wb") as f:
-        monitor = subprocess.Popen(server.cli_args() + ["MONITOR"], stdout=f)
-        try:
-            time.sleep(0.3)
+    with RedisServer() as server:
+
+        def work() -> None:
             r = server.client()
             for i in range(250):
                 r.hincrby("{cart:1}:items", f"sku{i % 5}", 1)
                 r.incr("{cart:1}:total")
                 if i % 3 == 0:
                     r.get(f"user:{i}")
-            r.echo("end-of-recording")
-            deadline = time.monotonic() + 10
-            while b"end-of-recording" not in out.read_bytes() and time.monotonic() < deadline:
-                time.sleep(0.05)
-        finally:
-            monitor.terminate()
-            monitor.wait(timeout=10)
+
+        server.record_monitor(out, work)
     return out
 
 

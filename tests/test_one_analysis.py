@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -114,29 +113,9 @@ def test_old_build_report_with_snapshots_still_works():
     assert old.to_dict() == new.to_dict()
 
 
-def _redis_cli_monitor(server: RedisServer, out: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([*server.cli_args(), "MONITOR"], stdout=out.open("wb"), stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while out.stat().st_size == 0 and time.monotonic() < deadline:  # "OK" once MONITOR runs
-        time.sleep(0.02)
-    return proc
-
-
 def record(server: RedisServer, capture: Path, work, *, forgotten: Path | None = None) -> None:
-    """Capture with redis-cli MONITOR while ``work()`` runs, up to a last GET (bounded waits)."""
-    monitors = [_redis_cli_monitor(server, capture)]
-    if forgotten is not None:
-        monitors.append(_redis_cli_monitor(server, forgotten))  # a second, forgotten MONITOR
-    try:
-        work()
-        server.client().get("end-of-recording")
-        deadline = time.monotonic() + 10
-        while b"end-of-recording" not in capture.read_bytes() and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        for proc in monitors:
-            proc.terminate()
-            proc.wait(timeout=10)
+    """Capture with redis-cli MONITOR while ``work()`` runs (and a second, forgotten MONITOR)."""
+    server.record_monitor(capture, work, also=[forgotten] if forgotten is not None else [])
 
 
 needs_server = pytest.mark.skipif(redis_server_path() is None, reason="needs redis-server")

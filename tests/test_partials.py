@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import gzip
 import random
-import subprocess
-import time
 from functools import reduce
 from pathlib import Path
 
@@ -49,10 +47,9 @@ def assert_same(expected, got) -> None:
 
 def record(out: Path) -> Path:
     """A capture from a real redis-server with what crosses block boundaries and what rules judge."""
-    with RedisServer() as server, open(out, "wb") as f:
-        monitor = subprocess.Popen(server.cli_args() + ["MONITOR"], stdout=f)
-        try:
-            time.sleep(0.3)
+    with RedisServer() as server:
+
+        def work() -> None:
             app, worker, admin = server.client(), server.client(), server.client(via="unix")
             app.client_setname("app")
             rng = random.Random(7)
@@ -74,13 +71,8 @@ def record(out: Path) -> Path:
             app.rpush("jobs", "a")
             worker.blpop(["jobs"], 0)
             admin.flushdb()
-            app.echo("end-of-recording")
-            deadline = time.monotonic() + 10
-            while b"end-of-recording" not in out.read_bytes() and time.monotonic() < deadline:
-                time.sleep(0.05)
-        finally:
-            monitor.terminate()
-            monitor.wait(timeout=10)
+
+        server.record_monitor(out, work)
     return out
 
 
