@@ -204,8 +204,9 @@ _SEGMENT = st.one_of(
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(_SEGMENT, min_size=1, max_size=8).map(":".join), min_size=1, max_size=60))
 def test_vectorized_fingerprints_equal_fingerprint(keys: list[str]) -> None:
-    fast = bd._fingerprints(pa.array(keys, pa.string()), DEFAULT_RULES)
-    assert list(fast) == [fingerprint(k) for k in keys]
+    codes, patterns = bd._fingerprints(pa.array(keys, pa.string()), DEFAULT_RULES)
+    assert list(patterns[codes]) == [fingerprint(k) for k in keys]
+    assert patterns.is_unique
 
 
 def test_user_rules_are_used() -> None:

@@ -582,19 +582,32 @@ _NUMBER = r"-?(?:[0-9]{1,7}|[0-9]{9}|[0-9]{11,12}|[0-9]{14,})"
 _PLAIN_KEY = rf"^(?:{_WORD}|{_NUMBER})(?::(?:{_WORD}|{_NUMBER})){{0,5}}$"  # < 7 colons: no IPv6
 
 
-def _fingerprints(keys: pa.Array, rules: PatternRules) -> np.ndarray:
-    """The fingerprint of each distinct key (an object array of str)."""
-    out = np.empty(len(keys), dtype=object)
-    plain = np.zeros(len(keys), dtype=bool)
-    if rules == DEFAULT_RULES and len(keys):
-        plain = pc.match_substring_regex(keys, _PLAIN_KEY).to_numpy(zero_copy_only=False)
-        plain = np.asarray(plain, dtype=bool)
-        fast = pc.replace_substring_regex(keys.filter(pa.array(plain)), r"-?[0-9]+", "{int}")
-        out[plain] = np.asarray(fast.to_pylist(), dtype=object)
+def _fingerprints(keys: pa.Array, rules: PatternRules) -> tuple[np.ndarray, pd.Index]:
+    """The pattern of each distinct key, factorized: a code per key (numbered in the order
+    the patterns first appear) and the patterns. Plain keys stay in Arrow throughout; only
+    the others become Python strings."""
+    n = len(keys)
+    plain = np.zeros(n, dtype=bool)
+    parts: list[pa.Array] = []
+    if rules == DEFAULT_RULES and n:
+        plain = np.asarray(pc.match_substring_regex(keys, _PLAIN_KEY).to_numpy(zero_copy_only=False), dtype=bool)
+        parts.append(pc.replace_substring_regex(keys.filter(pa.array(plain)), r"-?[0-9]+", "{int}"))
     rest = np.flatnonzero(~plain)
     if len(rest):
-        out[rest] = key_patterns(pd.Series(keys.take(pa.array(rest)).to_pandas(), dtype="str"), rules).to_numpy()
-    return out
+        slow = key_patterns(pd.Series(keys.take(pa.array(rest)).to_pandas(), dtype="str"), rules)
+        parts.append(pa.array(slow.to_numpy(dtype=object), pa.string()))
+    if not n:
+        return np.array([], np.int64), pd.Index([], dtype=object)
+    encoded = pa.concat_arrays([p.cast(pa.string()) for p in parts]).dictionary_encode()
+    codes = np.empty(n, dtype=np.int64)
+    codes[np.concatenate([np.flatnonzero(plain), rest])] = encoded.indices.to_numpy(zero_copy_only=False)
+    # renumber in order of first appearance, as pd.factorize numbers them
+    first = np.full(len(encoded.dictionary), n, dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(n))
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[codes], pd.Index(np.asarray(encoded.dictionary.to_pylist(), dtype=object)[order], dtype=object)
 
 
 @dataclass(frozen=True)
@@ -635,7 +648,7 @@ def key_table(events: pd.DataFrame, rules: PatternRules = DEFAULT_RULES, flat: F
     flat = flat if flat is not None else flat_keys(events)
     if not guessed_keys:
         flat = _without_guesses(flat, events)
-    codes, patterns = pd.factorize(_fingerprints(flat.keys, rules))
+    codes, patterns = _fingerprints(flat.keys, rules)
     cmd, cmds = codes_of(events["command"])
     client = codes_of(script_callers(events))[0] if len(events) else np.array([], np.int64)
     return KeyTable(

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -167,6 +167,16 @@ def _unique_pairs(a: np.ndarray, b: np.ndarray, pos: np.ndarray | None = None, w
         weights = weights[ok] if weights is not None else None
     width = int(b.max()) + 1 if len(b) else 1
     pair = a * width + b
+    span = (int(a.max()) + 1) * width if len(a) else 0
+    if span <= 4 * len(pair) + (1 << 16):  # few possible pairs (commands, dbs): count them all
+        rows = np.bincount(pair, minlength=span)
+        found = np.flatnonzero(rows)
+        if pos is None:
+            return found // width, found % width, None, None
+        counts = rows if weights is None else np.bincount(pair, weights=weights, minlength=span)
+        first = np.full(span, NO_POS, dtype=np.int64)
+        np.minimum.at(first, pair, pos)
+        return found // width, found % width, counts[found].astype(np.int64), first[found]
     inverse, found = pd.factorize(pair)  # a hash table: faster than np.unique's sort here
     if pos is None:
         return found // width, found % width, None, None
@@ -176,17 +186,25 @@ def _unique_pairs(a: np.ndarray, b: np.ndarray, pos: np.ndarray | None = None, w
     return found // width, found % width, counts.astype(np.int64), first
 
 
+def _multi(ia: np.ndarray, alabels: Any, ib: np.ndarray, blabels: Any, names: Sequence[str]) -> pd.MultiIndex:
+    """The MultiIndex of (label a, label b) pairs given by codes into distinct labels (built
+    from the codes: from_arrays would hash every label again)."""
+    levels = [pd.Index(_labels(x), dtype=object) for x in (alabels, blabels)]
+    if not all(level.is_unique for level in levels):
+        return pd.MultiIndex.from_arrays([levels[0].to_numpy()[ia], levels[1].to_numpy()[ib]], names=names)
+    return pd.MultiIndex(levels=levels, codes=[ia, ib], names=names, verify_integrity=False).remove_unused_levels()
+
+
 def _pairs(a: np.ndarray, alabels: Any, b: np.ndarray, blabels: Any, pos: np.ndarray,
            names: tuple[str, str]) -> pd.DataFrame:
     """count and first position per (a, b) pair of codes (pairs with a -1 dropped)."""
     ia, ib, counts, first = _unique_pairs(a, b, pos)
-    index = pd.MultiIndex.from_arrays([_labels(alabels)[ia], _labels(blabels)[ib]], names=names)
-    return pd.DataFrame({"count": counts, "pos": first}, index=index)
+    return pd.DataFrame({"count": counts, "pos": first}, index=_multi(ia, alabels, ib, blabels, names))
 
 
 def _presence(a: np.ndarray, alabels: Any, b: np.ndarray, blabels: Any, names: tuple[str, str]) -> pd.Index:
     ia, ib, _, _ = _unique_pairs(a, b)
-    return pd.MultiIndex.from_arrays([_labels(alabels)[ia], _labels(blabels)[ib]], names=names)
+    return _multi(ia, alabels, ib, blabels, names)
 
 
 def _relabel(index: pd.Index, level: int, old: str, new: str) -> pd.Index:
@@ -510,30 +528,88 @@ class Vocab:
         return Vocab(out), np.asarray(ids, dtype=np.int64)
 
 
+_OTHER = 32  # a pair's code: key id << 32 | other id
+
+
 @dataclass
 class PairCounts:
-    """(key id, other id) pairs, with a count and first position each unless ``counted`` is off."""
+    """(key id, other id) pairs, with a count and first position each (or neither).
 
-    key: np.ndarray = field(default_factory=lambda: np.array([], np.int64))
-    other: np.ndarray = field(default_factory=lambda: np.array([], np.int64))
+    The pairs are distinct and sorted, one int64 code each (``key << 32 | other``): a merge
+    looks the other side's pairs up by binary search and inserts the new ones, a copy of
+    these arrays instead of hashing every pair of both sides again.
+    """
+
+    code: np.ndarray = field(default_factory=lambda: np.array([], np.int64))
     count: np.ndarray | None = None
     pos: np.ndarray | None = None
 
+    @property
+    def key(self) -> np.ndarray:
+        return self.code >> _OTHER
+
+    @property
+    def other(self) -> np.ndarray:
+        return self.code & ((1 << _OTHER) - 1)
+
+    def __len__(self) -> int:
+        return len(self.code)
+
+    @classmethod
+    def of(cls, key: np.ndarray, other: np.ndarray, count: np.ndarray | None = None,
+           pos: np.ndarray | None = None) -> "PairCounts":
+        """Pairs in any order, perhaps repeated, as a :class:`PairCounts`; pairs with an id
+        -1 are left out; ``count`` and ``pos`` are per pair given, summed and least."""
+        if len(key) and (key.min() < 0 or other.min() < 0):
+            ok = (key >= 0) & (other >= 0)
+            key, other = key[ok], other[ok]
+            count, pos = (count[ok] if count is not None else None), (pos[ok] if pos is not None else None)
+        code = (key.astype(np.int64) << _OTHER) | other
+        if count is None or pos is None:
+            code = np.sort(code)
+            return cls(code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code)
+        order = np.argsort(code)  # any order among equal codes: they are summed and least taken
+        code = code[order]
+        starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if len(code) else np.array([], np.int64)
+        if not len(starts):
+            return cls(code, count[:0], pos[:0])
+        return cls(code[starts], np.add.reduceat(count[order], starts), np.minimum.reduceat(pos[order], starts))
+
     def combined(self, other: "PairCounts") -> "PairCounts":
         """Both sets of pairs, one row per pair (ids already in the same numbering)."""
-        key, oth = np.concatenate([self.key, other.key]), np.concatenate([self.other, other.other])
-        if self.count is None:
-            k, o, _, _ = _unique_pairs(key, oth)
-            return PairCounts(k, o)
-        k, o, counts, first = _unique_pairs(key, oth, np.concatenate([self.pos, other.pos]),
-                                            np.concatenate([self.count, other.count]))
-        return PairCounts(k, o, counts, first)
+        if not len(self.code):
+            return other
+        if not len(other.code):
+            return self
+        mine, theirs = self.code, other.code
+        at = np.searchsorted(mine, theirs)
+        found = at < len(mine)
+        found[found] = mine[at[found]] == theirs[found]
+        new = np.flatnonzero(~found)
+        dest = at[new] + np.arange(len(new))  # where the new pairs go in the result
+        held = np.ones(len(mine) + len(new), dtype=bool)
+        held[dest] = False
+
+        def spliced(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            out = np.empty(len(held), dtype=a.dtype)
+            out[held], out[dest] = a, b[new]
+            return out
+
+        if self.count is None or self.pos is None or other.count is None or other.pos is None:
+            return PairCounts(spliced(mine, theirs))
+        count, pos = self.count.copy(), self.pos.copy()
+        hit = at[found]  # distinct: both sides' pairs are
+        count[hit] += other.count[found]
+        pos[hit] = np.minimum(pos[hit], other.pos[found])
+        return PairCounts(spliced(mine, theirs), spliced(count, other.count), spliced(pos, other.pos))
 
     def taken(self, keep: np.ndarray, new_id: np.ndarray) -> "PairCounts":
-        """Only the pairs of keys where ``keep``, keys renumbered by ``new_id``."""
+        """Only the pairs of keys where ``keep``, keys renumbered by ``new_id`` (which keeps
+        the kept keys' order, so the pairs stay sorted)."""
         mine = keep[self.key]
-        return PairCounts(new_id[self.key[mine]], self.other[mine],
-                          None if self.count is None else self.count[mine], None if self.pos is None else self.pos[mine])
+        code = (new_id[self.key[mine]].astype(np.int64) << _OTHER) | self.other[mine]
+        return PairCounts(code, None if self.count is None else self.count[mine],
+                          None if self.pos is None else self.pos[mine])
 
 
 KEY_COLUMNS = ("count", "first", "last", "pos", "reads", "writes", "error")
@@ -586,7 +662,7 @@ def _block_keys(b: _Block, callers: np.ndarray, caller_labels: np.ndarray, s: Se
     if not len(flat.key):
         return Keys(), np.array([], np.int64)
     names = flat.keys.cast(pa.string())
-    patterns_of_key, patterns = pd.factorize(bd._fingerprints(flat.keys, s.pattern_rules))
+    patterns_of_key, patterns = bd._fingerprints(flat.keys, s.pattern_rules)
     access = bd._accesscodes_of(ctx.commands)[ctx.command[flat.row]]
     us, pos = b.us[flat.row], b.pos[flat.row]
     reads, writes = (access == 0).astype(np.int64), (access == 1).astype(np.int64)
@@ -603,13 +679,12 @@ def _block_keys(b: _Block, callers: np.ndarray, caller_labels: np.ndarray, s: Se
     }
     command = ctx.command[flat.row]
     pattern = patterns_of_key[flat.key]
-    k, c, counts, firsts = _unique_pairs(flat.key, command, pos)
-    kc, cc, _, _ = _unique_pairs(flat.key, callers[flat.row])
     out = Keys(
         refs=len(flat.key), names=names, columns=columns, pattern=patterns_of_key.astype(np.int64),
         patterns_vocab=Vocab([str(x) for x in patterns]), commands_vocab=Vocab([str(x) for x in ctx.commands]),
         clients_vocab=Vocab([str(x) for x in caller_labels]),
-        key_commands=PairCounts(k, c, counts, firsts), key_clients=PairCounts(kc, cc),
+        key_commands=PairCounts.of(flat.key, command, np.ones(len(command), np.int64), pos),
+        key_clients=PairCounts.of(flat.key, callers[flat.row]),
         patterns=_stats(pattern, patterns, us, pos, "pattern", reads=reads, writes=writes),
         pattern_commands=_pairs(pattern, patterns, command, ctx.commands, pos, ("pattern", "command")),
     )
@@ -669,8 +744,8 @@ def _merge_keys(a: Keys, b: Keys, s: Settings) -> Keys:
     out = Keys(
         refs=a.refs + b.refs, names=names, columns=columns, pattern=pattern, patterns_vocab=patterns,
         commands_vocab=commands, clients_vocab=clients,
-        key_commands=a.key_commands.combined(PairCounts(b_id[bc.key], cmap[bc.other], bc.count, bc.pos)),
-        key_clients=a.key_clients.combined(PairCounts(b_id[bk.key], clmap[bk.other])),
+        key_commands=a.key_commands.combined(PairCounts.of(b_id[bc.key], cmap[bc.other], bc.count, bc.pos)),
+        key_clients=a.key_clients.combined(PairCounts.of(b_id[bk.key], clmap[bk.other])),
         patterns=_combine(a.patterns, b.patterns, PATTERN_AGG),
         pattern_commands=_combine(a.pattern_commands, b.pattern_commands, PAIRS),
         floor=a.floor + b.floor, distinct=a.distinct.merged(b.distinct) if sketched else None,  # type: ignore
@@ -679,7 +754,7 @@ def _merge_keys(a: Keys, b: Keys, s: Settings) -> Keys:
     )
     if len(out) > s.key_cap:
         out = _truncate(_sketch_start(out), s.key_cap)
-    if len(out.key_clients.key) > CLIENT_PAIRS:
+    if len(out.key_clients) > CLIENT_PAIRS:
         out = _cap_client_pairs(out, CLIENT_PAIRS // 2)
     return out
 
@@ -723,7 +798,7 @@ def _rename_client(k: Keys, old: str, new: str) -> Keys:
     if new in names:
         j = names.index(new)
         other = np.where(k.key_clients.other == i, j, k.key_clients.other)
-        pairs = PairCounts().combined(PairCounts(k.key_clients.key, other))
+        pairs = PairCounts.of(k.key_clients.key, other)
         return replace(k, key_clients=pairs)
     names[i] = new
     return replace(k, clients_vocab=Vocab(names))
@@ -858,10 +933,15 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
 
     lua_rows = (own_labels[own] == bd.LUA).astype(np.int64)  # a script's lines (not a module's)
     credited = _stats(callers, caller_labels, us, pos, "client", lua=lua_rows)
-    host = events["host"].astype(object).to_numpy()
-    own_frame = pd.DataFrame({"g": own, "pos": pos, "kind": _labels(kinds)[kind], "host": host}).groupby(
-        "g", sort=False).agg(own=("pos", "size"), own_pos=("pos", "min"), kind=("kind", "first"), host=("host", "first"))
-    own_frame.index = pd.Index(own_labels[own_frame.index.to_numpy()], name="client")
+    own_count = np.bincount(own, minlength=len(own_labels))
+    seen_own = np.flatnonzero(own_count)
+    first_row = np.full(len(own_labels), n, dtype=np.int64)
+    np.minimum.at(first_row, own, np.arange(n))  # rows are in line order: the first is the smallest pos
+    first_row = first_row[seen_own]
+    host = events["host"].iloc[first_row].astype(object).to_numpy()
+    own_frame = pd.DataFrame({"own": own_count[seen_own], "own_pos": pos[first_row],
+                              "kind": _labels(kinds)[kind[first_row]], "host": host},
+                             index=pd.Index(own_labels[seen_own], name="client"))
     clients = credited[["count", "first", "last", "lua"]].join(own_frame, how="outer")
     clients["own"] = clients["own"].fillna(0).astype(np.int64)
     clients["own_pos"] = clients["own_pos"].fillna(NO_POS).astype(np.int64)
@@ -884,8 +964,8 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
             "command": np.asarray(cmds, dtype=object)[cmd[:-1]]}
     after = {"us": us[1:], "line": line[1:]}
     keys, slot_per_ref = _block_keys(b, callers, caller_labels, s)
-    hidden_names = {name for name in bd.command_names(events).astype("str").unique()
-                    if _hidden(name)} if len(events) else set()
+    present = np.flatnonzero(np.bincount(sub[sub >= 0], minlength=len(subs)))
+    hidden_names = {name for name in map(str, np.asarray(subs, dtype=object)[present]) if _hidden(name)}
     node_frame = pd.DataFrame({"count": [n], "first": [int(us.min())], "last": [int(us.max())],
                                "pos": [int(pos[0])]}, index=pd.Index([node], name="node"))
     return Partial(
@@ -924,11 +1004,10 @@ def _hidden(name: str) -> bool:
 
 def _series(bucket: np.ndarray, codes: np.ndarray, labels: Any) -> pd.Series:
     """Events per (bucket, label)."""
-    frame = pd.DataFrame({"b": bucket, "c": codes})
-    counts = frame.groupby(["b", "c"], sort=False).size()
-    b, c = counts.index.get_level_values(0).to_numpy(), counts.index.get_level_values(1).to_numpy()
-    counts.index = pd.MultiIndex.from_arrays([b, _labels(labels)[c]], names=["bucket", "label"])
-    return counts
+    low = int(bucket.min()) if len(bucket) else 0
+    b, c, counts, _ = _unique_pairs(bucket - low, codes, np.zeros(len(codes), dtype=np.int64))
+    index = pd.MultiIndex.from_arrays([b + low, _labels(labels)[c]], names=["bucket", "label"])
+    return pd.Series(counts, index=index)
 
 
 def _coarsen(series: pd.Series | None, by: int) -> pd.Series | None:
