@@ -65,3 +65,21 @@ def test_summary_of_a_folder_shows_nodes_and_slots(tmp_path: Path, capsys) -> No
     assert main(["summary", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert "Nodes (captures analysed as one)" in text and "hash slots" in text
+
+
+def test_samples_name_their_node_when_there_are_several(tmp_path: Path) -> None:
+    from monitorlens.render.summary import render_text
+
+    for node in "ab":
+        (tmp_path / f"node={node}").mkdir()
+        (tmp_path / f"node={node}" / "monitor.txt").write_bytes(GRAMMAR.read_bytes())
+    several = aggregate(tmp_path, workers=0).analysis()
+    samples = [s for f in several.findings for s in f.evidence.samples if s.command is not None]
+    assert samples and {s.node for s in samples} <= {"a", "b"}
+    assert all(s.to_dict()["node"] == s.node for s in samples)
+    first = samples[0]
+    assert f"{first.node} line {first.line}: " in render_text(several, width=200)
+    one = aggregate(GRAMMAR, workers=0).analysis()
+    alone = [s for f in one.findings for s in f.evidence.samples]
+    assert alone and all(s.node == "" and "node" not in s.to_dict() for s in alone)
+    assert "monitor line" not in render_text(one, width=200)

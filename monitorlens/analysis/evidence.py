@@ -156,7 +156,7 @@ def _iso_us(us: int) -> str:
     return pd.Timestamp(int(us), unit="us", tz="UTC").isoformat()
 
 
-def _samples(ctx: Context, pos: np.ndarray, t: Thresholds) -> tuple[Sample, ...]:
+def _samples(ctx: Context, pos: np.ndarray, t: Thresholds, node: str = "") -> tuple[Sample, ...]:
     head = pos[: t.samples]
     events = ctx.events
     db = events["db"].to_numpy(dtype="float64", na_value=np.nan)[head]
@@ -172,7 +172,7 @@ def _samples(ctx: Context, pos: np.ndarray, t: Thresholds) -> tuple[Sample, ...]
             db=db_, source=str(client), command=command,
             # kept cut: a sample never holds more than arg_limit + 1 bytes of an argument
             args=tuple(a[: t.sample_arg_bytes + 1] for a in argv), sizes=tuple(len(a) for a in argv),
-            arg_limit=t.sample_arg_bytes))
+            arg_limit=t.sample_arg_bytes, node=node))
     return tuple(samples)
 
 

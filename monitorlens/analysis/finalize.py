@@ -524,6 +524,11 @@ def _cluster(p: Partial, s: Settings) -> list[Finding]:
 # ------------------------------------------------------------------------------ analysis
 
 
+def _nodeless(h: Hits) -> Hits:
+    strip = lambda samples: [(q, replace(x, node="")) for q, x in samples]  # noqa: E731
+    return replace(h, head=strip(h.head), tail=strip(h.tail))
+
+
 def finalize(p: Partial, prov: Provenance, settings: Settings = Settings()) -> Analysis:
     """The :class:`Analysis` of a merged partial (``prov``: what was read to make it).
 
@@ -531,6 +536,8 @@ def finalize(p: Partial, prov: Provenance, settings: Settings = Settings()) -> A
     """
     s = settings
     p = _rename_all(p, PENDING, bd.LUA) if _has_pending(p) else p
+    if p.nodes is None or len(p.nodes) < 2:  # one capture: its lines need no node to be found
+        p = replace(p, hits={k: _nodeless(h) for k, h in p.hits.items()})
     total = p.events
     if total:
         assert p.clients is not None and p.commands is not None  # a partial with events has both

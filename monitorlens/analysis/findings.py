@@ -78,12 +78,21 @@ class Sample:
     args: tuple[bytes, ...] = ()  # each cut to arg_limit + 1 bytes (enough to know it was cut)
     sizes: tuple[int, ...] = ()  # each argument's whole size in bytes
     arg_limit: int = 80
+    node: str = ""  # the capture (node) the line is in, when the analysis read several
+
+    @property
+    def where(self) -> str:
+        """``line 12``, or ``node-a line 12`` when the analysis read several captures."""
+        return f"{self.node} line {self.line}" if self.node else f"line {self.line}"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: line, text, and the time and source of an event (arguments are in the text)."""
+        """JSON-ready: line, text, the time and source of an event (arguments are in the
+        text), and its node when the analysis read several."""
         out: dict[str, Any] = {"line": self.line, "text": self.text}
         if self.command is not None:
             out |= {"time": self.time, "source": self.source}
+        if self.node:
+            out["node"] = self.node
         return out
 
 

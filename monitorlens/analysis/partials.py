@@ -307,6 +307,7 @@ class _Block:
     ctx: Context
     flat: bd.FlatKeys
     t: Thresholds
+    node: str = ""
 
 
 def _hits(b: _Block, rows: np.ndarray, shapes: Shapes | None = None) -> Hits:
@@ -332,8 +333,8 @@ def _hits(b: _Block, rows: np.ndarray, shapes: Shapes | None = None) -> Hits:
         names = b.flat.keys.take(top).to_pylist()
         keys = {str(k): [int(kc[c]), int(first[c])] for k, c in zip(names, top)}
     k = t.samples
-    head = list(zip(pos[:k].tolist(), _samples(ctx, rows[:k], t)))
-    tail = head if len(rows) <= k else list(zip(pos[-k:].tolist(), _samples(ctx, rows[-k:], t)))
+    head = list(zip(pos[:k].tolist(), _samples(ctx, rows[:k], t, b.node)))
+    tail = head if len(rows) <= k else list(zip(pos[-k:].tolist(), _samples(ctx, rows[-k:], t, b.node)))
     shaped: dict[tuple[str, Call], list[int]] = {}
     if shapes is not None and len(rows):
         width = int(shapes.codes.max()) + 1
@@ -921,7 +922,7 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
     callers, caller_labels, tail = _callers(events, own, own_labels, cmd, cmds)
     flat = bd.flatten_keys(bd.keys_column(events))
     ctx = Context(events, callers, pd.Index(caller_labels), {}, cmd, cmds, flat)
-    b = _Block(events, pos, us, ctx, flat, s.thresholds)
+    b = _Block(events, pos, us, ctx, flat, s.thresholds, node)
 
     sub, subs = bd._command_codes(events, True)
     real_own, real_labels = bd.codes_of(events["client"])  # nulls (no client) not counted as clients

@@ -166,7 +166,7 @@ def _finding(f: Finding, width: int) -> list[str]:
     lines += wrap.wrap(printable(f.explanation))
     lines += wrap.wrap("What to do: " + printable(f.action))
     for s in ev.samples:
-        lines += textwrap.wrap(f"line {s.line}: {printable(s.text)}", width=width, initial_indent="    ",
+        lines += textwrap.wrap(f"{printable(s.where)}: {printable(s.text)}", width=width, initial_indent="    ",
                                subsequent_indent="      ", break_on_hyphens=False)
     return lines
 
