@@ -251,3 +251,18 @@ def test_module_lines_and_guessed_keys(tmp_path: Path) -> None:
         got = analyze_stream(path, workers=0)
         assert_same(expected, got)
         assert "not-a-key" not in got.hot_keys["key"].tolist() and "RateLimiter" not in got.hot_keys["key"].tolist()
+
+
+def test_positions_in_hashes_either_side_with_the_same_answer() -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from monitorlens.analysis.partials import _positions_in
+
+    rng = np.random.default_rng(2)
+    for na, nb in [(1000, 50), (50, 1000), (0, 5), (5, 0), (300, 300)]:
+        a = pa.array(np.unique(rng.integers(0, 2000, na)).astype(str))
+        b = pa.array(np.unique(rng.integers(0, 2000, nb)).astype(str))
+        held = a.to_pylist()
+        expected = [held.index(x) if x in held else -1 for x in b.to_pylist()]
+        assert _positions_in(b, a).tolist() == expected

@@ -708,6 +708,18 @@ def _sketch_start(k: Keys) -> Keys:
     return replace(k, distinct=HyperLogLog(HLL_PRECISION).add(keys), pattern_distinct=per)
 
 
+def _positions_in(names: pa.Array, of: pa.Array) -> np.ndarray:
+    """The position of each of ``names`` in ``of`` (both distinct), or -1: Arrow hashes the
+    smaller side (an accumulated partial's keys are many, a block's fewer)."""
+    if len(names) >= len(of):
+        return pc.fill_null(pc.index_in(names, value_set=of), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    where = pc.fill_null(pc.index_in(of, value_set=names), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    out = np.full(len(names), -1, dtype=np.int64)
+    held = where >= 0
+    out[where[held]] = np.flatnonzero(held)
+    return out
+
+
 def _merge_keys(a: Keys, b: Keys, s: Settings) -> Keys:
     if a.names is None:
         return b
@@ -717,7 +729,7 @@ def _merge_keys(a: Keys, b: Keys, s: Settings) -> Keys:
     if sketched:
         a, b = _sketch_start(a), _sketch_start(b)
     assert a.names is not None and b.names is not None  # checked above; _sketch_start keeps them
-    found = pc.fill_null(pc.index_in(b.names, value_set=a.names), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    found = _positions_in(b.names, a.names)
     missing = found < 0
     na = len(a.names)
     b_id = np.where(missing, na + np.cumsum(missing) - 1, found)
