@@ -1,9 +1,10 @@
 """Parquet in and out, with provenance in the file's metadata.
 
-Arguments stay binary, commands and clients are dictionary-encoded, and the
-key ``monitorlens`` of the Parquet metadata holds the provenance (source,
-line counts, rejects by reason and the rejected lines kept, time range,
-version) as JSON.
+Arguments stay binary, commands and clients are dictionary-encoded, each key's
+bytes are stored once (:mod:`monitorlens.read.layout`), rows come in groups of
+:data:`ROW_GROUP_ROWS` for parallel readers, and the key ``monitorlens`` of the
+Parquet metadata holds the provenance (source, line counts, rejects by reason
+and the rejected lines kept, time range, version) as JSON.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from .errors import InputError
 from .outputs import output_file, refuse_inputs
 from .read.files import KIND_NAMES, KINDS, MAX_LINE_BYTES, Input, Source, detect_kind, is_parquet, open_binary, read_parquet_table
 from .read.ingest import MonitorStream, read_monitor
+from .read.layout import STORED_COLUMNS, STORED_SCHEMA, columns_to_read, pack, unpack
+from .read.parse import key_places
 from .read.schema import MONITOR_SCHEMA, Provenance, provenance, table_to_frame
 
 if TYPE_CHECKING:
@@ -30,14 +33,22 @@ if TYPE_CHECKING:
 # only where readers filter: both cost a lot on binary lists. Line numbers and
 # times only grow: delta encoding makes them 4x faster to write and about 2x
 # smaller than plain pages. Values go to the encoders 64k at a time, not 1k:
-# 6% less CPU to write a block, the same file.
+# 6% less CPU to write a block, the same file. zstd level 3 (zstd's own default;
+# Arrow's is 1) makes files of redis-benchmark captures 9% smaller for no more time
+# to write; level 6 another 9% for 1.7x the time (benchmarks/bench_ingest.py --sizes).
 WRITE_OPTIONS = dict(
     compression="zstd",
+    compression_level=3,
     use_dictionary=["client", "client_kind", "host", "command", "subcommand", "key_rule"],
     write_statistics=["line", "ts", "db"],
     column_encoding={"line": "DELTA_BINARY_PACKED", "ts": "DELTA_BINARY_PACKED"},
     write_batch_size=1 << 16,
 )
+# Rows per row group: what a reader (stream.aggregate's workers, DuckDB's threads) takes
+# at once. 128k rows are ~50 MB as a DataFrame in a worker and a few MB on disk: enough
+# groups to spread a 1M-line capture over 8 workers, few enough that each group's
+# dictionaries and footer entries cost nothing.
+ROW_GROUP_ROWS = 1 << 17
 
 
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str], *, inputs: Iterable[object] = ()) -> Path:
@@ -53,9 +64,13 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str], *, inputs: Ite
     table = pa.Table.from_pandas(bare, preserve_index=False)
     if set(MONITOR_SCHEMA.names) <= set(table.column_names):
         table = table.select(MONITOR_SCHEMA.names).cast(MONITOR_SCHEMA)
+        try:
+            table = pack(table, key_places(table))
+        except ValueError:  # not the parser's events (a null argument, keys edited): every column whole
+            pass
     table = table.replace_schema_metadata((table.schema.metadata or {}) | provenance(df).to_metadata())
     with output_file(path, inputs=inputs) as f:
-        pq.write_table(table, f, **WRITE_OPTIONS)
+        pq.write_table(table, f, row_group_size=ROW_GROUP_ROWS, **WRITE_OPTIONS)
     return Path(path)
 
 
@@ -75,11 +90,39 @@ def convert(
     >>> convert("capture.txt.gz", "capture.parquet").events  # doctest: +SKIP
     """
     stream = MonitorStream(source, errors=errors, workers=workers, progress=progress, max_line_bytes=max_line_bytes)
-    with output_file(path, inputs=[source]) as f, pq.ParquetWriter(f, MONITOR_SCHEMA, **WRITE_OPTIONS) as writer:
-        for table in stream:
-            writer.write_table(table)
+    with output_file(path, inputs=[source]) as f, pq.ParquetWriter(f, STORED_SCHEMA, **WRITE_OPTIONS) as writer:
+        groups = RowGroups(writer)
+        for block in stream.blocks():
+            groups.add(pack(block.table, block.key_places))
+        groups.close()
         writer.add_key_value_metadata(stream.provenance.to_metadata())
     return stream.provenance
+
+
+class RowGroups:
+    """Tables written in row groups of ``rows`` whatever their own sizes (a parsed block is
+    what 8 MB of text holds): at most ``rows`` plus one table are held."""
+
+    def __init__(self, writer: pq.ParquetWriter, rows: int = ROW_GROUP_ROWS) -> None:
+        self.writer, self.rows = writer, rows
+        self.pending: list[pa.Table] = []
+        self.held = 0
+
+    def add(self, table: pa.Table) -> None:
+        """Hold ``table``; write every whole group the tables held make."""
+        self.pending.append(table)
+        self.held += table.num_rows
+        if self.held >= self.rows:
+            held = pa.concat_tables(self.pending)  # chunks side by side: no copy
+            whole = self.held // self.rows * self.rows
+            self.writer.write_table(held.slice(0, whole), row_group_size=self.rows)
+            self.pending, self.held = [held.slice(whole)], self.held - whole
+
+    def close(self) -> None:
+        """Write what is held, as the last (smaller) group."""
+        if self.held:
+            self.writer.write_table(pa.concat_tables(self.pending), row_group_size=self.rows)
+        self.pending, self.held = [], 0
 
 
 
@@ -135,8 +178,13 @@ def stored_kind(f: Input) -> str:
 
 def read_parquet(path: str | os.PathLike[str] | Input, columns: Iterable[str] | None = None) -> pd.DataFrame:
     """Read a Parquet file written by monitorlens back into a DataFrame with its provenance."""
+    wanted = list(columns) if columns is not None else None
     with open_binary(path) as f:
-        table, prov = read_parquet_table(f, list(columns) if columns is not None else None)
+        table, prov = read_parquet_table(f, columns_to_read(wanted) if wanted is not None else None)
+    if "keys" in table.column_names:  # events
+        table = unpack(table)
+        if wanted is not None:
+            table = table.select(wanted)
     df = table_to_frame(table)
     if prov is not None:
         df.attrs["provenance"] = prov
@@ -166,7 +214,7 @@ def load(
 def check_events_parquet(name: str, kind: str, columns: Iterable[str]) -> None:
     """An :class:`InputError` unless a Parquet file (of this ``kind`` and ``columns``) holds
     MONITOR events, saying where a file of another kind goes."""
-    if kind != "monitor" or not set(MONITOR_SCHEMA.names) <= set(columns):
+    if kind != "monitor" or not set(STORED_COLUMNS) <= set(columns):
         raise InputError(f"{name}: this Parquet file holds {KIND_NAMES.get(kind, 'no MONITOR events')}, "
                          f"not MONITOR events{_hint(kind)}")
 
