@@ -10,7 +10,8 @@ and the rejected lines kept, time range, version) as JSON.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,8 @@ import pyarrow.parquet as pq
 
 from .errors import InputError
 from .outputs import output_file, refuse_inputs
-from .read.files import KIND_NAMES, KINDS, MAX_LINE_BYTES, Input, Source, detect_kind, is_parquet, open_binary, read_parquet_table
+from .read.files import (KIND_NAMES, KINDS, MAX_LINE_BYTES, Input, Source, detect_kind, is_parquet, open_binary,
+                         read_parquet_table, source_name)
 from .read.ingest import MonitorStream, read_monitor
 from .read.layout import STORED_COLUMNS, STORED_SCHEMA, columns_to_read, pack, unpack
 from .read.parse import key_places
@@ -150,10 +152,7 @@ def ingest(
         raise InputError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
     refuse_inputs(path, [source])  # before anything is read
     with open_binary(source) as f:
-        if is_parquet(f):
-            held = stored_kind(f)
-            raise InputError(f"{f.name}: already a Parquet file of monitorlens ({KIND_NAMES.get(held, held)}); "
-                             "pass it to summary, report or plot as it is.")
+        _refuse_parquet(f)
         kind = kind or detect_kind(f)
         if kind == "monitor":
             return convert(f, path, errors=errors, progress=progress, max_line_bytes=max_line_bytes)
@@ -166,6 +165,62 @@ def ingest(
         df = readers[kind](f, errors=errors)
     write_parquet(df, path, inputs=[source])
     return provenance(df)
+
+
+def ingest_dataset(
+    sources: Sequence[Source],
+    folder: str | os.PathLike[str],
+    *,
+    node: str | None = None,
+    errors: str = "skip",
+    progress: Callable[[int, int], None] | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> list[tuple[Path, Provenance]]:
+    """MONITOR captures to a hive-partitioned dataset: each to ``folder/node=<node>/part-<n>.parquet``,
+    ``n`` the next free number there (a capture added later adds a part). ``node`` is the
+    node all the captures come from (the days of one server), else each capture's file name
+    without its suffixes (the shards of a cluster). pyarrow.dataset, DuckDB
+    (``read_parquet('folder/**/*.parquet', hive_partitioning=true)``), polars and Spark read the
+    folder as it is, with a ``node`` column; so do ``summary``, ``report`` and ``analyze_stream``.
+
+    >>> ingest_dataset(["shard-a.txt.gz", "shard-b.txt.gz"], "dataset")  # doctest: +SKIP
+    [(PosixPath('dataset/node=shard-a/part-0.parquet'), ...), ...]
+    """
+    if node is not None and not _NODE.fullmatch(node):
+        raise InputError(f"node {node!r}: use letters, digits and . _ : @ - (it names a folder)")
+    for source in sources:
+        if node is None and (not isinstance(source, (str, os.PathLike)) or str(source) == "-"):
+            raise InputError(f"{source_name(source)}: a stream has no file name to tell its node: give the node")
+    written = []
+    for source in sources:
+        with open_binary(source) as f:
+            _refuse_parquet(f)
+            check_capture(f)  # before any folder is made
+            part = Path(folder) / f"node={node if node is not None else capture_stem(source)}"  # type: ignore[arg-type]
+            part.mkdir(parents=True, exist_ok=True)
+            taken = {p.name for p in part.iterdir()}
+            path = part / next(f"part-{n}.parquet" for n in range(len(taken) + 1) if f"part-{n}.parquet" not in taken)
+            prov = convert(f, path, errors=errors, progress=progress, max_line_bytes=max_line_bytes)
+        written.append((path, prov))
+    return written
+
+
+_NODE = re.compile(r"[A-Za-z0-9._:@-]+")
+
+
+def capture_stem(source: str | os.PathLike[str]) -> str:
+    """A capture's file name without ``.gz``, ``.txt``, ``.log``: ``shard-a`` for ``logs/shard-a.txt.gz``."""
+    name = Path(source).name
+    for suffix in (".gz", ".txt", ".log"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def _refuse_parquet(f: Input) -> None:
+    if is_parquet(f):
+        held = stored_kind(f)
+        raise InputError(f"{f.name}: already a Parquet file of monitorlens ({KIND_NAMES.get(held, held)}); "
+                         "pass it to summary, report or plot as it is.")
 
 
 def stored_kind(f: Input) -> str:

@@ -28,6 +28,7 @@ LAYOUT_KEY = b"monitorlens_layout"  # Parquet metadata key: the layout's number;
 LAYOUT = b"2"
 STORED_SCHEMA = pa.schema([f for f in MONITOR_SCHEMA if f.name != "key"], metadata={LAYOUT_KEY: LAYOUT})
 STORED_COLUMNS = tuple(STORED_SCHEMA.names)  # what a file of events holds, whatever its layout
+_SLICE_ROWS = 1 << 17
 
 
 def pack(table: pa.Table, places: np.ndarray) -> pa.Table:
@@ -84,7 +85,8 @@ def unpack(table: pa.Table) -> pa.Table:
     if layout is not None and "args" in table.column_names:
         if "keys" not in table.column_names:
             raise ValueError("unpack: the args of layout 2 need the keys column")
-        batches = table.select(["args", "keys"]).to_batches()  # both columns cut alike
+        # both columns cut alike, in slices that bound the temporaries (~20 bytes per argument)
+        batches = table.select(["args", "keys"]).to_batches(max_chunksize=_SLICE_ROWS)
         restored = [_restore(b.column(0), b.column(1)) for b in batches]
         table = table.set_column(table.schema.get_field_index("args"), "args",
                                  pa.chunked_array(restored, MONITOR_SCHEMA.field("args").type))
@@ -108,17 +110,18 @@ def _restore(args: pa.ListArray, keys: pa.ListArray) -> pa.ListArray:
     if not values.null_count:
         return args
     a_off = a_off - a_off[0]
-    missing = arrays.kernel("is_null", values)
+    gaps = arrays.bools(arrays.kernel("is_null", values))
     before = np.zeros(len(values) + 1, np.int64)  # nulls before each argument
-    np.cumsum(arrays.bools(missing), out=before[1:])
+    np.cumsum(gaps, out=before[1:])
     per_row = before[a_off[1:]] - before[a_off[:-1]]
     k_off = arrays.to_numpy(keys.offsets)
     counts = np.diff(k_off)
     packed = per_row > 0
     if not np.array_equal(per_row[packed], counts[packed]):
         raise InputError("this Parquet file is damaged: its args miss other arguments than its keys")
-    texts = keys.values.slice(k_off[0], k_off[-1] - k_off[0])
-    used = np.flatnonzero(np.repeat(packed, counts))
-    fill = arrays.cast(arrays.take(texts, arrays.numeric(used)), pa.binary())
-    filled = arrays.kernel("replace_with_mask", values, missing, fill)
+    texts = arrays.cast(keys.values.slice(k_off[0], k_off[-1] - k_off[0]), pa.binary())  # zero copy
+    # One take from the arguments then the keys: twice as fast as replace_with_mask.
+    source = np.arange(len(values), dtype=np.int64)
+    source[gaps] = len(values) + np.flatnonzero(np.repeat(packed, counts))
+    filled = arrays.take(pa.concat_arrays([values, texts]), arrays.numeric(source))
     return pa.ListArray.from_arrays(arrays.numeric(a_off, "int32"), filled)
