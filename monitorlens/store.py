@@ -47,10 +47,11 @@ WRITE_OPTIONS = dict(
     write_batch_size=1 << 16,
 )
 # Rows per row group: what a reader (stream.aggregate's workers, DuckDB's threads) takes
-# at once. 128k rows are ~50 MB as a DataFrame in a worker and a few MB on disk: enough
-# groups to spread a 1M-line capture over 8 workers, few enough that each group's
-# dictionaries and footer entries cost nothing.
-ROW_GROUP_ROWS = 1 << 17
+# at once; polars writes as many. On 4.2M redis-benchmark lines, the streaming analysis
+# (2 workers) took 12.0 s with groups of 128k rows, 10.4 s with 256k, 8.2 s with 512k (each
+# group is a partial to merge), the largest worker 587, 607 and 694 MiB: 256k rows keep 16
+# groups to spread over workers at 4.2M lines (4 at 1M) for ~100 MB as a DataFrame each.
+ROW_GROUP_ROWS = 1 << 18
 
 
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str], *, inputs: Iterable[object] = ()) -> Path:
