@@ -111,7 +111,7 @@ def _restore(args: pa.ListArray, keys: pa.ListArray) -> pa.ListArray:
         return args
     a_off = a_off - a_off[0]
     gaps = arrays.bools(arrays.kernel("is_null", values))
-    before = np.zeros(len(values) + 1, np.int64)  # nulls before each argument
+    before = np.zeros(len(values) + 1, np.int32)  # nulls before each argument (a slice has < 2**31)
     np.cumsum(gaps, out=before[1:])
     per_row = before[a_off[1:]] - before[a_off[:-1]]
     k_off = arrays.to_numpy(keys.offsets)
@@ -122,6 +122,8 @@ def _restore(args: pa.ListArray, keys: pa.ListArray) -> pa.ListArray:
     texts = arrays.cast(keys.values.slice(k_off[0], k_off[-1] - k_off[0]), pa.binary())  # zero copy
     # One take from the arguments then the keys: twice as fast as replace_with_mask.
     source = np.arange(len(values), dtype=np.int64)
-    source[gaps] = len(values) + np.flatnonzero(np.repeat(packed, counts))
+    every = np.array_equal(packed, counts > 0)  # as usual: no row kept whole, every key fills a gap
+    source[np.flatnonzero(gaps)] = len(values) + (np.arange(len(texts)) if every else
+                                                   np.flatnonzero(np.repeat(packed, counts)))
     filled = arrays.take(pa.concat_arrays([values, texts]), arrays.numeric(source))
     return pa.ListArray.from_arrays(arrays.numeric(a_off, "int32"), filled)
