@@ -63,7 +63,7 @@ def _ingest(ns: argparse.Namespace) -> int:
 
     limit = {} if ns.max_line_mib is None else {"max_line_bytes": ns.max_line_mib << 20}
     out = ns.output
-    if len(ns.capture) > 1 or ns.node is not None or (out is not None and (out.endswith("/") or os.path.isdir(out))):
+    if len(ns.capture) > 1 or ns.node is not None or (out is not None and out.endswith("/")):
         if out is None or out == "-":
             raise InputError("several captures, or --node, make a dataset: name its folder with -o FOLDER/")
         if ns.kind not in (None, "monitor"):
@@ -113,7 +113,7 @@ def _plain_size(source: str) -> int | None:
 
 
 def _default_output(source: str) -> str:
-    from .store import capture_stem
+    from .store import capture_stem  # lazy: each command loads only its own stages
 
     if source == "-":
         raise InputError("reading stdin: name the output with -o FILE.parquet")
@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("capture", nargs="+", help="capture or log file (.txt, .gz), or - for a capture on stdin; "
                    "several captures make a dataset")
     p.add_argument("-o", "--output", help="Parquet file to write (default: beside the capture), or the folder "
-                   "of a dataset (ending in /, or an existing folder)")
+                   "of a dataset (ending in /)")
     p.add_argument("--node", help="the node the captures come from, in a dataset (default: each capture's "
                    "file name without suffixes)")
     p.add_argument("--errors", choices=("skip", "raise"), default="skip",
