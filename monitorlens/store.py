@@ -47,10 +47,10 @@ WRITE_OPTIONS = dict(
     write_batch_size=1 << 16,
 )
 # Rows per row group: what a reader (stream.aggregate's workers, DuckDB's threads) takes
-# at once; polars writes as many. On 4.2M redis-benchmark lines, the streaming analysis
-# (2 workers) took 12.0 s with groups of 128k rows, 10.4 s with 256k, 8.2 s with 512k (each
-# group is a partial to merge), the largest worker 587, 607 and 694 MiB: 256k rows keep 16
-# groups to spread over workers at 4.2M lines (4 at 1M) for ~100 MB as a DataFrame each.
+# at once; polars writes as many. On 4.2M redis-benchmark lines the streaming analysis (2
+# workers; each group is a partial to merge) took 6.8 s CPU with groups of 128k rows, 5.5 s
+# with 256k, 5.6 s with 512k, 5.8 s with 1M, its largest process 517, 541, 648, 884 MiB:
+# 256k rows, ~100 MB as a DataFrame, leave 16 groups to spread at 4.2M lines (4 at 1M).
 ROW_GROUP_ROWS = 1 << 18
 
 
