@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 # times only grow: delta encoding makes them 4x faster to write and about 2x
 # smaller than plain pages. Values go to the encoders 64k at a time, not 1k:
 # 6% less CPU to write a block, the same file. zstd level 3 (zstd's own default;
-# Arrow's is 1) makes files of redis-benchmark captures 9% smaller for no more time
-# to write; level 6 another 9% for 1.7x the time (benchmarks/bench_ingest.py --sizes).
+# Arrow's is 1) makes the file of 1M redis-benchmark lines 9% smaller for no more time
+# to write; level 6 another 9%, for 1.7x the time.
 WRITE_OPTIONS = dict(
     compression="zstd",
     compression_level=3,
