@@ -59,17 +59,32 @@ def _positive(text: str) -> int:
 
 
 def _ingest(ns: argparse.Namespace) -> int:
-    from .store import ingest  # lazy: each command loads only its own stages
+    from .store import ingest, ingest_dataset  # lazy: each command loads only its own stages
 
-    source = ns.capture
-    out = ns.output or _default_output(source)
-    total = _plain_size(source)
     limit = {} if ns.max_line_mib is None else {"max_line_bytes": ns.max_line_mib << 20}
-    prov = ingest(source, out, kind=ns.kind, errors=ns.errors, progress=progress_printer(total), **limit)
+    out = ns.output
+    if len(ns.capture) > 1 or ns.node is not None or (out is not None and out.endswith("/")):
+        if out is None or out == "-":
+            raise InputError("several captures, or --node, make a dataset: name its folder with -o FOLDER/")
+        if ns.kind not in (None, "monitor"):
+            raise InputError(f"a dataset holds MONITOR captures, not --kind {ns.kind}")
+        for source in ns.capture:  # one at a time: each with its own progress line
+            progress = progress_printer(_plain_size(source))
+            for path, prov in ingest_dataset([source], out, node=ns.node, errors=ns.errors, progress=progress, **limit):
+                _said(str(path), prov, sys.stdout)
+        return 0
+    source = ns.capture[0]
+    out = out or _default_output(source)
+    prov = ingest(source, out, kind=ns.kind, errors=ns.errors, progress=progress_printer(_plain_size(source)), **limit)
+    _said(out, prov, sys.stderr if out == "-" else sys.stdout)  # '-': stdout holds the Parquet file
+    return 0
+
+
+def _said(out: str, prov: Any, said: Any) -> None:
+    """What ingest wrote to ``out``: events (or rows) from lines, rejects by reason."""
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     rows = "events" if prov.kind == "monitor" else f"{prov.kind} rows"
-    said = sys.stderr if out == "-" else sys.stdout  # '-': stdout holds the Parquet file
     print(
         f"{out}: {prov.events:,} {rows} from {prov.lines:,} lines"
         f" ({prov.rejected:,} rejected, {sum(prov.skipped.values()):,} skipped)"
@@ -77,7 +92,6 @@ def _ingest(ns: argparse.Namespace) -> int:
     )
     for reason, count in prov.rejects_by_reason.items():
         print(f"  rejected {count:,} {reason}", file=said)
-    return 0
 
 
 def _progress(capture: str) -> Any:
@@ -99,12 +113,11 @@ def _plain_size(source: str) -> int | None:
 
 
 def _default_output(source: str) -> str:
+    from .store import capture_stem  # lazy: each command loads only its own stages
+
     if source == "-":
         raise InputError("reading stdin: name the output with -o FILE.parquet")
-    name = Path(source).name
-    for suffix in (".gz", ".txt", ".log"):
-        name = name.removesuffix(suffix)
-    return str(Path(source).with_name(name + ".parquet"))
+    return str(Path(source).with_name(capture_stem(source) + ".parquet"))
 
 
 def _size(text: str) -> int:
@@ -208,13 +221,20 @@ def build_parser() -> argparse.ArgumentParser:
         "ingest",
         help="convert a capture to Parquet",
         description="Convert a MONITOR capture (plain, .gz or - for stdin; streamed, in bounded memory), "
-        "CLIENT LIST snapshots, a timestamp,clients CSV or uniq -c counts to Parquet.",
+        "CLIENT LIST snapshots, a timestamp,clients CSV or uniq -c counts to Parquet. Several captures "
+        "(or -o FOLDER/, or --node) make a dataset: FOLDER/node=NODE/part-N.parquet, one part per capture.",
         epilog="examples: python -m monitorlens ingest capture.txt.gz -o capture.parquet\n"
-        "          python -m monitorlens ingest clients.log.gz -o clients.parquet",
+        "          python -m monitorlens ingest clients.log.gz -o clients.parquet\n"
+        "          python -m monitorlens ingest shard-a.txt.gz shard-b.txt.gz -o dataset/   # node=shard-a, node=shard-b\n"
+        "          python -m monitorlens ingest monday.txt.gz tuesday.txt.gz -o dataset/ --node redis-1",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("capture", help="capture or log file (.txt, .gz), or - for a capture on stdin")
-    p.add_argument("-o", "--output", help="Parquet file to write (default: beside the capture)")
+    p.add_argument("capture", nargs="+", help="capture or log file (.txt, .gz), or - for a capture on stdin; "
+                   "several captures make a dataset")
+    p.add_argument("-o", "--output", help="Parquet file to write (default: beside the capture), or the folder "
+                   "of a dataset (ending in /)")
+    p.add_argument("--node", help="the node the captures come from, in a dataset (default: each capture's "
+                   "file name without suffixes)")
     p.add_argument("--errors", choices=("skip", "raise"), default="skip",
                    help="skip: count and keep bad lines (default); raise: stop at the first")
     p.add_argument("--max-line-mib", type=_positive, metavar="MIB",

@@ -45,6 +45,7 @@ from ..errors import InputError
 from ..read import grammar
 from ..read.files import BLOCK_SIZE, SNIFF_BYTES, Source, is_parquet, open_binary, read_parquet_table, source_name
 from ..read.ingest import MonitorStream
+from ..read.layout import STORED_COLUMNS, unpack
 from ..read.schema import MONITOR_SCHEMA, Provenance, table_to_frame
 from ..store import check_capture, check_events_parquet
 
@@ -159,7 +160,7 @@ def _row_group_partial(path: str, groups: Sequence[int], index: int, node: str, 
     f = pq.ParquetFile(path)
     acc = _Ordered(lambda a, b: merge(a, b, settings))
     for g in groups:
-        acc.push(_frame_partial(f.read_row_group(g, columns=MONITOR_SCHEMA.names), index, node, settings))
+        acc.push(_frame_partial(unpack(f.read_row_group(g, columns=STORED_COLUMNS)), index, node, settings))
     return acc.result()
 
 
@@ -382,8 +383,9 @@ def _read_once(item: SourceFile, s: Settings, acc: "_Ordered", block_size: int,
         if is_parquet(f):
             table, prov = read_parquet_table(f)
             check_events_parquet(f.name, prov.kind if prov is not None else "unknown", table.column_names)
-            for batch in table.select(MONITOR_SCHEMA.names).to_batches(max_chunksize=1 << 17):
-                acc.push(_frame_partial(pa.Table.from_batches([batch]), item.index, item.node, s))
+            for batch in table.to_batches(max_chunksize=1 << 17):
+                events = unpack(pa.Table.from_batches([batch])).select(MONITOR_SCHEMA.names)
+                acc.push(_frame_partial(events, item.index, item.node, s))
             return prov  # type: ignore[return-value]
         check_capture(f)
         stream = MonitorStream(f, block_size=block_size, progress=progress)

@@ -88,6 +88,16 @@ def lists(offsets: np.ndarray, values: pa.Array) -> pa.ListArray:
     return pa.ListArray.from_arrays(numeric(offsets, "int32"), values)
 
 
+def first_items(values: pa.ListArray) -> pa.Array:
+    """The first item of each list, null where a list is empty.
+
+    >>> first_items(lists(np.array([0, 2, 2]), texts(["a", "b"]))).to_pylist()
+    ['a', None]
+    """
+    off = to_numpy(values.offsets)
+    return take(values.values, numeric(off[:-1], valid=off[1:] > off[:-1]))
+
+
 def whole(column: pa.ChunkedArray) -> pa.Array:
     """A column as one array: its only chunk as it is (``combine_chunks`` would copy it).
 
@@ -109,6 +119,21 @@ def to_numpy(values: pa.Array) -> np.ndarray:
     if len(values) == 0:
         return np.zeros(0, dtype)
     return np.frombuffer(values.buffers()[1], dtype)[values.offset : values.offset + len(values)]
+
+
+def bools(values: pa.BooleanArray) -> np.ndarray:
+    """A boolean Arrow array as numpy bools, null as False (one byte each: a copy).
+
+    >>> bools(kernel("is_null", binaries([b"a", None]))).tolist()
+    [False, True]
+    """
+    if len(values) == 0:
+        return np.zeros(0, bool)
+    lo, hi = values.offset, values.offset + len(values)
+    bits = np.unpackbits(np.frombuffer(values.buffers()[1], np.uint8), bitorder="little")[lo:hi]
+    if values.null_count:
+        bits &= np.unpackbits(np.frombuffer(values.buffers()[0], np.uint8), bitorder="little")[lo:hi]
+    return bits.view(bool)
 
 
 def take(values: pa.Array | pa.Table, indices: pa.Array) -> pa.Array | pa.Table:

@@ -75,6 +75,12 @@ class MonitorStream:
         self.provenance = Provenance(source=self.name)
 
     def __iter__(self) -> Iterator[pa.Table]:
+        for block in self.blocks():
+            yield block.table
+
+    def blocks(self) -> Iterator[BlockResult]:
+        """The parsed blocks that have events, in order: each table with its
+        :attr:`~monitorlens.read.parse.BlockResult.key_places`, which Parquet's layout needs."""
         tally = _Tally()
         reader = BlockReader(self.block_size, max_line=self.max_line_bytes, judge=_hopeless)
         with open_binary(self.source) as f, ThreadPoolExecutor(self.workers) as pool:
@@ -106,7 +112,7 @@ class MonitorStream:
         for future, done in pending:
             yield future.result(), done
 
-    def _account(self, result: BlockResult, tally: _Tally) -> Iterator[pa.Table]:
+    def _account(self, result: BlockResult, tally: _Tally) -> Iterator[BlockResult]:
         result = renumber(result, tally.lines)
         for line, reason, text in result.rejects:
             tally.reasons[reason] += 1
@@ -118,7 +124,7 @@ class MonitorStream:
                 tally.kept.append((line, reason, text))
         tally.add(result)
         if result.table.num_rows:
-            yield result.table
+            yield result
 
 
 @dataclass

@@ -32,6 +32,7 @@ class BlockResult:
     lines: int
     rejects: list[tuple[int, str, str]] = field(default_factory=list)
     dialects: Counter[str] = field(default_factory=Counter)
+    key_places: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # see key_places()
 
 
 def reject_text(raw: bytes) -> str:
@@ -99,7 +100,7 @@ def parse_block(
         keep = arrays.numeric(np.setdiff1d(np.arange(raw.num_rows), list(wrong)))
         raw = arrays.take(raw, keep)
         client = arrays.kernel("dictionary_encode", arrays.whole(raw.column("client")))  # without their sources
-    result.table = _finish(raw, client)
+    result.table, result.key_places = _finish(raw, client)
     return result
 
 
@@ -158,7 +159,7 @@ def renumber(result: BlockResult, lines_before: int) -> BlockResult:
         line = arrays.to_numpy(arrays.whole(table.column("line"))) + lines_before
         table = table.set_column(table.schema.get_field_index("line"), "line", arrays.numeric(line))
     rejects = [(n + lines_before, reason, text) for n, reason, text in result.rejects]
-    return BlockResult(table, result.lines, rejects, result.dialects)
+    return BlockResult(table, result.lines, rejects, result.dialects, result.key_places)
 
 
 _RAW_SCHEMA = pa.schema(
@@ -215,8 +216,9 @@ def _slow_rows(
     )
 
 
-def _finish(raw: pa.Table, client: pa.DictionaryArray) -> pa.Table:
-    """Derive every event column from line, ts, db, client (dictionary-encoded), name and args."""
+def _finish(raw: pa.Table, client: pa.DictionaryArray) -> tuple[pa.Table, np.ndarray]:
+    """Derive every event column from line, ts, db, client (dictionary-encoded), name and args;
+    and where each key lies in the args (see :func:`key_places`)."""
     args = arrays.whole(raw.column("args"))
     n = len(args)
     command = _upper_name(arrays.whole(raw.column("name")))
@@ -238,9 +240,8 @@ def _finish(raw: pa.Table, client: pa.DictionaryArray) -> pa.Table:
         position = np.maximum(np.cumsum(container_rows) - 1, 0)  # of row's value in sub_values
         sub = arrays.take(sub_values, arrays.numeric(position, valid=container_rows))
 
-    keys, rule = _keys(args, names, codes, sub)
-    key_off = arrays.to_numpy(keys.offsets)
-    first_key = arrays.take(keys.values, arrays.numeric(key_off[:-1], valid=key_off[1:] > key_off[:-1]))
+    key_rows, places, rule = _key_places(args, names, codes, sub)
+    keys = _keys(args, key_rows, places)
 
     client, kind, host, port = _client_columns(client)
     return pa.table(
@@ -257,12 +258,12 @@ def _finish(raw: pa.Table, client: pa.DictionaryArray) -> pa.Table:
             "args": args,
             "nargs": arrays.numeric(nargs, "int32"),
             "arg_bytes": arrays.numeric(arg_bytes),
-            "key": first_key,
+            "key": arrays.first_items(keys),
             "keys": keys,
-            "key_rule": rule,
+            "key_rule": pa.DictionaryArray.from_arrays(arrays.numeric(rule, "int32"), _KEY_RULES),
         },
         schema=MONITOR_SCHEMA,
-    )
+    ), places
 
 
 def _decode(values: pa.Array) -> pa.Array:
@@ -283,10 +284,34 @@ def _upper_name(values: pa.Array) -> pa.Array:
         )
 
 
-def _keys(
+def key_places(table: pa.Table | pa.RecordBatch) -> np.ndarray:
+    """Where each key of an event table lies in its row's arguments: for the i-th value of
+    ``keys`` (all rows' keys, in order), the index of its argument among the values of
+    ``args``. The parser's own finder, run again on the table's command, subcommand and args
+    (which must be the parser's: every column as :func:`parse_block` made it).
+
+    >>> t = parse_block(b'1700000000.000001 [0 a:1] "MSET" "k1" "v" "k2" "w"\\n').table
+    >>> key_places(t).tolist()
+    [0, 2]
+    """
+    args = arrays.whole(table.column("args"))
+    command = arrays.whole(table.column("command"))
+    sub = arrays.whole(table.column("subcommand"))
+    if isinstance(command, pa.DictionaryArray):
+        names, codes = command.dictionary.to_pylist(), arrays.to_numpy(command.indices)
+    else:
+        encoded = arrays.kernel("dictionary_encode", command)
+        names, codes = encoded.dictionary.to_pylist(), arrays.to_numpy(encoded.indices)
+    if isinstance(sub, pa.DictionaryArray):
+        sub = arrays.take(sub.dictionary, sub.indices)
+    return _key_places(args, names, codes, sub)[1]
+
+
+def _key_places(
     args: pa.ListArray, names: list[str], codes: np.ndarray, sub: pa.Array
-) -> tuple[pa.ListArray, pa.DictionaryArray]:
-    """Every key of every row, and the rule that found it (see schema.KEY_RULES)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every key of every row: its row and its index in ``args.values`` (row by row, in the
+    order Redis finds them), and the rule of each row (an index into schema.KEY_RULES)."""
     n = len(args)
     a_off = arrays.to_numpy(args.offsets)
     nargs = np.diff(a_off)
@@ -328,12 +353,15 @@ def _keys(
             pos_parts.append(np.array(pp_list, dtype=np.int64))
     rows_all = np.concatenate(row_parts) if row_parts else np.zeros(0, np.int64)
     pos_all = np.concatenate(pos_parts) if pos_parts else np.zeros(0, np.int64)
-    order = np.argsort(rows_all, kind="stable")
-    counts = np.bincount(rows_all, minlength=n) if n else np.zeros(0, np.int64)
+    order = np.argsort(rows_all, kind="stable")  # a row's keys come from one group: their order stays
+    return rows_all[order], pos_all[order], rule
+
+
+def _keys(args: pa.ListArray, key_rows: np.ndarray, places: np.ndarray) -> pa.ListArray:
+    """The keys column: the arguments at ``places`` as text, row by row."""
+    counts = np.bincount(key_rows, minlength=len(args)) if len(args) else np.zeros(0, np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    values = _decode(arrays.take(args.values, arrays.numeric(pos_all[order])))
-    rules = pa.DictionaryArray.from_arrays(arrays.numeric(rule, "int32"), _KEY_RULES)
-    return arrays.lists(offsets, values), rules
+    return arrays.lists(offsets, _decode(arrays.take(args.values, arrays.numeric(places))))
 
 
 def _by_subcommand(rows: np.ndarray, sub_list: list[str | None]) -> dict[str | None, np.ndarray]:

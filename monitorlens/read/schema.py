@@ -27,6 +27,9 @@ key_rule       category                    spec (Redis key specs), proc (Redis's
                                            first argument assumed)
 =============  ==========================  ==============================================
 
+In Parquet, each key's bytes are stored once (no ``key``, null ``args`` where ``keys`` holds
+them): see :mod:`monitorlens.read.layout`.
+
 Rejected lines (``monitorlens.rejects(df)``, a DataFrame): ``line`` int64, ``reason`` str, ``text`` str
 (the raw line, undecodable bytes as ``\\xHH``, cut at 300 characters).
 """
