@@ -24,7 +24,7 @@ import multiprocessing
 import os
 import sys
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,11 +35,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .analyze import Analysis
+from .applications import with_listed
 from .breakdowns import setname_names
+from .clientlist_analysis import analyze_clientlist, with_clientlist
 from .filters import Filters
 from .finalize import finalize, node_table, slot_table
 from .partials import CHUNK_BITS, KEY_CAP, Partial, Settings, block_partial, first_seen, merge, shift_lines
+from .naming import naming
 from .patterns import DEFAULT_RULES, PatternRules
+from .reconcile import Reconciliation, reconcile_shown, shown_pairs
 from .rules import Thresholds
 from ..errors import InputError
 from ..read import grammar
@@ -146,13 +150,18 @@ def inputs(sources: Sources) -> list[SourceFile]:
 
 
 def _frame_partial(table: pa.Table, index: int, node: str, settings: Settings, chunk: int = 0) -> Partial:
-    """The partial of one block, after the filters (a block they empty merges as nothing)."""
+    """The partial of one block, named by time (with CLIENT LIST), then filtered (a block
+    the filters empty merges as nothing but what it said before them)."""
     events = table_to_frame(table)
+    shown = shown_pairs(events) if settings.shown else None
+    if settings.naming is not None:
+        events = settings.naming.attach(events)
     seen = names = None
     if settings.filters:  # what the rows filtered out still say: names, and each label's first line
         seen, names = first_seen(events, index, chunk), setname_names(events)
         events = settings.filters.apply(events)
-    return block_partial(events, source=index, chunk=chunk, node=node, settings=settings, seen=seen, names=names)
+    return block_partial(events, source=index, chunk=chunk, node=node, settings=settings, seen=seen, names=names,
+                         shown=shown)
 
 
 def _row_group_partial(path: str, groups: Sequence[int], index: int, node: str, settings: Settings) -> Partial:
@@ -269,10 +278,21 @@ class Aggregate:
     provenance: Provenance
     settings: Settings
     sources: list[SourceFile] = field(default_factory=list)
+    snapshots: pd.DataFrame | None = None  # CLIENT LIST, when the events were named from it
 
     def analysis(self) -> Analysis:
         """The :class:`Analysis` (tables and findings, as :func:`analyze` gives them)."""
-        return finalize(self.partial, self.provenance, self.settings)
+        a = finalize(self.partial, self.provenance, self.settings)
+        if self.snapshots is None:
+            return a
+        return replace(a, applications=with_listed(a.applications, self.snapshots))
+
+    def reconciliation(self, server: Mapping[str, Any]) -> Reconciliation | None:
+        """The bundle's reconciliation (``server.json``) from the lines counted before the
+        filters (aggregated with ``shown=True``)."""
+        if self.partial.shown is None and self.partial.events:
+            raise ValueError("aggregate(shown=True) counts what reconciliation needs")
+        return reconcile_shown(self.partial.shown or {}, server)
 
     def nodes(self) -> pd.DataFrame:
         """Events per node (source): node, count, share, first, last."""
@@ -329,6 +349,8 @@ def aggregate(
     key_cap: int = KEY_CAP,
     slots: bool | None = None,
     filters: Filters = Filters(),
+    snapshots: pd.DataFrame | None = None,
+    shown: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Aggregate:
     """Read and aggregate ``sources`` into one :class:`Aggregate`.
@@ -342,13 +364,24 @@ def aggregate(
     sources). ``progress`` hears of the lines read here (a :class:`~monitorlens.progress.Progress`
     also of the work sent to workers). ``filters`` (:class:`~monitorlens.analysis.filters.Filters`: time, command, db)
     apply to every block; a client filter is not supported here yet: a client is chosen by
-    its name or with its scripts' lua lines, which a block alone cannot say.
+    its name or with its scripts' lua lines, which a block alone cannot say. CLIENT LIST
+    ``snapshots`` name each block's events by time before the filters, as ``attach_names``
+    names the whole capture (files only: each is read once more first for its SETNAME
+    lines, :func:`~monitorlens.analysis.naming.naming`). ``shown`` counts each command before
+    the filters, for :meth:`Aggregate.reconciliation`.
     """
     if filters.client:
         raise InputError("a client filter needs the whole capture: analyse it with analyze(), not analyze_stream()")
     found = inputs(sources)
+    named = None
+    if snapshots is not None:
+        if any(not isinstance(i.source, Path) for i in found):
+            raise InputError("names from CLIENT LIST need the capture as a file (it is read twice), not a stream")
+        _step(progress, "reading the names set in the capture...")
+        named = naming([i.source for i in found], snapshots)
     settings = Settings(freq=freq, key_cap=key_cap, top=top, thresholds=thresholds, pattern_rules=pattern_rules,
-                        slots=len(found) > 1 if slots is None else slots, filters=filters)
+                        slots=len(found) > 1 if slots is None else slots, filters=filters, naming=named,
+                        shown=shown)
     if scheduler is not None:
         _step(progress, "analysing on the Dask cluster...")
         partial, provs = _on_dask(found, settings, scheduler, block_size)
@@ -364,15 +397,33 @@ def aggregate(
             _step(progress, f"analysing in {workers} worker processes...")
         partial, provs = _local(found, settings, workers, block_size, progress)
     name = str(sources) if isinstance(sources, (str, os.PathLike)) else None
-    return Aggregate(partial, Provenance.combined(provs, name), settings, found)
+    return Aggregate(partial, Provenance.combined(provs, name), settings, found, snapshots)
 
 
-def analyze_stream(sources: Sources, **options: Any) -> Analysis:
-    """:func:`aggregate` then the :class:`Analysis` (same options).
+def analyze_stream(
+    sources: Sources,
+    *,
+    snapshots: pd.DataFrame | None = None,
+    connections: pd.DataFrame | None = None,
+    maxclients: int | None = None,
+    server: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> Analysis:
+    """:func:`aggregate` then the :class:`Analysis` (same options): what
+    :func:`~monitorlens.analysis.analyze.analyze` gives for the whole capture, with the
+    CLIENT LIST part when ``snapshots`` or ``connections`` are given (judged with
+    ``maxclients``) and a bundle's reconciliation when its ``server`` (server.json) is.
 
     >>> analyze_stream("capture.txt.gz", workers=4).commands.head()  # doctest: +SKIP
     """
-    return aggregate(sources, **options).analysis()
+    agg = aggregate(sources, snapshots=snapshots, shown=server is not None, **options)
+    a = agg.analysis()
+    if server is not None:
+        a = replace(a, reconciliation=agg.reconciliation(server))
+    if snapshots is None and connections is None:
+        return a
+    part = analyze_clientlist(snapshots, connections, maxclients=maxclients)
+    return replace(a, clientlist=part, findings=tuple(with_clientlist(list(a.findings), part.findings)))
 
 
 def _read_once(item: SourceFile, s: Settings, acc: "_Ordered", block_size: int,
