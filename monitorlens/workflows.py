@@ -136,10 +136,9 @@ def analyze_files(
     The capture (or a bundle's) is analysed as a stream of partials
     (:func:`~monitorlens.analysis.stream.analyze_stream`): memory follows the distinct
     clients, patterns and keys, not the events, and worker processes share the work (or the
-    workers of the Dask cluster at ``scheduler``, ``tcp://host:8786``). Only a client filter
-    (a client is chosen by its last name in the whole capture, its scripts' lua lines with
-    it), and CLIENT LIST names for a capture read from a pipe (naming reads the file twice),
-    read the whole capture at once (:func:`read_inputs`).
+    workers of the Dask cluster at ``scheduler``, ``tcp://host:8786``). CLIENT LIST names
+    and a client filter read the capture twice (for the names it sets first): a capture
+    read from a pipe with them is read whole at once (:func:`read_inputs`).
 
     >>> analyze_files("capture.txt.gz", clients="clients.log.gz").clientlist.findings  # doctest: +SKIP
     """
@@ -147,7 +146,7 @@ def analyze_files(
     monitor: Path_ = bundle.monitor if bundle is not None and bundle.monitor is not None else capture
     clients = clients or (bundle.clients if bundle is not None else None)
     connections = connections or (bundle.connections if bundle is not None else None)
-    if not filters.client and (clients is None or _rereadable(monitor)):
+    if (clients is None and not filters.client) or _rereadable(monitor):
         analysis = analyze_stream(
             monitor, top=top, filters=filters, scheduler=scheduler, progress=progress,
             snapshots=load_snapshots(clients) if clients is not None else None,
@@ -157,8 +156,8 @@ def analyze_files(
         _some_match(filters, analysis.overview.events, analysis.provenance.events, analysis.provenance)
         return analysis
     if scheduler is not None:
-        raise InputError("--scheduler analyses captures as streams: it cannot take --client, nor --clients "
-                         "with a capture read from a pipe")
+        raise InputError("--clients and --client read the capture twice: with --scheduler, give it as a file, "
+                         "not a pipe")
     return _analyze(read_inputs(capture, clients, connections, filters, progress), top, maxclients, progress)
 
 

@@ -67,9 +67,10 @@ def test_cli_scheduler_with_client_list_names(cluster, capsys) -> None:
     folder = SAMPLES["incident"].parent
     argv = ["summary", str(SAMPLES["incident"]), "--clients", str(folder / "clients.log.gz"), "--json",
             "--since", "2026-11-25T21:25:10Z"]
-    assert main(argv) == 0
-    here = json.loads(capsys.readouterr().out)
-    assert main([*argv, "--scheduler", cluster.scheduler_address]) == 0
-    there = json.loads(capsys.readouterr().out)
-    assert here == there and "clientlist" in here
-    assert any(a["named"] for a in here["applications"]) and any(c["name"] for c in here["clients"])
+    for extra in ([], ["--client", "web-1", "--client", "lua"]):
+        assert main([*argv, *extra]) == 0
+        here = json.loads(capsys.readouterr().out)
+        assert main([*argv, *extra, "--scheduler", cluster.scheduler_address]) == 0
+        there = json.loads(capsys.readouterr().out)
+        assert here == there and "clientlist" in here
+        assert any(a["named"] for a in here["applications"]) and any(c["name"] for c in here["clients"])

@@ -195,3 +195,56 @@ def test_plain_copy_in_workers(bundle: Path, tmp_path: Path) -> None:
     finally:
         stream.MIN_CHUNK = old
     same_analysis(expected, got)
+
+
+# ---------------------------------------------------------------------- --client
+
+
+@pytest.mark.parametrize("wanted", ["web-1", "legacy-reports", "127.0.0.1", "127.0.0.1:32952", "lua", "nobody"])
+def test_client_filter_with_names(wanted: str) -> None:
+    """A client chosen by its CLIENT LIST name (the last its lines were given), its host, or
+    lua: the lines kept, and their names, are the whole capture's."""
+    capture, clients = SAMPLES["incident"], SAMPLES["incident"].parent / "clients.log.gz"
+    f = Filters.of(client=wanted)
+    try:
+        expected = whole(capture, clients, f)
+    except Exception as e:  # noqa: BLE001  a value no line matches: the same error both ways
+        with pytest.raises(type(e)):
+            analyze_files(capture, clients=clients, filters=f)
+        return
+    got = analyze_stream(capture, snapshots=load_snapshots(clients), filters=f, workers=0, block_size=100_000)
+    same_analysis(expected, got)
+
+
+@pytest.mark.parametrize("wanted", ["first-name", "second-name", "named-before", "hello-app"])
+def test_client_filter_on_a_recorded_bundle(bundle: Path, wanted: str) -> None:
+    """A name given up mid-capture chooses the lines it named; the last name, the address."""
+    f = Filters.of(client=wanted)
+    expected = _analyze(read_inputs(bundle, filters=f), 10, None)
+    assert expected.overview.events > 0
+    b = open_bundle(bundle)
+    for block_size in (1 << 20, 3_000):
+        got = analyze_stream(b.monitor, snapshots=load_snapshots(b.clients), filters=f, workers=0,
+                             block_size=block_size, connections=load_connections(b.connections),
+                             maxclients=b.maxclients, server=b.server)
+        same_analysis(expected, got)
+
+
+def test_client_filter_in_workers(bundle: Path, tmp_path: Path) -> None:
+    b = open_bundle(bundle)
+    plain = tmp_path / "monitor.txt"
+    with gzip.open(b.monitor, "rb") as src, open(plain, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    events = _analyze(read_inputs(plain), 10, None).clients
+    caller = str(events.loc[events["lua_count"] > 0, "client"].iloc[0])  # the script caller's address
+    f = Filters.of(client=caller)
+    expected = whole(plain, b.clients, f)
+    assert expected.clients["lua_count"].sum() > 0
+    import monitorlens.analysis.stream as stream
+    old = stream.MIN_CHUNK
+    stream.MIN_CHUNK = 20_000
+    try:
+        got = analyze_stream(plain, snapshots=load_snapshots(b.clients), filters=f, workers=2, block_size=4_000)
+    finally:
+        stream.MIN_CHUNK = old
+    same_analysis(expected, got)

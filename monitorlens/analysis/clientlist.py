@@ -994,7 +994,7 @@ def name_events(events: pd.DataFrame, rows: pd.DataFrame, sets: pd.DataFrame, *,
     >>> name_events(block, address_rows(snapshots), setname_rows(whole))  # doctest: +SKIP
     """
     tol = pd.Timedelta(tolerance)
-    out = events.copy()
+    out = events.copy(deep=False)  # columns are added, none changed
     src = out["client"].astype("str").fillna("")
     left = pd.DataFrame({"ts": out["ts"], "src": src, "_pos": np.arange(len(out))})
     left = left.sort_values("ts", kind="stable")

@@ -28,7 +28,7 @@ from ..read.files import is_parquet, open_binary
 from ..read.ingest import read_monitor
 from ..read.schema import table_to_frame
 
-__all__ = ["Naming", "naming", "setname_lines"]
+__all__ = ["Naming", "naming", "setname_events", "setname_lines"]
 
 SETNAME = re.compile(rb"setname")
 PIECE = 8 << 20  # bytes looked at at once: a lowered copy of each is made
@@ -44,16 +44,25 @@ class Naming:
     sets: pd.DataFrame
     tolerance: str = "60s"
 
+    @classmethod
+    def of(cls, snapshots: pd.DataFrame, calls: pd.DataFrame) -> "Naming":
+        """From CLIENT LIST ``snapshots`` and the capture's :func:`setname_events`."""
+        return cls(address_rows(snapshots), setname_rows(calls))
+
     def attach(self, events: pd.DataFrame) -> pd.DataFrame:
         """``events`` with their clients' names at each line (as ``attach_names`` adds them)."""
         return name_events(events, self.rows, self.sets, tolerance=self.tolerance)
 
 
-def naming(paths: Iterable[Path], snapshots: pd.DataFrame) -> Naming:
-    """The :class:`Naming` of captures (files: each is read once more, for its SETNAME lines)."""
+def setname_events(paths: Iterable[Path]) -> pd.DataFrame:
+    """The events of captures (files: each is read once more) that may set a name."""
     calls = [setname_lines(p) for p in paths]
-    events = pd.concat(calls, ignore_index=True) if len(calls) > 1 else calls[0]
-    return Naming(address_rows(snapshots), setname_rows(events))
+    return pd.concat(calls, ignore_index=True) if len(calls) > 1 else calls[0]
+
+
+def naming(paths: Iterable[Path], snapshots: pd.DataFrame) -> Naming:
+    """The :class:`Naming` of captures and their CLIENT LIST ``snapshots``."""
+    return Naming.of(snapshots, setname_events(paths))
 
 
 def setname_lines(path: Path) -> pd.DataFrame:

@@ -76,6 +76,7 @@ class Settings:
     # block is named before the filters; not compared (it holds DataFrames).
     naming: Any = field(default=None, compare=False)
     shown: bool = False  # count each block's commands before the filters (a bundle's reconciliation)
+    choice: Any = field(default=None, compare=False)  # a client filter's ClientChoice (whole capture)
 
     @property
     def base_step(self) -> int:
@@ -862,6 +863,7 @@ class Partial:
     app_dbs: pd.Index | None = None  # (name, client, db) seen
     tail_name: str | None = None  # the name of the last line that is not lua (None: every line is)
     shown: Counter | None = None  # (command, subcommand) -> lines before the filters (Settings.shown)
+    chosen: "Chosen | None" = None  # under a client filter: the lua lines that wait for their caller
 
 
 CLIENT_AGG = {"count": "sum", "first": "min", "last": "max", "lua": "sum", "own": "sum", "own_pos": "min",
@@ -1100,6 +1102,8 @@ def merge(left: Partial, right: Partial, settings: Settings = Settings()) -> Par
     >>> merge(block_partial(a), block_partial(b)).events  # doctest: +SKIP
     """
     s = settings
+    if left.chosen is not None or right.chosen is not None:
+        return _merge_chosen(left, right, s)
     if not left.events or not right.events:
         full, empty = (right, left) if not left.events else (left, right)
         if (empty.setnames is None or not len(empty.setnames)) and empty.seen is None and empty.shown is None:
@@ -1172,6 +1176,8 @@ def _last_names(a: pd.DataFrame | None, b: pd.DataFrame | None) -> pd.DataFrame 
 def shift_lines(p: Partial, offset: int) -> Partial:
     """``p`` with every line number it reports ``offset`` later (a chunk read on its own numbers
     its lines from 1; positions, which only order lines, stay)."""
+    if p.chosen is not None and p.chosen.lead is not None and offset:
+        p = replace(p, chosen=replace(p.chosen, lead=shift_lines(p.chosen.lead, offset)))
     if not offset or not p.events:
         return p
     edge = lambda e: replace(e, line=e.line + offset) if e is not None else None  # noqa: E731
@@ -1215,12 +1221,13 @@ def _named(events: pd.DataFrame, own: np.ndarray, own_labels: np.ndarray, caller
     n = len(events)
     frames = []
     for col in LISTED:
-        values = events[col]
-        known = np.flatnonzero((values.notna() & (values.astype(object) != "")).to_numpy())
+        codes, values = pd.factorize(events[col], use_na_sentinel=True)
+        values = np.array([str(v) for v in values] + [""], dtype=object)  # code -1 -> ""
+        known = np.flatnonzero(values[codes] != "")
         last = np.full(len(own_labels), -1, dtype=np.int64)
         np.maximum.at(last, own[known], known)
         has = np.flatnonzero(last >= 0)
-        frames.append(pd.DataFrame({col: values.to_numpy(dtype=object)[last[has]], f"{col}_pos": pos[last[has]]},
+        frames.append(pd.DataFrame({col: values[codes[last[has]]], f"{col}_pos": pos[last[has]]},
                                    index=pd.Index(own_labels[has], name="client", dtype=object)))
     listed = pd.concat(frames, axis=1)
     for col in LISTED:
@@ -1311,3 +1318,58 @@ def _add_shown(a: Counter | None, b: Counter | None) -> Counter | None:
     if a is None:
         return b
     return a if b is None else a + b
+
+
+# ------------------------------------------------------------------ a client filter's lua lines
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """Under a client filter, a block's lua lines before its first other line follow the
+    client whose script ran them, which only the block before says (the line before them, in
+    the capture as read, before any filter). They wait here (``lead``, a partial of those that
+    pass the other filters) until merged after that block: kept when its last line other than
+    lua (``state``) was a script call of a chosen client (True), dropped when not (False);
+    :data:`OPEN` when every line of the blocks merged so far was lua. ``head``/``tail``: the
+    sources of the first and last lines."""
+
+    head: int
+    tail: int
+    state: Any
+    lead: Partial | None = None
+
+
+def _merge_chosen(left: Partial, right: Partial, s: Settings) -> Partial:
+    """:func:`merge` of partials made under a client filter (see :class:`Chosen`)."""
+    def core(a: Partial, b: Partial) -> Partial:
+        return merge(replace(a, chosen=None), replace(b, chosen=None), s)
+
+    lc, rc = left.chosen, right.chosen
+    if lc is None or rc is None:  # an empty partial on one side: nothing was read there
+        return replace(core(left, right), chosen=lc or rc)
+    same = lc.tail == rc.head
+    head, lead = lc.lead, rc.lead
+    if lead is not None and same and lc.state == OPEN:  # still waiting, with the lines before them
+        head, lead = (lead if head is None else core(head, lead)), None
+    out = core(core(left, lead), right) if lead is not None and same and lc.state is True else core(left, right)
+    state = lc.state if same and rc.state == OPEN else rc.state
+    return replace(out, chosen=Chosen(lc.head, rc.tail, state, head))
+
+
+def chosen_block(events: pd.DataFrame, others: np.ndarray, client: np.ndarray, picks: np.ndarray,
+                 source: int) -> tuple[np.ndarray, np.ndarray, Chosen]:
+    """For one block (in line order) under a client filter: the rows kept now, the rows that
+    wait for their caller (lua lines before the first other line, passing the other filters),
+    and the block's :class:`Chosen` (without its lead partial). ``picks``: whether each row's
+    client is chosen in the whole capture."""
+    own = events["client"].astype("str").to_numpy(dtype=object)
+    is_lua = own == bd.LUA
+    first = int(np.argmin(is_lua)) if not is_lua.all() else len(own)
+    waiting = np.zeros(len(own), dtype=bool)
+    waiting[:first] = others[:first] & ~client[:first]
+    if first == len(own):
+        state: Any = OPEN
+    else:
+        last = int(np.flatnonzero(~is_lua)[-1])
+        state = bool(str(events["command"].iloc[last]) in bd.SCRIPT_CALLS and picks[last])
+    return others & client, waiting, Chosen(source, source, state)

@@ -144,9 +144,8 @@ def shown_pairs(events: pd.DataFrame) -> Counter[tuple[str, str | None]]:
     """
     if events.empty:
         return Counter()
-    pairs = pd.DataFrame({"c": events["command"].astype("str"), "s": events["subcommand"].astype("str")})
-    return Counter({(str(c), None if pd.isna(s) else str(s)): int(n)
-                    for (c, s), n in pairs.value_counts(dropna=False, sort=False).items()})
+    counts = events.groupby(["command", "subcommand"], observed=True, dropna=False, sort=False).size()
+    return Counter({(str(c), None if pd.isna(s) else str(s)): int(n) for (c, s), n in counts.items() if n})
 
 
 def _keyed(pairs: Mapping[tuple[str, str | None], int], split_subcommands: bool) -> dict[str, int]:

@@ -38,10 +38,11 @@ from .analyze import Analysis
 from .applications import with_listed
 from .breakdowns import setname_names
 from .clientlist_analysis import analyze_clientlist, with_clientlist
-from .filters import Filters
-from .finalize import finalize, node_table, slot_table
-from .partials import CHUNK_BITS, KEY_CAP, Partial, Settings, block_partial, first_seen, merge, shift_lines
-from .naming import naming
+from .filters import ClientChoice, Filters
+from .finalize import _names, finalize, node_table, slot_table
+from .partials import (CHUNK_BITS, KEY_CAP, Chosen, Partial, Settings, block_partial, chosen_block, first_seen, merge,
+                       shift_lines)
+from .naming import Naming, setname_events
 from .patterns import DEFAULT_RULES, PatternRules
 from .reconcile import Reconciliation, reconcile_shown, shown_pairs
 from .rules import Thresholds
@@ -156,12 +157,30 @@ def _frame_partial(table: pa.Table, index: int, node: str, settings: Settings, c
     shown = shown_pairs(events) if settings.shown else None
     if settings.naming is not None:
         events = settings.naming.attach(events)
-    seen = names = None
+    seen = names = chosen = None
     if settings.filters:  # what the rows filtered out still say: names, and each label's first line
         seen, names = first_seen(events, index, chunk), setname_names(events)
-        events = settings.filters.apply(events)
-    return block_partial(events, source=index, chunk=chunk, node=node, settings=settings, seen=seen, names=names,
-                         shown=shown)
+        if settings.filters.client:
+            events, chosen = _chosen(events, index, chunk, node, settings)
+        else:
+            events = settings.filters.apply(events)
+    p = block_partial(events, source=index, chunk=chunk, node=node, settings=settings, seen=seen, names=names,
+                      shown=shown)
+    return replace(p, chosen=chosen) if chosen is not None else p
+
+
+def _chosen(events: pd.DataFrame, index: int, chunk: int, node: str, s: Settings) -> tuple[pd.DataFrame, Chosen]:
+    """A block's rows a client filter keeps, and its lua lines that wait for their caller."""
+    line = events["line"].to_numpy()
+    if len(line) > 1 and not (line[1:] > line[:-1]).all():
+        events = events.iloc[line.argsort(kind="stable")]
+    others, client = s.filters.masks(events, s.choice)
+    picks = s.choice.picks(events["client"], events["host"], s.filters.client)
+    keep, waiting, chosen = chosen_block(events, others.to_numpy(), client.to_numpy(), picks.to_numpy(), index)  # type: ignore[union-attr]
+    if waiting.any():
+        lead = block_partial(events[waiting], source=index, chunk=chunk, node=node, settings=s)
+        chosen = replace(chosen, lead=lead)
+    return events[keep], chosen
 
 
 def _row_group_partial(path: str, groups: Sequence[int], index: int, node: str, settings: Settings) -> Partial:
@@ -363,28 +382,62 @@ def aggregate(
     become a sketch. ``slots``: Redis Cluster hash slots per key (default: with several
     sources). ``progress`` hears of the lines read here (a :class:`~monitorlens.progress.Progress`
     also of the work sent to workers). ``filters`` (:class:`~monitorlens.analysis.filters.Filters`: time, command, db)
-    apply to every block; a client filter is not supported here yet: a client is chosen by
-    its name or with its scripts' lua lines, which a block alone cannot say. CLIENT LIST
-    ``snapshots`` name each block's events by time before the filters, as ``attach_names``
-    names the whole capture (files only: each is read once more first for its SETNAME
-    lines, :func:`~monitorlens.analysis.naming.naming`). ``shown`` counts each command before
-    the filters, for :meth:`Aggregate.reconciliation`.
+    apply to every block. CLIENT LIST ``snapshots`` name each block's events by time before
+    the filters, as ``attach_names`` names the whole capture. Both they and a client filter
+    read each file once more first, for the names the capture sets
+    (:func:`~monitorlens.analysis.naming.setname_events`; so: files, not streams); a client
+    filter with ``snapshots`` also aggregates the whole capture once unfiltered before, as
+    a client is chosen by the last name its lines were given
+    (:class:`~monitorlens.analysis.filters.ClientChoice`). ``shown`` counts each command
+    before the filters, for :meth:`Aggregate.reconciliation`.
     """
-    if filters.client:
-        raise InputError("a client filter needs the whole capture: analyse it with analyze(), not analyze_stream()")
     found = inputs(sources)
-    named = None
-    if snapshots is not None:
+    named = calls = choice = None
+    if snapshots is not None or filters.client:
         if any(not isinstance(i.source, Path) for i in found):
-            raise InputError("names from CLIENT LIST need the capture as a file (it is read twice), not a stream")
+            raise InputError("CLIENT LIST names and --client read the capture twice: give it as a file, not a stream")
         _step(progress, "reading the names set in the capture...")
-        named = naming([i.source for i in found], snapshots)
+        calls = setname_events([i.source for i in found])
+    if snapshots is not None:
+        named = Naming.of(snapshots, calls)
     settings = Settings(freq=freq, key_cap=key_cap, top=top, thresholds=thresholds, pattern_rules=pattern_rules,
                         slots=len(found) > 1 if slots is None else slots, filters=filters, naming=named,
                         shown=shown)
+    run = dict(scheduler=scheduler, workers=workers, block_size=block_size, progress=progress)
+    if filters.client:
+        if named is None:
+            choice = ClientChoice.of(filters.client, _setname_finals(calls))
+        else:
+            _step(progress, "reading the names of every client first...")
+            whole, _ = _run(found, replace(settings, filters=Filters(), shown=False), **run)
+            choice = _choice_of(whole, filters.client)
+        settings = replace(settings, choice=choice)
+    partial, provs = _run(found, settings, **run)
+    name = str(sources) if isinstance(sources, (str, os.PathLike)) else None
+    return Aggregate(partial, Provenance.combined(provs, name), settings, found, snapshots)
+
+
+def _setname_finals(calls: pd.DataFrame) -> dict[str, str]:
+    """The last name each client set (``setname_names``) in SETNAME lines."""
+    table = setname_names(calls)
+    return dict(zip(table["client"].astype(str), table["name"].astype(str)))
+
+
+def _choice_of(whole: Partial, wanted: Sequence[str]) -> ClientChoice:
+    """A client filter's choice from the unfiltered partial of a named capture: each client's
+    last name, and the clients with a line named as asked."""
+    names = _names(whole)
+    apps = whole.apps.index if whole.apps is not None else pd.MultiIndex.from_arrays([[], []])
+    named = {str(c) for n, c in apps if n in set(wanted)}
+    return ClientChoice.of(wanted, dict(zip(names.index, names["name"])), named)
+
+
+def _run(found: list[SourceFile], settings: Settings, *, scheduler: Any, workers: int | None, block_size: int,
+         progress: Callable[[int, int], None] | None) -> tuple[Partial, list[Provenance]]:
+    """The merged partial of ``found`` and what was read, here, in workers or on Dask."""
     if scheduler is not None:
         _step(progress, "analysing on the Dask cluster...")
-        partial, provs = _on_dask(found, settings, scheduler, block_size)
+        return _on_dask(found, settings, scheduler, block_size)
     else:
         if workers is None:
             small = sum(i.size for i in found) < INLINE_BYTES
@@ -395,9 +448,7 @@ def aggregate(
             workers = 0  # one gzip stream reads in order: here, with parse threads, beats one worker
         if workers > 0:
             _step(progress, f"analysing in {workers} worker processes...")
-        partial, provs = _local(found, settings, workers, block_size, progress)
-    name = str(sources) if isinstance(sources, (str, os.PathLike)) else None
-    return Aggregate(partial, Provenance.combined(provs, name), settings, found, snapshots)
+        return _local(found, settings, workers, block_size, progress)
 
 
 def analyze_stream(
