@@ -5,8 +5,8 @@
 
 Contenders, each in a fresh process, all once per round, rounds interleaved, for both
 checkouts (``PYTHONPATH`` set to each): ``summary monitor.txt.gz --clients clients.log.gz``,
-the same on the plain text (which worker processes share), and ``summary FOLDER`` (the bundle:
-names, connection counts and the reconciliation). Medians of wall time and of peak memory
+the same on the plain text (which worker processes share), ``summary FOLDER`` (the bundle:
+names, connection counts and the reconciliation), and the first with ``--client app-1``. Medians of wall time and of peak memory
 (the PSS of the process and its workers summed, sampled every 50 ms, as bench_scale.py does).
 ``--check`` fails unless every contender of this checkout peaks under 1 GiB.
 """
@@ -37,6 +37,7 @@ def main() -> int:
     ap.add_argument("bundle", type=Path)
     ap.add_argument("--before", type=Path, required=True, help="the checkout to compare with")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--client", default="app-1", help="the --client of the last contender (record_bundle's names)")
     ap.add_argument("--check", action="store_true")
     ns = ap.parse_args()
     py = sys.executable
@@ -51,6 +52,8 @@ def main() -> int:
                                      "--clients", clients],
             "summary text --clients": [py, "-m", "monitorlens", "summary", str(plain), "--clients", clients],
             "summary bundle": [py, "-m", "monitorlens", "summary", str(ns.bundle)],
+            "summary gz --client": [py, "-m", "monitorlens", "summary", str(ns.bundle / "monitor.txt.gz"),
+                                    "--clients", clients, "--client", ns.client],
         }
         roots = {"before": ns.before.resolve(), "after": ROOT}
         results: dict[tuple[str, str], list[tuple[float, int]]] = {

@@ -248,3 +248,23 @@ def test_client_filter_in_workers(bundle: Path, tmp_path: Path) -> None:
     finally:
         stream.MIN_CHUNK = old
     same_analysis(expected, got)
+
+
+@pytest.mark.parametrize("wanted", [None, "grammar-app"])
+def test_parquet_row_groups_named(tmp_path: Path, wanted: str | None) -> None:
+    """Parquet read row group by row group (a few rows each): the SETNAME lines are read from
+    its columns, each row group named and filtered alone."""
+    import pyarrow.parquet as pq
+
+    from monitorlens.store import convert
+
+    convert(SAMPLES["grammar"], tmp_path / "all.parquet")
+    table = pq.read_table(tmp_path / "all.parquet")
+    pq.write_table(table.replace_schema_metadata(pq.read_metadata(tmp_path / "all.parquet").metadata),
+                   tmp_path / "small.parquet", row_group_size=7)
+    clients = SAMPLES["grammar"].parent / "clients.log"
+    f = Filters.of(client=wanted)
+    expected = whole(tmp_path / "small.parquet", clients, f)
+    for workers in (0, 2):
+        got = analyze_stream(tmp_path / "small.parquet", snapshots=load_snapshots(clients), filters=f, workers=workers)
+        same_analysis(expected, got)
