@@ -446,8 +446,7 @@ def _run(found: list[SourceFile], settings: Settings, *, scheduler: Any, workers
             workers = 0  # a stream is read once, here
         elif len(found) == 1 and not found[0].parquet and _is_gzip(found[0].source):
             workers = 0  # one gzip stream reads in order: here, with parse threads, beats one worker
-        if workers > 0:
-            _step(progress, f"analysing in {workers} worker processes...")
+        _step(progress, f"analysing in {workers} worker processes..." if workers > 0 else "analysing...")
         return _local(found, settings, workers, block_size, progress)
 
 
