@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from .clientlist import address_rows, name_events, setname_rows
 from ..read.files import is_parquet, open_binary
 from ..read.ingest import read_monitor
+from ..read.layout import columns_to_read, unpack
 from ..read.schema import table_to_frame
 
 __all__ = ["Naming", "naming", "setname_events", "setname_lines"]
@@ -69,8 +70,9 @@ def setname_lines(path: Path) -> pd.DataFrame:
     """The events of a capture (text, gzip or Parquet) that may set a name: the lines that
     hold ``setname`` in any case (CLIENT SETNAME, HELLO ... SETNAME), parsed as they are."""
     if is_parquet(path):
-        table = pq.read_table(path, columns=SETNAME_COLUMNS, filters=[("command", "in", ["CLIENT", "HELLO"])])
-        return table_to_frame(table)
+        table = pq.read_table(path, columns=columns_to_read(SETNAME_COLUMNS),
+                              filters=[("command", "in", ["CLIENT", "HELLO"])])
+        return table_to_frame(unpack(table))
     return read_monitor(_lines_with_setname(path), workers=1)
 
 
