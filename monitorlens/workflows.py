@@ -33,7 +33,7 @@ from .analysis.filters import Filters
 from .analysis.stream import analyze_stream
 from .errors import InputError
 from .analysis.reconcile import Reconciliation, reconcile
-from .read.bundle import is_bundle, open_bundle
+from .read.bundle import Bundle, is_bundle, open_bundle
 from .read.schema import Provenance, provenance
 from .render.plots import CLIENTLIST_CHARTS, MONITOR_CHARTS, clientlist_plot, figure, figure_bytes, plot_of, to_svg
 from .render.redact import redact_findings
@@ -81,10 +81,9 @@ def read_inputs(
     ``connections`` are given), its ``maxclients`` kept, and its MONITOR lines reconciled
     with the server's commandstats (before any filter). ``progress``
     (:class:`~monitorlens.progress.Progress`) hears of the lines read."""
-    bundle = open_bundle(capture) if is_bundle(capture) else None
+    bundle = _bundle(capture)
     if bundle is not None:
-        if bundle.monitor is None:
-            raise InputError(f"{bundle.folder}: this bundle has no monitor.txt.gz: nothing to analyse")
+        assert bundle.monitor is not None  # _bundle says so
         capture, clients, connections = bundle.monitor, clients or bundle.clients, connections or bundle.connections
     events = load(capture, progress=progress)
     prov = provenance(events)
@@ -134,24 +133,46 @@ def analyze_files(
     and connection-count logs, that ``summary``, ``report`` and ``plot`` all render.
     ``maxclients`` is the server's (CONFIG GET maxclients): time to reach it, severity.
 
-    Without CLIENT LIST snapshots, a client filter or a bundle (which need the whole capture
-    at once: names by time, scripts' lua lines, the reconciliation) the capture is analysed as a stream of partials
+    The capture (or a bundle's) is analysed as a stream of partials
     (:func:`~monitorlens.analysis.stream.analyze_stream`): memory follows the distinct
     clients, patterns and keys, not the events, and worker processes share the work (or the
-    workers of the Dask cluster at ``scheduler``, ``tcp://host:8786``).
+    workers of the Dask cluster at ``scheduler``, ``tcp://host:8786``). CLIENT LIST names
+    and a client filter read the capture twice (for the names it sets first): a capture
+    read from a pipe with them is read whole at once (:func:`read_inputs`).
 
     >>> analyze_files("capture.txt.gz", clients="clients.log.gz").clientlist.findings  # doctest: +SKIP
     """
-    if clients is None and not filters.client and not is_bundle(capture):
-        analysis = analyze_stream(capture, top=top, filters=filters, scheduler=scheduler, progress=progress)
+    bundle = _bundle(capture)
+    monitor: Path_ = bundle.monitor if bundle is not None and bundle.monitor is not None else capture
+    clients = clients or (bundle.clients if bundle is not None else None)
+    connections = connections or (bundle.connections if bundle is not None else None)
+    if (clients is None and not filters.client) or _rereadable(monitor):
+        analysis = analyze_stream(
+            monitor, top=top, filters=filters, scheduler=scheduler, progress=progress,
+            snapshots=load_snapshots(clients) if clients is not None else None,
+            connections=load_connections(connections) if connections is not None else None,
+            maxclients=maxclients if maxclients is not None else bundle.maxclients if bundle is not None else None,
+            server=bundle.server if bundle is not None else None)
         _some_match(filters, analysis.overview.events, analysis.provenance.events, analysis.provenance)
-        if connections is None:
-            return analysis
-        part = analyze_clientlist(None, load_connections(connections), maxclients=maxclients)
-        return replace(analysis, clientlist=part, findings=tuple(with_clientlist(list(analysis.findings), part.findings)))
+        return analysis
     if scheduler is not None:
-        raise InputError("--scheduler analyses captures as streams: it cannot take --clients, --client or a bundle")
+        raise InputError("--clients and --client read the capture twice: with --scheduler, give it as a file, "
+                         "not a pipe")
     return _analyze(read_inputs(capture, clients, connections, filters, progress), top, maxclients, progress)
+
+
+def _bundle(capture: Path_) -> Bundle | None:
+    """The bundle folder ``capture`` is, or None; an error when it has no MONITOR capture."""
+    bundle = open_bundle(capture) if is_bundle(capture) else None
+    if bundle is not None and bundle.monitor is None:
+        raise InputError(f"{bundle.folder}: this bundle has no monitor.txt.gz: nothing to analyse")
+    return bundle
+
+
+def _rereadable(capture: Path_) -> bool:
+    """Whether a capture can be read twice (a file or a folder, not a pipe or stdin)."""
+    path = Path(capture)
+    return str(capture) != "-" and (path.is_file() or path.is_dir())
 
 
 def summarize(
@@ -213,8 +234,8 @@ def make_report(
     if baseline_clients is not None and baseline is None:
         raise InputError("--baseline-clients names the clients of a --baseline capture: give the capture too")
     started = time.perf_counter()
-    before = _analyze(read_inputs(baseline, baseline_clients, progress=progress), top, maxclients, progress) \
-        if baseline is not None else None
+    before = analyze_files(baseline, clients=baseline_clients, maxclients=maxclients, top=top, progress=progress,
+                           scheduler=scheduler) if baseline is not None else None
     analysis = analyze_files(capture, clients=clients, connections=connections, maxclients=maxclients, top=top,
                              filters=filters, progress=progress, scheduler=scheduler)
     comparison = compare(before, analysis) if before is not None else None

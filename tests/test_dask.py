@@ -56,3 +56,21 @@ def test_cli_scheduler(cluster, capsys) -> None:
     assert main(["summary", str(SAMPLES["incident"]), "--json", "--scheduler", cluster.scheduler_address]) == 0
     there = json.loads(capsys.readouterr().out)
     assert here == there and here["events"] > 5000
+
+
+def test_cli_scheduler_with_client_list_names(cluster, capsys) -> None:
+    """``--clients`` on the cluster: each task names its blocks by time, as here."""
+    import json
+
+    from monitorlens.cli import main
+
+    folder = SAMPLES["incident"].parent
+    argv = ["summary", str(SAMPLES["incident"]), "--clients", str(folder / "clients.log.gz"), "--json",
+            "--since", "2026-11-25T21:25:10Z"]
+    for extra in ([], ["--client", "web-1", "--client", "lua"]):
+        assert main([*argv, *extra]) == 0
+        here = json.loads(capsys.readouterr().out)
+        assert main([*argv, *extra, "--scheduler", cluster.scheduler_address]) == 0
+        there = json.loads(capsys.readouterr().out)
+        assert here == there and "clientlist" in here
+        assert any(a["named"] for a in here["applications"]) and any(c["name"] for c in here["clients"])

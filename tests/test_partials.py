@@ -188,13 +188,23 @@ def test_filters_block_by_block(recorded: Path, filters: dict) -> None:
     assert_same(expected, analyze_stream(recorded, workers=0, block_size=3_000, filters=filters))
 
 
-def test_client_filter_is_refused(recorded: Path) -> None:
-    from monitorlens.errors import InputError
-
+@pytest.mark.parametrize("block_size", [400, 3_000])
+def test_client_filter_block_by_block(recorded: Path, block_size: int) -> None:
+    """By name (the SETNAME of the whole capture) and by address; a script's lua lines follow
+    their caller even when they begin a block."""
+    from monitorlens.analysis.breakdowns import ClientNames
     from monitorlens.analysis.filters import Filters
 
-    with pytest.raises(InputError, match="client filter"):
-        analyze_stream(recorded, filters=Filters.of(client="app"))
+    events = read_monitor(recorded)
+    evals = events[events["command"].astype(str) == "EVAL"]
+    caller = str(evals["client"].iloc[0])
+    for wanted in ("app", caller, ["app", "lua"]):
+        f = Filters.of(client=wanted, command=None if wanted != caller else ["INCR", "GET", "EVAL", "SELECT"])
+        expected = analyze(f.apply(events), filters=f, names=ClientNames.of(events))
+        assert 0 < expected.overview.events < len(events)
+        if wanted == caller:
+            assert expected.clients["lua_count"].sum() > 0
+        assert_same(expected, analyze_stream(recorded, workers=0, block_size=block_size, filters=f))
 
 
 def test_a_folder_of_samples(tmp_path: Path) -> None:

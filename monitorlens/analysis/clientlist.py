@@ -982,23 +982,34 @@ def attach_names(
     >>> named = attach_names(read_monitor("monitor.txt.gz"), read_client_list("clients.log.gz"))  # doctest: +SKIP
     >>> named.groupby("name").size()  # doctest: +SKIP
     """
+    return name_events(events, address_rows(snapshots), setname_rows(events), tolerance=tolerance)
+
+
+def name_events(events: pd.DataFrame, rows: pd.DataFrame, sets: pd.DataFrame, *,
+                tolerance: str | pd.Timedelta = "60s") -> pd.DataFrame:
+    """:func:`attach_names` from its two inputs made ahead: the snapshots' :func:`address_rows`
+    and the capture's :func:`setname_rows`: so that each block of a streamed capture is named
+    as the whole capture would be (``sets`` holding the SETNAMEs of the whole capture).
+
+    >>> name_events(block, address_rows(snapshots), setname_rows(whole))  # doctest: +SKIP
+    """
     tol = pd.Timedelta(tolerance)
-    out = events.copy()
+    out = events.copy(deep=False)  # columns are added, none changed
     src = out["client"].astype("str").fillna("")
     left = pd.DataFrame({"ts": out["ts"], "src": src, "_pos": np.arange(len(out))})
     left = left.sort_values("ts", kind="stable")
     left = left[left["ts"].notna()]
-    rows = _address_rows(snapshots)
     matched = _match_listed(left, rows, tol)
-    named = _apply_setnames(matched, _setnames(out))
+    named = _apply_setnames(matched, sets)
     result = named.set_index("_pos").reindex(np.arange(len(out)))
     for column, dtype in (*((c, "str") for c in NAME_COLUMNS), ("client_id", "Int64"), ("name_source", "str")):
         out[column] = result[column].astype(dtype).set_axis(out.index)
     return out
 
 
-def _address_rows(snapshots: pd.DataFrame) -> pd.DataFrame:
-    """One row per (snapshot, MONITOR address): who was there, since when, and until when."""
+def address_rows(snapshots: pd.DataFrame) -> pd.DataFrame:
+    """One row per (snapshot, MONITOR address): who was there, since when, and until when
+    (what rule 1 of :func:`attach_names` looks events up in)."""
     snaps = snapshots.dropna(subset=["snapshot_ts", "monitor_source"])
     times = snaps.drop_duplicates("snapshot").set_index("snapshot")["snapshot_ts"].sort_index()
     next_ts = times.shift(-1)
@@ -1049,9 +1060,9 @@ def _match_listed(left: pd.DataFrame, rows: pd.DataFrame, tol: pd.Timedelta) -> 
     return out
 
 
-def _setnames(events: pd.DataFrame) -> pd.DataFrame:
+def setname_rows(events: pd.DataFrame) -> pd.DataFrame:
     """``(ts, src, set_name)`` of every CLIENT SETNAME / HELLO ... SETNAME in the capture but
-    those of unix sockets, scripts and modules (rule 3 of :func:`attach_names`)."""
+    those of unix sockets, scripts and modules (rule 3 of :func:`attach_names`): rule 2's input."""
     calls = setname_calls(events)
     src = calls["client"].fillna("")
     keep = ~src.str.startswith("unix:") & ~src.isin(["lua", "", "?:0"])

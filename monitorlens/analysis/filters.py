@@ -12,7 +12,7 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeAlias
@@ -98,6 +98,14 @@ class Filters:
 
     def apply(self, events: pd.DataFrame) -> pd.DataFrame:
         """The events these filters keep (a new DataFrame)."""
+        others, client = self.masks(events)
+        keep = others & client if client is not None else others
+        return events.copy(deep=False) if bool(keep.all()) else events[keep.to_numpy()]  # no copy of what all pass
+
+    def masks(self, events: pd.DataFrame, choice: "ClientChoice | None" = None) -> tuple[pd.Series, pd.Series | None]:
+        """The rows every filter but the client one keeps, and the rows the client filter
+        keeps (None without one); ``choice``: what the whole capture says of its clients
+        when ``events`` are a block of it."""
         keep = pd.Series(True, index=events.index)
         if self.since is not None:
             keep &= events["ts"] >= utc_timestamp(self.since)
@@ -106,11 +114,32 @@ class Filters:
         if self.command:
             keep &= events["command"].astype("str").isin(self.command) | command_names(events).astype("str").isin(
                 self.command)
-        if self.client:
-            keep &= _client_mask(events, list(self.client))
         if self.db is not None:
             keep &= events["db"].isin(self.db).fillna(False).astype(bool)
-        return events.copy(deep=False) if bool(keep.all()) else events[keep.to_numpy()]  # no copy of what all pass
+        return keep, _client_mask(events, list(self.client), choice) if self.client else None
+
+
+@dataclass(frozen=True)
+class ClientChoice:
+    """What a client filter chose in a whole capture, for each block of it to be filtered
+    alone: ``addresses`` (those asked for, and those whose last name in the capture is
+    asked for) and ``chosen`` (the clients with a matching line anywhere: their scripts'
+    lua lines come along; a client whose host is asked for is chosen in any block)."""
+
+    addresses: frozenset[str]
+    chosen: frozenset[str]
+
+    @classmethod
+    def of(cls, wanted: Iterable[str], names: Mapping[str, str], named: Iterable[str] = ()) -> "ClientChoice":
+        """From the names of the whole capture (``client_names``) and the clients that had a
+        line ``named`` (from CLIENT LIST) as asked."""
+        wanted = set(wanted)
+        addresses = frozenset(wanted | {c for c, n in names.items() if n in wanted})
+        return cls(addresses, addresses | frozenset(named))
+
+    def picks(self, clients: pd.Series, hosts: pd.Series, wanted: Iterable[str]) -> pd.Series:
+        """Whether each (client, host) is chosen."""
+        return clients.astype("str").isin(self.chosen) | hosts.astype("str").isin(list(wanted))
 
 
 def filter_events(
@@ -145,12 +174,15 @@ def _describe(value: object) -> str:
     return str(value)
 
 
-def _client_mask(events: pd.DataFrame, wanted: list[str]) -> pd.Series:
-    names = client_names(events)
-    addresses = set(wanted) | {c for c, n in names.items() if n in wanted}
+def _client_mask(events: pd.DataFrame, wanted: list[str], choice: ClientChoice | None = None) -> pd.Series:
+    if choice is None:
+        names = client_names(events)
+        addresses = set(wanted) | {c for c, n in names.items() if n in wanted}
+    else:
+        addresses = set(choice.addresses)
     mask = events["client"].astype("str").isin(addresses) | events["host"].astype("str").isin(wanted)
     if "name" in events.columns:
         mask |= events["name"].astype("str").isin(wanted)
-    chosen = set(events["client"].astype("str")[mask])
+    chosen = set(events["client"].astype("str")[mask]) | (choice.chosen if choice is not None else set())
     # lua lines follow their caller
     return mask | script_callers(events).isin(chosen)

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from . import breakdowns as bd
 from .analyze import TIMELINE_TOP, Analysis, Overview
 from .applications import APPLICATION_COLUMNS, _sorted as sorted_applications, unnamed_label
+from .breakdowns import ATTACHED
 from .clientlist import UNNAMED
 from .findings import Evidence, Finding, Row, clip, printable, sort_findings
 from .partials import NO_POS, PENDING, Hits, Partial, Settings, _has_pending, _rename_all
@@ -121,24 +122,38 @@ def _clients(p: Partial, total: int, seconds: float) -> pd.DataFrame:
     )
     for col in ("name", "name_source", "client_kind", "dbs", "command_mix"):
         table[col] = table[col].astype("str")
-    return table[columns]
+    extra = [c for c in ATTACHED if p.listed is not None]
+    for col in extra:  # the last known per client, as by_client shows them
+        table[col] = p.listed[col].astype("str").reindex(table["client"]).to_numpy()  # type: ignore[index]
+    return table[columns + extra]
 
 
 def _names(p: Partial) -> pd.DataFrame:
-    """name and name_source per client that named itself (CLIENT SETNAME / HELLO SETNAME)."""
+    """name and name_source per client that has a name: the last CLIENT LIST name its lines
+    were given (``client-list``), else the last it set itself (CLIENT SETNAME / HELLO SETNAME)."""
     names = p.setnames
     if names is None or not len(names):
-        return pd.DataFrame({"name": pd.Series(dtype="str"), "name_source": pd.Series(dtype="str")})
-    return pd.DataFrame({"name": names["name"].astype("str").to_numpy(), "name_source": "setname"},
-                        index=pd.Index(names.index, dtype="str"))
+        out = pd.DataFrame({"name": pd.Series(dtype="str"), "name_source": pd.Series(dtype="str")})
+    else:
+        out = pd.DataFrame({"name": names["name"].astype("str").to_numpy(), "name_source": "setname"},
+                           index=pd.Index(names.index, dtype="str"))
+    if p.listed is None:
+        return out
+    known = p.listed["name"].dropna()
+    listed = pd.DataFrame({"name": known.astype("str").to_numpy(), "name_source": "client-list"},
+                          index=pd.Index(known.index, dtype="str"))
+    return pd.concat([out[~out.index.isin(listed.index)], listed])
 
 
 def _applications(p: Partial, total: int, seconds: float) -> pd.DataFrame:
     """:func:`~monitorlens.analysis.applications.by_application` from the partial's clients
-    (no CLIENT LIST here: a client's application is its last SETNAME name, else its host)."""
+    (a client's application is its last SETNAME name, else its host; names by time from
+    CLIENT LIST: :func:`_named_applications`)."""
     stats = p.clients
     if stats is None or not total:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in APPLICATION_COLUMNS})
+    if p.apps is not None:
+        return _named_applications(p, total, seconds)
     stats = _sorted(stats[stats["count"] > 0], "own_pos")
     names = _names(p)["name"].reindex(stats.index)
     unnamed = [unnamed_label(k if isinstance(k, str) else "", h if isinstance(h, str) else None)
@@ -159,16 +174,49 @@ def _applications(p: Partial, total: int, seconds: float) -> pd.DataFrame:
     pairs["client"] = label.reindex(pairs["client"]).to_numpy()
     pairs = pairs.dropna(subset=["client"]).groupby(["client", "command"], sort=False).agg(
         count=("count", "sum"), pos=("pos", "min"))
+    db = pd.DataFrame({"c": p.client_dbs.get_level_values(0), "db": p.client_dbs.get_level_values(1)})  # type: ignore
+    db["application"] = label.reindex(db["c"]).to_numpy()
+    return _finished(table, pairs, db[db["application"].notna()])
+
+
+def _finished(table: pd.DataFrame, pairs: pd.DataFrame, db: pd.DataFrame) -> pd.DataFrame:
+    """An applications table (index application) with its command mix from ``pairs``
+    ((application, command) -> count, pos) and databases from ``db`` (application, db:
+    -1 for none), named and in order."""
     table["command_mix"] = pd.Series(_mix(pairs, table.index), index=table.index)
-    db = pd.DataFrame({"c": p.client_dbs.get_level_values(0), "d": p.client_dbs.get_level_values(1)})  # type: ignore
-    db["a"] = label.reindex(db["c"]).to_numpy()
-    db = db[(db["d"].astype(np.int64) >= 0) & db["a"].notna()]
-    dbs = db.groupby("a")["d"].agg(lambda d: ",".join(str(int(x)) for x in sorted(set(d))))
+    db = db[db["db"].astype(np.int64) >= 0]
+    dbs = db.groupby("application")["db"].agg(lambda d: ",".join(str(int(x)) for x in sorted(set(d))))
     table["dbs"] = dbs.reindex(table.index).fillna("")
     table = table.rename_axis("application").reset_index()
     table["application"] = table["application"].astype("str")
     table["named"] = ~table["application"].str.startswith(UNNAMED) & (table["application"] != bd.LUA)
     return sorted_applications(table[APPLICATION_COLUMNS])
+
+
+def _named_applications(p: Partial, total: int, seconds: float) -> pd.DataFrame:
+    """By application when each line has the name of its client at that time: the name,
+    else the unnamed label of the (credited) client."""
+    stats = p.clients
+    apps = p.apps.reset_index()  # type: ignore[union-attr]
+    unnamed = pd.Series([unnamed_label(k if isinstance(k, str) else "", h if isinstance(h, str) else None)
+                         for k, h in zip(stats["kind"], stats["host"])], index=stats.index, dtype=object)  # type: ignore
+
+    def label(frame: pd.DataFrame) -> np.ndarray:
+        names = frame["name"].to_numpy(dtype=object)
+        return np.where(names != "", names, unnamed.reindex(frame["client"]).to_numpy(dtype=object))
+
+    apps["application"] = label(apps)
+    g = apps.groupby("application", sort=False)
+    table = pd.DataFrame({"connections": g["client"].nunique(), "events": g["count"].sum(),
+                          "lua_events": g["lua"].sum(), "first": bd._times(g["first"].min().to_numpy()),
+                          "last": bd._times(g["last"].max().to_numpy())})
+    table["share"] = table["events"] / total
+    table["rate_per_s"] = table["events"] / seconds if seconds > 0 else np.nan
+    pairs = p.app_commands.reset_index()  # type: ignore[union-attr]
+    pairs = pairs.assign(application=label(pairs)).groupby(["application", "command"], sort=False).agg(
+        count=("count", "sum"), pos=("pos", "min"))
+    db = p.app_dbs.to_frame(index=False)  # type: ignore[union-attr]
+    return _finished(table, pairs, db.assign(application=label(db)))
 
 
 def _dbs(p: Partial, total: int, seconds: float) -> pd.DataFrame:
@@ -480,7 +528,7 @@ def _unnamed(p: Partial, label: _Labels, s: Settings) -> list[Finding]:
                   metrics={"clients": len(unnamed), "events": events},
                   rows=tuple(Row.of({"client": c, "count": int(n)}) for c, n in zip(ranked.index[: t.rows],
                                                                                   ranked["own"].iloc[: t.rows])))
-    return [unnamed_clients_finding(ev, len(unnamed), len(real), False)]
+    return [unnamed_clients_finding(ev, len(unnamed), len(real), p.listed is not None)]
 
 
 def _cluster(p: Partial, s: Settings) -> list[Finding]:

@@ -72,6 +72,11 @@ class Settings:
     filters: Filters = Filters()  # applied to every block
     thresholds: Thresholds = Thresholds()
     pattern_rules: PatternRules = DEFAULT_RULES
+    # Names by time from CLIENT LIST (a :class:`~monitorlens.analysis.naming.Naming`): each
+    # block is named before the filters; not compared (it holds DataFrames).
+    naming: Any = field(default=None, compare=False)
+    shown: bool = False  # count each block's commands before the filters (a bundle's reconciliation)
+    choice: Any = field(default=None, compare=False)  # a client filter's ClientChoice (whole capture)
 
     @property
     def base_step(self) -> int:
@@ -851,6 +856,14 @@ class Partial:
     slots: pd.Series | None = None  # slot -> key references
     seen: pd.DataFrame | None = None  # index (kind, label): pos, where filters were given: first
     # line of each command and client before filtering (pandas orders ties by that: categories)
+    # With names from CLIENT LIST (the events have a ``name`` column): see :func:`_named`.
+    listed: pd.DataFrame | None = None  # index client: the last name, user, lib_name known, each with its pos
+    apps: pd.DataFrame | None = None  # index (name, credited client): count, first, last, lua, pos
+    app_commands: pd.DataFrame | None = None  # index (name, client, command): count, pos
+    app_dbs: pd.Index | None = None  # (name, client, db) seen
+    tail_name: str | None = None  # the name of the last line that is not lua (None: every line is)
+    shown: Counter | None = None  # (command, subcommand) -> lines before the filters (Settings.shown)
+    chosen: "Chosen | None" = None  # under a client filter: the lua lines that wait for their caller
 
 
 CLIENT_AGG = {"count": "sum", "first": "min", "last": "max", "lua": "sum", "own": "sum", "own_pos": "min",
@@ -910,7 +923,7 @@ def first_seen(events: pd.DataFrame, source: int = 0, chunk: int = 0) -> pd.Data
 
 def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node: str = "",
                   settings: Settings = Settings(), seen: pd.DataFrame | None = None,
-                  names: pd.DataFrame | None = None) -> Partial:
+                  names: pd.DataFrame | None = None, shown: Counter | None = None) -> Partial:
     """The :class:`Partial` of one block of events (in line order) of source number ``source``
     (lines numbered from 1 in its ``chunk``: :func:`shift_lines` renumbers them later).
 
@@ -920,7 +933,7 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
     n = len(events)
     if n == 0:  # filtered out: only the names clients gave themselves, and first lines, remain
         return Partial(setnames=_setnames(names, NO_POS) if names is not None and len(names) else None,
-                       seen=seen)
+                       seen=seen, shown=shown)
     line = events["line"].to_numpy().astype(np.int64)
     if n > 1 and not (np.diff(line) > 0).all():
         events = events.iloc[np.argsort(line, kind="stable")]
@@ -1000,7 +1013,9 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
         keys=keys, hits=_rule_hits(b), hidden_seen=frozenset(hidden_names),
         nodes=node_frame,
         slots=pd.Series(slot_per_ref).value_counts(sort=False) if len(slot_per_ref) else None,
-        seen=seen,
+        seen=seen, shown=shown,
+        **(_named(events, own, own_labels, callers, caller_labels, cmd, us, pos, db_code)
+           if "name" in events.columns else {}),
     )
 
 
@@ -1051,8 +1066,9 @@ def _span_level(p: Partial, s: Settings, level: int) -> int:
     return level
 
 
-def _rename_all(p: Partial, old: str, new: str) -> Partial:
-    """Every credited-client table of ``p`` with ``old`` relabelled ``new`` (rows then merge)."""
+def _rename_all(p: Partial, old: str, new: str, name: str | None = None) -> Partial:
+    """Every credited-client table of ``p`` with ``old`` relabelled ``new`` (rows then merge);
+    ``name``: the name the renamed rows take in the applications tables (None: theirs)."""
     clients = None
     if p.clients is not None and old in p.clients.index:
         clients = _regroup(_renamed(p.clients, 0, old, new), CLIENT_AGG, order="own_pos")
@@ -1070,6 +1086,7 @@ def _rename_all(p: Partial, old: str, new: str) -> Partial:
         client_commands=_regroup(_renamed(p.client_commands, 0, old, new), PAIRS) if p.client_commands is not None else None,
         client_dbs=_renamed(p.client_dbs, 0, old, new).unique() if p.client_dbs is not None else None,
         timeline_clients=timeline_clients, hits=hits, keys=keys,
+        **(_rename_apps(p, old, new, name) if p.apps is not None else {}),
     )
 
 
@@ -1085,16 +1102,18 @@ def merge(left: Partial, right: Partial, settings: Settings = Settings()) -> Par
     >>> merge(block_partial(a), block_partial(b)).events  # doctest: +SKIP
     """
     s = settings
+    if left.chosen is not None or right.chosen is not None:
+        return _merge_chosen(left, right, s)
     if not left.events or not right.events:
         full, empty = (right, left) if not left.events else (left, right)
-        if (empty.setnames is None or not len(empty.setnames)) and empty.seen is None:
+        if (empty.setnames is None or not len(empty.setnames)) and empty.seen is None and empty.shown is None:
             return full
         return replace(full, setnames=_last_names(left.setnames, right.setnames),
-                       seen=_combine(left.seen, right.seen, {"pos": "min"}))
+                       seen=_combine(left.seen, right.seen, {"pos": "min"}), shown=_add_shown(left.shown, right.shown))
     same = left.tail_source == right.head_source
     target = (PENDING if left.tail_caller == OPEN else (left.tail_caller or bd.LUA)) if same else bd.LUA
     if target != PENDING and _has_pending(right):
-        right = _rename_all(right, PENDING, target)
+        right = _rename_all(right, PENDING, target, None if target == bd.LUA else left.tail_name)
     if right.tail_caller == OPEN:
         tail = OPEN if target == PENDING else (None if target == bd.LUA else target)
     else:
@@ -1128,6 +1147,7 @@ def merge(left: Partial, right: Partial, settings: Settings = Settings()) -> Par
         nodes=_combine(left.nodes, right.nodes, STATS),
         slots=_add_counts(left.slots, right.slots),
         seen=_combine(left.seen, right.seen, {"pos": "min"}),
+        **_merge_named(left, right, same), shown=_add_shown(left.shown, right.shown),
     )
     wanted = _span_level(out, s, level)
     if wanted > level:
@@ -1156,6 +1176,8 @@ def _last_names(a: pd.DataFrame | None, b: pd.DataFrame | None) -> pd.DataFrame 
 def shift_lines(p: Partial, offset: int) -> Partial:
     """``p`` with every line number it reports ``offset`` later (a chunk read on its own numbers
     its lines from 1; positions, which only order lines, stay)."""
+    if p.chosen is not None and p.chosen.lead is not None and offset:
+        p = replace(p, chosen=replace(p.chosen, lead=shift_lines(p.chosen.lead, offset)))
     if not offset or not p.events:
         return p
     edge = lambda e: replace(e, line=e.line + offset) if e is not None else None  # noqa: E731
@@ -1178,3 +1200,176 @@ def merge_all(parts: Iterable[Partial], settings: Settings = Settings()) -> Part
         parts = [merge(parts[i], parts[i + 1], settings) if i + 1 < len(parts) else parts[i]
                  for i in range(0, len(parts), 2)]
     return parts[0]
+
+
+# --------------------------------------------------------------- names from CLIENT LIST
+
+LISTED = ("name", "user", "lib_name")
+"""The CLIENT LIST fields a named block keeps per client: the last one known (``last_known``)."""
+APP_AGG = {"count": "sum", "first": "min", "last": "max", "lua": "sum", "pos": "min"}
+
+
+def _named(events: pd.DataFrame, own: np.ndarray, own_labels: np.ndarray, callers: np.ndarray,
+           caller_labels: np.ndarray, cmd: np.ndarray, us: np.ndarray, pos: np.ndarray,
+           db_code: np.ndarray) -> dict[str, Any]:
+    """What a block named by time (``name``, ``user``, ``lib_name`` columns: ``attach_names``)
+    adds to its partial: per client its last known fields (``listed``), and the rows
+    ``by_application`` groups: per (name at the line, credited client) counts and times, with
+    their commands and databases. A script's lua lines take the name of the line before them
+    (their call's) as ``by_application`` does; those that begin the block wait as
+    :data:`PENDING` and take the name of the block before (``tail_name``) when merged."""
+    n = len(events)
+    frames = []
+    for col in LISTED:
+        codes, values = pd.factorize(events[col], use_na_sentinel=True)
+        values = np.array([str(v) for v in values] + [""], dtype=object)  # code -1 -> ""
+        known = np.flatnonzero(values[codes] != "")
+        last = np.full(len(own_labels), -1, dtype=np.int64)
+        np.maximum.at(last, own[known], known)
+        has = np.flatnonzero(last >= 0)
+        frames.append(pd.DataFrame({col: values[codes[last[has]]], f"{col}_pos": pos[last[has]]},
+                                   index=pd.Index(own_labels[has], name="client", dtype=object)))
+    listed = pd.concat(frames, axis=1)
+    for col in LISTED:
+        listed[f"{col}_pos"] = listed[f"{col}_pos"].fillna(-1).astype(np.int64)
+    codes, values = pd.factorize(events["name"], use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    names = np.array([str(v) for v in values] + [""], dtype=object)  # code -1 -> ""
+    codes[names[codes] == ""] = -1
+    is_lua = own_labels[own] == bd.LUA
+    last = np.maximum.accumulate(np.where(is_lua, -1, np.arange(n)))
+    from_call = np.where(last >= 0, codes[np.maximum(last, 0)], -1)
+    lua = np.flatnonzero(caller_labels == bd.LUA)
+    credited = callers != (int(lua[0]) if len(lua) else -5)
+    codes = np.where(is_lua & credited, from_call, codes)
+    nonlua = np.flatnonzero(~is_lua)
+    tail_name = str(names[codes[nonlua[-1]]]) if len(nonlua) else None
+    app, pairs = pd.factorize((codes + 1) * len(caller_labels) + callers)
+    app_name = names[pairs // len(caller_labels) - 1]
+    app_client = np.asarray(caller_labels, dtype=object)[pairs % len(caller_labels)]
+    apps = _stats(app, np.arange(len(pairs)), us, pos, "app", lua=is_lua.astype(np.int64))
+    at = apps.index.to_numpy(np.int64)
+    apps.index = pd.MultiIndex.from_arrays([app_name[at], app_client[at]], names=["name", "client"])
+    ia, ic, counts, first = _unique_pairs(app, cmd, pos)
+    commands = np.asarray(bd.codes_of(events["command"])[1], dtype=object)
+    app_commands = pd.DataFrame({"count": counts, "pos": first}, index=pd.MultiIndex.from_arrays(
+        [app_name[ia], app_client[ia], commands[ic]], names=["name", "client", "command"]))
+    ia, idb, _, _ = _unique_pairs(app, db_code + 1)
+    app_dbs = pd.MultiIndex.from_arrays([app_name[ia], app_client[ia], idb - 1], names=["name", "client", "db"])
+    return {"listed": listed, "apps": apps, "app_commands": app_commands, "app_dbs": app_dbs,
+            "tail_name": tail_name}
+
+
+def _merge_listed(a: pd.DataFrame | None, b: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Per client, each field's value of the later position."""
+    if a is None or not len(a):
+        return b if b is not None else a
+    if b is None or not len(b):
+        return a
+    both = pd.concat([a, b])
+    out = {}
+    for col in LISTED:
+        part = both[[col, f"{col}_pos"]].sort_values(f"{col}_pos", kind="stable")
+        grouped = part.groupby(level=0, sort=False)
+        out[col], out[f"{col}_pos"] = grouped[col].last(), grouped[f"{col}_pos"].max()
+    return pd.DataFrame(out).rename_axis("client")
+
+
+def _merge_named(left: Partial, right: Partial, same: bool) -> dict[str, Any]:
+    """The named parts of ``merge(left, right)``."""
+    if left.apps is None and right.apps is None:
+        return {}
+    return {
+        "listed": _merge_listed(left.listed, right.listed),
+        "apps": _combine(left.apps, right.apps, APP_AGG),
+        "app_commands": _combine(left.app_commands, right.app_commands, PAIRS),
+        "app_dbs": _union(left.app_dbs, right.app_dbs),
+        "tail_name": left.tail_name if same and right.tail_caller == OPEN else right.tail_name,
+    }
+
+
+def _rename_apps(p: Partial, old: str, new: str, name: str | None) -> dict[str, Any]:
+    """The applications tables of ``p`` with client ``old`` now ``new`` (and named ``name``)."""
+    def moved(index: pd.Index) -> pd.Index:
+        names, clients = (index.get_level_values(i).to_numpy(dtype=object) for i in (0, 1))
+        mine = clients == old
+        if not mine.any():
+            return index
+        names, clients = names.copy(), clients.copy()
+        clients[mine] = new
+        if name is not None:
+            names[mine] = name
+        rest = [index.get_level_values(i) for i in range(2, index.nlevels)]
+        return pd.MultiIndex.from_arrays([names, clients, *rest], names=index.names)
+
+    def frame(f: pd.DataFrame | None, agg: Mapping[str, str]) -> pd.DataFrame | None:
+        if f is None or not len(f):
+            return f
+        out = f.copy(deep=False)
+        out.index = moved(f.index)
+        return _regroup(out, agg)
+
+    dbs = p.app_dbs
+    return {"apps": frame(p.apps, APP_AGG), "app_commands": frame(p.app_commands, PAIRS),
+            "app_dbs": moved(dbs).unique() if dbs is not None and len(dbs) else dbs}
+
+
+def _add_shown(a: Counter | None, b: Counter | None) -> Counter | None:
+    if a is None:
+        return b
+    return a if b is None else a + b
+
+
+# ------------------------------------------------------------------ a client filter's lua lines
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """Under a client filter, a block's lua lines before its first other line follow the
+    client whose script ran them, which only the block before says (the line before them, in
+    the capture as read, before any filter). They wait here (``lead``, a partial of those that
+    pass the other filters) until merged after that block: kept when its last line other than
+    lua (``state``) was a script call of a chosen client (True), dropped when not (False);
+    :data:`OPEN` when every line of the blocks merged so far was lua. ``head``/``tail``: the
+    sources of the first and last lines."""
+
+    head: int
+    tail: int
+    state: Any
+    lead: Partial | None = None
+
+
+def _merge_chosen(left: Partial, right: Partial, s: Settings) -> Partial:
+    """:func:`merge` of partials made under a client filter (see :class:`Chosen`)."""
+    def core(a: Partial, b: Partial) -> Partial:
+        return merge(replace(a, chosen=None), replace(b, chosen=None), s)
+
+    lc, rc = left.chosen, right.chosen
+    if lc is None or rc is None:  # an empty partial on one side: nothing was read there
+        return replace(core(left, right), chosen=lc or rc)
+    same = lc.tail == rc.head
+    head, lead = lc.lead, rc.lead
+    if lead is not None and same and lc.state == OPEN:  # still waiting, with the lines before them
+        head, lead = (lead if head is None else core(head, lead)), None
+    out = core(core(left, lead), right) if lead is not None and same and lc.state is True else core(left, right)
+    state = lc.state if same and rc.state == OPEN else rc.state
+    return replace(out, chosen=Chosen(lc.head, rc.tail, state, head))
+
+
+def chosen_block(events: pd.DataFrame, others: np.ndarray, client: np.ndarray, picks: np.ndarray,
+                 source: int) -> tuple[np.ndarray, np.ndarray, Chosen]:
+    """For one block (in line order) under a client filter: the rows kept now, the rows that
+    wait for their caller (lua lines before the first other line, passing the other filters),
+    and the block's :class:`Chosen` (without its lead partial). ``picks``: whether each row's
+    client is chosen in the whole capture."""
+    own = events["client"].astype("str").to_numpy(dtype=object)
+    is_lua = own == bd.LUA
+    first = int(np.argmin(is_lua)) if not is_lua.all() else len(own)
+    waiting = np.zeros(len(own), dtype=bool)
+    waiting[:first] = others[:first] & ~client[:first]
+    if first == len(own):
+        state: Any = OPEN
+    else:
+        last = int(np.flatnonzero(~is_lua)[-1])
+        state = bool(str(events["command"].iloc[last]) in bd.SCRIPT_CALLS and picks[last])
+    return others & client, waiting, Chosen(source, source, state)

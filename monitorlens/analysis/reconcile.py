@@ -21,6 +21,7 @@ Memory: one row per distinct command.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ import pandas as pd
 
 from ..commands import hidden_from_monitor
 
-__all__ = ["Reconciliation", "reconcile", "shown_counts", "RECONCILE_COLUMNS"]
+__all__ = ["Reconciliation", "reconcile", "reconcile_shown", "shown_counts", "shown_pairs", "RECONCILE_COLUMNS"]
 
 RECONCILE_COLUMNS = ("command", "shown", "unkept", "run", "own_unseen", "others", "unseen", "failed", "rejected",
                      "hidden")  # fmt: skip
@@ -134,6 +135,27 @@ def shown_counts(events: pd.DataFrame, split_subcommands: bool = True) -> dict[s
     return {k: int(v) for k, v in command_keys(events, split_subcommands).value_counts().items()}
 
 
+def shown_pairs(events: pd.DataFrame) -> Counter[tuple[str, str | None]]:
+    """MONITOR events per (command, subcommand or None) as printed: what :func:`reconcile_shown`
+    takes, and what adds up block by block (one entry per distinct pair).
+
+    >>> shown_pairs(events)[("GET", None)]  # doctest: +SKIP
+    1605
+    """
+    if events.empty:
+        return Counter()
+    counts = events.groupby(["command", "subcommand"], observed=True, dropna=False, sort=False).size()
+    return Counter({(str(c), None if pd.isna(s) else str(s)): int(n) for (c, s), n in counts.items() if n})
+
+
+def _keyed(pairs: Mapping[tuple[str, str | None], int], split_subcommands: bool) -> dict[str, int]:
+    """:func:`shown_pairs` per commandstats name (``get``, ``client|setname`` from 7.0)."""
+    out: Counter[str] = Counter()
+    for (c, s), n in pairs.items():
+        out[c.lower() + (f"|{s.lower()}" if split_subcommands and s is not None else "")] += n
+    return dict(out)
+
+
 def _version_tuple(version: str | None) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", version or "")[:3])
 
@@ -164,12 +186,18 @@ def reconcile(events: pd.DataFrame, server: Mapping[str, Any]) -> Reconciliation
     ``events`` are the capture's events as read (unfiltered: a filtered capture would
     show fewer lines than the server ran).
     """
+    return reconcile_shown(shown_pairs(events), server)
+
+
+def reconcile_shown(pairs: Mapping[tuple[str, str | None], int], server: Mapping[str, Any]) -> Reconciliation | None:
+    """:func:`reconcile` from the capture's :func:`shown_pairs` (summed over its blocks when
+    it was streamed), not its events."""
     before, after = server.get("before"), server.get("after")
     if not before or not after:
         return None
     version = server.get("version")
     split = _version_tuple(version) >= (7,)
-    shown = shown_counts(events, split)
+    shown = _keyed(pairs, split)
     cap = server.get("capture") or {}
     unkept = {k: int(v) for k, v in (cap.get("unwritten_by_command") or {}).items()}
     own = {k: int(v) for k, v in (cap.get("own_unseen") or {}).items()}

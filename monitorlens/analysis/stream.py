@@ -24,7 +24,7 @@ import multiprocessing
 import os
 import sys
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,11 +35,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .analyze import Analysis
+from .applications import with_listed
 from .breakdowns import setname_names
-from .filters import Filters
-from .finalize import finalize, node_table, slot_table
-from .partials import CHUNK_BITS, KEY_CAP, Partial, Settings, block_partial, first_seen, merge, shift_lines
+from .clientlist_analysis import analyze_clientlist, with_clientlist
+from .filters import ClientChoice, Filters
+from .finalize import _names, finalize, node_table, slot_table
+from .partials import (CHUNK_BITS, KEY_CAP, Chosen, Partial, Settings, block_partial, chosen_block, first_seen, merge,
+                       shift_lines)
+from .naming import Naming, setname_events
 from .patterns import DEFAULT_RULES, PatternRules
+from .reconcile import Reconciliation, reconcile_shown, shown_pairs
 from .rules import Thresholds
 from ..errors import InputError
 from ..read import grammar
@@ -146,13 +151,36 @@ def inputs(sources: Sources) -> list[SourceFile]:
 
 
 def _frame_partial(table: pa.Table, index: int, node: str, settings: Settings, chunk: int = 0) -> Partial:
-    """The partial of one block, after the filters (a block they empty merges as nothing)."""
+    """The partial of one block, named by time (with CLIENT LIST), then filtered (a block
+    the filters empty merges as nothing but what it said before them)."""
     events = table_to_frame(table)
-    seen = names = None
+    shown = shown_pairs(events) if settings.shown else None
+    if settings.naming is not None:
+        events = settings.naming.attach(events)
+    seen = names = chosen = None
     if settings.filters:  # what the rows filtered out still say: names, and each label's first line
         seen, names = first_seen(events, index, chunk), setname_names(events)
-        events = settings.filters.apply(events)
-    return block_partial(events, source=index, chunk=chunk, node=node, settings=settings, seen=seen, names=names)
+        if settings.filters.client:
+            events, chosen = _chosen(events, index, chunk, node, settings)
+        else:
+            events = settings.filters.apply(events)
+    p = block_partial(events, source=index, chunk=chunk, node=node, settings=settings, seen=seen, names=names,
+                      shown=shown)
+    return replace(p, chosen=chosen) if chosen is not None else p
+
+
+def _chosen(events: pd.DataFrame, index: int, chunk: int, node: str, s: Settings) -> tuple[pd.DataFrame, Chosen]:
+    """A block's rows a client filter keeps, and its lua lines that wait for their caller."""
+    line = events["line"].to_numpy()
+    if len(line) > 1 and not (line[1:] > line[:-1]).all():
+        events = events.iloc[line.argsort(kind="stable")]
+    others, client = s.filters.masks(events, s.choice)
+    picks = s.choice.picks(events["client"], events["host"], s.filters.client)
+    keep, waiting, chosen = chosen_block(events, others.to_numpy(), client.to_numpy(), picks.to_numpy(), index)  # type: ignore[union-attr]
+    if waiting.any():
+        lead = block_partial(events[waiting], source=index, chunk=chunk, node=node, settings=s)
+        chosen = replace(chosen, lead=lead)
+    return events[keep], chosen
 
 
 def _row_group_partial(path: str, groups: Sequence[int], index: int, node: str, settings: Settings) -> Partial:
@@ -269,10 +297,21 @@ class Aggregate:
     provenance: Provenance
     settings: Settings
     sources: list[SourceFile] = field(default_factory=list)
+    snapshots: pd.DataFrame | None = None  # CLIENT LIST, when the events were named from it
 
     def analysis(self) -> Analysis:
         """The :class:`Analysis` (tables and findings, as :func:`analyze` gives them)."""
-        return finalize(self.partial, self.provenance, self.settings)
+        a = finalize(self.partial, self.provenance, self.settings)
+        if self.snapshots is None:
+            return a
+        return replace(a, applications=with_listed(a.applications, self.snapshots))
+
+    def reconciliation(self, server: Mapping[str, Any]) -> Reconciliation | None:
+        """The bundle's reconciliation (``server.json``) from the lines counted before the
+        filters (aggregated with ``shown=True``)."""
+        if self.partial.shown is None and self.partial.events:
+            raise ValueError("aggregate(shown=True) counts what reconciliation needs")
+        return reconcile_shown(self.partial.shown or {}, server)
 
     def nodes(self) -> pd.DataFrame:
         """Events per node (source): node, count, share, first, last."""
@@ -329,6 +368,8 @@ def aggregate(
     key_cap: int = KEY_CAP,
     slots: bool | None = None,
     filters: Filters = Filters(),
+    snapshots: pd.DataFrame | None = None,
+    shown: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Aggregate:
     """Read and aggregate ``sources`` into one :class:`Aggregate`.
@@ -341,17 +382,62 @@ def aggregate(
     become a sketch. ``slots``: Redis Cluster hash slots per key (default: with several
     sources). ``progress`` hears of the lines read here (a :class:`~monitorlens.progress.Progress`
     also of the work sent to workers). ``filters`` (:class:`~monitorlens.analysis.filters.Filters`: time, command, db)
-    apply to every block; a client filter is not supported here yet: a client is chosen by
-    its name or with its scripts' lua lines, which a block alone cannot say.
+    apply to every block. CLIENT LIST ``snapshots`` name each block's events by time before
+    the filters, as ``attach_names`` names the whole capture. Both they and a client filter
+    read each file once more first, for the names the capture sets
+    (:func:`~monitorlens.analysis.naming.setname_events`; so: files, not streams); a client
+    filter with ``snapshots`` also aggregates the whole capture once unfiltered before, as
+    a client is chosen by the last name its lines were given
+    (:class:`~monitorlens.analysis.filters.ClientChoice`). ``shown`` counts each command
+    before the filters, for :meth:`Aggregate.reconciliation`.
     """
-    if filters.client:
-        raise InputError("a client filter needs the whole capture: analyse it with analyze(), not analyze_stream()")
     found = inputs(sources)
+    named = calls = choice = None
+    if snapshots is not None or filters.client:
+        if any(not isinstance(i.source, Path) for i in found):
+            raise InputError("CLIENT LIST names and --client read the capture twice: give it as a file, not a stream")
+        _step(progress, "reading the names set in the capture...")
+        calls = setname_events([i.source for i in found])
+    if snapshots is not None:
+        named = Naming.of(snapshots, calls)
     settings = Settings(freq=freq, key_cap=key_cap, top=top, thresholds=thresholds, pattern_rules=pattern_rules,
-                        slots=len(found) > 1 if slots is None else slots, filters=filters)
+                        slots=len(found) > 1 if slots is None else slots, filters=filters, naming=named,
+                        shown=shown)
+    run = dict(scheduler=scheduler, workers=workers, block_size=block_size, progress=progress)
+    if filters.client:
+        if named is None:
+            choice = ClientChoice.of(filters.client, _setname_finals(calls))
+        else:
+            _step(progress, "reading the names of every client first...")
+            whole, _ = _run(found, replace(settings, filters=Filters(), shown=False), **run)
+            choice = _choice_of(whole, filters.client)
+        settings = replace(settings, choice=choice)
+    partial, provs = _run(found, settings, **run)
+    name = str(sources) if isinstance(sources, (str, os.PathLike)) else None
+    return Aggregate(partial, Provenance.combined(provs, name), settings, found, snapshots)
+
+
+def _setname_finals(calls: pd.DataFrame) -> dict[str, str]:
+    """The last name each client set (``setname_names``) in SETNAME lines."""
+    table = setname_names(calls)
+    return dict(zip(table["client"].astype(str), table["name"].astype(str)))
+
+
+def _choice_of(whole: Partial, wanted: Sequence[str]) -> ClientChoice:
+    """A client filter's choice from the unfiltered partial of a named capture: each client's
+    last name, and the clients with a line named as asked."""
+    names = _names(whole)
+    apps = whole.apps.index if whole.apps is not None else pd.MultiIndex.from_arrays([[], []])
+    named = {str(c) for n, c in apps if n in set(wanted)}
+    return ClientChoice.of(wanted, dict(zip(names.index, names["name"])), named)
+
+
+def _run(found: list[SourceFile], settings: Settings, *, scheduler: Any, workers: int | None, block_size: int,
+         progress: Callable[[int, int], None] | None) -> tuple[Partial, list[Provenance]]:
+    """The merged partial of ``found`` and what was read, here, in workers or on Dask."""
     if scheduler is not None:
         _step(progress, "analysing on the Dask cluster...")
-        partial, provs = _on_dask(found, settings, scheduler, block_size)
+        return _on_dask(found, settings, scheduler, block_size)
     else:
         if workers is None:
             small = sum(i.size for i in found) < INLINE_BYTES
@@ -360,19 +446,34 @@ def aggregate(
             workers = 0  # a stream is read once, here
         elif len(found) == 1 and not found[0].parquet and _is_gzip(found[0].source):
             workers = 0  # one gzip stream reads in order: here, with parse threads, beats one worker
-        if workers > 0:
-            _step(progress, f"analysing in {workers} worker processes...")
-        partial, provs = _local(found, settings, workers, block_size, progress)
-    name = str(sources) if isinstance(sources, (str, os.PathLike)) else None
-    return Aggregate(partial, Provenance.combined(provs, name), settings, found)
+        _step(progress, f"analysing in {workers} worker processes..." if workers > 0 else "analysing...")
+        return _local(found, settings, workers, block_size, progress)
 
 
-def analyze_stream(sources: Sources, **options: Any) -> Analysis:
-    """:func:`aggregate` then the :class:`Analysis` (same options).
+def analyze_stream(
+    sources: Sources,
+    *,
+    snapshots: pd.DataFrame | None = None,
+    connections: pd.DataFrame | None = None,
+    maxclients: int | None = None,
+    server: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> Analysis:
+    """:func:`aggregate` then the :class:`Analysis` (same options): what
+    :func:`~monitorlens.analysis.analyze.analyze` gives for the whole capture, with the
+    CLIENT LIST part when ``snapshots`` or ``connections`` are given (judged with
+    ``maxclients``) and a bundle's reconciliation when its ``server`` (server.json) is.
 
     >>> analyze_stream("capture.txt.gz", workers=4).commands.head()  # doctest: +SKIP
     """
-    return aggregate(sources, **options).analysis()
+    agg = aggregate(sources, snapshots=snapshots, shown=server is not None, **options)
+    a = agg.analysis()
+    if server is not None:
+        a = replace(a, reconciliation=agg.reconciliation(server))
+    if snapshots is None and connections is None:
+        return a
+    part = analyze_clientlist(snapshots, connections, maxclients=maxclients)
+    return replace(a, clientlist=part, findings=tuple(with_clientlist(list(a.findings), part.findings)))
 
 
 def _read_once(item: SourceFile, s: Settings, acc: "_Ordered", block_size: int,
