@@ -313,6 +313,9 @@ def test_a_dataset_of_captures(recorded: Path, tmp_path: Path, capsys: pytest.Ca
     nodes = table.group_by("node").aggregate([("line", "count")]).to_pydict()
     assert dict(zip(nodes["node"], nodes["line_count"])) == {
         "shard-a": counts["a"], "shard-b": counts["b"], "redis-1": counts["g"] + counts["c"]}
+    # a node= folder of several parts is one node to the streaming analysis too
+    assert aggregate(out, workers=0).nodes().set_index("node")["count"].to_dict() == {
+        "shard-a": counts["a"], "shard-b": counts["b"], "redis-1": counts["g"] + counts["c"]}
     keys = layout.unpack(table.drop_columns(["node"])).column("keys")
     assert keys.to_pylist() == [k for p in (SAMPLES["grammar"], SAMPLES["calm"], recorded, SAMPLES["incident"])
                                 for k in load(p)["keys"].tolist()]

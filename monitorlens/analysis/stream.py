@@ -136,8 +136,13 @@ def inputs(sources: Sources) -> list[SourceFile]:
                     check_capture(f)  # CLIENT LIST snapshots or counts given as the capture: say where they go
             files.append((path, None))
     nodes = [_node_of(src, root) if isinstance(src, Path) else source_name(src) for src, root in files]
-    if len(set(nodes)) < len(set(str(src) for src, _ in files)):  # same names in different folders
-        nodes = [str(src) if isinstance(src, Path) else n for (src, _), n in zip(files, nodes)]
+    # A node= folder names its node, however many files it holds (parts, dates); a name
+    # taken from a file that another file shares (same names in different folders) gives
+    # way to the file's path.
+    hive = [isinstance(src, Path) and any(p.startswith("node=") for p in src.parts) for src, _ in files]
+    shared = Counter(nodes)
+    nodes = [str(src) if not h and shared[n] > 1 and isinstance(src, Path) else n
+             for (src, _), n, h in zip(files, nodes, hive)]
     out = []
     for i, (src, _root) in enumerate(files):
         if isinstance(src, Path):
