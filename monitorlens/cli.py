@@ -484,6 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns.standalone = argv is None  # this process is the command (python -m monitorlens, the script)
     if ns.standalone:
         _one_malloc_arena()
+        _system_arrow_pool()
     code = _run(ns)
     if ns.standalone:
         _leave(code)
@@ -536,6 +537,16 @@ def _one_malloc_arena() -> None:
         return
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt(M_ARENA_MAX, 1)
+
+
+def _system_arrow_pool() -> None:
+    """Have pyarrow allocate with malloc (one arena, above) instead of its bundled mimalloc,
+    unless ARROW_DEFAULT_MEMORY_POOL says otherwise. mimalloc keeps what the parse and the
+    block partials free, so the analysis' worker processes grew with the capture: summary
+    of 34M lines peaked at 1,068-1,245 MB (PSS of the process and its workers), 841 MB with
+    malloc; of 4.2M lines 831-879 MB against 649-663 MB, and no slower (5.0-5.5 s against
+    4.7-4.9 s). Set before pyarrow is imported (this module does not import it)."""
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 
 def _leave(code: int) -> None:
