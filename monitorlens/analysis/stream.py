@@ -351,11 +351,19 @@ def default_workers() -> int:
     return max(1, min(cores, memory // WORKER_MEMORY - 1))  # one share for this process
 
 
+def _malloc_pool() -> None:
+    """A worker allocates Arrow memory with malloc, unless ARROW_DEFAULT_MEMORY_POOL says
+    otherwise: pyarrow's mimalloc keeps what each block frees, so a worker grew with the
+    capture (the reason and the figures: ``monitorlens.cli._system_arrow_pool``)."""
+    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
     # fork: workers start with monitorlens, pandas and pyarrow already imported (spawn
     # would import them again in each worker: about a second).
     method = "fork" if sys.platform.startswith("linux") else None
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=_malloc_pool)
     pool.submit(int).result()  # with fork, every worker starts now: before any reading thread does
     return pool
 
