@@ -16,8 +16,9 @@ and its worker processes, sampled every 50 ms):
   ``summary`` did before);
 - ``duckdb parquet``: DuckDB computing events per command, per client and per key prefix
   from that Parquet (what the issue calls the floor for a summary read from Parquet);
-- ``3 shards as one`` / ``3 shards in turn``: the capture cut in three shards (nodes a, b,
-  c) analysed as one (``analyze_stream([...])``) and one after another in one process.
+- ``3 shards as one`` / ``3 shards in turn``: the capture cut in three shards (folders
+  ``node=a``, ``node=b``, ``node=c``): ``summary`` of their folder, against three ``summary``
+  commands one after another.
 
 ``--check`` fails unless: summary text <= 1.3x ingest; summary parquet <= 3x duckdb;
 report <= 1.5x summary; every summary/report peak < 1 GiB; 3 shards as one faster than in turn.
@@ -40,11 +41,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 GIB = 1 << 30
 
-STREAM = "from monitorlens.analysis.stream import analyze_stream; import sys; a = analyze_stream(sys.argv[1:] if len(sys.argv) > 2 else sys.argv[1]); print(a.overview.events)"
 IN_MEMORY = ("from monitorlens.store import load; from monitorlens.analysis.analyze import analyze; import sys; "
              "print(analyze(load(sys.argv[1])).overview.events)")
-IN_TURN = ("from monitorlens.analysis.stream import analyze_stream; import sys\n"
-           "print(sum(analyze_stream(p).overview.events for p in sys.argv[1:]))")
 DUCKDB = """
 import sys, duckdb
 p = sys.argv[1]
@@ -110,7 +108,8 @@ def main() -> int:
     try:
         parquet = work / "capture.parquet"
         run([py, "-m", "monitorlens", "ingest", str(ns.capture), "-o", str(parquet)])
-        shards = split(ns.capture, work, 3)
+        (work / "shards").mkdir()
+        shards = split(ns.capture, work / "shards", 3)
         contenders = {
             "ingest": [py, "-m", "monitorlens", "ingest", str(ns.capture), "-o", str(work / "again.parquet")],
             "summary text": [py, "-m", "monitorlens", "summary", str(ns.capture)],
@@ -118,8 +117,8 @@ def main() -> int:
             "report parquet": [py, "-m", "monitorlens", "report", str(parquet), "-o", str(work / "r.html")],
             "in memory text": [py, "-c", IN_MEMORY, str(ns.capture)],
             "duckdb parquet": [py, "-c", DUCKDB, str(parquet)],
-            "3 shards as one": [py, "-c", STREAM, *shards],
-            "3 shards in turn": [py, "-c", IN_TURN, *shards],
+            "3 shards as one": [py, "-m", "monitorlens", "summary", str(work / "shards")],
+            "3 shards in turn": ["sh", "-c", " && ".join(f"{py} -m monitorlens summary {p} >/dev/null" for p in shards)],
         }
         contenders = {k: v for k, v in contenders.items() if k not in ns.skip}
         results: dict[str, list[tuple[float, int]]] = {k: [] for k in contenders}
