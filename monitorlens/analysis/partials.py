@@ -1014,7 +1014,7 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
         nodes=node_frame,
         slots=pd.Series(slot_per_ref).value_counts(sort=False) if len(slot_per_ref) else None,
         seen=seen, shown=shown,
-        **(_named(events, own, own_labels, callers, caller_labels, cmd, us, pos, db_code)
+        **(_named(events, own, own_labels, callers, caller_labels, cmd, cmds, us, pos, db_code)
            if "name" in events.columns else {}),
     )
 
@@ -1210,7 +1210,7 @@ APP_AGG = {"count": "sum", "first": "min", "last": "max", "lua": "sum", "pos": "
 
 
 def _named(events: pd.DataFrame, own: np.ndarray, own_labels: np.ndarray, callers: np.ndarray,
-           caller_labels: np.ndarray, cmd: np.ndarray, us: np.ndarray, pos: np.ndarray,
+           caller_labels: np.ndarray, cmd: np.ndarray, cmds: pd.Index, us: np.ndarray, pos: np.ndarray,
            db_code: np.ndarray) -> dict[str, Any]:
     """What a block named by time (``name``, ``user``, ``lib_name`` columns: ``attach_names``)
     adds to its partial: per client its last known fields (``listed``), and the rows
@@ -1251,7 +1251,7 @@ def _named(events: pd.DataFrame, own: np.ndarray, own_labels: np.ndarray, caller
     at = apps.index.to_numpy(np.int64)
     apps.index = pd.MultiIndex.from_arrays([app_name[at], app_client[at]], names=["name", "client"])
     ia, ic, counts, first = _unique_pairs(app, cmd, pos)
-    commands = np.asarray(bd.codes_of(events["command"])[1], dtype=object)
+    commands = np.asarray(cmds, dtype=object)
     app_commands = pd.DataFrame({"count": counts, "pos": first}, index=pd.MultiIndex.from_arrays(
         [app_name[ia], app_client[ia], commands[ic]], names=["name", "client", "command"]))
     ia, idb, _, _ = _unique_pairs(app, db_code + 1)

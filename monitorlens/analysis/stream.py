@@ -52,7 +52,7 @@ from ..read.files import BLOCK_SIZE, SNIFF_BYTES, Source, is_parquet, open_binar
 from ..read.ingest import MonitorStream
 from ..read.layout import STORED_COLUMNS, unpack
 from ..read.schema import MONITOR_SCHEMA, Provenance, table_to_frame
-from ..store import check_capture, check_events_parquet
+from ..store import capture_stem, check_capture, check_events_parquet
 
 Sources = Union[Source, Sequence[Union[str, os.PathLike]]]
 INLINE_BYTES = 32 << 20  # inputs smaller than this are aggregated here: starting processes costs more
@@ -79,10 +79,9 @@ def _node_of(path: Path, root: Path | None) -> str:
     for part in reversed(path.parts):
         if part.startswith("node="):
             return part[len("node="):]
-    name = str(path.relative_to(root)) if root is not None else path.name
-    for suffix in (".gz", ".txt", ".log", ".parquet"):
-        name = name.removesuffix(suffix)
-    return name
+    rel = path.relative_to(root) if root is not None else Path(path.name)
+    folder = "" if rel.parent == Path(".") else f"{rel.parent}/"
+    return folder + capture_stem(rel).removesuffix(".parquet")
 
 
 def _is_parquet(path: Path) -> bool:
