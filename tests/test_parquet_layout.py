@@ -22,7 +22,8 @@ import pytest
 
 from monitorlens import commands
 from monitorlens.analysis.analyze import analyze
-from monitorlens.analysis.stream import analyze_stream
+from monitorlens.analysis import stream
+from monitorlens.analysis.stream import aggregate, analyze_stream
 from monitorlens.errors import InputError
 from monitorlens.read import layout
 from monitorlens.read.ingest import read_monitor
@@ -173,6 +174,30 @@ def test_recording_analysed_from_parquet(recorded: Path, tmp_path: Path) -> None
     assert_same(expected, analyze_stream(tmp_path / "small.parquet", workers=2))
     with open(parquet, "rb") as f:  # a stream: read once, batch by batch
         assert_same(expected, analyze_stream(f, workers=0))
+
+
+def test_parquet_size_counts_as_its_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Parquet file is 6-30x smaller than its text: whether its analysis is worth worker
+    processes goes by its events, not its bytes (4M events in 19 MB ran on one core)."""
+    parquet = tmp_path / "events.parquet"
+    ingest(SAMPLES["calm"], parquet)
+    events = pq.read_metadata(parquet).num_rows
+    assert parquet.stat().st_size * 2 < events * stream.EVENT_BYTES
+    monkeypatch.setattr(stream, "INLINE_BYTES", parquet.stat().st_size * 2)  # more than its bytes, less than its text
+
+    class Steps:
+        said: list[str] = []
+
+        def __call__(self, done: int, lines: int) -> None:
+            pass
+
+        def step(self, text: str) -> None:
+            self.said.append(text)
+
+    steps = Steps()
+    got = aggregate(parquet, progress=steps).analysis()
+    assert any("worker processes" in text for text in steps.said), steps.said
+    assert_same(analyze_stream(parquet, workers=0), got)
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
