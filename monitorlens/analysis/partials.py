@@ -201,9 +201,10 @@ def _multi(ia: np.ndarray, alabels: Any, ib: np.ndarray, blabels: Any, names: Se
 
 
 def _pairs(a: np.ndarray, alabels: Any, b: np.ndarray, blabels: Any, pos: np.ndarray,
-           names: tuple[str, str]) -> pd.DataFrame:
-    """count and first position per (a, b) pair of codes (pairs with a -1 dropped)."""
-    ia, ib, counts, first = _unique_pairs(a, b, pos)
+           names: tuple[str, str], weights: np.ndarray | None = None) -> pd.DataFrame:
+    """count (rows, or the sum of ``weights``) and first position per (a, b) pair of codes
+    (pairs with a -1 dropped)."""
+    ia, ib, counts, first = _unique_pairs(a, b, pos, weights)
     return pd.DataFrame({"count": counts, "pos": first}, index=_multi(ia, alabels, ib, blabels, names))
 
 
@@ -581,17 +582,20 @@ class PairCounts:
             return cls(code, count[:0], pos[:0])
         return cls(code[starts], np.add.reduceat(count[order], starts), np.minimum.reduceat(pos[order], starts))
 
-    def combined(self, other: "PairCounts") -> "PairCounts":
-        """Both sets of pairs, one row per pair (ids already in the same numbering)."""
-        if not len(self.code):
-            return other
-        if not len(other.code):
+    def combined(self, key: np.ndarray, other: np.ndarray, count: np.ndarray | None = None,
+                 pos: np.ndarray | None = None) -> "PairCounts":
+        """These pairs and the distinct pairs given (in any order, ids in this numbering),
+        one row per pair: the given pairs are looked up, and only the new ones sorted (once
+        the keys are all seen, few are new)."""
+        theirs = (key.astype(np.int64) << _OTHER) | other
+        if not len(theirs):
             return self
-        mine, theirs = self.code, other.code
+        mine = self.code
         at = np.searchsorted(mine, theirs)
         found = at < len(mine)
         found[found] = mine[at[found]] == theirs[found]
         new = np.flatnonzero(~found)
+        new = new[np.argsort(theirs[new])]
         dest = at[new] + np.arange(len(new))  # where the new pairs go in the result
         held = np.ones(len(mine) + len(new), dtype=bool)
         held[dest] = False
@@ -601,13 +605,13 @@ class PairCounts:
             out[held], out[dest] = a, b[new]
             return out
 
-        if self.count is None or self.pos is None or other.count is None or other.pos is None:
+        if self.count is None or self.pos is None or count is None or pos is None:
             return PairCounts(spliced(mine, theirs))
-        count, pos = self.count.copy(), self.pos.copy()
+        held_count, held_pos = self.count.copy(), self.pos.copy()
         hit = at[found]  # distinct: both sides' pairs are
-        count[hit] += other.count[found]
-        pos[hit] = np.minimum(pos[hit], other.pos[found])
-        return PairCounts(spliced(mine, theirs), spliced(count, other.count), spliced(pos, other.pos))
+        held_count[hit] += count[found]
+        held_pos[hit] = np.minimum(held_pos[hit], pos[found])
+        return PairCounts(spliced(mine, theirs), spliced(held_count, count), spliced(held_pos, pos))
 
     def taken(self, keep: np.ndarray, new_id: np.ndarray) -> "PairCounts":
         """Only the pairs of keys where ``keep``, keys renumbered by ``new_id`` (which keeps
@@ -632,6 +636,11 @@ class Keys:
     Keys are an Arrow string array (``names``) with numpy columns aligned to it; pairs
     refer to keys by position. Merging looks the other side's keys up in a hash of these
     (Arrow's ``index_in``) and does the rest on integers.
+
+    While every key is held, the patterns are not: a pattern's counts are its keys' sums,
+    derived once (:func:`with_patterns`) by ``finalize``, instead of in every block and
+    merge. Sketched keys (past the cap) hold them (``patterns`` is not None), as the keys
+    dropped no longer tell them; a block merged into sketched keys derives its own first.
     """
 
     refs: int = 0
@@ -668,7 +677,6 @@ def _block_keys(b: _Block, callers: np.ndarray, caller_labels: np.ndarray, s: Se
     if not len(flat.key):
         return Keys(), np.array([], np.int64)
     names = flat.keys.cast(pa.string())
-    patterns_of_key, patterns = bd._fingerprints(flat.keys, s.pattern_rules)
     access = bd._accesscodes_of(ctx.commands)[ctx.command[flat.row]]
     us, pos = b.us[flat.row], b.pos[flat.row]
     reads, writes = (access == 0).astype(np.int64), (access == 1).astype(np.int64)
@@ -684,15 +692,11 @@ def _block_keys(b: _Block, callers: np.ndarray, caller_labels: np.ndarray, s: Se
         "error": np.zeros(n, dtype=np.int64),
     }
     command = ctx.command[flat.row]
-    pattern = patterns_of_key[flat.key]
     out = Keys(
-        refs=len(flat.key), names=names, columns=columns, pattern=patterns_of_key.astype(np.int64),
-        patterns_vocab=Vocab([str(x) for x in patterns]), commands_vocab=Vocab([str(x) for x in ctx.commands]),
+        refs=len(flat.key), names=names, columns=columns, commands_vocab=Vocab([str(x) for x in ctx.commands]),
         clients_vocab=Vocab([str(x) for x in caller_labels]),
         key_commands=PairCounts.of(flat.key, command, np.ones(len(command), np.int64), pos),
         key_clients=PairCounts.of(flat.key, callers[flat.row]),
-        patterns=_stats(pattern, patterns, us, pos, "pattern", reads=reads, writes=writes),
-        pattern_commands=_pairs(pattern, patterns, command, ctx.commands, pos, ("pattern", "command")),
     )
     if not s.slots:
         return out, np.array([], np.int64)
@@ -703,10 +707,40 @@ def _key_strings(k: Keys) -> np.ndarray:
     return np.asarray(k.names.to_pylist(), dtype=object) if k.names is not None else np.array([], object)
 
 
-def _sketch_start(k: Keys) -> Keys:
-    """The distinct-key sketches of an exact :class:`Keys` (it stays exact otherwise)."""
+def with_patterns(k: Keys, rules: PatternRules) -> Keys:
+    """``k`` with its key patterns: each key's, and per pattern the sums of its keys'
+    columns and (command) pairs. Exact while ``k`` holds every key it counted."""
+    if k.names is None or k.patterns is not None:
+        return k
+    codes, patterns = bd._fingerprints(k.names, rules)
+    codes = codes.astype(np.int64)
+    c, n = k.columns, len(patterns)
+    first, last, where = np.full(n, NO_POS), np.full(n, -NO_POS), np.full(n, NO_POS)
+    np.minimum.at(first, codes, c["first"])
+    np.maximum.at(last, codes, c["last"])
+    np.minimum.at(where, codes, c["pos"])
+    stats = {"count": c["count"], "reads": c["reads"], "writes": c["writes"]}
+    frame = pd.DataFrame({"count": _sums(codes, stats["count"], n), "first": first, "last": last, "pos": where,
+                          "reads": _sums(codes, stats["reads"], n), "writes": _sums(codes, stats["writes"], n)},
+                         index=pd.Index(_labels(patterns), name="pattern", dtype=object))
+    kc = k.key_commands
+    assert kc.pos is not None and kc.count is not None  # key_commands has both
+    pairs = _pairs(codes[kc.key], patterns, kc.other, k.commands_vocab.names, kc.pos, ("pattern", "command"),
+                   weights=kc.count)
+    return replace(k, pattern=codes, patterns_vocab=Vocab([str(x) for x in patterns]), patterns=frame,
+                   pattern_commands=pairs)
+
+
+def _sums(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(codes, weights=values, minlength=n).astype(np.int64)
+
+
+def _sketch_start(k: Keys, rules: PatternRules) -> Keys:
+    """The distinct-key sketches of an exact :class:`Keys`, with its patterns (it stays
+    exact otherwise)."""
     if k.sketched or k.names is None:
         return k
+    k = with_patterns(k, rules)
     keys = _key_strings(k)
     per = {k.patterns_vocab.names[p]: HyperLogLog(PATTERN_HLL_PRECISION).add(keys[k.pattern == p])
            for p in np.unique(k.pattern)}
@@ -732,7 +766,7 @@ def _merge_keys(a: Keys, b: Keys, s: Settings) -> Keys:
         return a
     sketched = a.sketched or b.sketched
     if sketched:
-        a, b = _sketch_start(a), _sketch_start(b)
+        a, b = _sketch_start(a, s.pattern_rules), _sketch_start(b, s.pattern_rules)
     assert a.names is not None and b.names is not None  # checked above; _sketch_start keeps them
     found = _positions_in(b.names, a.names)
     missing = found < 0
@@ -752,26 +786,28 @@ def _merge_keys(a: Keys, b: Keys, s: Settings) -> Keys:
         bump = missing_bump(np.arange(n) < na, in_b, a.floor, b.floor)
         columns["count"] = columns["count"] + bump
         columns["error"] = columns["error"] + bump
-    patterns, pmap = a.patterns_vocab.ids(b.patterns_vocab.names)
-    pattern = np.empty(n, dtype=np.int64)
-    pattern[:na] = a.pattern
-    pattern[b_id] = pmap[b.pattern]
+    patterns, pattern = a.patterns_vocab, a.pattern  # exact keys hold none: with_patterns
+    if sketched:
+        patterns, pmap = a.patterns_vocab.ids(b.patterns_vocab.names)
+        pattern = np.empty(n, dtype=np.int64)
+        pattern[:na] = a.pattern
+        pattern[b_id] = pmap[b.pattern]
     commands, cmap = a.commands_vocab.ids(b.commands_vocab.names)
     clients, clmap = a.clients_vocab.ids(b.clients_vocab.names)
     bc, bk = b.key_commands, b.key_clients
     out = Keys(
         refs=a.refs + b.refs, names=names, columns=columns, pattern=pattern, patterns_vocab=patterns,
         commands_vocab=commands, clients_vocab=clients,
-        key_commands=a.key_commands.combined(PairCounts.of(b_id[bc.key], cmap[bc.other], bc.count, bc.pos)),
-        key_clients=a.key_clients.combined(PairCounts.of(b_id[bk.key], clmap[bk.other])),
-        patterns=_combine(a.patterns, b.patterns, PATTERN_AGG),
-        pattern_commands=_combine(a.pattern_commands, b.pattern_commands, PAIRS),
+        key_commands=a.key_commands.combined(b_id[bc.key], cmap[bc.other], bc.count, bc.pos),
+        key_clients=a.key_clients.combined(b_id[bk.key], clmap[bk.other]),
+        patterns=_combine(a.patterns, b.patterns, PATTERN_AGG) if sketched else None,
+        pattern_commands=_combine(a.pattern_commands, b.pattern_commands, PAIRS) if sketched else None,
         floor=a.floor + b.floor, distinct=a.distinct.merged(b.distinct) if sketched else None,  # type: ignore
         pattern_distinct=_merge_hlls(a.pattern_distinct, b.pattern_distinct) if sketched else None,
         clients_capped=a.clients_capped or b.clients_capped,
     )
     if len(out) > s.key_cap:
-        out = _truncate(_sketch_start(out), s.key_cap)
+        out = _truncate(_sketch_start(out, s.pattern_rules), s.key_cap)
     if len(out.key_clients) > CLIENT_PAIRS:
         out = _cap_client_pairs(out, CLIENT_PAIRS // 2)
     return out
