@@ -582,20 +582,26 @@ class PairCounts:
             return cls(code, count[:0], pos[:0])
         return cls(code[starts], np.add.reduceat(count[order], starts), np.minimum.reduceat(pos[order], starts))
 
-    def combined(self, key: np.ndarray, other: np.ndarray, count: np.ndarray | None = None,
+    @classmethod
+    def distinct(cls, key: np.ndarray, other: np.ndarray, count: np.ndarray | None = None,
                  pos: np.ndarray | None = None) -> "PairCounts":
-        """These pairs and the distinct pairs given (in any order, ids in this numbering),
-        one row per pair: the given pairs are looked up, and only the new ones sorted (once
-        the keys are all seen, few are new)."""
-        theirs = (key.astype(np.int64) << _OTHER) | other
-        if not len(theirs):
+        """Distinct pairs in any order (a merge's renumbered side), sorted: no sums to take."""
+        code = (key.astype(np.int64) << _OTHER) | other
+        order = np.argsort(code)
+        return cls(code[order], None if count is None else count[order], None if pos is None else pos[order])
+
+    def combined(self, other: "PairCounts") -> "PairCounts":
+        """Both sets of pairs, one row per pair (ids already in the same numbering): the
+        other side's are looked up by binary search, in order (faster than unsorted)."""
+        if not len(self.code):
+            return other
+        if not len(other.code):
             return self
-        mine = self.code
+        mine, theirs = self.code, other.code
         at = np.searchsorted(mine, theirs)
         found = at < len(mine)
         found[found] = mine[at[found]] == theirs[found]
         new = np.flatnonzero(~found)
-        new = new[np.argsort(theirs[new])]
         dest = at[new] + np.arange(len(new))  # where the new pairs go in the result
         held = np.ones(len(mine) + len(new), dtype=bool)
         held[dest] = False
@@ -605,13 +611,13 @@ class PairCounts:
             out[held], out[dest] = a, b[new]
             return out
 
-        if self.count is None or self.pos is None or count is None or pos is None:
+        if self.count is None or self.pos is None or other.count is None or other.pos is None:
             return PairCounts(spliced(mine, theirs))
-        held_count, held_pos = self.count.copy(), self.pos.copy()
+        count, pos = self.count.copy(), self.pos.copy()
         hit = at[found]  # distinct: both sides' pairs are
-        held_count[hit] += count[found]
-        held_pos[hit] = np.minimum(held_pos[hit], pos[found])
-        return PairCounts(spliced(mine, theirs), spliced(held_count, count), spliced(held_pos, pos))
+        count[hit] += other.count[found]
+        pos[hit] = np.minimum(pos[hit], other.pos[found])
+        return PairCounts(spliced(mine, theirs), spliced(count, other.count), spliced(pos, other.pos))
 
     def taken(self, keep: np.ndarray, new_id: np.ndarray) -> "PairCounts":
         """Only the pairs of keys where ``keep``, keys renumbered by ``new_id`` (which keeps
@@ -798,8 +804,8 @@ def _merge_keys(a: Keys, b: Keys, s: Settings) -> Keys:
     out = Keys(
         refs=a.refs + b.refs, names=names, columns=columns, pattern=pattern, patterns_vocab=patterns,
         commands_vocab=commands, clients_vocab=clients,
-        key_commands=a.key_commands.combined(b_id[bc.key], cmap[bc.other], bc.count, bc.pos),
-        key_clients=a.key_clients.combined(b_id[bk.key], clmap[bk.other]),
+        key_commands=a.key_commands.combined(PairCounts.distinct(b_id[bc.key], cmap[bc.other], bc.count, bc.pos)),
+        key_clients=a.key_clients.combined(PairCounts.distinct(b_id[bk.key], clmap[bk.other])),
         patterns=_combine(a.patterns, b.patterns, PATTERN_AGG) if sketched else None,
         pattern_commands=_combine(a.pattern_commands, b.pattern_commands, PAIRS) if sketched else None,
         floor=a.floor + b.floor, distinct=a.distinct.merged(b.distinct) if sketched else None,  # type: ignore
