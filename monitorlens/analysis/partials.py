@@ -538,6 +538,10 @@ class Vocab:
 _OTHER = 32  # a pair's code: key id << 32 | other id
 
 
+def _taken(values: np.ndarray | None, order: np.ndarray) -> np.ndarray | None:
+    return None if values is None else values[order]
+
+
 @dataclass
 class PairCounts:
     """(key id, other id) pairs, with a count and first position each (or neither).
@@ -566,21 +570,16 @@ class PairCounts:
     def of(cls, key: np.ndarray, other: np.ndarray, count: np.ndarray | None = None,
            pos: np.ndarray | None = None) -> "PairCounts":
         """Pairs in any order, perhaps repeated, as a :class:`PairCounts`; pairs with an id
-        -1 are left out; ``count`` and ``pos`` are per pair given, summed and least."""
-        if len(key) and (key.min() < 0 or other.min() < 0):
-            ok = (key >= 0) & (other >= 0)
-            key, other = key[ok], other[ok]
-            count, pos = (count[ok] if count is not None else None), (pos[ok] if pos is not None else None)
-        code = (key.astype(np.int64) << _OTHER) | other
+        -1 are left out; ``count`` and ``pos`` are per pair given, summed and least (counted
+        in a table of every possible pair when there are few, else hashed; then sorted)."""
+        ia, ib, counts, first = _unique_pairs(key, other, pos, count)
+        code = (ia.astype(np.int64) << _OTHER) | ib
+        if len(code) > 1 and not (code[1:] > code[:-1]).all():  # hashed: in the order first seen
+            order = np.argsort(code)
+            code, counts, first = code[order], _taken(counts, order), _taken(first, order)
         if count is None or pos is None:
-            code = np.sort(code)
-            return cls(code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code)
-        order = np.argsort(code)  # any order among equal codes: they are summed and least taken
-        code = code[order]
-        starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if len(code) else np.array([], np.int64)
-        if not len(starts):
-            return cls(code, count[:0], pos[:0])
-        return cls(code[starts], np.add.reduceat(count[order], starts), np.minimum.reduceat(pos[order], starts))
+            return cls(code)
+        return cls(code, counts, first)
 
     @classmethod
     def distinct(cls, key: np.ndarray, other: np.ndarray, count: np.ndarray | None = None,
@@ -588,7 +587,7 @@ class PairCounts:
         """Distinct pairs in any order (a merge's renumbered side), sorted: no sums to take."""
         code = (key.astype(np.int64) << _OTHER) | other
         order = np.argsort(code)
-        return cls(code[order], None if count is None else count[order], None if pos is None else pos[order])
+        return cls(code[order], _taken(count, order), _taken(pos, order))
 
     def combined(self, other: "PairCounts") -> "PairCounts":
         """Both sets of pairs, one row per pair (ids already in the same numbering): the
