@@ -222,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="convert a capture to Parquet",
         description="Convert a MONITOR capture (plain, .gz or - for stdin; streamed, in bounded memory), "
         "CLIENT LIST snapshots, a timestamp,clients CSV or uniq -c counts to Parquet. Several captures "
-        "(or -o FOLDER/, or --node) make a dataset: FOLDER/node=NODE/part-N.parquet, one part per capture.",
+        "(or -o FOLDER/, or --node) make a dataset: FOLDER/node=NODE/date=DAY/part-N.parquet, one part "
+        "per capture (DAY: the UTC day of its first event).",
         epilog="examples: python -m monitorlens ingest capture.txt.gz -o capture.parquet\n"
         "          python -m monitorlens ingest clients.log.gz -o clients.parquet\n"
         "          python -m monitorlens ingest shard-a.txt.gz shard-b.txt.gz -o dataset/   # node=shard-a, node=shard-b\n"

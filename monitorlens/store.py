@@ -177,15 +177,19 @@ def ingest_dataset(
     progress: Callable[[int, int], None] | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
 ) -> list[tuple[Path, Provenance]]:
-    """MONITOR captures to a hive-partitioned dataset: each to ``folder/node=<node>/part-<n>.parquet``,
-    ``n`` the next free number there (a capture added later adds a part). ``node`` is the
-    node all the captures come from (the days of one server), else each capture's file name
+    """MONITOR captures to a hive-partitioned dataset: each to
+    ``folder/node=<node>/date=<YYYY-MM-DD>/part-<n>.parquet``, ``date`` the UTC day of its
+    first event (a capture that runs past midnight stays whole under the day it began;
+    one with no event goes under ``date=__HIVE_DEFAULT_PARTITION__``, Hive's null), ``n``
+    the next free number there (a capture added later adds a part). ``node`` is the node
+    all the captures come from (the days of one server), else each capture's file name
     without its suffixes (the shards of a cluster). pyarrow.dataset, DuckDB
     (``read_parquet('folder/**/*.parquet', hive_partitioning=true)``), polars and Spark read the
-    folder as it is, with a ``node`` column; so do ``summary``, ``report`` and ``analyze_stream``.
+    folder as it is, with ``node`` and ``date`` columns (a query on some days reads only
+    their folders); so do ``summary``, ``report`` and ``analyze_stream``.
 
     >>> ingest_dataset(["shard-a.txt.gz", "shard-b.txt.gz"], "dataset")  # doctest: +SKIP
-    [(PosixPath('dataset/node=shard-a/part-0.parquet'), ...), ...]
+    [(PosixPath('dataset/node=shard-a/date=2026-11-30/part-0.parquet'), ...), ...]
     """
     if node is not None and not _NODE.fullmatch(node):
         raise InputError(f"node {node!r}: use letters, digits and . _ : @ - (it names a folder)")
@@ -197,15 +201,23 @@ def ingest_dataset(
         with open_binary(source) as f:
             _refuse_parquet(f)
             check_capture(f)  # before any folder is made
-            part = Path(folder) / f"node={node if node is not None else capture_stem(source)}"  # type: ignore[arg-type]
-            part.mkdir(parents=True, exist_ok=True)
-            taken = {p.name for p in part.iterdir()}
-            path = part / next(f"part-{n}.parquet" for n in range(len(taken) + 1) if f"part-{n}.parquet" not in taken)
-            prov = convert(f, path, errors=errors, progress=progress, max_line_bytes=max_line_bytes)
+            home = Path(folder) / f"node={node if node is not None else capture_stem(source)}"  # type: ignore[arg-type]
+            home.mkdir(parents=True, exist_ok=True)
+            incoming = home / f".incoming-{os.getpid()}.parquet"  # a dot: no reader takes it for a part
+            try:
+                prov = convert(f, incoming, errors=errors, progress=progress, max_line_bytes=max_line_bytes)
+                day = home / f"date={prov.first_ts[:10] if prov.first_ts else NO_DATE}"
+                day.mkdir(exist_ok=True)
+                taken = {p.name for p in day.iterdir()}
+                path = day / next(f"part-{n}.parquet" for n in range(len(taken) + 1) if f"part-{n}.parquet" not in taken)
+                os.replace(incoming, path)
+            finally:
+                incoming.unlink(missing_ok=True)
         written.append((path, prov))
     return written
 
 
+NO_DATE = "__HIVE_DEFAULT_PARTITION__"  # what Hive, Spark and DuckDB write for a null partition value
 _NODE = re.compile(r"[A-Za-z0-9._:@-]+")
 
 

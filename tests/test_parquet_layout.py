@@ -13,6 +13,7 @@ files as it reads the text.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from monitorlens.errors import InputError
 from monitorlens.read import layout
 from monitorlens.read.ingest import read_monitor
 from monitorlens.read.parse import parse_block
-from monitorlens.store import ROW_GROUP_ROWS, RowGroups, WRITE_OPTIONS, ingest, load, read_parquet, write_parquet
+from monitorlens.store import ROW_GROUP_ROWS, RowGroups, WRITE_OPTIONS, ingest, ingest_dataset, load, read_parquet, write_parquet
 from monitorlens.testing import RedisServer
 from test_partials import SAMPLES, assert_same
 
@@ -329,12 +330,13 @@ def test_a_dataset_of_captures(recorded: Path, tmp_path: Path, capsys: pytest.Ca
         "shard-a": counts["a"], "shard-b": counts["b"]}
     assert main(["ingest", str(SAMPLES["grammar"]), str(SAMPLES["calm"]), "-o", str(out), "--node", "redis-1"]) == 0
     said = capsys.readouterr().out
-    assert f"{out}/node=shard-a/part-0.parquet: {counts['a']:,} events" in said
-    assert f"{out}/node=redis-1/part-1.parquet: {counts['c']:,} events" in said
+    day, samples_day = _day(recorded), _day(SAMPLES["grammar"])
+    assert f"{out}/node=shard-a/date={day}/part-0.parquet: {counts['a']:,} events" in said
+    assert f"{out}/node=redis-1/date={samples_day}/part-1.parquet: {counts['c']:,} events" in said
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*.parquet"))
-    assert files == ["node=redis-1/part-0.parquet", "node=redis-1/part-1.parquet",
-                     "node=shard-a/part-0.parquet", "node=shard-b/part-0.parquet"]
-    table = ds.dataset(out, format="parquet", partitioning="hive").to_table()
+    assert files == [f"node=redis-1/date={samples_day}/part-0.parquet", f"node=redis-1/date={samples_day}/part-1.parquet",
+                     f"node=shard-a/date={day}/part-0.parquet", f"node=shard-b/date={samples_day}/part-0.parquet"]
+    table = ds.dataset(out, format="parquet", partitioning="hive").to_table().drop_columns(["date"])
     nodes = table.group_by("node").aggregate([("line", "count")]).to_pydict()
     assert dict(zip(nodes["node"], nodes["line_count"])) == {
         "shard-a": counts["a"], "shard-b": counts["b"], "redis-1": counts["g"] + counts["c"]}
@@ -345,6 +347,49 @@ def test_a_dataset_of_captures(recorded: Path, tmp_path: Path, capsys: pytest.Ca
     assert keys.to_pylist() == [k for p in (SAMPLES["grammar"], SAMPLES["calm"], recorded, SAMPLES["incident"])
                                 for k in load(p)["keys"].tolist()]
     assert aggregate(out, workers=0).analysis().overview.events == sum(counts.values())
+
+
+def _day(capture: Path) -> str:
+    return load(capture)["ts"].min().strftime("%Y-%m-%d")
+
+
+def _shifted(capture: Path, to: Path, seconds: float) -> Path:
+    """A real recording moved in time (each line's timestamp plus ``seconds``)."""
+    out = []
+    for line in capture.read_bytes().splitlines(keepends=True):
+        stamp, _, rest = line.partition(b" ")
+        out.append(b"%.6f %s" % (float(stamp) + seconds, rest) if re.fullmatch(rb"\d+\.\d+", stamp) else line)
+    to.write_bytes(b"".join(out))
+    return to
+
+
+def test_a_dataset_of_days(recorded: Path, tmp_path: Path) -> None:
+    """Captures of several days from one node: one date= folder per UTC day, which DuckDB,
+    Spark and pyarrow read as a column (a query on one day opens its folder only); a
+    capture that runs past midnight stays whole under the day it began."""
+    import pyarrow.dataset as ds
+
+    from monitorlens.analysis.stream import aggregate
+
+    start = load(recorded)["ts"].min().timestamp()
+    ts = load(recorded)["ts"]
+    half = (ts.max() - ts.min()).total_seconds() / 2
+    assert half > 0
+    monday = recorded
+    tuesday = _shifted(recorded, tmp_path / "tuesday.txt", 86400)
+    midnight = (start // 86400 + 3) * 86400  # the end of the day after tuesday
+    late = _shifted(recorded, tmp_path / "late.txt", midnight - half - start)  # half of it before midnight
+    written = ingest_dataset([monday, tuesday, late], tmp_path / "ds", node="redis-1")
+    days = [_day(p) for p in (monday, tuesday, late)]
+    assert len(set(days)) == 3 and _day(late) != load(late)["ts"].max().strftime("%Y-%m-%d")
+    assert [p.relative_to(tmp_path / "ds").as_posix() for p, _ in written] == [
+        f"node=redis-1/date={d}/part-0.parquet" for d in days]
+    n = len(load(recorded))
+    dataset = ds.dataset(tmp_path / "ds", format="parquet", partitioning="hive")
+    assert dataset.to_table(filter=ds.field("date") == days[1]).num_rows == n
+    assert dataset.to_table().group_by("date").aggregate([("line", "count")]).to_pydict()["line_count"] == [n] * 3
+    assert aggregate(tmp_path / "ds", workers=0).nodes().set_index("node")["count"].to_dict() == {"redis-1": 3 * n}
+    assert not list((tmp_path / "ds").rglob(".incoming-*"))
 
 
 @pytest.mark.parametrize("argv,message", [
