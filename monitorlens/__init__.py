@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "provenance": "read.schema",
     "rejects": "read.schema",
     "convert": "store",
+    "ingest_dataset": "store",
     "load": "store",
     "read_parquet": "store",
     "write_parquet": "store",
@@ -53,6 +54,9 @@ _EXPORTS: dict[str, str] = {
     "Analysis": "analysis.analyze",
     "Overview": "analysis.analyze",
     "analyze": "analysis.analyze",
+    "analyze_stream": "analysis.stream",  # any size: blocks into partials, in workers or on Dask
+    "aggregate": "analysis.stream",
+    "Aggregate": "analysis.stream",
     "by_command": "analysis.breakdowns",
     "by_client": "analysis.breakdowns",
     "by_application": "analysis.applications",
@@ -170,7 +174,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .render.plots import clientlist_chart as chart_clientlist, clientlist_plot as plot_clientlist
     from .render.plots import clientlist_chart as client_chart, clientlist_plot as client_plot
     from .read.schema import Provenance, provenance, rejects
-    from .store import convert, load, read_parquet, write_parquet
+    from .store import convert, ingest_dataset, load, read_parquet, write_parquet
+    from .analysis.stream import Aggregate, aggregate, analyze_stream
     from .render.summary import render_text
     from .analysis.clientlist_analysis import ClientlistAnalysis, analyze_clientlist
     from .render.report import Report

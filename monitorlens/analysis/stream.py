@@ -54,7 +54,7 @@ from ..read.layout import STORED_COLUMNS, unpack
 from ..read.schema import MONITOR_SCHEMA, Provenance, table_to_frame
 from ..store import capture_stem, check_capture, check_events_parquet
 
-Sources = Union[Source, Sequence[Union[str, os.PathLike]]]
+Sources = Union[Source, Sequence[Union[str, "os.PathLike[str]"]]]
 INLINE_BYTES = 32 << 20  # inputs smaller than this are aggregated here: starting processes costs more
 EVENT_BYTES = 90  # text bytes of a MONITOR line, about: what a Parquet file's events weigh as text
 MIN_CHUNK = 16 << 20  # a plain text file is cut for the workers into chunks of at least this many bytes
@@ -194,7 +194,8 @@ def _row_group_partial(path: str, groups: Sequence[int], index: int, node: str, 
     acc = _Ordered(lambda a, b: merge(a, b, settings))
     for g in groups:
         acc.push(_frame_partial(unpack(f.read_row_group(g, columns=STORED_COLUMNS)), index, node, settings))
-    return acc.result()
+    out: Partial = acc.result()
+    return out
 
 
 def _runs(n: int, parts: int) -> list[range]:
@@ -543,7 +544,7 @@ def _text_bytes(item: SourceFile) -> int:
     if not item.parquet:
         return item.size
     try:
-        return pq.read_metadata(item.source).num_rows * EVENT_BYTES
+        return int(pq.read_metadata(item.source).num_rows) * EVENT_BYTES
     except (OSError, pa.ArrowInvalid):
         return item.size  # unreadable: _parquet_provenance says why, wherever it runs
 
@@ -564,7 +565,7 @@ def _pooled(pool: Executor, found: list[SourceFile], s: Settings, workers: int, 
     acc = _Ordered(lambda a, b: merge(a, b, s))
     provs: dict[int, list[Provenance]] = {i.index: [] for i in found}
     lines: Counter[int] = Counter()  # lines of each source's chunks merged so far
-    pending: deque[tuple[Future, int | None]] = deque()  # (future, input index when it returns provenance)
+    pending: deque[tuple[Future[Any], int | None]] = deque()  # (future, input index when it returns provenance)
 
     def drain(limit: int) -> None:
         while len(pending) > limit or (pending and pending[0][0].done()):
@@ -616,7 +617,7 @@ def _on_dask(found: list[SourceFile], s: Settings, scheduler: Any, block_size: i
     for item in found:
         if not isinstance(item.source, Path):
             raise InputError(f"{source_name(item.source)}: a Dask cluster reads files by path; give a file.")
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)  # type: ignore[no-untyped-call]
     try:
         futures: list[Any] = []
         provs: dict[int, Any] = {}  # input index -> provenance, or the future of one
@@ -638,7 +639,7 @@ def _on_dask(found: list[SourceFile], s: Settings, scheduler: Any, block_size: i
         return partial, [p.result() if hasattr(p, "result") else p for _, p in sorted(provs.items())]
     finally:
         if client is not scheduler:
-            client.close()
+            client.close()  # type: ignore[no-untyped-call]
 
 
 def _first(pair: tuple[Any, Any]) -> Any:
