@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from monitorlens.analysis.analyze import analyze
@@ -105,7 +106,7 @@ def test_slots_against_a_cluster_node(tmp_path: Path) -> None:
     """The slot of keys of every shape equals CLUSTER KEYSLOT on a real cluster-enabled server."""
     keys = ["foo", "bar", "", "user:1000", "{user1000}.following", "{user1000}.followers", "foo{}{bar}",
             "foo{{bar}}zap", "foo{bar}{zap}", "{}", "{", "}", "a{b", "é{ü}x", "key:" + "x" * 300,
-            "\x00\xff", *[f"k{i}" for i in range(200)]]
+            "\x00\xff", *[f"k{i}" for i in range(200)], *["ab" * i + "c" * (i % 2) for i in range(1, 80)]]
     # The cluster bus port is given: by default it is the port + 10000, too high for a free port.
     with RedisServer(config={"cluster-enabled": "yes", "cluster-port": str(free_port())}) as server:
         r = server.client()
@@ -113,6 +114,7 @@ def test_slots_against_a_cluster_node(tmp_path: Path) -> None:
     data = [k.encode("utf-8", "surrogateescape") for k in keys]
     assert key_slots(data).tolist() == want
     assert [key_slot(k) for k in data] == want
+    assert key_slots(pa.array(data, pa.binary()).slice(3)).tolist() == want[3:]  # as a block's keys come
 
 
 def test_client_pairs_past_their_cap(monkeypatch: pytest.MonkeyPatch) -> None:
