@@ -41,11 +41,26 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
 
 
 def add_scheduler_argument(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add ``--scheduler`` (a Dask cluster to analyse on) to a CLI (sub)parser."""
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="analyse on a dask.distributed cluster (tcp://host:8786; its workers must see the "
-                        "capture's path); default: worker processes here")
+    """Add where the analysis runs to a CLI (sub)parser: ``--workers`` (processes here) or
+    ``--scheduler`` (a Dask cluster)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_count, metavar="N",
+                       help="worker processes to analyse in (default: every core the memory allows; "
+                       "0: in this process, one core)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="analyse on a dask.distributed cluster (tcp://host:8786; its workers must see the "
+                       "capture's path); default: worker processes here")
     return parser
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a number of processes, 0 or more")
+    return n
 
 
 def _positive(text: str) -> int:
@@ -432,7 +447,7 @@ def _report(ns: argparse.Namespace) -> int:
             ns.capture, clients=ns.clients, connections=ns.connections, maxclients=ns.maxclients, top=ns.top,
             show_values=ns.show_values, charts=fmt == "html" and not ns.no_charts, timestamp=ns.timestamp,
             filters=filters_of(ns), baseline=ns.baseline, baseline_clients=ns.baseline_clients, title=ns.title,
-            progress=progress, scheduler=ns.scheduler,
+            progress=progress, scheduler=ns.scheduler, workers=ns.workers,
         )
     finally:
         progress.close()
@@ -463,7 +478,8 @@ def _summary(ns: argparse.Namespace) -> int:
     try:
         text = summarize(ns.capture, clients=ns.clients, connections=ns.connections, maxclients=ns.maxclients,
                          top=ns.top, filters=filters_of(ns), as_json=ns.json, width=ns.width,
-                         show_values=ns.show_values, progress=progress, scheduler=ns.scheduler)
+                         show_values=ns.show_values, progress=progress, scheduler=ns.scheduler,
+                         workers=ns.workers)
     finally:
         progress.close()
     sys.stdout.write(text.rstrip("\n") + "\n")

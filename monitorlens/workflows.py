@@ -128,6 +128,7 @@ def analyze_files(
     filters: Filters = Filters(),
     progress: Progress | None = None,
     scheduler: str | None = None,
+    workers: int | None = None,
 ) -> Analysis:
     """The one :class:`~monitorlens.analysis.analyze.Analysis` of a capture and its CLIENT LIST
     and connection-count logs, that ``summary``, ``report`` and ``plot`` all render.
@@ -135,8 +136,9 @@ def analyze_files(
 
     The capture (or a bundle's) is analysed as a stream of partials
     (:func:`~monitorlens.analysis.stream.analyze_stream`): memory follows the distinct
-    clients, patterns and keys, not the events, and worker processes share the work (or the
-    workers of the Dask cluster at ``scheduler``, ``tcp://host:8786``). CLIENT LIST names
+    clients, patterns and keys, not the events, and ``workers`` processes share the work
+    (default: every core the memory allows; 0: this process only), or the workers of the
+    Dask cluster at ``scheduler``, ``tcp://host:8786``. CLIENT LIST names
     and a client filter read the capture twice (for the names it sets first): a capture
     read from a pipe with them is read whole at once (:func:`read_inputs`).
 
@@ -148,7 +150,7 @@ def analyze_files(
     connections = connections or (bundle.connections if bundle is not None else None)
     if (clients is None and not filters.client) or _rereadable(monitor):
         analysis = analyze_stream(
-            monitor, top=top, filters=filters, scheduler=scheduler, progress=progress,
+            monitor, top=top, filters=filters, scheduler=scheduler, workers=workers, progress=progress,
             snapshots=load_snapshots(clients) if clients is not None else None,
             connections=load_connections(connections) if connections is not None else None,
             maxclients=maxclients if maxclients is not None else bundle.maxclients if bundle is not None else None,
@@ -188,14 +190,16 @@ def summarize(
     show_values: bool = False,
     progress: Progress | None = None,
     scheduler: str | None = None,
+    workers: int | None = None,
 ) -> str:
     """What ``summary`` prints: the text view, or the ``summary --json`` object; argument
-    values in findings are redacted unless ``show_values``; ``scheduler``: see :func:`analyze_files`.
+    values in findings are redacted unless ``show_values``; ``scheduler``, ``workers``: see
+    :func:`analyze_files`.
 
     >>> print(summarize("capture.txt", as_json=True))  # doctest: +SKIP
     """
     analysis = analyze_files(capture, clients=clients, connections=connections, maxclients=maxclients,
-                             top=top, filters=filters, progress=progress, scheduler=scheduler)
+                             top=top, filters=filters, progress=progress, scheduler=scheduler, workers=workers)
     analysis = redact_findings(analysis, show_values=show_values)
     if as_json:
         return json.dumps(analysis.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
@@ -218,6 +222,7 @@ def make_report(
     title: str | None = None,
     progress: Progress | None = None,
     scheduler: str | None = None,
+    workers: int | None = None,
 ) -> Report:
     """Read a capture (text, .gz or Parquet) and optional CLIENT LIST (``clients``) and
     connection-count logs, analyse them and build the report: the ``report`` command.
@@ -227,7 +232,7 @@ def make_report(
     ``baseline`` capture (read whole, unfiltered; its CLIENT LIST from ``baseline_clients``,
     whose findings are compared too) adds the section "Compared with the baseline", right
     after the findings. ``title`` replaces the report's title; ``progress`` hears of each step;
-    ``scheduler`` analyses on a Dask cluster (:func:`analyze_files`).
+    ``scheduler`` analyses on a Dask cluster, ``workers`` in that many processes (:func:`analyze_files`).
 
     >>> make_report("incident/monitor.txt.gz", clients="incident/clients.log.gz").write("incident.html")  # doctest: +SKIP
     """
@@ -235,9 +240,9 @@ def make_report(
         raise InputError("--baseline-clients names the clients of a --baseline capture: give the capture too")
     started = time.perf_counter()
     before = analyze_files(baseline, clients=baseline_clients, maxclients=maxclients, top=top, progress=progress,
-                           scheduler=scheduler) if baseline is not None else None
+                           scheduler=scheduler, workers=workers) if baseline is not None else None
     analysis = analyze_files(capture, clients=clients, connections=connections, maxclients=maxclients, top=top,
-                             filters=filters, progress=progress, scheduler=scheduler)
+                             filters=filters, progress=progress, scheduler=scheduler, workers=workers)
     comparison = compare(before, analysis) if before is not None else None
     if progress is not None:
         progress.step("writing the report...")

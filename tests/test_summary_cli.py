@@ -98,6 +98,18 @@ def test_bad_top_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert e.value.code == 2
 
 
+def test_workers_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """--workers N picks the processes (0: this one); the answer is the same either way."""
+    here = run(capsys, INCIDENT, "--workers", "0", "--json")
+    pooled = run(capsys, INCIDENT, "--workers", "2", "--json")
+    assert here[0] == pooled[0] == 0 and json.loads(here[1]) == json.loads(pooled[1])
+    for argv in (["--workers", "-1"], ["--workers", "two"], ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]):
+        with pytest.raises(SystemExit) as e:
+            main(["summary", GRAMMAR, *argv])
+        assert e.value.code == 2
+        assert "--workers" in capsys.readouterr().err
+
+
 def test_empty_capture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"OK\n")
