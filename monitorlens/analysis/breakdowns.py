@@ -394,6 +394,8 @@ def setname_calls(events: pd.DataFrame) -> pd.DataFrame:
     command = events["command"]
     sets = np.flatnonzero(((command == "CLIENT") & (events["subcommand"] == "SETNAME")).to_numpy())
     hello = np.flatnonzero(((command == "HELLO") & (events["nargs"] >= 2)).to_numpy())
+    if not len(sets) and not len(hello):  # most blocks: no frame to build and sort (ms each)
+        return _NO_SETNAMES.copy()
     rows = []
     for pos, start in ((sets, 1), (hello, 0)):
         if len(pos) == 0:
@@ -405,6 +407,10 @@ def setname_calls(events: pd.DataFrame) -> pd.DataFrame:
                 rows.append((client, name, ts))
     table = pd.DataFrame(rows, columns=["client", "name", "ts"]).astype({"client": "str", "name": "str"})
     return table.sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+_NO_SETNAMES = pd.DataFrame({"client": pd.Series([], dtype="str"), "name": pd.Series([], dtype="str"),
+                             "ts": pd.Series([], dtype="datetime64[us, UTC]")})
 
 
 def _setname_arg(args: list[bytes], start: int) -> str | None:

@@ -484,7 +484,10 @@ def _gaps(gap: np.ndarray, before: Mapping[str, Any], after: Mapping[str, Any], 
     out = Gaps()
     if not len(gap):
         return out
-    order = np.lexsort((before["pos"], -gap))[:keep]
+    candidates = np.arange(len(gap))
+    if len(gap) > keep:  # the longest ``keep`` (and ties with the last of them), then in order
+        candidates = np.flatnonzero(gap >= np.partition(gap, len(gap) - keep)[len(gap) - keep])
+    order = candidates[np.lexsort((before["pos"][candidates], -gap[candidates]))][:keep]
     out.top = [(-int(gap[i]), int(before["pos"][i]), int(before["us"][i]), int(after["us"][i]),
                 int(before["line"][i]), int(after["line"][i]), before["client"][i], before["command"][i])
                for i in order.tolist()]
