@@ -265,12 +265,16 @@ def _file_partial(path: str, index: int, node: str, settings: Settings, block_si
 
 
 class _Ordered:
-    """Merge partials given in order: in a balanced tree (a binary counter) while partials
-    grow with what they merge, so each merge costs about what it merges; but never more
-    than ``depth`` held at once: once the distinct keys are all seen, every partial is as big
-    as the whole, and holding log2(blocks) of them is what would grow with the events."""
+    """Merge partials given in order, holding at most ``depth`` of them: a binary counter
+    (a balanced tree of merges) cut at that depth.
 
-    def __init__(self, merge_fn: Callable[[Any, Any], Any], depth: int = 3) -> None:
+    ``depth=1``, here and in worker processes, merges each partial into the running total:
+    once blocks hold most of the distinct keys a tree saves no time (the merges of the 40
+    blocks of 4.2M lines took 1.49-1.61 s of CPU at depth 1, 2 or 3), and each partial held
+    costs memory (summary of 34M lines: 877 -> 822 MB at peak, 4.2M: 675 -> 613 MB, from
+    depth 3). ``depth=3`` on Dask: merges of different pairs run side by side there."""
+
+    def __init__(self, merge_fn: Callable[[Any, Any], Any], depth: int = 1) -> None:
         self.merge = merge_fn
         self.depth = depth
         self.stack: list[tuple[int, Any]] = []
@@ -631,7 +635,7 @@ def _on_dask(found: list[SourceFile], s: Settings, scheduler: Any, block_size: i
                 both = client.submit(_file_partial, path, item.index, item.node, s, block_size, pure=False)
                 futures.append(client.submit(_first, both, pure=False))
                 provs[item.index] = client.submit(_second, both, pure=False)
-        acc = _Ordered(lambda a, b: client.submit(merge, a, b, s, pure=False))
+        acc = _Ordered(lambda a, b: client.submit(merge, a, b, s, pure=False), depth=3)  # a tree: merges side by side
         for f in futures:
             acc.push(f)
         merged = acc.result()
