@@ -553,8 +553,8 @@ def _cluster(p: Partial, s: Settings) -> list[Finding]:
                               metrics={"share": float(row["count"] / nodes["count"].sum()),
                                        "mean_events": float(mean)}),
         ))
-    slots = p.slots
-    if slots is not None and len(slots) and slots.sum():
+    slots = _slot_counts(p)
+    if len(slots) and slots.sum():
         share = slots / slots.sum()
         for slot, sh in share[share > HOT_SLOT_SHARE].sort_values(ascending=False).items():
             found.append(Finding(
@@ -636,10 +636,20 @@ def node_table(p: Partial) -> pd.DataFrame:
                          "first": bd._times(n["first"].to_numpy()), "last": bd._times(n["last"].to_numpy())})
 
 
+def _slot_counts(p: Partial) -> pd.Series:
+    """Key references per hash slot referenced (index: slot, in slot order)."""
+    if p.slots is None:
+        return pd.Series([], dtype=np.int64)
+    used = np.flatnonzero(p.slots)
+    return pd.Series(p.slots[used], index=used)
+
+
 def slot_table(p: Partial) -> pd.DataFrame:
-    """Key references per Redis Cluster hash slot, busiest first: slot, count, share."""
-    if p.slots is None or not len(p.slots):
+    """Key references per Redis Cluster hash slot, busiest first (ties: lower slot first):
+    slot, count, share."""
+    s = _slot_counts(p)
+    if not len(s):
         return pd.DataFrame(columns=["slot", "count", "share"])
-    s = p.slots.sort_values(ascending=False, kind="stable")
+    s = s.sort_values(ascending=False, kind="stable")
     return pd.DataFrame({"slot": s.index.to_numpy(np.int64), "count": s.to_numpy(np.int64),
                          "share": s.to_numpy() / s.sum()})

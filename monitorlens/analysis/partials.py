@@ -41,7 +41,7 @@ from .findings import Call, Sample
 from .patterns import DEFAULT_RULES, PatternRules
 from .rules import BLOCKING_TIMEOUT, DANGEROUS, FULL_READS, REDACTED, Thresholds, blocks_forever, keys_scope
 from .sketches import HyperLogLog, keep_top, missing_bump
-from .slots import key_slots
+from .slots import SLOTS, key_slots
 
 PENDING = "\x00pending-lua"
 """The caller of ``lua`` lines that begin a block, until the block before is merged."""
@@ -678,12 +678,14 @@ class Keys:
 PATTERN_AGG = {"count": "sum", "first": "min", "last": "max", "pos": "min", "reads": "sum", "writes": "sum"}
 
 
-def _block_keys(b: _Block, callers: np.ndarray, caller_labels: np.ndarray, s: Settings) -> tuple[Keys, np.ndarray]:
-    """The block's :class:`Keys`, and the hash slot of each key reference (with ``s.slots``).
-    Guessed keys (``key_rule`` ``first-arg``) stay out, as in ``key_table``."""
+def _block_keys(b: _Block, callers: np.ndarray, caller_labels: np.ndarray, s: Settings
+                ) -> tuple[Keys, np.ndarray | None]:
+    """The block's :class:`Keys`, and its key references per hash slot (with ``s.slots``:
+    :data:`~monitorlens.analysis.slots.SLOTS` counts). Guessed keys (``key_rule``
+    ``first-arg``) stay out, as in ``key_table``."""
     flat, ctx = bd._without_guesses(b.flat, b.events), b.ctx
     if not len(flat.key):
-        return Keys(), np.array([], np.int64)
+        return Keys(), None
     names = flat.keys.cast(pa.string())
     access = bd._accesscodes_of(ctx.commands)[ctx.command[flat.row]]
     us, pos = b.us[flat.row], b.pos[flat.row]
@@ -707,8 +709,8 @@ def _block_keys(b: _Block, callers: np.ndarray, caller_labels: np.ndarray, s: Se
         key_clients=PairCounts.of(flat.key, callers[flat.row]),
     )
     if not s.slots:
-        return out, np.array([], np.int64)
-    return out, key_slots(flat.keys)[flat.key]
+        return out, None
+    return out, np.bincount(key_slots(flat.keys), weights=columns["count"], minlength=SLOTS).astype(np.int64)
 
 
 def _key_strings(k: Keys) -> np.ndarray:
@@ -897,7 +899,7 @@ class Partial:
     hits: dict[tuple[str, ...], Hits] = field(default_factory=dict)
     hidden_seen: frozenset[str] = frozenset()
     nodes: pd.DataFrame | None = None  # index node: count, first, last, pos
-    slots: pd.Series | None = None  # slot -> key references
+    slots: np.ndarray | None = None  # key references in each hash slot (SLOTS counts, 128 KiB)
     seen: pd.DataFrame | None = None  # index (kind, label): pos, where filters were given: first
     # line of each command and client before filtering (pandas orders ties by that: categories)
     # With names from CLIENT LIST (the events have a ``name`` column): see :func:`_named`.
@@ -1033,7 +1035,7 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
     rows = {"pos": pos[:-1], "us": us[:-1], "line": line[:-1], "client": client_text[:-1],
             "command": np.asarray(cmds, dtype=object)[cmd[:-1]]}
     after = {"us": us[1:], "line": line[1:]}
-    keys, slot_per_ref = _block_keys(b, callers, caller_labels, s)
+    keys, slots = _block_keys(b, callers, caller_labels, s)
     present = np.flatnonzero(np.bincount(sub[sub >= 0], minlength=len(subs)))
     hidden_names = {name for name in map(str, np.asarray(subs, dtype=object)[present]) if _hidden(name)}
     node_frame = pd.DataFrame({"count": [n], "first": [int(us.min())], "last": [int(us.max())],
@@ -1056,7 +1058,7 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
         gaps=_gaps(gap, rows, after, s),
         keys=keys, hits=_rule_hits(b), hidden_seen=frozenset(hidden_names),
         nodes=node_frame,
-        slots=pd.Series(slot_per_ref).value_counts(sort=False) if len(slot_per_ref) else None,
+        slots=slots,
         seen=seen, shown=shown,
         **(_named(events, own, own_labels, callers, caller_labels, cmd, cmds, us, pos, db_code)
            if "name" in events.columns else {}),
@@ -1189,7 +1191,7 @@ def merge(left: Partial, right: Partial, settings: Settings = Settings()) -> Par
         gaps=gaps, keys=_merge_keys(left.keys, right.keys, s), hits=hits,
         hidden_seen=left.hidden_seen | right.hidden_seen,
         nodes=_combine(left.nodes, right.nodes, STATS),
-        slots=_add_counts(left.slots, right.slots),
+        slots=right.slots if left.slots is None else left.slots if right.slots is None else left.slots + right.slots,
         seen=_combine(left.seen, right.seen, {"pos": "min"}),
         **_merge_named(left, right, same), shown=_add_shown(left.shown, right.shown),
     )
@@ -1198,14 +1200,6 @@ def merge(left: Partial, right: Partial, settings: Settings = Settings()) -> Par
         out = replace(out, level=wanted, timeline=_coarsen(out.timeline, wanted - level),
                       timeline_clients=_coarsen(out.timeline_clients, wanted - level))
     return out
-
-
-def _add_counts(a: pd.Series | None, b: pd.Series | None) -> pd.Series | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a.add(b, fill_value=0).astype(np.int64)
 
 
 def _last_names(a: pd.DataFrame | None, b: pd.DataFrame | None) -> pd.DataFrame | None:
