@@ -729,9 +729,8 @@ def with_patterns(k: Keys, rules: PatternRules) -> Keys:
     np.minimum.at(first, codes, c["first"])
     np.maximum.at(last, codes, c["last"])
     np.minimum.at(where, codes, c["pos"])
-    stats = {"count": c["count"], "reads": c["reads"], "writes": c["writes"]}
-    frame = pd.DataFrame({"count": _sums(codes, stats["count"], n), "first": first, "last": last, "pos": where,
-                          "reads": _sums(codes, stats["reads"], n), "writes": _sums(codes, stats["writes"], n)},
+    frame = pd.DataFrame({"count": _sums(codes, c["count"], n), "first": first, "last": last, "pos": where,
+                          "reads": _sums(codes, c["reads"], n), "writes": _sums(codes, c["writes"], n)},
                          index=pd.Index(_labels(patterns), name="pattern", dtype=object))
     kc = k.key_commands
     assert kc.pos is not None and kc.count is not None  # key_commands has both

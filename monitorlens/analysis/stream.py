@@ -543,7 +543,7 @@ def _local(found: list[SourceFile], s: Settings, workers: int, block_size: int,
 
 
 def _text_bytes(item: SourceFile) -> int:
-    """About how much text a source holds: a Parquet file is 20-30x smaller than its text,
+    """About how much text a source holds: a Parquet file is 6-30x smaller than its text,
     so its size would keep a 4M-event file here, on one core (its events count instead)."""
     if not item.parquet:
         return item.size
