@@ -46,9 +46,10 @@ def key_slots(keys: Sequence[bytes] | pa.Array) -> np.ndarray:
     """The hash slot of each key (bytes, or an Arrow string/binary array), vectorised.
 
     Keys without ``{`` and up to :data:`WORD_KEYS` bytes long go through the CRC together,
-    two bytes a step (a table of every pair of bytes, :func:`_tables`), longest first so that the keys still going are a
-    prefix: ~0.08 us a key, a quarter of one ``crc_hqx`` call each. The others (hash tags,
-    long keys) take ``crc_hqx`` one by one (in C, ~0.3 us a key with the Python around it).
+    two bytes a step (a table of every pair of bytes, :func:`_tables`), longest first so
+    that the keys still going are a prefix: ~0.08 us a key, a quarter of one ``crc_hqx``
+    call each. The others (hash tags, long keys) take ``crc_hqx`` one by one (in C, ~0.3 us
+    a key with the Python around it).
 
     >>> key_slots([b"foo", b"bar"]).tolist()
     [12182, 5061]
