@@ -28,8 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _with_root(argv: list[str], root: Path) -> list[str]:
-    """``argv`` run with ``root``'s monitorlens (bench_scale.run sets PYTHONPATH to this checkout)."""
-    return ["env", f"PYTHONPATH={root}", *argv]
+    """``argv`` run with ``root``'s monitorlens (bench_scale.run sets PYTHONPATH to this checkout).
+    PYTHONSAFEPATH: else ``python -m`` puts the working folder before PYTHONPATH on sys.path,
+    and run from a checkout both contenders would import that checkout's monitorlens."""
+    return ["env", f"PYTHONPATH={root}", "PYTHONSAFEPATH=1", *argv]
 
 
 def main() -> int:
