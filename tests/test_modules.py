@@ -7,10 +7,15 @@ import subprocess
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
+from test_partials import assert_same
 
 import monitorlens
 from monitorlens.analysis import breakdowns as bd
+from monitorlens.analysis.analyze import analyze
+from monitorlens.analysis.stream import analyze_stream
+from monitorlens.store import WRITE_OPTIONS
 from monitorlens.testing import RedisServer
 
 REDISEARCH = "/usr/lib/redis/modules/redisearch.so"  # apt-get install redis-redisearch (.ci/run does)
@@ -75,6 +80,51 @@ def test_lines_a_module_ran_before_its_command_are_credited_to_it() -> None:
     events = monitorlens.read_monitor(lines)
     assert bd.script_callers(events).astype(str).tolist() == [
         "127.0.0.1:57650", "127.0.0.1:57651", "127.0.0.1:57651", "127.0.0.1:57651", "127.0.0.1:57650", ""]
+
+
+@needs_module
+def test_module_lines_across_blocks_are_credited_as_in_one_piece(tmp_path: Path) -> None:
+    """A module command and its lines in different blocks, chunks or row groups: the streaming
+    analysis credits them as analyze() of the whole capture does (lines that wait at a
+    partial's edge are resolved when the partial beside it is merged)."""
+    data = record({
+        "indexer": [["FT.CREATE", "idx", "SCHEMA", "t", "TEXT"],
+                    *[["FT.ADD", "idx", f"doc{i}", "1.0", "FIELDS", "t", "hello world"] for i in range(10)]],
+        "reader": [["GET", "plain"], *[["FT.SEARCH", "idx", "hello"] for _ in range(5)]],
+        "other": [["SET", f"k{i}", "v"] for i in range(8)],
+    })
+    capture = tmp_path / "monitor.txt"
+    capture.write_bytes(data)
+    events = monitorlens.read_monitor(capture)
+    assert ((events["client"].astype(str) == "?:0") & (events["command"] == "HGETALL")).sum() >= 10
+    expected = analyze(events)
+    for block_size in range(150, 1200, 37):  # the boundaries fall everywhere in turn
+        assert_same(expected, analyze_stream(capture, workers=0, block_size=block_size))
+    assert_same(expected, analyze_stream(capture, workers=2, block_size=300))  # chunks merged in order
+    monitorlens.convert(capture, tmp_path / "whole.parquet")
+    table = pq.ParquetFile(tmp_path / "whole.parquet").read()
+    pq.write_table(table, tmp_path / "groups.parquet", row_group_size=3, **WRITE_OPTIONS)
+    assert_same(expected, analyze_stream(tmp_path / "groups.parquet", workers=2))
+
+
+def test_module_lines_before_their_command_across_blocks(tmp_path: Path) -> None:
+    """Lines a module ran before its command's line (FT.DROP), a block apart, and a block of
+    module lines only: credited as in one piece."""
+    lines = [
+        b'1796061062.129131 [0 127.0.0.1:57650] "SET" "a" "1"',
+        b'1796061062.129322 [0 ?:0] "SCAN" "0" "MATCH" "ft:idx/*" "COUNT" "100"',
+        b'1796061062.129334 [0 ?:0] "DEL" "ft:idx/hello" "ss:idx/hello" "si:idx/hello"',
+        b'1796061062.129362 [0 127.0.0.1:57651] "FT.DROP" "idx"',
+        b'1796061062.129600 [0 127.0.0.1:57650] "PING"',
+        b'1796061062.129700 [0 ?:0] "INFO" "x"',
+        b'1796061062.129800 [0 127.0.0.1:57650] "GET" "a"',
+    ]
+    capture = tmp_path / "monitor.txt"
+    capture.write_bytes(b"\n".join(lines) + b"\n")
+    expected = analyze(monitorlens.read_monitor(capture))
+    assert expected.clients.set_index("client")["count"].to_dict()["127.0.0.1:57651"] == 3
+    for block_size in (60, 90, 120, 150, 200):
+        assert_same(expected, analyze_stream(capture, workers=0, block_size=block_size))
 
 
 @pytest.mark.skipif(not PASTES.is_dir(), reason="shared/wild-pastes is not beside the repo")

@@ -84,8 +84,12 @@ def _labels(events: pd.DataFrame, names: bd.ClientNames | None) -> tuple[pd.Cate
     cats = callers.cat.categories
     lua = cats.get_loc(bd.LUA) if bd.LUA in cats else None
     name_codes, name_values = _name_codes(events, credited, lua, names)
-    # Unnamed: one label per client, from its first row's kind and host.
-    first = bd.first_rows(credited, len(cats))
+    # Unnamed: one label per client, from its own first row's kind and host (a module's line
+    # credited to the client before its command's line is not its own: "module", no host);
+    # a client with no line of its own (lua) from the first line credited to it.
+    own = bd.codes_of(events["client"], bd.NO_CLIENT)[0]  # codes in the same categories
+    first = bd.first_rows(own, len(cats))
+    first = np.where(first < len(events), first, bd.first_rows(credited, len(cats)))
     rows = np.minimum(first, len(events) - 1)  # a client with no row gets a label it never uses
     kinds = events["client_kind"].iloc[rows].astype("str").tolist()
     hosts = events["host"].iloc[rows].astype("str").tolist()

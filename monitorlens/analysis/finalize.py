@@ -24,7 +24,17 @@ from .applications import APPLICATION_COLUMNS, _sorted as sorted_applications, u
 from .breakdowns import ATTACHED
 from .clientlist import UNNAMED
 from .findings import Evidence, Finding, Row, clip, printable, sort_findings
-from .partials import NO_POS, PENDING, Hits, Partial, Settings, _has_pending, _rename_all, with_patterns
+from .partials import (
+    NO_POS,
+    PENDING,
+    Hits,
+    Partial,
+    Settings,
+    _has_pending,
+    _rename_all,
+    finish_modules,
+    with_patterns,
+)
 from .rules import (
     blocking_finding,
     clock_finding,
@@ -584,6 +594,7 @@ def finalize(p: Partial, prov: Provenance, settings: Settings = Settings()) -> A
     """
     s = settings
     p = _rename_all(p, PENDING, bd.LUA) if _has_pending(p) else p
+    p = finish_modules(p)
     p = replace(p, keys=with_patterns(p.keys, s.pattern_rules))
     if p.nodes is None or len(p.nodes) < 2:  # one capture: its lines need no node to be found
         p = replace(p, hits={k: _nodeless(h) for k, h in p.hits.items()})

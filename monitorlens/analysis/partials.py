@@ -8,12 +8,15 @@ each finding its counts, first and last sample lines and top clients and calls.
 :func:`finalize` turns one into the tables of :class:`~monitorlens.analysis.analyze.Analysis`.
 
 Merging (:func:`merge`) is exact and associative. It is order-independent except for
-one thing MONITOR ties to line order: the ``lua`` lines a script runs are credited to
-the client whose EVAL came just before them, and a block may begin with such lines.
-They are held as the pseudo-client :data:`PENDING` until the block before them in the
-same source is merged on their left; ``merge(left, right)`` therefore wants ``left``
-to come before ``right`` when both hold lines of one source (partials of different
-sources merge in any order).
+two things MONITOR ties to line order. The ``lua`` lines a script runs are credited to
+the client whose EVAL came just before them, and a block may begin with such lines:
+they are held as the pseudo-client :data:`PENDING` until the block before them in the
+same source is merged on their left. A module's own lines go to the module command just
+before them, else just after: those at a block's edges wait as :data:`MODULE_HEAD`,
+``MODULE_TAIL`` or ``MODULE_ALONE`` until the partial beside them is merged
+(:func:`_module_edges`). ``merge(left, right)`` therefore wants ``left`` to come before
+``right`` when both hold lines of one source (partials of different sources merge in any
+order).
 
 Example::
 
@@ -46,6 +49,11 @@ from .slots import SLOTS, key_slots
 PENDING = "\x00pending-lua"
 """The caller of ``lua`` lines that begin a block, until the block before is merged."""
 OPEN = "\x00open"  # tail state: every line so far is a pending lua line
+MODULE_HEAD, MODULE_TAIL, MODULE_ALONE = "\x00module-head:", "\x00module-tail:", "\x00module-alone:"
+"""Pseudo-clients (+ the module lines' own label) of a module's lines at a partial's edge,
+until the lines around are known (:func:`_module_edges`): before its first other line
+(head), after its last other line when that is no module command (tail), or in a partial
+of module lines only (alone)."""
 LINE_BITS, CHUNK_BITS = 39, 12
 """A position is ``source << 51 | chunk << 39 | line``: one int64 orders the lines of 4,096
 sources, each read in up to 4,096 chunks of up to 5.5e11 lines."""
@@ -878,6 +886,9 @@ class Partial:
     head_source: int | None = None  # the source of the first line (whose PENDING lua lines wait)
     tail_source: int | None = None
     tail_caller: str | None = None  # the script caller lua lines after the last line credit; OPEN
+    module_first: str | None = OPEN  # the first line not a module's own: its client if a module
+    module_last: str | None = OPEN  # command, else None; OPEN: none (see _module_edges)
+    module_waiting: tuple[str, ...] = ()  # the module pseudo-clients some rows wait as
     first_edge: Edge | None = None
     last_edge: Edge | None = None
     level: int = 0  # timeline buckets are base_step * 2 ** level
@@ -917,9 +928,12 @@ DB_AGG = STATS
 
 
 def _callers(events: pd.DataFrame, own: np.ndarray, labels: np.ndarray, cmd: np.ndarray,
-             cmds: pd.Index) -> tuple[np.ndarray, np.ndarray, str | None]:
+             cmds: pd.Index) -> tuple[np.ndarray, np.ndarray, str | None, str | None, str | None, tuple[str, ...]]:
     """Each row's credited client code (lua lines -> their script's caller; lua lines that
-    begin the block -> :data:`PENDING`), the labels, and the block's tail caller state."""
+    begin the block -> :data:`PENDING`; a module's lines -> its command's client, those at
+    the block's edges -> :data:`MODULE_HEAD` ...), the labels, the block's tail caller state,
+    the module states of its first and last lines that are not a module's own
+    (:func:`_module_edges`), and the module pseudo-clients its rows wait as."""
     labels = np.append(labels, PENDING)
     pending = len(labels) - 1
     if bd.LUA not in set(labels[:-1]):
@@ -934,16 +948,41 @@ def _callers(events: pd.DataFrame, own: np.ndarray, labels: np.ndarray, cmd: np.
     found = np.where(last >= 0, source[np.maximum(last, 0)], -3)
     credited = np.where(is_lua & (found >= 0), found, np.where(is_lua & (found == -3), pending, own))
     modules = [i for i, name in enumerate(labels[:-1]) if name in bd.MODULE_SOURCES]
+    ran = np.isin(own, modules)
+    module_call = np.isin(cmd, [i for i, name in enumerate(cmds) if "." in str(name)]) & ~ran
+    others = np.flatnonzero(~ran)
+    # The module states of the first and last other lines: the client of a module command,
+    # None for any other line, OPEN when every line is a module's.
+    state = lambda i: str(labels[credited[i]]) if module_call[i] else None  # noqa: E731
+    module_first, module_last = (state(int(others[0])), state(int(others[-1]))) if len(others) else (OPEN, OPEN)
+    waiting: tuple[str, ...] = ()
     if modules:  # a module's lines go to its command (before them, else after): within the block
-        module_calls = [i for i, name in enumerate(cmds) if "." in str(name)]
-        credited = bd._credit(credited, np.isin(own, modules), np.isin(cmd, module_calls), after=True)
+        edge = np.zeros(len(own), dtype=np.int64)  # 1: head, 2: tail, 3: alone (MODULE_HEAD ...)
+        if len(others):
+            edge[ran & (np.arange(len(own)) < others[0])] = 1
+            if module_last is None:
+                edge[ran & (np.arange(len(own)) > others[-1])] = 2
+        else:
+            edge[:] = 3
+        credited = bd._credit(credited, ran, module_call, after=True)
+        if edge.any():
+            names = [str(labels[m]) for m in modules]
+            pseudo = {(e, m): len(labels) + k for k, (e, m) in
+                      enumerate((e, m) for e in (1, 2, 3) for m in modules)}
+            labels = np.append(labels, [prefix + name for prefix in (MODULE_HEAD, MODULE_TAIL, MODULE_ALONE)
+                                        for name in names]).astype(object)
+            for (e, m), code in pseudo.items():
+                rows = (edge == e) & (own == m)
+                if rows.any():
+                    credited = np.where(rows, code, credited)
+                    waiting += (str(labels[code]),)
     nonlua = np.flatnonzero(~is_lua)
     if not len(nonlua):
         tail: str | None = OPEN
     else:
         i = int(nonlua[-1])
         tail = str(labels[own[i]]) if is_call[i] else None
-    return credited.astype(np.int64), labels, tail
+    return credited.astype(np.int64), labels, tail, module_first, module_last, waiting
 
 
 def position(source: int, chunk: int, line: np.ndarray) -> np.ndarray:
@@ -989,7 +1028,7 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
     own_labels = _labels(own_labels)
     cmd, cmds = bd.codes_of(events["command"])
     cmds = pd.Index(_labels(cmds))
-    callers, caller_labels, tail = _callers(events, own, own_labels, cmd, cmds)
+    callers, caller_labels, tail, module_first, module_last, waiting = _callers(events, own, own_labels, cmd, cmds)
     flat = bd.flatten_keys(bd.keys_column(events))
     ctx = Context(events, callers, pd.Index(caller_labels), {}, cmd, cmds, flat)
     b = _Block(events, pos, us, ctx, flat, s.thresholds, node)
@@ -1040,7 +1079,8 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
     node_frame = pd.DataFrame({"count": [n], "first": [int(us.min())], "last": [int(us.max())],
                                "pos": [int(pos[0])]}, index=pd.Index([node], name="node"))
     return Partial(
-        events=n, head_source=source, tail_source=source, tail_caller=tail,
+        events=n, head_source=source, tail_source=source, tail_caller=tail, module_first=module_first,
+        module_last=module_last, module_waiting=waiting,
         first_edge=edge(0), last_edge=edge(n - 1), level=level,
         commands=_stats(cmd, cmds, us, pos, "command", arg_bytes=arg_bytes),
         subcommands=_stats(sub, subs, us, pos, "command", arg_bytes=arg_bytes),
@@ -1163,6 +1203,10 @@ def merge(left: Partial, right: Partial, settings: Settings = Settings()) -> Par
         tail = OPEN if target == PENDING else (None if target == bd.LUA else target)
     else:
         tail = right.tail_caller
+    if target != PENDING:  # the module states name the lua lines' caller now, as their rows do
+        right = replace(right, module_first=target if right.module_first == PENDING else right.module_first,
+                        module_last=target if right.module_last == PENDING else right.module_last)
+    left, right, module_first, module_last = _module_edges(left, right, same)
     gaps = left.gaps.merged(right.gaps, max(s.top, s.thresholds.rows))
     if same:
         gaps = gaps.merged(_edge_gaps(left.last_edge, right.first_edge, s), max(s.top, s.thresholds.rows))  # type: ignore[arg-type]
@@ -1173,7 +1217,8 @@ def merge(left: Partial, right: Partial, settings: Settings = Settings()) -> Par
     out = Partial(
         events=left.events + right.events,
         head_source=left.head_source, tail_source=right.tail_source, tail_caller=tail,
-        first_edge=left.first_edge, last_edge=right.last_edge, level=level,
+        module_first=module_first, module_last=module_last,
+        module_waiting=tuple(dict.fromkeys(left.module_waiting + right.module_waiting)), first_edge=left.first_edge, last_edge=right.last_edge, level=level,
         commands=_combine(left.commands, right.commands, {**STATS, "arg_bytes": "sum"}),
         subcommands=_combine(left.subcommands, right.subcommands, {**STATS, "arg_bytes": "sum"}),
         command_clients=_union(left.command_clients, right.command_clients),
@@ -1349,6 +1394,45 @@ def _rename_apps(p: Partial, old: str, new: str, name: str | None) -> dict[str, 
     dbs = p.app_dbs
     return {"apps": frame(p.apps, APP_AGG), "app_commands": frame(p.app_commands, PAIRS),
             "app_dbs": moved(dbs).unique() if dbs is not None and len(dbs) else dbs}
+
+
+def _resolve(p: Partial, prefix: str, to: str | None) -> Partial:
+    """``p`` with its module lines waiting as ``prefix`` credited to ``to`` (a client, or
+    another prefix + their label; None: their own label)."""
+    for old in [w for w in p.module_waiting if w.startswith(prefix)]:
+        label = old[len(prefix):]
+        new = label if to is None else to + label if to.startswith("\x00module-") else to
+        waiting = tuple(w for w in p.module_waiting if w != old) + ((new,) if new.startswith("\x00module-") else ())
+        p = replace(_rename_all(p, old, new), module_waiting=tuple(dict.fromkeys(waiting)))
+    return p
+
+
+def _module_edges(left: Partial, right: Partial, same: bool) -> tuple[Partial, Partial, str | None, str | None]:
+    """Credit the module lines at the edges that meet (as ``script_callers`` does: a module's
+    line goes to the nearest other line before it when that is a module command, else to the
+    nearest after it when that is one, else keeps its label), and the merged states.
+
+    A partial's states (``module_first``, ``module_last``) tell its first and last lines that
+    are not a module's own: the client when a module command, None when not, OPEN when there
+    is none. Between two sources there is no line before nor after."""
+    lf, ll, rf, rl = left.module_first, left.module_last, right.module_first, right.module_last
+    if not same:
+        left = _resolve(_resolve(left, MODULE_TAIL, None), MODULE_ALONE, MODULE_HEAD)
+        right = _resolve(_resolve(right, MODULE_HEAD, rf if rf != OPEN else None), MODULE_ALONE, MODULE_TAIL)
+        return left, right, lf if lf != OPEN else None, rl if rl != OPEN else None
+    if rf != OPEN:
+        left = _resolve(_resolve(left, MODULE_TAIL, rf), MODULE_ALONE, MODULE_HEAD)
+    if ll != OPEN:
+        right = _resolve(right, MODULE_HEAD, ll if ll is not None else rf)
+        right = _resolve(right, MODULE_ALONE, ll if ll is not None else MODULE_TAIL)
+    return left, right, lf if lf != OPEN else rf, rl if rl != OPEN else ll
+
+
+def finish_modules(p: Partial) -> Partial:
+    """The module lines still waiting at the capture's edges, credited (nothing before the
+    first line, nothing after the last)."""
+    first = p.module_first if p.module_first not in (OPEN, PENDING) else None
+    return _resolve(_resolve(_resolve(p, MODULE_HEAD, first), MODULE_TAIL, None), MODULE_ALONE, None)
 
 
 def _add_shown(a: Counter | None, b: Counter | None) -> Counter | None:
