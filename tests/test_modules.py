@@ -66,18 +66,20 @@ def test_module_calls_are_credited_to_the_client_of_the_module_command() -> None
     assert events.loc[events.command == "FT.ADD", "keys"].map(list).tolist() == [["doc1"], ["doc2"]]
 
 
+# FT.DROP on Redis 7.0 + RediSearch 1.2 (recorded with test_module_calls_...'s server):
+# the module's SCAN/DEL come before the FT.DROP line, which the server writes once it ran.
+FT_DROP = [
+    b'1796061062.129131 [0 127.0.0.1:57650] "SET" "a" "1"',
+    b'1796061062.129322 [0 ?:0] "SCAN" "0" "MATCH" "ft:idx/*" "COUNT" "100"',
+    b'1796061062.129334 [0 ?:0] "DEL" "ft:idx/hello" "ss:idx/hello" "si:idx/hello"',
+    b'1796061062.129362 [0 127.0.0.1:57651] "FT.DROP" "idx"',
+    b'1796061062.129600 [0 127.0.0.1:57650] "PING"',
+    b'1796061062.129571 [0 ] "INFO" "x"',  # 7.2+: empty source; no module command around it
+]
+
+
 def test_lines_a_module_ran_before_its_command_are_credited_to_it() -> None:
-    # FT.DROP on Redis 7.0 + RediSearch 1.2 (recorded with test_module_calls_...'s server):
-    # the module's SCAN/DEL come before the FT.DROP line, which the server writes once it ran.
-    lines = [
-        b'1796061062.129131 [0 127.0.0.1:57650] "SET" "a" "1"',
-        b'1796061062.129322 [0 ?:0] "SCAN" "0" "MATCH" "ft:idx/*" "COUNT" "100"',
-        b'1796061062.129334 [0 ?:0] "DEL" "ft:idx/hello" "ss:idx/hello" "si:idx/hello"',
-        b'1796061062.129362 [0 127.0.0.1:57651] "FT.DROP" "idx"',
-        b'1796061062.129600 [0 127.0.0.1:57650] "PING"',
-        b'1796061062.129571 [0 ] "INFO" "x"',  # 7.2+: empty source; no module command around it
-    ]
-    events = monitorlens.read_monitor(lines)
+    events = monitorlens.read_monitor(FT_DROP)
     assert bd.script_callers(events).astype(str).tolist() == [
         "127.0.0.1:57650", "127.0.0.1:57651", "127.0.0.1:57651", "127.0.0.1:57651", "127.0.0.1:57650", ""]
 
@@ -110,17 +112,8 @@ def test_module_lines_across_blocks_are_credited_as_in_one_piece(tmp_path: Path)
 def test_module_lines_before_their_command_across_blocks(tmp_path: Path) -> None:
     """Lines a module ran before its command's line (FT.DROP), a block apart, and a block of
     module lines only: credited as in one piece."""
-    lines = [
-        b'1796061062.129131 [0 127.0.0.1:57650] "SET" "a" "1"',
-        b'1796061062.129322 [0 ?:0] "SCAN" "0" "MATCH" "ft:idx/*" "COUNT" "100"',
-        b'1796061062.129334 [0 ?:0] "DEL" "ft:idx/hello" "ss:idx/hello" "si:idx/hello"',
-        b'1796061062.129362 [0 127.0.0.1:57651] "FT.DROP" "idx"',
-        b'1796061062.129600 [0 127.0.0.1:57650] "PING"',
-        b'1796061062.129700 [0 ?:0] "INFO" "x"',
-        b'1796061062.129800 [0 127.0.0.1:57650] "GET" "a"',
-    ]
     capture = tmp_path / "monitor.txt"
-    capture.write_bytes(b"\n".join(lines) + b"\n")
+    capture.write_bytes(b"\n".join([*FT_DROP, b'1796061062.129800 [0 127.0.0.1:57650] "GET" "a"']) + b"\n")
     expected = analyze(monitorlens.read_monitor(capture))
     assert expected.clients.set_index("client")["count"].to_dict()["127.0.0.1:57651"] == 3
     for block_size in (60, 90, 120, 150, 200):
