@@ -50,6 +50,7 @@ PENDING = "\x00pending-lua"
 """The caller of ``lua`` lines that begin a block, until the block before is merged."""
 OPEN = "\x00open"  # tail state: every line so far is a pending lua line
 MODULE_HEAD, MODULE_TAIL, MODULE_ALONE = "\x00module-head:", "\x00module-tail:", "\x00module-alone:"
+MODULE_WAITS = (MODULE_HEAD, MODULE_TAIL, MODULE_ALONE)
 """Pseudo-clients (+ the module lines' own label) of a module's lines at a partial's edge,
 until the lines around are known (:func:`_module_edges`): before its first other line
 (head), after its last other line when that is no module command (tail), or in a partial
@@ -957,25 +958,21 @@ def _callers(events: pd.DataFrame, own: np.ndarray, labels: np.ndarray, cmd: np.
     module_first, module_last = (state(int(others[0])), state(int(others[-1]))) if len(others) else (OPEN, OPEN)
     waiting: tuple[str, ...] = ()
     if modules:  # a module's lines go to its command (before them, else after): within the block
-        edge = np.zeros(len(own), dtype=np.int64)  # 1: head, 2: tail, 3: alone (MODULE_HEAD ...)
-        if len(others):
-            edge[ran & (np.arange(len(own)) < others[0])] = 1
-            if module_last is None:
-                edge[ran & (np.arange(len(own)) > others[-1])] = 2
-        else:
-            edge[:] = 3
         credited = bd._credit(credited, ran, module_call, after=True)
-        if edge.any():
-            names = [str(labels[m]) for m in modules]
-            pseudo = {(e, m): len(labels) + k for k, (e, m) in
-                      enumerate((e, m) for e in (1, 2, 3) for m in modules)}
-            labels = np.append(labels, [prefix + name for prefix in (MODULE_HEAD, MODULE_TAIL, MODULE_ALONE)
-                                        for name in names]).astype(object)
-            for (e, m), code in pseudo.items():
-                rows = (edge == e) & (own == m)
+        row = np.arange(len(own))
+        if len(others):  # before the first other line; after the last one when no module command
+            edges = [(MODULE_HEAD, ran & (row < others[0]))]
+            if module_last is None:
+                edges.append((MODULE_TAIL, ran & (row > others[-1])))
+        else:
+            edges = [(MODULE_ALONE, ran)]
+        for prefix, at_edge in edges:
+            for m in modules:
+                rows = at_edge & (own == m)
                 if rows.any():
-                    credited = np.where(rows, code, credited)
-                    waiting += (str(labels[code]),)
+                    waiting += (prefix + str(labels[m]),)
+                    labels = np.append(labels, waiting[-1])
+                    credited = np.where(rows, len(labels) - 1, credited)
     nonlua = np.flatnonzero(~is_lua)
     if not len(nonlua):
         tail: str | None = OPEN
@@ -1218,7 +1215,8 @@ def merge(left: Partial, right: Partial, settings: Settings = Settings()) -> Par
         events=left.events + right.events,
         head_source=left.head_source, tail_source=right.tail_source, tail_caller=tail,
         module_first=module_first, module_last=module_last,
-        module_waiting=tuple(dict.fromkeys(left.module_waiting + right.module_waiting)), first_edge=left.first_edge, last_edge=right.last_edge, level=level,
+        module_waiting=tuple(dict.fromkeys(left.module_waiting + right.module_waiting)),
+        first_edge=left.first_edge, last_edge=right.last_edge, level=level,
         commands=_combine(left.commands, right.commands, {**STATS, "arg_bytes": "sum"}),
         subcommands=_combine(left.subcommands, right.subcommands, {**STATS, "arg_bytes": "sum"}),
         command_clients=_union(left.command_clients, right.command_clients),
@@ -1401,8 +1399,8 @@ def _resolve(p: Partial, prefix: str, to: str | None) -> Partial:
     another prefix + their label; None: their own label)."""
     for old in [w for w in p.module_waiting if w.startswith(prefix)]:
         label = old[len(prefix):]
-        new = label if to is None else to + label if to.startswith("\x00module-") else to
-        waiting = tuple(w for w in p.module_waiting if w != old) + ((new,) if new.startswith("\x00module-") else ())
+        new = label if to is None else to + label if to in MODULE_WAITS else to
+        waiting = tuple(w for w in p.module_waiting if w != old) + ((new,) if new.startswith(MODULE_WAITS) else ())
         p = replace(_rename_all(p, old, new), module_waiting=tuple(dict.fromkeys(waiting)))
     return p
 
