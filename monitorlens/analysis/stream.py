@@ -583,13 +583,17 @@ def _pooled(pool: Executor, found: list[SourceFile], s: Settings, workers: int, 
             acc.push(result)
 
     plain = [i for i in found if not i.parquet and not _is_gzip(i.source)]
-    chunk_bytes = max(MIN_CHUNK, sum(i.size for i in plain) // max(2 * workers, 1))
+    # One file: as many equal chunks as workers (each partial that comes back costs a merge
+    # here, 0.2-0.25 s at 4.2M lines, beside the workers). Several: twice as many, so that
+    # files of unequal sizes still share the workers evenly.
+    tasks = workers if len(found) == 1 else 2 * workers
+    chunk_bytes = max(MIN_CHUNK, -(-sum(i.size for i in plain) // max(tasks, 1)))
     for item in found:
         path = str(item.source)
         if item.parquet:
             prov, groups = _parquet_provenance(item.source)
             provs[item.index].append(prov)
-            for run in _runs(groups, 2 * workers):  # consecutive row groups per task: few partials come back
+            for run in _runs(groups, tasks):  # consecutive row groups per task: few partials come back
                 pending.append((pool.submit(_row_group_partial, path, list(run), item.index, item.node, s), None))
                 drain(2 * workers)
         elif item in plain:
