@@ -2,8 +2,8 @@
 
 Each function reads its inputs with the read stage (:func:`monitorlens.load`,
 :func:`~monitorlens.store.load_snapshots`...), makes one
-:func:`~monitorlens.analysis.analyze.analyze` and renders it: the same calls a notebook
-makes. ``cli.py`` only turns flags into these arguments.
+:class:`~monitorlens.analysis.analyze.Analysis` (:func:`analyze_files`) and renders it: the
+same calls a notebook makes. ``cli.py`` only turns flags into these arguments.
 
 Example::
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from .analysis.analyze import Analysis, analyze
+from .analysis.analyze import Analysis
 from .analysis.applications import with_listed
 from .analysis.breakdowns import ClientNames
 from .analysis.clientlist import attach_names
@@ -34,6 +34,7 @@ from .analysis.stream import analyze_stream
 from .errors import InputError
 from .analysis.reconcile import Reconciliation, reconcile
 from .read.bundle import Bundle, is_bundle, open_bundle
+from .read.files import source_name, spooled
 from .read.schema import Provenance, provenance
 from .render.plots import CLIENTLIST_CHARTS, MONITOR_CHARTS, clientlist_plot, figure, figure_bytes, plot_of, to_svg
 from .render.redact import redact_findings
@@ -110,14 +111,6 @@ def _some_match(filters: Filters, kept: int, events: int, prov: Provenance) -> N
                          + (f", {prov.first_ts} .. {prov.last_ts}" if prov.first_ts else "") + ".")
 
 
-def _analyze(inputs: Inputs, top: int, maxclients: int | None, progress: Progress | None = None) -> Analysis:
-    if progress is not None:
-        progress.step("analysing...")
-    return analyze(inputs.events, top=top, snapshots=inputs.snapshots, connections=inputs.connections,
-                   maxclients=maxclients if maxclients is not None else inputs.maxclients, filters=inputs.filters,
-                   names=inputs.names, provenance=inputs.provenance, reconciliation=inputs.reconciliation)
-
-
 def analyze_files(
     capture: Path_,
     *,
@@ -140,7 +133,7 @@ def analyze_files(
     (default: every core the memory allows; 0: this process only), or the workers of the
     Dask cluster at ``scheduler``, ``tcp://host:8786``. CLIENT LIST names
     and a client filter read the capture twice (for the names it sets first): a capture
-    read from a pipe with them is read whole at once (:func:`read_inputs`).
+    read from a pipe with them is copied to a temporary file first (:func:`~monitorlens.read.files.spooled`).
 
     >>> analyze_files("capture.txt.gz", clients="clients.log.gz").clientlist.findings  # doctest: +SKIP
     """
@@ -148,19 +141,24 @@ def analyze_files(
     monitor: Path_ = bundle.monitor if bundle is not None and bundle.monitor is not None else capture
     clients = clients or (bundle.clients if bundle is not None else None)
     connections = connections or (bundle.connections if bundle is not None else None)
+    options: dict[str, Any] = dict(
+        top=top, filters=filters, scheduler=scheduler, workers=workers, progress=progress,
+        snapshots=load_snapshots(clients) if clients is not None else None,
+        connections=load_connections(connections) if connections is not None else None,
+        maxclients=maxclients if maxclients is not None else bundle.maxclients if bundle is not None else None,
+        server=bundle.server if bundle is not None else None)
     if (clients is None and not filters.client) or _rereadable(monitor):
-        analysis = analyze_stream(
-            monitor, top=top, filters=filters, scheduler=scheduler, workers=workers, progress=progress,
-            snapshots=load_snapshots(clients) if clients is not None else None,
-            connections=load_connections(connections) if connections is not None else None,
-            maxclients=maxclients if maxclients is not None else bundle.maxclients if bundle is not None else None,
-            server=bundle.server if bundle is not None else None)
-        _some_match(filters, analysis.overview.events, analysis.provenance.events, analysis.provenance)
-        return analysis
-    if scheduler is not None:
-        raise InputError("--clients and --client read the capture twice: with --scheduler, give it as a file, "
-                         "not a pipe")
-    return _analyze(read_inputs(capture, clients, connections, filters, progress), top, maxclients, progress)
+        analysis = analyze_stream(monitor, **options)
+    elif scheduler is not None:
+        raise InputError("--clients and --client read the capture twice: with --scheduler, give it as a file "
+                         "the Dask workers can read, not a pipe")
+    else:
+        if progress is not None:
+            progress.step("copying the piped capture to a temporary file (--clients and --client read it twice)...")
+        with spooled(monitor) as copy:
+            analysis = analyze_stream(copy, name=source_name(monitor), **options)
+    _some_match(filters, analysis.overview.events, analysis.provenance.events, analysis.provenance)
+    return analysis
 
 
 def _bundle(capture: Path_) -> Bundle | None:

@@ -15,7 +15,7 @@ import pytest
 
 import monitorlens
 from monitorlens.errors import InputError
-from monitorlens.read.files import GunzipReader, Input, detect_kind, open_binary
+from monitorlens.read.files import GunzipReader, Input, detect_kind, open_binary, spooled
 from monitorlens.store import ingest, load
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
@@ -47,10 +47,11 @@ def fifo(tmp_path: Path) -> Iterator[str]:
     yield path
 
 
-def cli(*argv: str, stdin: bytes | None = None, pass_fds: tuple[int, ...] = ()) -> subprocess.CompletedProcess[str]:
+def cli(*argv: str, stdin: bytes | None = None, pass_fds: tuple[int, ...] = (),
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The real command, in its own process: a reader that opened a FIFO twice would hang, not the tests."""
     return subprocess.run([sys.executable, "-m", "monitorlens", *argv], input=stdin, capture_output=True,
-                          timeout=TIMEOUT, pass_fds=pass_fds)  # type: ignore[call-overload]
+                          timeout=TIMEOUT, pass_fds=pass_fds, env=None if env is None else {**os.environ, **env})  # type: ignore[call-overload]
 
 
 def summary_json(*argv: str, **kw: object) -> dict:
@@ -96,6 +97,31 @@ def test_stdin_capture_and_stdin_client_list_are_detected(tmp_path: Path) -> Non
     assert run.returncode == 0, run.stderr
     assert monitorlens.provenance(monitorlens.read_parquet(out)).kind == "clients"
     assert summary_json("-", stdin=GRAMMAR.read_bytes())["events"] == 94
+
+
+@pytest.mark.parametrize("flags", [("--clients", str(INCIDENT / "clients.log.gz")), ("--client", "leaky-app")])
+def test_a_pipe_read_twice_is_copied_to_a_temporary_file(tmp_path: Path, flags: tuple[str, str]) -> None:
+    # CLIENT LIST names and a client filter read the capture twice (the names it sets
+    # first): a pipe is copied as it is (gzip stays gzip) into TMPDIR, read as a file,
+    # and the copy removed; before, the whole capture was loaded into memory.
+    capture = INCIDENT / "monitor.txt.gz"
+    expected = summary_json(str(capture), *flags)
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    got = summary_json("-", *flags, stdin=capture.read_bytes(), env={"TMPDIR": str(spool)})
+    assert got.pop("source") == "<stdin>" and expected.pop("source") == str(capture)
+    assert got == expected and got["events"] > 50
+    assert list(spool.iterdir()) == []
+
+
+def test_a_copy_that_fails_is_an_error_not_a_traceback() -> None:
+    class Failing(io.RawIOBase):
+        def readinto(self, buffer: object) -> int:
+            raise OSError(5, "Input/output error")
+
+    with pytest.raises(InputError, match="cannot copy it to .* to read it twice .Input/output error"):
+        with spooled(Failing()):
+            pass
 
 
 def test_a_fifo_holding_parquet_is_loaded(fifo: str, tmp_path: Path) -> None:

@@ -24,7 +24,8 @@ from monitorlens.analysis.stream import analyze_stream
 from monitorlens.read.bundle import open_bundle
 from monitorlens.store import load_connections, load_snapshots
 from monitorlens.testing import RedisServer, redis_server_path
-from monitorlens.workflows import _analyze, analyze_files, read_inputs
+from monitorlens.analysis.analyze import analyze
+from monitorlens.workflows import Inputs, analyze_files, read_inputs
 from test_partials import SAMPLES, assert_same
 
 CLIENT_LOGS = {"grammar": "clients.log", "incident": "clients.log.gz", "calm": "clients.log.gz",
@@ -47,6 +48,13 @@ def same_analysis(expected, got) -> None:
     unnamed = lambda a: [(f.severity, f.evidence.metrics, f.evidence.rows) for f in a.findings  # noqa: E731
                          if f.code == "unnamed-clients"]
     assert unnamed(expected) == unnamed(got)
+
+
+def _analyze(inputs: Inputs, top: int, maxclients: int | None):
+    """The analysis of the whole capture held in memory: the reference."""
+    return analyze(inputs.events, top=top, snapshots=inputs.snapshots, connections=inputs.connections,
+                   maxclients=maxclients if maxclients is not None else inputs.maxclients, filters=inputs.filters,
+                   names=inputs.names, provenance=inputs.provenance, reconciliation=inputs.reconciliation)
 
 
 def whole(capture, clients=None, filters: Filters = Filters()):

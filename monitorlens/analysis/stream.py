@@ -389,6 +389,7 @@ def aggregate(
     snapshots: pd.DataFrame | None = None,
     shown: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    name: str | None = None,
 ) -> Aggregate:
     """Read and aggregate ``sources`` into one :class:`Aggregate`.
 
@@ -407,7 +408,8 @@ def aggregate(
     filter with ``snapshots`` also aggregates the whole capture once unfiltered before, as
     a client is chosen by the last name its lines were given
     (:class:`~monitorlens.analysis.filters.ClientChoice`). ``shown`` counts each command
-    before the filters, for :meth:`Aggregate.reconciliation`.
+    before the filters, for :meth:`Aggregate.reconciliation`. ``name``: what the capture
+    is called in the provenance and overview (a pipe's name, for the copy read instead).
     """
     found = inputs(sources)
     named = calls = choice = None
@@ -431,8 +433,8 @@ def aggregate(
             choice = _choice_of(whole, filters.client)
         settings = replace(settings, choice=choice)
     partial, provs = _run(found, settings, **run)
-    name = str(sources) if isinstance(sources, (str, os.PathLike)) else None
-    return Aggregate(partial, Provenance.combined(provs, name), settings, found, snapshots)
+    prov = Provenance.combined(provs, name or (str(sources) if isinstance(sources, (str, os.PathLike)) else None))
+    return Aggregate(partial, replace(prov, source=name) if name else prov, settings, found, snapshots)
 
 
 def _setname_finals(calls: pd.DataFrame) -> dict[str, str]:

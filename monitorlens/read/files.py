@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import sys
+import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -153,6 +155,31 @@ def open_binary(source: Source) -> Iterator[Input]:
     if isinstance(source, io.TextIOBase):
         raise InputError(f"{source_name(source)}: opened in text mode; open it with 'rb'.")
     yield _stream_of(source, source_name(source), file=source)
+
+
+@contextlib.contextmanager
+def spooled(source: Source) -> Iterator[Path]:
+    """A stream (``-``, a pipe, a FIFO) copied as it is (gzip stays gzip) into a temporary
+    file that a reader needing two passes opens twice; the file is removed on exit. Memory:
+    one 1 MiB buffer; disk: the stream's bytes, in ``TMPDIR``.
+
+    >>> with spooled("-") as path:  # doctest: +SKIP
+    ...     analyze_stream(path, snapshots=...)
+    """
+    name = source_name(source)
+    with tempfile.TemporaryDirectory(prefix="monitorlens-") as folder:
+        path = Path(folder) / "capture"
+        try:
+            with contextlib.ExitStack() as stack:
+                if isinstance(source, (str, os.PathLike)):
+                    f = sys.stdin.buffer if str(source) == "-" else stack.enter_context(open(source, "rb"))
+                else:
+                    f = source
+                shutil.copyfileobj(f, stack.enter_context(open(path, "wb")), 1 << 20)
+        except OSError as e:
+            raise InputError(f"{name}: cannot copy it to {folder} to read it twice ({e.strerror or e}). Give the "
+                             "capture as a file, or set TMPDIR to a folder with room for it.") from None
+        yield path
 
 
 class GunzipReader(io.RawIOBase):
