@@ -7,7 +7,7 @@ each in a fresh process per checkout (``PYTHONPATH`` set to it), rounds interlea
 
 - ``block_partial``: every block into its partial (``analysis.partials.block_partial``);
 - ``merges``: those partials (each checkout makes its own first, untimed) merged in order
-  into one (``stream._Ordered``), as one worker merges its chunk;
+  into one (``stream._Batched``), as one worker merges its chunk;
 - ``block_partial, slots``: the first again with Redis Cluster hash slots (several captures).
 
 Each figure is the smallest process CPU time of ``--repeat`` passes (the least disturbed by
@@ -31,8 +31,8 @@ _STEP = r'''
 import pickle, sys, time
 import pyarrow as pa
 pa.set_memory_pool(pa.system_memory_pool())
-from monitorlens.analysis.partials import Settings, block_partial, merge
-from monitorlens.analysis.stream import _Ordered
+from monitorlens.analysis import stream
+from monitorlens.analysis.partials import Settings, block_partial
 from monitorlens.read.schema import table_to_frame
 step, data, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
 best = float("inf")
@@ -42,7 +42,12 @@ if step == "merges":
     parts = [block_partial(f, settings=s) for f in frames]
     for _ in range(repeat):
         t = time.process_time()
-        acc = _Ordered(lambda a, b: merge(a, b, s))
+        if hasattr(stream, "_Batched"):  # merge_all, a batch at a time
+            from monitorlens.analysis.partials import merge_all
+            acc = stream._Batched(lambda parts: merge_all(parts, s))
+        else:  # checkouts before it: merge, one partial at a time
+            from monitorlens.analysis.partials import merge
+            acc = stream._Ordered(lambda a, b: merge(a, b, s))
         for p in parts:
             acc.push(p)
         acc.result()

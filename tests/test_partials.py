@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from monitorlens.analysis.analyze import analyze
-from monitorlens.analysis.partials import Settings, block_partial, merge
+from monitorlens.analysis.partials import Settings, block_partial, merge, merge_all
 from monitorlens.analysis.finalize import finalize
 from monitorlens.analysis.stream import aggregate, analyze_stream
 from monitorlens.read.ingest import MonitorStream, read_monitor
@@ -108,13 +108,18 @@ def test_recording_block_by_block(recorded: Path, block_size: int) -> None:
 
 
 def test_merge_is_associative(recorded: Path) -> None:
-    """((a b) c) d == a (b (c d)): how the partials are grouped changes nothing."""
+    """((a b) c) d == a (b (c d)) == all at once (merge_all, as workers merge a batch):
+    how the partials are grouped changes nothing."""
     stream = MonitorStream(recorded, block_size=3_000)
     parts = [block_partial(table_to_frame(t)) for t in stream]
     assert len(parts) >= 4
     left = reduce(merge, parts)
     right = reduce(lambda acc, p: merge(p, acc), reversed(parts[:-1]), parts[-1])
-    assert_same(finalize(left, stream.provenance), finalize(right, stream.provenance))
+    expected = finalize(left, stream.provenance)
+    assert_same(expected, finalize(right, stream.provenance))
+    assert_same(expected, finalize(merge_all(parts), stream.provenance))
+    assert_same(expected, finalize(merge_all([merge_all(parts[:3]), *parts[3:-2], merge_all(parts[-2:])]),
+                                   stream.provenance))
 
 
 def test_parquet_row_groups(recorded: Path, tmp_path: Path) -> None:

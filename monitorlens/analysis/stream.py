@@ -40,7 +40,7 @@ from .breakdowns import setname_names
 from .clientlist_analysis import analyze_clientlist, with_clientlist
 from .filters import ClientChoice, Filters
 from .finalize import _names, finalize, node_table, slot_table
-from .partials import (CHUNK_BITS, KEY_CAP, Chosen, Partial, Settings, block_partial, chosen_block, first_seen, merge,
+from .partials import (CHUNK_BITS, KEY_CAP, Chosen, Partial, Settings, block_partial, chosen_block, first_seen, merge_all,
                        shift_lines)
 from .naming import Naming, setname_events
 from .patterns import DEFAULT_RULES, PatternRules
@@ -191,7 +191,7 @@ def _chosen(events: pd.DataFrame, index: int, chunk: int, node: str, s: Settings
 def _row_group_partial(path: str, groups: Sequence[int], index: int, node: str, settings: Settings) -> Partial:
     """Consecutive row groups of a Parquet file, each a block, merged here: one partial goes back."""
     f = pq.ParquetFile(path)
-    acc = _Ordered(lambda a, b: merge(a, b, settings))
+    acc = _Batched(lambda parts: merge_all(parts, settings))
     for g in groups:
         acc.push(_frame_partial(unpack(f.read_row_group(g, columns=STORED_COLUMNS)), index, node, settings))
     out: Partial = acc.result()
@@ -248,7 +248,7 @@ def _range_partial(path: str, start: int, end: int, index: int, chunk: int, node
     """A chunk of a plain text capture, block by block, merged here: one partial goes back."""
     with _Range(path, start, end) as raw:
         stream = MonitorStream(io.BufferedReader(raw), block_size=block_size, workers=1)
-        acc = _Ordered(lambda a, b: merge(a, b, settings))
+        acc = _Batched(lambda parts: merge_all(parts, settings))
         for table in stream:
             acc.push(_frame_partial(table, index, node, settings, chunk))
     return acc.result(), stream.provenance
@@ -258,42 +258,40 @@ def _file_partial(path: str, index: int, node: str, settings: Settings, block_si
                   ) -> tuple[Partial, Provenance]:
     """A whole text capture, block by block, in one task (when files run side by side)."""
     stream = MonitorStream(path, block_size=block_size, workers=1)
-    acc = _Ordered(lambda a, b: merge(a, b, settings))
+    acc = _Batched(lambda parts: merge_all(parts, settings))
     for table in stream:
         acc.push(_frame_partial(table, index, node, settings))
     return acc.result(), stream.provenance
 
 
-class _Ordered:
-    """Merge partials given in order, holding at most ``depth`` of them: a binary counter
-    (a balanced tree of merges) cut at that depth.
+BATCH = 8
+"""Partials a worker merges at once into its running total (:class:`_Batched`)."""
 
-    ``depth=1``, here and in worker processes, merges each partial into the running total:
-    once blocks hold most of the distinct keys a tree saves no time (the merges of the 40
-    blocks of 4.2M lines took 1.49-1.61 s of CPU at depth 1, 2 or 3), and each partial held
-    costs memory (summary of 34M lines: 877 -> 822 MB at peak, 4.2M: 675 -> 613 MB, from
-    depth 3). ``depth=3`` on Dask: merges of different pairs run side by side there."""
 
-    def __init__(self, merge_fn: Callable[[Any, Any], Any], depth: int = 1) -> None:
-        self.merge = merge_fn
-        self.depth = depth
-        self.stack: list[tuple[int, Any]] = []
+class _Batched:
+    """Merge partials given in order: ``merge_many`` (:func:`~monitorlens.analysis.partials.merge_all`)
+    of the running total and the next ``size`` partials, each time ``size`` have come.
+
+    Merging each block's partial into the total copied its keys and tables once a block
+    (the merges of a worker: 0.36 us of CPU an event at 4.2M lines); at once, they are
+    copied once a batch and the blocks' keys hashed once. Memory: up to ``size`` block
+    partials held beside the total (about 4 MB each, for 8 MB of text). ``size=1``: each
+    merged as it comes (the command's own merges of its workers' results, which are large)."""
+
+    def __init__(self, merge_many: Callable[[list[Any]], Any], size: int = BATCH) -> None:
+        self.merge_many = merge_many
+        self.size = size
+        self.parts: list[Any] = []
 
     def push(self, item: Any) -> None:
-        size = 1
-        while self.stack and self.stack[-1][0] == size:
-            _, left = self.stack.pop()
-            item, size = self.merge(left, item), size * 2
-        self.stack.append((size, item))
-        while len(self.stack) > self.depth:
-            (n, right), (m, left) = self.stack.pop(), self.stack.pop()
-            self.stack.append((m + n, self.merge(left, right)))
+        self.parts.append(item)
+        if len(self.parts) > self.size:
+            self.parts = [self.merge_many(self.parts)]
 
     def result(self) -> Any:
-        item = None
-        for _, left in reversed(self.stack):
-            item = left if item is None else self.merge(left, item)
-        return item if item is not None else Partial()
+        if not self.parts:
+            return Partial()
+        return self.parts[0] if len(self.parts) == 1 else self.merge_many(self.parts)
 
 
 # ------------------------------------------------------------------------------ running
@@ -496,7 +494,7 @@ def analyze_stream(
     return replace(a, clientlist=part, findings=tuple(with_clientlist(list(a.findings), part.findings)))
 
 
-def _read_once(item: SourceFile, s: Settings, acc: "_Ordered", block_size: int,
+def _read_once(item: SourceFile, s: Settings, acc: "_Batched", block_size: int,
                progress: Callable[[int, int], None] | None) -> Provenance:
     """A stream (stdin, a pipe, a FIFO) opened once and read in order: a capture, or a
     Parquet file of events, its kind checked on its first bytes without consuming them."""
@@ -524,7 +522,7 @@ def _step(progress: Any, text: str) -> None:
 def _local(found: list[SourceFile], s: Settings, workers: int, block_size: int,
            progress: Callable[[int, int], None] | None = None) -> tuple[Partial, list[Provenance]]:
     if workers <= 0:
-        acc = _Ordered(lambda a, b: merge(a, b, s))
+        acc = _Batched(lambda parts: merge_all(parts, s))
         provs = []
         for item in found:
             if item.parquet:
@@ -568,7 +566,7 @@ def _pooled(pool: Executor, found: list[SourceFile], s: Settings, workers: int, 
     worker (one partial comes back); a gzip file is one task (it can only be read in order);
     a Parquet file is one task per row group.
     """
-    acc = _Ordered(lambda a, b: merge(a, b, s))
+    acc = _Batched(lambda parts: merge_all(parts, s), size=1)
     provs: dict[int, list[Provenance]] = {i.index: [] for i in found}
     lines: Counter[int] = Counter()  # lines of each source's chunks merged so far
     pending: deque[tuple[Future[Any], int | None]] = deque()  # (future, input index when it returns provenance)
@@ -619,7 +617,8 @@ def _shifted(prov: Provenance, offset: int) -> Provenance:
 
 def _on_dask(found: list[SourceFile], s: Settings, scheduler: Any, block_size: int) -> tuple[Partial, list[Provenance]]:
     """One task per text file or Parquet row group on a ``dask.distributed`` cluster; the
-    merges run there too (a tree in order), and only the merged partial comes back."""
+    merges run there too (in order, :data:`BATCH` partials at a time), and only the merged
+    partial comes back."""
     try:
         from distributed import Client
     except ImportError:
@@ -641,7 +640,7 @@ def _on_dask(found: list[SourceFile], s: Settings, scheduler: Any, block_size: i
                 both = client.submit(_file_partial, path, item.index, item.node, s, block_size, pure=False)
                 futures.append(client.submit(_first, both, pure=False))
                 provs[item.index] = client.submit(_second, both, pure=False)
-        acc = _Ordered(lambda a, b: client.submit(merge, a, b, s, pure=False), depth=3)  # a tree: merges side by side
+        acc = _Batched(lambda parts: client.submit(merge_all, parts, s, pure=False))
         for f in futures:
             acc.push(f)
         merged = acc.result()
