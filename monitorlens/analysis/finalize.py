@@ -75,12 +75,11 @@ def _mix(pairs: pd.DataFrame | None, groups: pd.Index, top: int = bd.MIX_TOP) ->
     frame = pairs.reset_index()
     g, v = frame.columns[0], frame.columns[1]
     frame = frame.sort_values(["count", "pos"], ascending=[False, True], kind="stable")
-    total = frame.groupby(g, sort=False)["count"].transform("sum")
-    frame["pct"] = np.rint(100 * frame["count"].to_numpy() / total.to_numpy()).astype(int)
-    frame = frame.groupby(g, sort=False).head(top)
-    text = frame.groupby(g, sort=False).apply(
-        lambda x: ", ".join(f"{a} {p}%" for a, p in zip(x[v], x["pct"])), include_groups=False)
-    return text.reindex(groups).to_numpy(dtype=object)
+    codes, labels = pd.factorize(frame[g])
+    counts = frame["count"].to_numpy()
+    pct = np.rint(100 * counts / np.bincount(codes, weights=counts)[codes]).astype(int)
+    text = bd._joined(codes, [f"{a} {p}%" for a, p in zip(frame[v].tolist(), pct.tolist())], ", ", top)
+    return pd.Series(text.to_numpy(), index=labels[text.index.to_numpy()]).reindex(groups).to_numpy(dtype=object)
 
 
 def _sorted(frame: pd.DataFrame, by: str = "pos") -> pd.DataFrame:
@@ -121,7 +120,9 @@ def _clients(p: Partial, total: int, seconds: float) -> pd.DataFrame:
     if p.client_dbs is not None and len(p.client_dbs):
         pairs = pd.DataFrame({"c": p.client_dbs.get_level_values(0), "d": p.client_dbs.get_level_values(1)})
         pairs = pairs.sort_values(["c", "d"], kind="stable")
-        dbs = pairs.groupby("c", sort=False)["d"].apply(lambda d: ",".join(str(int(x)) for x in d))
+        codes, clients = pd.factorize(pairs["c"])
+        joined = bd._joined(codes, [str(int(x)) for x in pairs["d"].tolist()], ",")
+        dbs = pd.Series(joined.to_numpy(), index=clients[joined.index.to_numpy()])
     table = bd._table(
         "client", labels, _grouped(stats), total, seconds,
         name=names["name"].to_numpy(), name_source=names["name_source"].to_numpy(),

@@ -394,10 +394,11 @@ def _rule_hits(b: _Block) -> dict[tuple[str, ...], Hits]:
                 out[("dangerous", name)] = _hits(b, mine, call_shapes(ctx, mine))
     pos = ctx.where(FULL_READS)
     if len(pos):
-        commands = ctx.commands[ctx.command[pos]]
-        for name in pd.unique(commands):
+        codes = ctx.command[pos]
+        for code in pd.unique(codes):  # codes, not names: hashing strings cost a quarter of the rules
+            name = ctx.commands[code]
             judge, _ = FULL_READS[name]
-            mine = pos[commands == name]
+            mine = pos[codes == code]
             why = judge(ctx, mine, t)
             hit = mine[pd.notna(why)]
             if len(hit):
@@ -564,9 +565,10 @@ def _taken(values: np.ndarray | None, order: np.ndarray) -> np.ndarray | None:
 class PairCounts:
     """(key id, other id) pairs, with a count and first position each (or neither).
 
-    The pairs are distinct and sorted, one int64 code each (``key << 32 | other``): a merge
-    looks the other side's pairs up by binary search and inserts the new ones, a copy of
-    these arrays instead of hashing every pair of both sides again.
+    The pairs are distinct, one int64 code each (``key << 32 | other``), sorted once merged:
+    a merge looks the other side's pairs up by binary search and inserts the new ones, a
+    copy of these arrays instead of hashing every pair of both sides again. A block's stay
+    as first seen (most are merged in a batch, whose pairs are hashed together anyway).
     """
 
     code: np.ndarray = field(default_factory=lambda: np.array([], np.int64))
@@ -589,12 +591,9 @@ class PairCounts:
            pos: np.ndarray | None = None) -> "PairCounts":
         """Pairs in any order, perhaps repeated, as a :class:`PairCounts`; pairs with an id
         -1 are left out; ``count`` and ``pos`` are per pair given, summed and least (counted
-        in a table of every possible pair when there are few, else hashed; then sorted)."""
+        in a table of every possible pair when there are few, else hashed)."""
         ia, ib, counts, first = _unique_pairs(key, other, pos, count)
         code = (ia.astype(np.int64) << _OTHER) | ib
-        if len(code) > 1 and not (code[1:] > code[:-1]).all():  # hashed: in the order first seen
-            order = np.argsort(code)
-            code, counts, first = code[order], _taken(counts, order), _taken(first, order)
         if count is None or pos is None:
             return cls(code)
         return cls(code, counts, first)
@@ -602,18 +601,25 @@ class PairCounts:
     @classmethod
     def distinct(cls, key: np.ndarray, other: np.ndarray, count: np.ndarray | None = None,
                  pos: np.ndarray | None = None) -> "PairCounts":
-        """Distinct pairs in any order (a merge's renumbered side), sorted: no sums to take."""
-        code = (key.astype(np.int64) << _OTHER) | other
+        """Distinct pairs in any order (a merge's renumbered side): no sums to take."""
+        return cls((key.astype(np.int64) << _OTHER) | other, count, pos)
+
+    def in_order(self) -> "PairCounts":
+        """These pairs sorted by code."""
+        code = self.code
+        if len(code) < 2 or (code[1:] > code[:-1]).all():
+            return self
         order = np.argsort(code)
-        return cls(code[order], _taken(count, order), _taken(pos, order))
+        return PairCounts(code[order], _taken(self.count, order), _taken(self.pos, order))
 
     def combined(self, other: "PairCounts") -> "PairCounts":
         """Both sets of pairs, one row per pair (ids already in the same numbering): the
         other side's are looked up by binary search, in order (faster than unsorted)."""
         if not len(self.code):
-            return other
+            return other.in_order()
         if not len(other.code):
-            return self
+            return self.in_order()
+        self, other = self.in_order(), other.in_order()
         mine, theirs = self.code, other.code
         at = np.searchsorted(mine, theirs)
         found = at < len(mine)
@@ -638,7 +644,7 @@ class PairCounts:
 
     def taken(self, keep: np.ndarray, new_id: np.ndarray) -> "PairCounts":
         """Only the pairs of keys where ``keep``, keys renumbered by ``new_id`` (which keeps
-        the kept keys' order, so the pairs stay sorted)."""
+        the kept keys' order, so sorted pairs stay sorted)."""
         mine = keep[self.key]
         code = (new_id[self.key[mine]].astype(np.int64) << _OTHER) | self.other[mine]
         return PairCounts(code, None if self.count is None else self.count[mine],
