@@ -1096,7 +1096,8 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
     db_labels = np.arange(int(db_code.max()) + 2) - 1  # code + 1 -> label (-1: no db printed)
     kind, kinds = bd.codes_of(events["client_kind"], bd.NO_CLIENT)
 
-    lua_rows = (own_labels[own] == bd.LUA).astype(np.int64)  # a script's lines (not a module's)
+    lua_code = np.flatnonzero(own_labels == bd.LUA)  # a script's lines (not a module's)
+    lua_rows = (own == lua_code[0]).astype(np.int64) if len(lua_code) else np.zeros(n, dtype=np.int64)
     credited = _stats(callers, caller_labels, us, pos, "client", lua=lua_rows)
     own_count = np.bincount(own, minlength=len(own_labels))
     seen_own = np.flatnonzero(own_count)
@@ -1124,9 +1125,8 @@ def block_partial(events: pd.DataFrame, *, source: int = 0, chunk: int = 0, node
     edge = lambda i: Edge(source, int(us[i]), int(line[i]), int(pos[i]), str(own_labels[own[i]]),  # noqa: E731
                           str(cmds[cmd[i]]))
     gap = np.diff(us)
-    client_text = own_labels[own]
-    rows = {"pos": pos[:-1], "us": us[:-1], "line": line[:-1], "client": client_text[:-1],
-            "command": np.asarray(cmds, dtype=object)[cmd[:-1]]}
+    rows = {"pos": pos[:-1], "us": us[:-1], "line": line[:-1], "client": _Labelled(own_labels, own),
+            "command": _Labelled(np.asarray(cmds, dtype=object), cmd)}
     after = {"us": us[1:], "line": line[1:]}
     keys, slots = _block_keys(b, callers, caller_labels, s)
     present = np.flatnonzero(np.bincount(sub[sub >= 0], minlength=len(subs)))
@@ -1170,11 +1170,28 @@ def _hidden(name: str) -> bool:
     return bool(hidden_from_monitor(*name.split(" ", 1)))
 
 
+class _Labelled:
+    """``labels[codes[i]]`` for the few rows asked (the lines before the longest gaps), not
+    an array of every row's label."""
+
+    def __init__(self, labels: np.ndarray, codes: np.ndarray) -> None:
+        self.labels, self.codes = labels, codes
+
+    def __getitem__(self, i: int) -> Any:
+        return self.labels[self.codes[i]]
+
+
 def _series(bucket: np.ndarray, codes: np.ndarray, labels: Any) -> pd.Series:
     """Events per (bucket, label)."""
     low = int(bucket.min()) if len(bucket) else 0
     b, c, counts, _ = _unique_pairs(bucket - low, codes, np.zeros(len(codes), dtype=np.int64))
-    index = pd.MultiIndex.from_arrays([b + low, _labels(labels)[c]], names=["bucket", "label"])
+    names = pd.Index(_labels(labels), dtype=object)
+    if not names.is_unique or not len(b):
+        index = pd.MultiIndex.from_arrays([b + low, names.to_numpy()[c]], names=["bucket", "label"])
+    else:  # from the codes: from_arrays would hash every label again
+        buckets = pd.Index(np.arange(int(b.max()) + 1, dtype=np.int64) + low)
+        index = pd.MultiIndex(levels=[buckets, names], codes=[b, c], names=["bucket", "label"],
+                              verify_integrity=False).remove_unused_levels()
     return pd.Series(counts, index=index)
 
 
