@@ -264,29 +264,38 @@ def _file_partial(path: str, index: int, node: str, settings: Settings, block_si
     return acc.result(), stream.provenance
 
 
-BATCH = 8
-"""Partials a worker merges at once into its running total (:class:`_Batched`)."""
+BATCH_EVENTS = 500_000
+"""Events a worker's block partials hold before they are merged into its running total at
+once (:class:`_Batched`): five or six 8 MB blocks of text, two Parquet row groups."""
+
+
+def _events(p: Partial) -> int:
+    return p.events
 
 
 class _Batched:
     """Merge partials given in order: ``merge_many`` (:func:`~monitorlens.analysis.partials.merge_all`)
-    of the running total and the next ``size`` partials, each time ``size`` have come.
+    of the running total and the partials since, once they weigh ``limit`` (``weigh``: by
+    default their events).
 
     Merging each block's partial into the total copied its keys and tables once a block
-    (the merges of a worker: 0.36 us of CPU an event at 4.2M lines); at once, they are
-    copied once a batch and the blocks' keys hashed once. Memory: up to ``size`` block
-    partials held beside the total (about 4 MB each, for 8 MB of text). ``size=1``: each
-    merged as it comes (the command's own merges of its workers' results, which are large)."""
+    (the merges of a worker: 0.34 us of CPU an event at 4.2M lines); at once, they are
+    copied once a batch and the blocks' keys hashed once (0.21-0.26 us). Memory: the block
+    partials of up to :data:`BATCH_EVENTS` events held beside the total (about 60 MB).
+    ``limit=1``: each merged as it comes (the command's own merges of its workers' results,
+    which are large)."""
 
-    def __init__(self, merge_many: Callable[[list[Any]], Any], size: int = BATCH) -> None:
-        self.merge_many = merge_many
-        self.size = size
+    def __init__(self, merge_many: Callable[[list[Any]], Any], limit: int = BATCH_EVENTS,
+                 weigh: Callable[[Any], int] = _events) -> None:
+        self.merge_many, self.limit, self.weigh = merge_many, limit, weigh
         self.parts: list[Any] = []
+        self.held = 0  # what the parts pushed since the last merge weigh
 
     def push(self, item: Any) -> None:
         self.parts.append(item)
-        if len(self.parts) > self.size:
-            self.parts = [self.merge_many(self.parts)]
+        self.held += self.weigh(item)
+        if self.held >= self.limit and len(self.parts) > 1:
+            self.parts, self.held = [self.merge_many(self.parts)], 0
 
     def result(self) -> Any:
         if not self.parts:
@@ -566,7 +575,7 @@ def _pooled(pool: Executor, found: list[SourceFile], s: Settings, workers: int, 
     worker (one partial comes back); a gzip file is one task (it can only be read in order);
     a Parquet file is one task per row group.
     """
-    acc = _Batched(lambda parts: merge_all(parts, s), size=1)
+    acc = _Batched(lambda parts: merge_all(parts, s), limit=1)
     provs: dict[int, list[Provenance]] = {i.index: [] for i in found}
     lines: Counter[int] = Counter()  # lines of each source's chunks merged so far
     pending: deque[tuple[Future[Any], int | None]] = deque()  # (future, input index when it returns provenance)
@@ -617,8 +626,8 @@ def _shifted(prov: Provenance, offset: int) -> Provenance:
 
 def _on_dask(found: list[SourceFile], s: Settings, scheduler: Any, block_size: int) -> tuple[Partial, list[Provenance]]:
     """One task per text file or Parquet row group on a ``dask.distributed`` cluster; the
-    merges run there too (in order, :data:`BATCH` partials at a time), and only the merged
-    partial comes back."""
+    merges run there too (in order, two partials at a time into the running total), and only
+    the merged partial comes back."""
     try:
         from distributed import Client
     except ImportError:
@@ -640,7 +649,8 @@ def _on_dask(found: list[SourceFile], s: Settings, scheduler: Any, block_size: i
                 both = client.submit(_file_partial, path, item.index, item.node, s, block_size, pure=False)
                 futures.append(client.submit(_first, both, pure=False))
                 provs[item.index] = client.submit(_second, both, pure=False)
-        acc = _Batched(lambda parts: client.submit(merge_all, parts, s, pure=False))
+        # Two files' or row groups' partials at a time (a whole file's may be large), merged there
+        acc = _Batched(lambda parts: client.submit(merge_all, parts, s, pure=False), limit=2, weigh=lambda _: 1)
         for f in futures:
             acc.push(f)
         merged = acc.result()
