@@ -14,6 +14,8 @@ from test_partials import assert_same
 import monitorlens
 from monitorlens.analysis import breakdowns as bd
 from monitorlens.analysis.analyze import analyze
+from monitorlens.analysis.breakdowns import ClientNames
+from monitorlens.analysis.filters import Filters
 from monitorlens.analysis.stream import analyze_stream
 from monitorlens.store import WRITE_OPTIONS
 from monitorlens.testing import RedisServer
@@ -107,6 +109,50 @@ def test_module_lines_across_blocks_are_credited_as_in_one_piece(tmp_path: Path)
     table = pq.ParquetFile(tmp_path / "whole.parquet").read()
     pq.write_table(table, tmp_path / "groups.parquet", row_group_size=3, **WRITE_OPTIONS)
     assert_same(expected, analyze_stream(tmp_path / "groups.parquet", workers=2))
+
+
+def _filtered(events, client: str):
+    """What analyze() of the whole capture gives under ``--client client``."""
+    f = Filters.of(client=client)
+    return f, analyze(f.apply(events), filters=f, names=ClientNames.of(events))
+
+
+@needs_module
+def test_a_client_filter_keeps_module_lines_across_blocks(tmp_path: Path) -> None:
+    """Under --client, a module's lines at a block's, chunk's or row group's edge follow their
+    module command's client as in the whole capture (they wait for the block beside)."""
+    data = record({
+        "indexer": [["FT.CREATE", "idx", "SCHEMA", "t", "TEXT"],
+                    *[["FT.ADD", "idx", f"doc{i}", "1.0", "FIELDS", "t", "hello world"] for i in range(10)]],
+        "reader": [["GET", "plain"], *[["FT.SEARCH", "idx", "hello"] for _ in range(5)]],
+        "other": [["SET", f"k{i}", "v"] for i in range(8)],
+    })
+    capture = tmp_path / "monitor.txt"
+    capture.write_bytes(data)
+    events = monitorlens.read_monitor(capture)
+    reader = str(events.loc[events.command == "FT.SEARCH", "client"].iloc[0])
+    f, expected = _filtered(events, reader)
+    assert expected.commands.set_index("command")["count"].get("HGETALL", 0) >= 10  # the module's, credited
+    for block_size in range(150, 1200, 53):
+        assert_same(expected, analyze_stream(capture, workers=0, block_size=block_size, filters=f))
+    assert_same(expected, analyze_stream(capture, workers=2, block_size=300, filters=f))
+    monitorlens.convert(capture, tmp_path / "whole.parquet")
+    table = pq.ParquetFile(tmp_path / "whole.parquet").read()
+    pq.write_table(table, tmp_path / "groups.parquet", row_group_size=3, **WRITE_OPTIONS)
+    assert_same(expected, analyze_stream(tmp_path / "groups.parquet", workers=2, filters=f))
+
+
+def test_a_client_filter_keeps_lines_a_module_ran_before_its_command(tmp_path: Path) -> None:
+    """FT.DROP's SCAN/DEL come before its line: in a block before it, or a block of them
+    alone, they follow FT.DROP's client under --client (and not the client before them)."""
+    capture = tmp_path / "monitor.txt"
+    capture.write_bytes(b"\n".join([*FT_DROP, b'1796061062.129800 [0 127.0.0.1:57650] "GET" "a"']) + b"\n")
+    events = monitorlens.read_monitor(capture)
+    for client in ("127.0.0.1:57651", "127.0.0.1:57650"):
+        f, expected = _filtered(events, client)
+        assert expected.overview.events == 3  # FT.DROP and its SCAN, DEL; or SET, PING, GET
+        for block_size in (60, 90, 120, 150, 200, 400):
+            assert_same(expected, analyze_stream(capture, workers=0, block_size=block_size, filters=f))
 
 
 def test_module_lines_before_their_command_across_blocks(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from .partials import (
     Settings,
     _has_pending,
     _rename_all,
+    finish_chosen,
     finish_modules,
     with_patterns,
 )
@@ -594,6 +595,7 @@ def finalize(p: Partial, prov: Provenance, settings: Settings = Settings()) -> A
     >>> finalize(merge_all(parts), provenance).commands  # doctest: +SKIP
     """
     s = settings
+    p = finish_chosen(p, s)
     p = _rename_all(p, PENDING, bd.LUA) if _has_pending(p) else p
     p = finish_modules(p)
     p = replace(p, keys=with_patterns(p.keys, s.pattern_rules))

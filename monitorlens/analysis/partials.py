@@ -1361,8 +1361,11 @@ def _last_names(tables: Iterable[pd.DataFrame | None]) -> pd.DataFrame | None:
 def shift_lines(p: Partial, offset: int) -> Partial:
     """``p`` with every line number it reports ``offset`` later (a chunk read on its own numbers
     its lines from 1; positions, which only order lines, stay)."""
-    if p.chosen is not None and p.chosen.lead is not None and offset:
-        p = replace(p, chosen=replace(p.chosen, lead=shift_lines(p.chosen.lead, offset)))
+    c = p.chosen
+    if c is not None and offset:
+        waiting = {"lead": c.lead, "module_head": c.module_head, "module_tail": c.module_tail}
+        shifted: dict[str, Any] = {k: shift_lines(w, offset) for k, w in waiting.items() if w is not None}
+        p = replace(p, chosen=replace(c, **shifted))
     if not offset or not p.events:
         return p
     edge = lambda e: replace(e, line=e.line + offset) if e is not None else None  # noqa: E731
@@ -1545,24 +1548,40 @@ def _add_shown(counts: Iterable[Counter | None]) -> Counter | None:
 
 @dataclass(frozen=True)
 class Chosen:
-    """Under a client filter, a block's lua lines before its first other line follow the
-    client whose script ran them, which only the block before says (the line before them, in
-    the capture as read, before any filter). They wait here (``lead``, a partial of those that
-    pass the other filters) until merged after that block: kept when its last line other than
-    lua (``state``) was a script call of a chosen client (True), dropped when not (False);
-    :data:`OPEN` when every line of the blocks merged so far was lua. ``head``/``tail``: the
-    sources of the first and last lines."""
+    """Under a client filter, the lines a block cannot choose alone wait here (as partials of
+    those that pass the other filters) until the partial beside them is merged.
+
+    - ``lead``: lua lines before the first other line follow the client whose script ran
+      them, which only the block before says: kept when its last line other than lua
+      (``state``) was a script call of a chosen client (True), dropped when not (False);
+      :data:`OPEN` when every line of the blocks merged so far was lua.
+    - ``module_head``: a module's lines before the first line that is not a module's go to
+      the line before them when that is a module command (kept with it), else to that first
+      line: kept when it is a chosen module command (``module_first`` True).
+    - ``module_tail``: a module's lines after the last other line, when that is no module
+      command, go to the line after them when that is one (``module_first`` of the partial
+      merged after), else are dropped.
+
+    ``module_first``/``module_last``: the first and last lines that are not a module's own:
+    True/False for a module command the filter keeps or not, None for another line,
+    :data:`OPEN` when there is none. A lua line and a module's can't both begin a partial,
+    so ``lead`` and ``module_head`` never both wait. ``head``/``tail``: the sources of the
+    first and last lines."""
 
     head: int
     tail: int
     state: Any
     lead: Partial | None = None
+    module_first: Any = OPEN
+    module_last: Any = OPEN
+    module_head: Partial | None = None
+    module_tail: Partial | None = None
 
 
 def _merge_chosen(left: Partial, right: Partial, s: Settings) -> Partial:
     """:func:`merge` of partials made under a client filter (see :class:`Chosen`)."""
-    def core(a: Partial, b: Partial) -> Partial:
-        return merge(replace(a, chosen=None), replace(b, chosen=None), s)
+    def core(*parts: Partial | None) -> Partial:
+        return merge_all([replace(p, chosen=None) for p in parts if p is not None], s)
 
     lc, rc = left.chosen, right.chosen
     if lc is None or rc is None:  # an empty partial on one side: nothing was read there
@@ -1571,25 +1590,75 @@ def _merge_chosen(left: Partial, right: Partial, s: Settings) -> Partial:
     head, lead = lc.lead, rc.lead
     if lead is not None and same and lc.state == OPEN:  # still waiting, with the lines before them
         head, lead = (lead if head is None else core(head, lead)), None
-    out = core(core(left, lead), right) if lead is not None and same and lc.state is True else core(left, right)
+    lead = lead if lead is not None and same and lc.state is True else None
+    # A module's lines: the left's tail by the right's first line, the right's head by the
+    # left's last line (else the right's first); those still undecided keep waiting.
+    ll, rf = (lc.module_last, rc.module_first) if same else (None, None)
+    tail = lc.module_tail if rf is True else None
+    waiting_tail = lc.module_tail if rf == OPEN and same else None
+    module_head = None
+    joined_head = lc.module_head
+    if rc.module_head is not None:
+        if ll == OPEN:  # the left holds a module's lines only: both wait for the line before
+            joined_head = rc.module_head if joined_head is None else core(joined_head, rc.module_head)
+        elif ll is None and rc.module_first == OPEN:  # the right holds a module's lines only
+            waiting_tail = rc.module_head if waiting_tail is None else core(waiting_tail, rc.module_head)
+        elif ll is True or (ll is None and rc.module_first is True):
+            module_head = rc.module_head
+    if rc.module_first != OPEN:
+        waiting_tail = rc.module_tail
+    out = core(left, tail, lead, module_head, right)
     state = lc.state if same and rc.state == OPEN else rc.state
-    return replace(out, chosen=Chosen(lc.head, rc.tail, state, head))
+    return replace(out, chosen=Chosen(
+        lc.head, rc.tail, state, head,
+        module_first=lc.module_first if lc.module_first != OPEN else rc.module_first,
+        module_last=rc.module_last if rc.module_last != OPEN else lc.module_last,
+        module_head=joined_head, module_tail=waiting_tail))
+
+
+def finish_chosen(p: Partial, settings: Settings = Settings()) -> Partial:
+    """A client filter's lines still waiting at the capture's edges, decided: lua lines with
+    no call before them and a module's lines after its last other line are dropped; a
+    module's lines before the first other line follow it (kept when a chosen module command)."""
+    c = p.chosen
+    if c is None:
+        return p
+    p = replace(p, chosen=None)
+    if c.module_head is not None and c.module_first is True:
+        p = merge_all([c.module_head, p], settings)
+    return p
 
 
 def chosen_block(events: pd.DataFrame, others: np.ndarray, client: np.ndarray, picks: np.ndarray,
-                 source: int) -> tuple[np.ndarray, np.ndarray, Chosen]:
+                 source: int) -> tuple[np.ndarray, dict[str, np.ndarray], Chosen]:
     """For one block (in line order) under a client filter: the rows kept now, the rows that
-    wait for their caller (lua lines before the first other line, passing the other filters),
-    and the block's :class:`Chosen` (without its lead partial). ``picks``: whether each row's
-    client is chosen in the whole capture."""
+    wait for the block beside (``lead``: lua lines before the first other line;
+    ``module_head``/``module_tail``: a module's lines at the block's edges; each passing the
+    other filters), and the block's :class:`Chosen` (without their partials). ``picks``:
+    whether each row's client is chosen in the whole capture (a module's line whose own
+    label is chosen is kept wherever it is)."""
     own = events["client"].astype("str").to_numpy(dtype=object)
+    n = len(own)
     is_lua = own == bd.LUA
-    first = int(np.argmin(is_lua)) if not is_lua.all() else len(own)
-    waiting = np.zeros(len(own), dtype=bool)
-    waiting[:first] = others[:first] & ~client[:first]
-    if first == len(own):
+    first = int(np.argmin(is_lua)) if not is_lua.all() else n
+    lead = np.zeros(n, dtype=bool)
+    lead[:first] = others[:first] & ~client[:first]
+    if first == n:
         state: Any = OPEN
     else:
         last = int(np.flatnonzero(~is_lua)[-1])
         state = bool(str(events["command"].iloc[last]) in bd.SCRIPT_CALLS and picks[last])
-    return others & client, waiting, Chosen(source, source, state)
+    ran = np.isin(own, list(bd.MODULE_SOURCES))
+    cmd, cmds = bd.codes_of(events["command"])
+    dotted = np.array(["." in str(c) for c in cmds] + [False])  # code -1 (none) -> False
+    module_call = dotted[cmd] & ~ran
+    other = np.flatnonzero(~ran)
+    at = lambda i: bool(client[i]) if module_call[i] else None  # noqa: E731  (see Chosen)
+    module_first, module_last = (at(int(other[0])), at(int(other[-1]))) if len(other) else (OPEN, OPEN)
+    movable = ran & others & ~picks
+    row = np.arange(n)
+    head = movable & (row < other[0]) if len(other) else movable
+    tail = movable & (row > other[-1]) if len(other) and module_last is None else np.zeros(n, dtype=bool)
+    waits = {"lead": lead, "module_head": head, "module_tail": tail}
+    return others & client & ~head & ~tail, waits, Chosen(source, source, state, module_first=module_first,
+                                                           module_last=module_last)

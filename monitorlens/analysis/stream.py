@@ -181,10 +181,10 @@ def _chosen(events: pd.DataFrame, index: int, chunk: int, node: str, s: Settings
         events = events.iloc[line.argsort(kind="stable")]
     others, client = s.filters.masks(events, s.choice)
     picks = s.choice.picks(events["client"], events["host"], s.filters.client)
-    keep, waiting, chosen = chosen_block(events, others.to_numpy(), client.to_numpy(), picks.to_numpy(), index)  # type: ignore[union-attr]
-    if waiting.any():
-        lead = block_partial(events[waiting], source=index, chunk=chunk, node=node, settings=s)
-        chosen = replace(chosen, lead=lead)
+    keep, waits, chosen = chosen_block(events, others.to_numpy(), client.to_numpy(), picks.to_numpy(), index)  # type: ignore[union-attr]
+    waiting: dict[str, Any] = {name: block_partial(events[rows], source=index, chunk=chunk, node=node, settings=s)
+                               for name, rows in waits.items() if rows.any()}
+    chosen = replace(chosen, **waiting)
     return events[keep], chosen
 
 
