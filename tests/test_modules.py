@@ -86,29 +86,41 @@ def test_lines_a_module_ran_before_its_command_are_credited_to_it() -> None:
         "127.0.0.1:57650", "127.0.0.1:57651", "127.0.0.1:57651", "127.0.0.1:57651", "127.0.0.1:57650", ""]
 
 
-@needs_module
-def test_module_lines_across_blocks_are_credited_as_in_one_piece(tmp_path: Path) -> None:
-    """A module command and its lines in different blocks, chunks or row groups: the streaming
-    analysis credits them as analyze() of the whole capture does (lines that wait at a
-    partial's edge are resolved when the partial beside it is merged)."""
+@pytest.fixture(scope="module")
+def searches(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """FT.CREATE, FT.ADD and FT.SEARCH (whose HGETALL lines RediSearch writes) among plain
+    commands, recorded once for the tests that cut it into blocks everywhere."""
     data = record({
         "indexer": [["FT.CREATE", "idx", "SCHEMA", "t", "TEXT"],
                     *[["FT.ADD", "idx", f"doc{i}", "1.0", "FIELDS", "t", "hello world"] for i in range(10)]],
         "reader": [["GET", "plain"], *[["FT.SEARCH", "idx", "hello"] for _ in range(5)]],
         "other": [["SET", f"k{i}", "v"] for i in range(8)],
     })
-    capture = tmp_path / "monitor.txt"
+    capture = tmp_path_factory.mktemp("searches") / "monitor.txt"
     capture.write_bytes(data)
     events = monitorlens.read_monitor(capture)
     assert ((events["client"].astype(str) == "?:0") & (events["command"] == "HGETALL")).sum() >= 10
-    expected = analyze(events)
-    for block_size in range(150, 1200, 37):  # the boundaries fall everywhere in turn
-        assert_same(expected, analyze_stream(capture, workers=0, block_size=block_size))
-    assert_same(expected, analyze_stream(capture, workers=2, block_size=300))  # chunks merged in order
+    return capture
+
+
+def assert_same_cut_anywhere(expected, capture: Path, tmp_path: Path, step: int, **options) -> None:
+    """``capture`` streamed in blocks of 150 bytes and more (the boundaries fall everywhere in
+    turn), in chunks merged in order, and in Parquet row groups of 3 rows: as ``expected``."""
+    for block_size in range(150, 1200, step):
+        assert_same(expected, analyze_stream(capture, workers=0, block_size=block_size, **options))
+    assert_same(expected, analyze_stream(capture, workers=2, block_size=300, **options))
     monitorlens.convert(capture, tmp_path / "whole.parquet")
     table = pq.ParquetFile(tmp_path / "whole.parquet").read()
     pq.write_table(table, tmp_path / "groups.parquet", row_group_size=3, **WRITE_OPTIONS)
-    assert_same(expected, analyze_stream(tmp_path / "groups.parquet", workers=2))
+    assert_same(expected, analyze_stream(tmp_path / "groups.parquet", workers=2, **options))
+
+
+@needs_module
+def test_module_lines_across_blocks_are_credited_as_in_one_piece(searches: Path, tmp_path: Path) -> None:
+    """A module command and its lines in different blocks, chunks or row groups: the streaming
+    analysis credits them as analyze() of the whole capture does (lines that wait at a
+    partial's edge are resolved when the partial beside it is merged)."""
+    assert_same_cut_anywhere(analyze(monitorlens.read_monitor(searches)), searches, tmp_path, 37)
 
 
 def _filtered(events, client: str):
@@ -118,28 +130,14 @@ def _filtered(events, client: str):
 
 
 @needs_module
-def test_a_client_filter_keeps_module_lines_across_blocks(tmp_path: Path) -> None:
+def test_a_client_filter_keeps_module_lines_across_blocks(searches: Path, tmp_path: Path) -> None:
     """Under --client, a module's lines at a block's, chunk's or row group's edge follow their
     module command's client as in the whole capture (they wait for the block beside)."""
-    data = record({
-        "indexer": [["FT.CREATE", "idx", "SCHEMA", "t", "TEXT"],
-                    *[["FT.ADD", "idx", f"doc{i}", "1.0", "FIELDS", "t", "hello world"] for i in range(10)]],
-        "reader": [["GET", "plain"], *[["FT.SEARCH", "idx", "hello"] for _ in range(5)]],
-        "other": [["SET", f"k{i}", "v"] for i in range(8)],
-    })
-    capture = tmp_path / "monitor.txt"
-    capture.write_bytes(data)
-    events = monitorlens.read_monitor(capture)
+    events = monitorlens.read_monitor(searches)
     reader = str(events.loc[events.command == "FT.SEARCH", "client"].iloc[0])
     f, expected = _filtered(events, reader)
     assert expected.commands.set_index("command")["count"].get("HGETALL", 0) >= 10  # the module's, credited
-    for block_size in range(150, 1200, 53):
-        assert_same(expected, analyze_stream(capture, workers=0, block_size=block_size, filters=f))
-    assert_same(expected, analyze_stream(capture, workers=2, block_size=300, filters=f))
-    monitorlens.convert(capture, tmp_path / "whole.parquet")
-    table = pq.ParquetFile(tmp_path / "whole.parquet").read()
-    pq.write_table(table, tmp_path / "groups.parquet", row_group_size=3, **WRITE_OPTIONS)
-    assert_same(expected, analyze_stream(tmp_path / "groups.parquet", workers=2, filters=f))
+    assert_same_cut_anywhere(expected, searches, tmp_path, 53, filters=f)
 
 
 def test_a_client_filter_keeps_lines_a_module_ran_before_its_command(tmp_path: Path) -> None:
