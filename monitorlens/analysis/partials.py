@@ -663,8 +663,8 @@ class Keys:
     keys and a HyperLogLog of the distinct ones), per pattern always exactly.
 
     Keys are an Arrow string array (``names``) with numpy columns aligned to it; pairs
-    refer to keys by position. Merging looks the other side's keys up in a hash of these
-    (Arrow's ``index_in``) and does the rest on integers.
+    refer to keys by position. Merging numbers the names of every part at once (Arrow's
+    ``dictionary_encode``; sketched keys: ``index_in``) and does the rest on integers.
 
     While every key is held, the patterns are not: a pattern's counts are its keys' sums,
     derived once (:func:`with_patterns`) by ``finalize``, instead of in every block and
@@ -1008,8 +1008,7 @@ def _callers(events: pd.DataFrame, own: np.ndarray, labels: np.ndarray, cmd: np.
     credited = np.where(is_lua & (found >= 0), found, np.where(is_lua & (found == -3), pending, own))
     modules = [i for i, name in enumerate(labels[:-1]) if name in bd.MODULE_SOURCES]
     ran = np.isin(own, modules)
-    module_call = np.isin(cmd, [i for i, name in enumerate(cmds) if "." in str(name)]) & ~ran
-    others = np.flatnonzero(~ran)
+    module_call, others, head, tail_rows = _module_lines(ran, cmd, cmds)
     # The module states of the first and last other lines: the client of a module command,
     # None for any other line, OPEN when every line is a module's.
     state = lambda i: str(labels[credited[i]]) if module_call[i] else None  # noqa: E731
@@ -1017,13 +1016,7 @@ def _callers(events: pd.DataFrame, own: np.ndarray, labels: np.ndarray, cmd: np.
     waiting: tuple[str, ...] = ()
     if modules:  # a module's lines go to its command (before them, else after): within the block
         credited = bd._credit(credited, ran, module_call, after=True)
-        row = np.arange(len(own))
-        if len(others):  # before the first other line; after the last one when no module command
-            edges = [(MODULE_HEAD, ran & (row < others[0]))]
-            if module_last is None:
-                edges.append((MODULE_TAIL, ran & (row > others[-1])))
-        else:
-            edges = [(MODULE_ALONE, ran)]
+        edges = [(MODULE_HEAD, head), (MODULE_TAIL, tail_rows)] if len(others) else [(MODULE_ALONE, head)]
         for prefix, at_edge in edges:
             for m in modules:
                 rows = at_edge & (own == m)
@@ -1038,6 +1031,22 @@ def _callers(events: pd.DataFrame, own: np.ndarray, labels: np.ndarray, cmd: np.
         i = int(nonlua[-1])
         tail = str(labels[own[i]]) if is_call[i] else None
     return credited.astype(np.int64), labels, tail, module_first, module_last, waiting
+
+
+def _module_lines(ran: np.ndarray, cmd: np.ndarray, cmds: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Of a block's rows, ``ran`` those a module ran (its own source): which are module
+    commands (a name with a dot), the positions of the rows that are not a module's, and
+    the module's rows at the block's edges, whose credit the blocks beside decide: before
+    the first other row (all of them when there is none), and after the last other row
+    when that is no module command (else it takes them)."""
+    dotted = np.array(["." in str(c) for c in cmds] + [False])  # code -1 (no command) -> False
+    module_call = dotted[cmd] & ~ran
+    others = np.flatnonzero(~ran)
+    if not len(others):
+        return module_call, others, ran, np.zeros_like(ran)
+    row = np.arange(len(ran))
+    tail = ran & (row > others[-1]) if not module_call[others[-1]] else np.zeros_like(ran)
+    return module_call, others, ran & (row < others[0]), tail
 
 
 def position(source: int, chunk: int, line: np.ndarray) -> np.ndarray:
@@ -1650,15 +1659,11 @@ def chosen_block(events: pd.DataFrame, others: np.ndarray, client: np.ndarray, p
         state = bool(str(events["command"].iloc[last]) in bd.SCRIPT_CALLS and picks[last])
     ran = np.isin(own, list(bd.MODULE_SOURCES))
     cmd, cmds = bd.codes_of(events["command"])
-    dotted = np.array(["." in str(c) for c in cmds] + [False])  # code -1 (none) -> False
-    module_call = dotted[cmd] & ~ran
-    other = np.flatnonzero(~ran)
+    module_call, other, at_head, at_tail = _module_lines(ran, cmd, cmds)
     at = lambda i: bool(client[i]) if module_call[i] else None  # noqa: E731  (see Chosen)
     module_first, module_last = (at(int(other[0])), at(int(other[-1]))) if len(other) else (OPEN, OPEN)
-    movable = ran & others & ~picks
-    row = np.arange(n)
-    head = movable & (row < other[0]) if len(other) else movable
-    tail = movable & (row > other[-1]) if len(other) and module_last is None else np.zeros(n, dtype=bool)
+    movable = others & ~picks  # a module's lines whose own label is chosen are kept wherever they are
+    head, tail = at_head & movable, at_tail & movable
     waits = {"lead": lead, "module_head": head, "module_tail": tail}
     return others & client & ~head & ~tail, waits, Chosen(source, source, state, module_first=module_first,
                                                            module_last=module_last)
