@@ -19,10 +19,16 @@ def line(i: int, value: bytes = b"v") -> bytes:
 
 
 def stream_of(data: bytes, **kw: int) -> tuple[list[int], list[tuple[int, str]], MonitorStream]:
-    stream = MonitorStream(io.BytesIO(data), workers=2, **kw)
-    tables = list(stream)
-    lines = pa.concat_tables(tables).column("line").to_pylist() if tables else []
-    return lines, [(n, reason) for n, reason, _ in stream.provenance.rejects], stream
+    """The lines and rejects of ``data`` streamed; parsed in the caller's thread (``workers=0``,
+    as the analysis' worker processes do) and on two threads, which must agree."""
+    seen = []
+    for workers in (0, 2):
+        stream = MonitorStream(io.BytesIO(data), workers=workers, **kw)
+        tables = list(stream)
+        lines = pa.concat_tables(tables).column("line").to_pylist() if tables else []
+        seen.append((lines, [(n, reason) for n, reason, _ in stream.provenance.rejects], stream.provenance.lines))
+    assert seen[0] == seen[1]
+    return seen[1][0], seen[1][1], stream
 
 
 def test_long_lines_are_rejected_with_their_reason() -> None:

@@ -215,8 +215,8 @@ def test_blocks_number_their_rejects_in_the_whole_file(tmp_path) -> None:
     rows.append(b'1700000000.999999 [0 127.0.0.1:1] "SET" "cut')
     f = tmp_path / "c.txt"
     f.write_bytes(b"".join(rows))
-    for block_size in (4096, 1 << 20):
-        stream = monitorlens.read.ingest.MonitorStream(f, block_size=block_size, workers=2)
+    for block_size, workers in ((4096, 2), (1 << 20, 2), (4096, 0), (1 << 20, 0)):  # 0: parsed in this thread
+        stream = monitorlens.read.ingest.MonitorStream(f, block_size=block_size, workers=workers)
         import pyarrow as pa
 
         lines = pa.concat_tables(list(stream)).column("line").to_pylist()

@@ -247,7 +247,7 @@ def _range_partial(path: str, start: int, end: int, index: int, chunk: int, node
                    block_size: int) -> tuple[Partial, Provenance]:
     """A chunk of a plain text capture, block by block, merged here: one partial goes back."""
     with _Range(path, start, end) as raw:
-        stream = MonitorStream(io.BufferedReader(raw), block_size=block_size, workers=1)
+        stream = MonitorStream(io.BufferedReader(raw), block_size=block_size, workers=0)
         acc = _Batched(lambda parts: merge_all(parts, settings))
         for table in stream:
             acc.push(_frame_partial(table, index, node, settings, chunk))
@@ -257,7 +257,7 @@ def _range_partial(path: str, start: int, end: int, index: int, chunk: int, node
 def _file_partial(path: str, index: int, node: str, settings: Settings, block_size: int
                   ) -> tuple[Partial, Provenance]:
     """A whole text capture, block by block, in one task (when files run side by side)."""
-    stream = MonitorStream(path, block_size=block_size, workers=1)
+    stream = MonitorStream(path, block_size=block_size, workers=0)
     acc = _Batched(lambda parts: merge_all(parts, settings))
     for table in stream:
         acc.push(_frame_partial(table, index, node, settings))
