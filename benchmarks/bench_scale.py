@@ -4,9 +4,11 @@
     pip install '.[bench]'   # duckdb, for its floor
     python benchmarks/bench_scale.py benchmarks/data/capture-4.2m.txt [--runs 3] [--check]
 
-Every contender runs in a fresh process, all of them once per round, rounds interleaved;
-the table gives medians of wall time and of peak memory (the sum of the PSS of the process
-and its worker processes, sampled every 50 ms):
+Every contender runs in fresh processes, all of them twice per round, rounds interleaved:
+once timed, once with its memory sampled (the sum of the PSS of the process and its worker
+processes, every 50 ms). The sampling reads each process' page tables, on the same cores: it
+took 10% from a summary (three processes) against 2% from ingest (one), so no run is both
+timed and sampled. The table gives medians of wall time and of peak memory:
 
 - ``ingest``: ``python -m monitorlens ingest`` of the text (the floor for reading text);
 - ``summary text`` / ``summary parquet``: ``python -m monitorlens summary`` (the streaming
@@ -100,25 +102,26 @@ for q in (
 """
 
 
-def run(argv: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak memory of a process and its children: the sum of their PSS
-    (shared pages counted once: forked workers share what the parent had), sampled."""
+def run(argv: list[str], sample: bool) -> float | int:
+    """Wall seconds of a process, or (``sample``) the peak memory of it and its children:
+    the sum of their PSS (shared pages counted once: forked workers share what the parent
+    had), sampled every 50 ms."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0
     ps = psutil.Process(proc.pid)
     while proc.poll() is None:
-        try:
-            total = sum(p.memory_full_info().pss for p in [ps, *ps.children(recursive=True)])
-            peak = max(peak, total)
-        except psutil.Error:
-            pass
-        time.sleep(0.05)
+        if sample:
+            try:
+                peak = max(peak, sum(p.memory_full_info().pss for p in [ps, *ps.children(recursive=True)]))
+            except psutil.Error:
+                pass
+        time.sleep(0.05 if sample else 0.01)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)}: exit {proc.returncode}\n{proc.stderr.read().decode()[-2000:]}")
-    return wall, peak
+    return peak if sample else wall
 
 
 def split(capture: Path, into: Path, n: int) -> list[str]:
@@ -152,7 +155,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-scale-", dir=ns.capture.parent))
     try:
         parquet = work / "capture.parquet"
-        run([py, "-m", "monitorlens", "ingest", str(ns.capture), "-o", str(parquet)])
+        run([py, "-m", "monitorlens", "ingest", str(ns.capture), "-o", str(parquet)], sample=False)
         (work / "shards").mkdir()
         shards = split(ns.capture, work / "shards", 3)
         contenders = {
@@ -167,15 +170,17 @@ def main() -> int:
             "3 shards in turn": ["sh", "-c", " && ".join(f"{py} -m monitorlens summary {p} >/dev/null" for p in shards)],
         }
         contenders = {k: v for k, v in contenders.items() if k not in ns.skip}
-        results: dict[str, list[tuple[float, int]]] = {k: [] for k in contenders}
+        walls: dict[str, list[float]] = {k: [] for k in contenders}
+        memory: dict[str, list[float]] = {k: [] for k in contenders}
         loads = []
         for _ in range(ns.runs):
-            for name, argv in contenders.items():
-                loads.append(os.getloadavg()[0])
-                results[name].append(run(argv))
+            for sample, results in ((False, walls), (True, memory)):
+                for name, argv in contenders.items():
+                    loads.append(os.getloadavg()[0])
+                    results[name].append(run(argv, sample))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    med = {k: (statistics.median(w for w, _ in v), statistics.median(r for _, r in v)) for k, v in results.items()}
+    med = {k: (statistics.median(walls[k]), statistics.median(memory[k])) for k in contenders}
     lines = sum(1 for _ in open(ns.capture, "rb"))
     print(f"{ns.capture.name}: {lines:,} lines; medians of {ns.runs} interleaved runs; {os.cpu_count()} cores; "
           f"load average {min(loads):.1f}-{max(loads):.1f} during the runs")
