@@ -143,6 +143,10 @@ def test_worker_processes_give_the_same(recorded: Path, tmp_path: Path, monkeypa
     assert len(stream.chunks(recorded, 6_000)) > 5
     assert_same(expected, analyze_stream(recorded, workers=2, block_size=2_500))
     assert_same(expected, analyze_stream(recorded, workers=0, block_size=5_000))
+    # Fewer workers than cores: each parses on threads beside its analysis (else in turn).
+    monkeypatch.setattr(stream.os, "cpu_count", lambda: 4)
+    assert_same(expected, analyze_stream(recorded, workers=1, block_size=2_500))
+    assert_same(expected, analyze_stream(recorded, workers=2, block_size=2_500))
     packed = tmp_path / "monitor.txt.gz"
     packed.write_bytes(gzip.compress(recorded.read_bytes()))
     got = analyze_stream(packed, workers=2)  # one gzip file: read here, in order

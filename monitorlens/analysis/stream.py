@@ -244,20 +244,21 @@ def chunks(path: Path, chunk_bytes: int) -> list[tuple[int, int]]:
 
 
 def _range_partial(path: str, start: int, end: int, index: int, chunk: int, node: str, settings: Settings,
-                   block_size: int) -> tuple[Partial, Provenance]:
-    """A chunk of a plain text capture, block by block, merged here: one partial goes back."""
+                   block_size: int, threads: int = 0) -> tuple[Partial, Provenance]:
+    """A chunk of a plain text capture, block by block, merged here: one partial goes back.
+    ``threads``: parsing threads beside the analysis (0: parsed in turn, here)."""
     with _Range(path, start, end) as raw:
-        stream = MonitorStream(io.BufferedReader(raw), block_size=block_size, workers=0)
+        stream = MonitorStream(io.BufferedReader(raw), block_size=block_size, workers=threads)
         acc = _Batched(lambda parts: merge_all(parts, settings))
         for table in stream:
             acc.push(_frame_partial(table, index, node, settings, chunk))
     return acc.result(), stream.provenance
 
 
-def _file_partial(path: str, index: int, node: str, settings: Settings, block_size: int
+def _file_partial(path: str, index: int, node: str, settings: Settings, block_size: int, threads: int = 0
                   ) -> tuple[Partial, Provenance]:
     """A whole text capture, block by block, in one task (when files run side by side)."""
-    stream = MonitorStream(path, block_size=block_size, workers=0)
+    stream = MonitorStream(path, block_size=block_size, workers=threads)
     acc = _Batched(lambda parts: merge_all(parts, settings))
     for table in stream:
         acc.push(_frame_partial(table, index, node, settings))
@@ -591,6 +592,9 @@ def _pooled(pool: Executor, found: list[SourceFile], s: Settings, workers: int, 
                 lines[index] += prov.lines
             acc.push(result)
 
+    # A worker parses in turn when the workers keep every core busy; with cores to spare
+    # (fewer workers than cores: --workers, or memory), on threads beside its analysis.
+    threads = max(0, (os.cpu_count() or 1) // workers - 1)
     plain = [i for i in found if not i.parquet and not _is_gzip(i.source)]
     # One file: as many equal chunks as workers (each partial that comes back costs a merge
     # here, 0.2-0.25 s at 4.2M lines, beside the workers). Several: twice as many, so that
@@ -608,10 +612,11 @@ def _pooled(pool: Executor, found: list[SourceFile], s: Settings, workers: int, 
         elif item in plain:
             for c, (start, end) in enumerate(chunks(item.source, chunk_bytes)):
                 pending.append((pool.submit(_range_partial, path, start, end, item.index, c, item.node, s,
-                                            block_size), item.index))
+                                            block_size, threads), item.index))
                 drain(2 * workers)
         else:
-            pending.append((pool.submit(_file_partial, path, item.index, item.node, s, block_size), item.index))
+            pending.append((pool.submit(_file_partial, path, item.index, item.node, s, block_size, threads),
+                            item.index))
             drain(2 * workers)
     drain(0)
     return acc.result(), [Provenance.combined(provs[i.index], str(i.source)) for i in found if provs[i.index]]

@@ -48,7 +48,7 @@ class MonitorStream:
     whatever the file size); after the loop, :attr:`provenance` says what was
     read. Blocks are parsed on ``workers`` threads, since the Arrow kernels
     release the GIL; with ``workers=0``, in the iterating thread, each when it is
-    needed (what the analysis' worker processes do: they keep every core busy
+    needed (what the analysis' worker processes do when they keep every core busy
     already). A line longer than ``max_line_bytes`` (or longer than a block
     and plainly no MONITOR line: NUL bytes, say) is rejected without being held.
 
